@@ -1,0 +1,249 @@
+//! `idp-admin`: the operator CLI (and, later, the agents' console).
+//!
+//! Every command is a function over [`Cli`] writing to any `Write`, so the test
+//! suite runs exactly what the binary runs.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use idp_server::app::{Core, StartupError};
+use idp_server::config::{Config, ConfigError};
+use idp_server::crypto::{MASTER_KEY_ENV, SigningAlg};
+use idp_server::keys::{self, KeyError};
+use idp_server::store::audit::{self, ChainStatus};
+use idp_server::store::{Db, StoreError};
+
+#[derive(Parser, Debug)]
+#[command(name = "idp-admin", version, about = "Sésame operator CLI")]
+pub struct Cli {
+    /// Configuration file layered over the embedded defaults (same as idp-server).
+    #[arg(long, short, global = true, env = "IDP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending database migrations.
+    Migrate,
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List every signing key with its state (never the private part).
+    List,
+    /// Make a new key active; the previous one stays published while tokens it signed may live.
+    Rotate {
+        /// Algorithm to rotate; `all` rotates every configured algorithm.
+        #[arg(long, value_enum, default_value_t = AlgArg::All)]
+        alg: AlgArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the hash chain and name the first entry that does not hold.
+    Verify,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlgArg {
+    All,
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "PS256")]
+    Ps256,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("{0} is not among keys.algorithms in the configuration")]
+    AlgorithmNotConfigured(SigningAlg),
+    #[error("audit chain broken at entry {seq}: {reason}")]
+    AuditBroken { seq: i64, reason: String },
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("cannot encode output: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Who the audit log names for CLI actions.
+fn actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("cli:{user}")
+}
+
+/// Runs one command with the process environment.
+pub async fn run(cli: Cli, out: &mut impl Write) -> Result<(), AdminError> {
+    let config = Config::load(cli.config.as_deref())?;
+    // Warnings only: the CLI's own output is what the operator reads.
+    idp_server::telemetry::init(&idp_server::config::LogConfig {
+        format: config.log.format,
+        filter: "warn".to_owned(),
+    });
+    run_with(cli, config, std::env::var(MASTER_KEY_ENV).ok(), out).await
+}
+
+/// Runs one command with an explicit configuration and master key (tests).
+pub async fn run_with(
+    cli: Cli,
+    config: Config,
+    master_key_env: Option<String>,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    match cli.command {
+        Command::Migrate => {
+            let db = Db::new(&config)?;
+            let url = config.database.url.clone();
+            let applied = blocking(move || db.migrate_blocking(&url)).await?;
+            if cli.json {
+                writeln!(out, "{}", serde_json::json!({ "applied": applied }))?;
+            } else {
+                writeln!(out, "{applied} migration(s) applied")?;
+            }
+        }
+        Command::Keys(KeysCommand::List) => {
+            let core = Core::init(config, master_key_env).await?;
+            let db = core.db.clone();
+            let list = blocking(move || keys::list_blocking(&db)).await?;
+            if cli.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+            } else {
+                writeln!(out, "{:<8} {:<9} {:<20} KID", "ALG", "STATE", "CREATED")?;
+                for key in list {
+                    writeln!(
+                        out,
+                        "{:<8} {:<9} {:<20} {}",
+                        key.alg,
+                        key.state,
+                        format_time(key.created_at),
+                        key.kid
+                    )?;
+                }
+            }
+        }
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let configured: Vec<SigningAlg> = config
+                .keys
+                .algorithms
+                .iter()
+                .filter_map(|a| SigningAlg::parse(a))
+                .collect();
+            let targets = match alg {
+                AlgArg::All => configured.clone(),
+                AlgArg::Es256 => vec![SigningAlg::Es256],
+                AlgArg::Rs256 => vec![SigningAlg::Rs256],
+                AlgArg::Ps256 => vec![SigningAlg::Ps256],
+            };
+            if let Some(missing) = targets.iter().find(|a| !configured.contains(a)) {
+                return Err(AdminError::AlgorithmNotConfigured(*missing));
+            }
+            let publish_secs = config.keys.retiring_publish_secs;
+            let core = Core::init(config, master_key_env).await?;
+            let mut rotations = Vec::new();
+            for alg in targets {
+                let db = core.db.clone();
+                let kek = std::sync::Arc::clone(&core.subkeys.kek);
+                let who = actor();
+                rotations.push(
+                    blocking(move || keys::rotate_blocking(&db, &kek, alg, publish_secs, &who))
+                        .await?,
+                );
+            }
+            let announced = keys::announce_change(&core.ephemeral).await.is_ok();
+            if cli.json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "rotations": rotations, "replicas_notified": announced })
+                )?;
+            } else {
+                for r in &rotations {
+                    match (&r.previous_kid, r.previous_published_until) {
+                        (Some(old), Some(until)) => writeln!(
+                            out,
+                            "{}: new active key {}; {} stays published until {}",
+                            r.alg,
+                            r.new_kid,
+                            old,
+                            format_time(until)
+                        )?,
+                        _ => writeln!(out, "{}: new active key {}", r.alg, r.new_kid)?,
+                    }
+                }
+                if !announced {
+                    writeln!(
+                        out,
+                        "warning: could not signal running replicas; they reload within {} s",
+                        core.config.keys.reload_secs
+                    )?;
+                }
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = Db::new(&config)?;
+            let status = blocking(move || db.read_blocking(audit::verify)).await?;
+            match status {
+                ChainStatus::Intact { entries } => {
+                    if cli.json {
+                        writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({ "intact": true, "entries": entries })
+                        )?;
+                    } else {
+                        writeln!(out, "audit chain intact: {entries} entries")?;
+                    }
+                }
+                ChainStatus::Broken { seq, reason } => {
+                    return Err(AdminError::AuditBroken { seq, reason });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs blocking database work off the async runtime.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, AdminError>
+where
+    AdminError: From<E>,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(AdminError::from),
+        Err(e) => Err(AdminError::Store(StoreError::Unavailable(e.to_string()))),
+    }
+}
+
+fn format_time(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| unix.to_string())
+}

@@ -1,0 +1,173 @@
+//! Short-lived state with TTLs: authorization requests, codes, OTP counters,
+//! rate limits, replay caches, sessions — and cross-replica wake-ups.
+//!
+//! [`EphemeralStore`] is the contract; [`MemoryStore`] (embedded default, one
+//! process) and [`RedisStore`] (any number of replicas) implement it with the same
+//! semantics, checked by one shared test suite. Services hold an [`Ephemeral`],
+//! which dispatches to either without boxing.
+//!
+//! Pub/sub is best-effort, as in Redis: a message published while a subscriber's
+//! connection is down is lost, so waiters must also re-read state on a timer.
+
+mod hub;
+mod memory;
+mod redis_store;
+
+use std::time::Duration;
+
+pub use hub::Subscription;
+pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EphemeralError {
+    /// The store cannot be reached or did not answer in time.
+    #[error("ephemeral store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered something unexpected (a bug, not an outage).
+    #[error("ephemeral store error: {0}")]
+    Protocol(String),
+}
+
+/// What a value must satisfy before a [`EphemeralStore::compare_and_set`].
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    Absent,
+    Value(&'a [u8]),
+}
+
+/// What to leave behind when a compare-and-set succeeds.
+#[derive(Debug, Clone, Copy)]
+pub enum Replace<'a> {
+    Delete,
+    Value(&'a [u8], Duration),
+}
+
+/// The ephemeral-store contract. Keys and topics are relative to the store's
+/// namespace; every operation is atomic on its own.
+#[allow(async_fn_in_trait)]
+pub trait EphemeralStore {
+    /// Stores `value` for `ttl`, replacing any previous value and TTL.
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError>;
+    /// Stores `value` only if `key` is absent; true if it was stored.
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// Returns the value and deletes it, atomically: of concurrent callers exactly one gets it.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// True if something was deleted.
+    async fn delete(&self, key: &str) -> Result<bool, EphemeralError>;
+    /// Adds one and returns the new count. The first increment starts a window of
+    /// `ttl` after which the counter disappears (fixed-window rate limiting).
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, EphemeralError>;
+    /// Applies `replace` only if the current value matches `expect`; true if applied.
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+    ) -> Result<bool, EphemeralError>;
+    /// Remaining time to live, `None` if the key is absent.
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError>;
+    /// Sends `payload` to every current subscriber of `topic`, on every replica.
+    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), EphemeralError>;
+    /// Starts receiving messages published to `topic` from now on.
+    fn subscribe(&self, topic: &str) -> Subscription;
+    /// Checks the store answers (readiness).
+    async fn ping(&self) -> Result<(), EphemeralError>;
+}
+
+/// The configured store. Cheap to clone.
+#[derive(Clone)]
+pub enum Ephemeral {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl Ephemeral {
+    /// Builds the store for `url` (`memory://` or `redis://…`). Never waits for
+    /// Redis: an unreachable server shows up as `Unavailable` on use and in /readyz.
+    pub fn connect(
+        url: Option<&str>,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<Self, EphemeralError> {
+        match url {
+            None => Ok(Ephemeral::Memory(MemoryStore::new())),
+            Some(url) => Ok(Ephemeral::Redis(RedisStore::connect(
+                url, namespace, timeout,
+            )?)),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ephemeral::Memory(_) => "memory",
+            Ephemeral::Redis(_) => "redis",
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Ephemeral::Memory($s) => $call,
+            Ephemeral::Redis($s) => $call,
+        }
+    };
+}
+
+impl EphemeralStore for Ephemeral {
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
+        dispatch!(self, s => s.set(key, value, ttl).await)
+    }
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        dispatch!(self, s => s.set_if_absent(key, value, ttl).await)
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+        dispatch!(self, s => s.get(key).await)
+    }
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+        dispatch!(self, s => s.take(key).await)
+    }
+    async fn delete(&self, key: &str) -> Result<bool, EphemeralError> {
+        dispatch!(self, s => s.delete(key).await)
+    }
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, EphemeralError> {
+        dispatch!(self, s => s.incr(key, ttl).await)
+    }
+    async fn compare_and_set(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+    ) -> Result<bool, EphemeralError> {
+        dispatch!(self, s => s.compare_and_set(key, expect, replace).await)
+    }
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
+        dispatch!(self, s => s.ttl(key).await)
+    }
+    async fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), EphemeralError> {
+        dispatch!(self, s => s.publish(topic, payload).await)
+    }
+    fn subscribe(&self, topic: &str) -> Subscription {
+        dispatch!(self, s => s.subscribe(topic))
+    }
+    async fn ping(&self) -> Result<(), EphemeralError> {
+        dispatch!(self, s => s.ping().await)
+    }
+}
+
+/// TTLs are kept in whole milliseconds, at least one.
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}

@@ -1,0 +1,18 @@
+//! Sésame identity provider.
+//!
+//! Dependency direction (see docs/ARCHITECTURE.md): `config` and `crypto` (pure)
+//! ← `store` / `ephemeral` (I/O behind one type each) ← services (`keys`, `oidc`)
+//! ← `web` handlers. `app` wires them together at start-up.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod ephemeral;
+pub mod keys;
+pub mod oidc;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,3 @@
+//! OpenID Connect protocol logic (no HTTP types here).
+
+pub mod discovery;

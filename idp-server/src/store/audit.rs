@@ -1,0 +1,182 @@
+//! Append-only, hash-chained audit log.
+//!
+//! Each entry stores the SHA-256 of the previous entry, and its own hash covers
+//! every field, so editing, deleting or reordering a row breaks the chain that
+//! [`verify`] walks. Appends are serialised by updating the single `audit_head`
+//! row first (a row lock on PostgreSQL, the write lock on SQLite), and must run in
+//! the same transaction as the change they record.
+
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::schema::{audit_head, audit_log};
+use super::{DbConnection, StoreError, now_unix};
+
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened, by whom, to what.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    /// `system`, `cli:<user>`, `agent:<id>`, `account:<id>`…
+    pub actor: &'a str,
+    /// Dotted verb, e.g. `keys.rotate`.
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Appends one entry; call it inside the transaction of the change it records.
+pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, StoreError> {
+    diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+        .set(audit_head::seq.eq(audit_head::seq + 1))
+        .execute(conn)?;
+    let (seq, prev_hash): (i64, String) = audit_head::table
+        .filter(audit_head::id.eq(1))
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
+    let at = now_unix();
+    let details = event.details.to_string();
+    let hash = entry_hash(
+        &prev_hash,
+        seq,
+        at,
+        event.actor,
+        event.action,
+        event.subject,
+        &details,
+    );
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::seq.eq(seq),
+            audit_log::at.eq(at),
+            audit_log::actor.eq(event.actor),
+            audit_log::action.eq(event.action),
+            audit_log::subject.eq(event.subject),
+            audit_log::details.eq(&details),
+            audit_log::prev_hash.eq(&prev_hash),
+            audit_log::hash.eq(&hash),
+        ))
+        .execute(conn)?;
+    diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+        .set(audit_head::hash.eq(&hash))
+        .execute(conn)?;
+    Ok(seq)
+}
+
+/// SHA-256 over the previous hash and every field, each length-prefixed so that
+/// no two different entries serialise to the same bytes.
+pub fn entry_hash(
+    prev_hash: &str,
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for field in [prev_hash.as_bytes(), actor.as_bytes(), action.as_bytes()]
+        .into_iter()
+        .chain([subject.as_bytes(), details.as_bytes()])
+    {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field);
+    }
+    h.update(seq.to_be_bytes());
+    h.update(at.to_be_bytes());
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum ChainStatus {
+    Intact { entries: i64 },
+    Broken { seq: i64, reason: String },
+}
+
+/// Walks the whole chain in order and names the first entry that does not hold.
+pub fn verify(conn: &mut DbConnection) -> Result<ChainStatus, StoreError> {
+    const BATCH: i64 = 1000;
+    let mut expected_seq = 1i64;
+    let mut prev = GENESIS_HASH.to_owned();
+    loop {
+        let rows: Vec<AuditRow> = audit_log::table
+            .filter(audit_log::seq.ge(expected_seq))
+            .order(audit_log::seq.asc())
+            .limit(BATCH)
+            .load(conn)?;
+        let done = (rows.len() as i64) < BATCH;
+        for row in rows {
+            if row.seq != expected_seq {
+                return Ok(ChainStatus::Broken {
+                    seq: expected_seq,
+                    reason: format!("entry {expected_seq} is missing (next is {})", row.seq),
+                });
+            }
+            if row.prev_hash != prev {
+                return Ok(ChainStatus::Broken {
+                    seq: row.seq,
+                    reason: "previous-hash link does not match the entry before it".into(),
+                });
+            }
+            let recomputed = entry_hash(
+                &row.prev_hash,
+                row.seq,
+                row.at,
+                &row.actor,
+                &row.action,
+                &row.subject,
+                &row.details,
+            );
+            if recomputed != row.hash {
+                return Ok(ChainStatus::Broken {
+                    seq: row.seq,
+                    reason: "content does not match its hash (edited)".into(),
+                });
+            }
+            prev = row.hash;
+            expected_seq += 1;
+        }
+        if done {
+            break;
+        }
+    }
+    let (head_seq, head_hash): (i64, String) = audit_head::table
+        .filter(audit_head::id.eq(1))
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)?;
+    let last = expected_seq - 1;
+    if head_seq != last || head_hash != prev {
+        return Ok(ChainStatus::Broken {
+            seq: last + 1,
+            reason: format!(
+                "head says {head_seq} entries but the log ends at {last} (entries removed from the end)"
+            ),
+        });
+    }
+    Ok(ChainStatus::Intact { entries: last })
+}
+
+/// The most recent entries, newest first.
+pub fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+    Ok(audit_log::table
+        .order(audit_log::seq.desc())
+        .limit(limit)
+        .load(conn)?)
+}

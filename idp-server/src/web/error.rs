@@ -1,0 +1,120 @@
+//! The one place where internal errors become HTTP responses.
+//!
+//! JSON errors use the OAuth 2.0 shape (`error`, `error_description`) everywhere,
+//! so protocol endpoints and the JSON APIs answer alike. Internal details go to
+//! the log (with the request id), never to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::ephemeral::EphemeralError;
+use crate::keys::KeyError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// A backing service (database, Redis) is unreachable: retry later.
+    #[error("a backing service is unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => WebError::Unavailable(e.to_string()),
+            _ => WebError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<EphemeralError> for WebError {
+    fn from(e: EphemeralError) -> Self {
+        match e {
+            EphemeralError::Unavailable(_) => WebError::Unavailable(e.to_string()),
+            EphemeralError::Protocol(_) => WebError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for WebError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Store(inner) => inner.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            WebError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "answering 503");
+                let mut response = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "The service is temporarily unavailable; please retry shortly.",
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+            }
+            WebError::Internal(detail) => {
+                tracing::error!(error = %detail, "answering 500");
+                json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "An internal error occurred.",
+                )
+            }
+        }
+    }
+}
+
+/// `{"error": code, "error_description": description}` with `no-store`.
+pub fn json_error(status: StatusCode, code: &str, description: &str) -> HttpResponse {
+    let body = serde_json::json!({ "error": code, "error_description": description });
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    #[test]
+    fn outages_are_503_with_retry_after_and_no_internal_detail() {
+        let err: WebError =
+            EphemeralError::Unavailable("connection refused at 10.0.0.7:6379".into()).into();
+        let response = err.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "5");
+        let body = response.into_body().try_into_bytes().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "temporarily_unavailable");
+        assert!(!String::from_utf8_lossy(&body).contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn store_errors_map_by_kind() {
+        let unavailable: WebError = StoreError::Unavailable("pool timeout".into()).into();
+        assert_eq!(unavailable.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let corrupt: WebError = StoreError::Corrupt("bad row".into()).into();
+        assert_eq!(corrupt.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,24 @@
+//! Discovery and JWKS: public, cacheable, served from memory.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpResponse, web};
+
+use super::DiscoveryDocument;
+use crate::app::Core;
+
+pub async fn openid_configuration(doc: web::Data<DiscoveryDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .body(doc.0.clone())
+}
+
+/// Active and retiring public keys. Short cache lifetime so that relying parties
+/// pick up a rotated key quickly.
+pub async fn jwks(core: web::Data<Core>) -> HttpResponse {
+    let keys = core.keys.current();
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "public, max-age=60"))
+        .body(keys.jwks_json().to_owned())
+}
