@@ -49,7 +49,7 @@ run: deps
 
 # Run every test of the workspace with DATABASE_URL/REDIS_URL set (throwaway servers if unset).
 test: deps
-	tests/scripts/with-services.sh $(CARGO) test --workspace --all-targets$(if $(strip $(TEST_ARGS)), -- $(TEST_ARGS))
+	tests/scripts/with-services.sh $(CARGO) test --workspace --all-targets --no-fail-fast$(if $(strip $(TEST_ARGS)), -- $(TEST_ARGS))
 
 # Formatting check and clippy, warnings are errors.
 lint:

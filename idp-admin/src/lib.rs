@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use idp_server::app::{Core, StartupError};
 use idp_server::config::{Config, ConfigError};
 use idp_server::crypto::{MASTER_KEY_ENV, SigningAlg};
+use idp_server::ephemeral::Ephemeral;
 use idp_server::keys::{self, KeyError};
 use idp_server::store::audit::{self, ChainStatus};
 use idp_server::store::{Db, StoreError};
@@ -175,7 +176,12 @@ pub async fn run_with(
                         .await?,
                 );
             }
-            let announced = keys::announce_change(&core.ephemeral).await.is_ok();
+            // Only Redis reaches other processes; an in-process store would
+            // only "notify" this CLI process itself.
+            let announced = match &core.ephemeral {
+                Ephemeral::Redis(_) => keys::announce_change(&core.ephemeral).await.is_ok(),
+                Ephemeral::Memory(_) => false,
+            };
             if cli.json {
                 writeln!(
                     out,
@@ -199,7 +205,11 @@ pub async fn run_with(
                 if !announced {
                     writeln!(
                         out,
-                        "warning: could not signal running replicas; they reload within {} s",
+                        "running servers were not signalled ({}); they reload within {} s",
+                        match &core.ephemeral {
+                            Ephemeral::Redis(_) => "Redis unreachable",
+                            Ephemeral::Memory(_) => "in-process ephemeral store",
+                        },
                         core.config.keys.reload_secs
                     )?;
                 }

@@ -133,9 +133,11 @@ impl Config {
     pub fn from_table(table: Table) -> Result<Self, ConfigError> {
         let config: Config =
             serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
+                // The deserializer repeats the key on a second line; the path names it already.
+                let message = e.inner().to_string();
                 ConfigError::Key {
                     key: e.path().to_string(),
-                    reason: e.inner().to_string(),
+                    reason: message.lines().next().unwrap_or_default().to_owned(),
                 }
             })?;
         config.validate()

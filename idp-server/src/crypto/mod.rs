@@ -167,8 +167,17 @@ impl MasterKey {
                     )));
                 }
                 let key = random_bytes::<MASTER_KEY_LEN>()?;
-                write_new_key_file(file, &key)?;
-                Ok((MasterKey(key), MasterKeySource::Generated))
+                match write_new_key_file(file, &key) {
+                    Ok(()) => Ok((MasterKey(key), MasterKeySource::Generated)),
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Self::resolve(None, file, false, database_has_encrypted_data)
+                    }
+                    Err(e) => Err(CryptoError::MasterKey(format!(
+                        "cannot create {}: {e}",
+                        file.display()
+                    ))),
+                }
             }
             Err(e) => Err(CryptoError::MasterKey(format!(
                 "cannot read {}: {e}",
@@ -196,14 +205,17 @@ impl MasterKey {
     }
 }
 
-/// Creates the key file without ever replacing an existing one, readable by the owner only.
-fn write_new_key_file(path: &Path, key: &[u8]) -> Result<(), CryptoError> {
-    let fail = |e: std::io::Error| {
-        CryptoError::MasterKey(format!("cannot create {}: {e}", path.display()))
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
+/// Creates the key file atomically (written to a temporary file, then
+/// hard-linked into place, which fails if the name exists), readable by the
+/// owner only, and never replacing an existing key.
+fn write_new_key_file(path: &Path, key: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let suffix = URL_SAFE_NO_PAD.encode(random_bytes::<9>().map_err(std::io::Error::other)?);
+    let tmp = dir.join(format!(".master.key.{suffix}"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -211,9 +223,13 @@ fn write_new_key_file(path: &Path, key: &[u8]) -> Result<(), CryptoError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(fail)?;
-    file.write_all(key).map_err(fail)?;
-    file.sync_all().map_err(fail)
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(key)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 /// Keys derived from the master key, one per purpose.

@@ -146,23 +146,40 @@ impl Db {
         self.backend
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Applies pending migrations; returns how many ran. Safe when several
+    /// processes start at once: on PostgreSQL an advisory lock lets one migrate
+    /// while the others wait; SQLite is single-node, so a process-wide lock suffices.
     pub fn migrate_blocking(&self, url_for_errors: &str) -> Result<usize, StoreError> {
+        static SQLITE_MIGRATION_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        /// Arbitrary constant naming Sésame's migration lock.
+        const PG_MIGRATION_LOCK: i64 = 0x5e5a_3e00_0001;
         let mut conn = self.conn().map_err(|e| {
             StoreError::Unavailable(format!("{} ({e})", redact_url(url_for_errors)))
         })?;
-        let applied = match &mut *conn {
-            DbConnection::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        let migration_error =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        match &mut *conn {
+            DbConnection::Pg(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))?;
+                let applied = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))?;
+                applied.map_err(migration_error)
+            }
+            DbConnection::Sqlite(c) => {
+                let _guard = SQLITE_MIGRATION_LOCK
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(migration_error)
+            }
         }
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(applied)
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool
             .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(one_line(&e.to_string())))
     }
 
     /// Runs `f` on a pooled connection, on the calling thread. For the CLI and
@@ -249,6 +266,16 @@ fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))),
         _ => Ok(()),
     }
+}
+
+/// Folds a multi-line driver message (libpq adds hints on new lines) into one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Current UTC time in unix seconds, the unit of every `*_at` column.
