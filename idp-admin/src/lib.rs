@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+pub mod commands;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use idp_server::app::{Core, StartupError};
 use idp_server::config::{Config, ConfigError};
@@ -40,6 +42,12 @@ pub enum Command {
     /// Audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Relying parties (OIDC clients).
+    #[command(subcommand)]
+    Clients(Box<commands::clients::ClientsCommand>),
+    /// Development helpers (only with dev.enabled = true).
+    #[command(subcommand)]
+    Dev(commands::dev::DevCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -85,6 +93,10 @@ pub enum AdminError {
     AlgorithmNotConfigured(SigningAlg),
     #[error("audit chain broken at entry {seq}: {reason}")]
     AuditBroken { seq: i64, reason: String },
+    #[error(transparent)]
+    Clients(#[from] idp_server::oidc::clients::ClientAdminError),
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
     #[error("cannot encode output: {0}")]
@@ -92,7 +104,7 @@ pub enum AdminError {
 }
 
 /// Who the audit log names for CLI actions.
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     let user = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".to_owned());
@@ -215,6 +227,12 @@ pub async fn run_with(
                 }
             }
         }
+        Command::Clients(command) => {
+            commands::clients::run(*command, config, master_key_env, cli.json, out).await?
+        }
+        Command::Dev(command) => {
+            commands::dev::run(command, config, master_key_env, cli.json, out).await?
+        }
         Command::Audit(AuditCommand::Verify) => {
             let db = Db::new(&config)?;
             let status = blocking(move || db.read_blocking(audit::verify)).await?;
@@ -240,7 +258,7 @@ pub async fn run_with(
 }
 
 /// Runs blocking database work off the async runtime.
-async fn blocking<T: Send + 'static, E: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static, E: Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, AdminError>
 where
@@ -252,7 +270,7 @@ where
     }
 }
 
-fn format_time(unix: i64) -> String {
+pub(crate) fn format_time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
         .unwrap_or_else(|| unix.to_string())

@@ -13,6 +13,7 @@ use crate::config::{Config, ConfigError, redact_url};
 use crate::crypto::{CryptoError, MASTER_KEY_ENV, MasterKey, MasterKeySource, Subkeys};
 use crate::ephemeral::{Ephemeral, EphemeralError, EphemeralStore};
 use crate::keys::{KEYS_TOPIC, KeyError, KeyService};
+use crate::oidc::Provider;
 use crate::store::{Db, StoreError, settings, signing_keys};
 use crate::web::{self, metrics::Metrics};
 
@@ -32,6 +33,8 @@ pub enum StartupError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Ephemeral(#[from] EphemeralError),
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::error::OidcError),
     #[error(
         "the master key does not match the one this database was created with (wrong keys/master.key or {MASTER_KEY_ENV})"
     )]
@@ -192,10 +195,14 @@ impl Application {
             "starting"
         );
         let core = Core::init(config, master_key_env).await?;
-        let background = vec![core.spawn_key_reloader()];
+        let provider = Provider::new(core.clone()).await?;
+        let background = vec![
+            core.spawn_key_reloader(),
+            provider.spawn_client_invalidation(),
+        ];
         let metrics = Arc::new(Metrics::new());
         let server =
-            web::server(core.clone(), metrics, listener).map_err(|source| StartupError::Bind {
+            web::server(provider, metrics, listener).map_err(|source| StartupError::Bind {
                 addr: addr.to_string(),
                 source,
             })?;

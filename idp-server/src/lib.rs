@@ -10,6 +10,7 @@
 pub mod app;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod ephemeral;
 pub mod keys;
 pub mod oidc;

@@ -78,6 +78,27 @@ impl fmt::Display for SigningAlg {
     }
 }
 
+/// HMAC-SHA256 of `data` under `key`, hex-encoded.
+pub fn hmac_hex(key: &[u8; 32], data: &[u8]) -> String {
+    use hmac::Mac;
+    // HMAC accepts keys of any length, so new_from_slice cannot fail here.
+    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(data);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
+}
+
 /// Fills a fresh buffer from the OS-seeded CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut buf = [0u8; N];
@@ -200,6 +221,9 @@ impl MasterKey {
             kek: std::sync::Arc::new(Aead::new(self.derive("key-encryption"))),
             pin_pepper: self.derive("pin-pepper"),
             document_hash_key: self.derive("document-number-hash"),
+            client_secret_key: self.derive("client-secret-hash"),
+            pairwise_key: self.derive("pairwise-subject"),
+            token_hash_key: self.derive("token-hash"),
             check: URL_SAFE_NO_PAD.encode(self.derive("key-check")),
         }
     }
@@ -240,6 +264,12 @@ pub struct Subkeys {
     pub pin_pepper: [u8; 32],
     /// Keys the hash of identity-document numbers.
     pub document_hash_key: [u8; 32],
+    /// Keys the stored hash of client secrets.
+    pub client_secret_key: [u8; 32],
+    /// Keys pairwise subject identifiers.
+    pub pairwise_key: [u8; 32],
+    /// Keys the lookup hash of codes, access and refresh tokens and session cookies.
+    pub token_hash_key: [u8; 32],
     /// Public check value stored in the database to detect a wrong master key.
     pub check: String,
 }

@@ -6,7 +6,11 @@
 //! `BEGIN IMMEDIATE`, so a read-then-write transaction waits for the write lock
 //! (busy_timeout) instead of failing when it tries to upgrade.
 
+pub mod accounts;
 pub mod audit;
+pub mod clients;
+pub mod consents;
+pub mod refresh_tokens;
 pub mod schema;
 pub mod settings;
 pub mod signing_keys;

@@ -42,3 +42,67 @@ diesel::table! {
         hash -> Text,
     }
 }
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        state -> Text,
+        email -> Text,
+        password_hash -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    identities (account_id) {
+        account_id -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        preferred_username -> Nullable<Text>,
+        birthdate -> Text,
+        gender -> Text,
+        birthplace -> Text,
+        birthcountry -> Text,
+        verified_at -> Nullable<BigInt>,
+        verification_method -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    consents (account_id, client_id) {
+        account_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        account_id -> Text,
+        client_id -> Text,
+        grant_data -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(identities -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, identities);

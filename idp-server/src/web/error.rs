@@ -49,6 +49,26 @@ impl From<KeyError> for WebError {
     }
 }
 
+impl From<crate::oidc::error::OidcError> for WebError {
+    fn from(e: crate::oidc::error::OidcError) -> Self {
+        use crate::oidc::error::OidcError;
+        match e {
+            OidcError::Store(inner) => inner.into(),
+            OidcError::Ephemeral(inner) => inner.into(),
+            OidcError::OAuth(inner) => {
+                WebError::Internal(format!("unhandled protocol error {inner}"))
+            }
+            OidcError::Internal(detail) => WebError::Internal(detail),
+        }
+    }
+}
+
+impl From<crate::crypto::CryptoError> for WebError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {

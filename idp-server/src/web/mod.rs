@@ -1,9 +1,13 @@
 //! HTTP surface (actix-web). Handlers stay thin: parse, call one service, render.
 
+pub mod cookies;
 pub mod error;
 pub mod health;
+pub mod i18n;
 pub mod metrics;
 pub mod middleware;
+pub mod oidc;
+pub mod pages;
 pub mod wellknown;
 
 use std::net::TcpListener;
@@ -12,14 +16,20 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-use crate::app::Core;
+use crate::oidc::Provider;
 use crate::oidc::discovery::{self, JWKS_PATH};
+use crate::oidc::paths;
 use metrics::Metrics;
 
 /// Pre-rendered discovery document (it only changes with the configuration).
 pub struct DiscoveryDocument(pub String);
 
-pub fn server(core: Core, metrics: Arc<Metrics>, listener: TcpListener) -> std::io::Result<Server> {
+pub fn server(
+    provider: Provider,
+    metrics: Arc<Metrics>,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
+    let core = provider.core.clone();
     let workers = match core.config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -28,10 +38,24 @@ pub fn server(core: Core, metrics: Arc<Metrics>, listener: TcpListener) -> std::
         discovery::metadata(&core.config).to_string(),
     ));
     let core = web::Data::new(core);
+    let provider = web::Data::new(provider);
     let metrics = web::Data::from(metrics);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(core.clone())
+            .app_data(provider.clone())
+            .app_data(
+                web::FormConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|err, _| {
+                        let response = error::json_error(
+                            actix_web::http::StatusCode::BAD_REQUEST,
+                            "invalid_request",
+                            &format!("the request body is not a valid form: {err}"),
+                        );
+                        actix_web::error::InternalError::from_response(err, response).into()
+                    }),
+            )
             .app_data(metrics.clone())
             .app_data(discovery.clone())
             .wrap(actix_web::middleware::from_fn(middleware::observe))
@@ -45,15 +69,87 @@ pub fn server(core: Core, metrics: Arc<Metrics>, listener: TcpListener) -> std::
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::render))
-        .route(
+    use web::{get, post};
+    let pages = [
+        ("/healthz", Some(get().to(health::healthz)), None),
+        ("/readyz", Some(get().to(health::readyz)), None),
+        ("/metrics", Some(get().to(metrics::render)), None),
+        (
             "/.well-known/openid-configuration",
-            web::get().to(wellknown::openid_configuration),
-        )
-        .route(JWKS_PATH, web::get().to(wellknown::jwks))
-        .default_service(web::to(not_found));
+            Some(get().to(wellknown::openid_configuration)),
+            None,
+        ),
+        (JWKS_PATH, Some(get().to(wellknown::jwks)), None),
+        (
+            paths::AUTHORIZE,
+            Some(get().to(oidc::authorize_get)),
+            Some(post().to(oidc::authorize_post)),
+        ),
+        (paths::TOKEN, None, Some(post().to(oidc::token))),
+        (
+            paths::USERINFO,
+            Some(get().to(oidc::userinfo_get)),
+            Some(post().to(oidc::userinfo_post)),
+        ),
+        (
+            paths::END_SESSION,
+            Some(get().to(oidc::logout_get)),
+            Some(post().to(oidc::logout_post)),
+        ),
+        (
+            "/logout/confirm",
+            None,
+            Some(post().to(oidc::logout_confirm)),
+        ),
+        (paths::REVOCATION, None, Some(post().to(oidc::revoke))),
+        (
+            paths::INTROSPECTION,
+            None,
+            Some(post().to(oidc::introspect)),
+        ),
+        (
+            "/login",
+            Some(get().to(oidc::login_get)),
+            Some(post().to(oidc::login_post)),
+        ),
+        ("/login/cancel", None, Some(post().to(oidc::login_cancel))),
+        (
+            "/consent",
+            Some(get().to(oidc::consent_get)),
+            Some(post().to(oidc::consent_post)),
+        ),
+        ("/niveau", Some(get().to(oidc::level_get)), None),
+        (
+            "/static/sesame.css",
+            Some(get().to(wellknown::stylesheet)),
+            None,
+        ),
+        (
+            "/static/form_post.js",
+            Some(get().to(wellknown::form_post_script)),
+            None,
+        ),
+    ];
+    for (path, on_get, on_post) in pages {
+        // Each path answers 405 (not the app-wide 404) to other methods.
+        let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
+        if let Some(route) = on_get {
+            resource = resource.route(route);
+        }
+        if let Some(route) = on_post {
+            resource = resource.route(route);
+        }
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(not_found));
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    error::json_error(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "method not allowed on this endpoint",
+    )
 }
 
 async fn not_found() -> HttpResponse {

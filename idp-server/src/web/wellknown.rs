@@ -22,3 +22,18 @@ pub async fn jwks(core: web::Data<Core>) -> HttpResponse {
         .insert_header((CACHE_CONTROL, "public, max-age=60"))
         .body(keys.jwks_json().to_owned())
 }
+
+/// Static assets, compiled into the binary.
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/sesame.css"))
+}
+
+pub async fn form_post_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/form_post.js"))
+}

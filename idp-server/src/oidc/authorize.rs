@@ -1,0 +1,632 @@
+//! The authorization endpoint and the steps after it (OIDC Core §3.1.2):
+//! validate the request, then log in, consent and answer with a code.
+//!
+//! Errors before the client and its redirect URI are known to be valid are
+//! shown on a page (never redirected, to avoid open redirects); after that
+//! they go back to the client with `error`, `error_description`, `state`, `iss`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::Provider;
+use super::clients::Client;
+use super::error::{ErrorCode, OAuthError, OidcError};
+use super::types::{
+    AuthRequest, Authenticated, ClaimsRequest, CodeData, Grant, Lang, Prompt, ResponseMode,
+};
+use crate::crypto::random_token;
+use crate::domain::acr::Acr;
+use crate::domain::scope;
+use crate::ephemeral::EphemeralStore;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::{consents, now_unix};
+
+/// How long a person has to log in and consent.
+pub const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
+/// Authorization codes live 60 s (DESIGN §6).
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+
+const MAX_PARAM_LEN: usize = 2048;
+
+/// A problem shown on a page instead of being sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageError {
+    MissingClientId,
+    UnknownClient,
+    MissingRedirectUri,
+    UnregisteredRedirectUri,
+    /// The request expired or was never made from this browser.
+    UnknownRequest,
+    /// The form was not posted by the page we served (CSRF).
+    Forged,
+}
+
+/// Where the browser goes back to the relying party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthorizationResponse {
+    fn new(issuer: &str, redirect_uri: &str, mode: ResponseMode, state: Option<&str>) -> Self {
+        let mut params = Vec::new();
+        if let Some(state) = state {
+            params.push(("state".to_owned(), state.to_owned()));
+        }
+        params.push(("iss".to_owned(), issuer.to_owned()));
+        AuthorizationResponse {
+            redirect_uri: redirect_uri.to_owned(),
+            mode,
+            params,
+        }
+    }
+
+    pub fn error(
+        issuer: &str,
+        redirect_uri: &str,
+        mode: ResponseMode,
+        state: Option<&str>,
+        error: &OAuthError,
+    ) -> Self {
+        let mut response = Self::new(issuer, redirect_uri, mode, state);
+        response
+            .params
+            .insert(0, ("error".into(), error.code.as_str().into()));
+        response
+            .params
+            .insert(1, ("error_description".into(), error.description.clone()));
+        response
+    }
+
+    fn code(issuer: &str, request: &AuthRequest, code: String) -> Self {
+        let mut response = Self::new(
+            issuer,
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+        );
+        response.params.insert(0, ("code".into(), code));
+        response
+    }
+
+    /// The redirect URI with the parameters in its query (response_mode=query).
+    pub fn query_url(&self) -> String {
+        match url::Url::parse(&self.redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut().extend_pairs(&self.params);
+                url.to_string()
+            }
+            Err(_) => self.redirect_uri.clone(),
+        }
+    }
+}
+
+/// What the browser should see next.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// A page explaining a problem (no redirect).
+    Page(PageError),
+    /// The login page of this request.
+    Login(AuthRequest),
+    /// The consent page of this request.
+    Consent(AuthRequest, Arc<Client>),
+    /// The person cannot reach the level the client requires: explain, then
+    /// send `access_denied` when they continue.
+    AcrUnreachable(AuthRequest, Arc<Client>),
+    /// Back to the relying party.
+    Respond(AuthorizationResponse),
+}
+
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_prompt(raw: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut prompt = Prompt::default();
+    for value in raw.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            // select_account, create…: nothing to select or create here.
+            _ => {}
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    Ok(prompt)
+}
+
+/// Names in one member of the `claims` parameter, and the `acr` values it asks for.
+fn claims_member(value: Option<&Value>) -> Result<(Vec<String>, Vec<Acr>), OAuthError> {
+    let Some(value) = value else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let object = value
+        .as_object()
+        .ok_or_else(|| OAuthError::invalid_request("claims members must be JSON objects"))?;
+    let mut names = Vec::new();
+    let mut acrs = Vec::new();
+    for (name, request) in object {
+        if name == "acr" {
+            let listed = request
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|v| v.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+                .or_else(|| {
+                    request
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .map(|v| vec![v])
+                })
+                .unwrap_or_default();
+            acrs.extend(listed.into_iter().filter_map(Acr::parse));
+        } else {
+            names.push(name.clone());
+        }
+    }
+    Ok((names, acrs))
+}
+
+fn is_pkce_value(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Validates an authorization request (GET query or POST form).
+/// `browser` is the hash of the browser cookie, `session` the SSO session if any.
+pub async fn start(
+    provider: &Provider,
+    params: &HashMap<String, String>,
+    browser: &str,
+    accept_language: Option<&str>,
+    session: Option<Authenticated>,
+) -> Result<Next, OidcError> {
+    let Some(client_id) = param(params, "client_id") else {
+        return Ok(Next::Page(PageError::MissingClientId));
+    };
+    let Some(client) = provider.clients.get(client_id).await? else {
+        return Ok(Next::Page(PageError::UnknownClient));
+    };
+    let Some(redirect_uri) = param(params, "redirect_uri") else {
+        return Ok(Next::Page(PageError::MissingRedirectUri));
+    };
+    if !client
+        .metadata
+        .redirect_uris
+        .iter()
+        .any(|r| r == redirect_uri)
+    {
+        return Ok(Next::Page(PageError::UnregisteredRedirectUri));
+    }
+    let state = param(params, "state");
+    let issuer = provider.issuer();
+    let fail = |mode: ResponseMode, error: OAuthError| {
+        Ok(Next::Respond(AuthorizationResponse::error(
+            issuer,
+            redirect_uri,
+            mode,
+            state,
+            &error,
+        )))
+    };
+
+    let mode = match param(params, "response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(other) => {
+            return fail(
+                ResponseMode::Query,
+                OAuthError::invalid_request(format!("unsupported response_mode {other}")),
+            );
+        }
+    };
+    match param(params, "response_type") {
+        None => {
+            return fail(
+                mode,
+                OAuthError::invalid_request("response_type is required"),
+            );
+        }
+        Some("code") => {}
+        Some(other) => {
+            return fail(
+                mode,
+                OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    format!("unsupported response_type {other}; only code is supported"),
+                ),
+            );
+        }
+    }
+    if params.contains_key("request") {
+        return fail(
+            mode,
+            OAuthError::new(
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ),
+        );
+    }
+    if params.contains_key("request_uri") {
+        return fail(
+            mode,
+            OAuthError::new(
+                ErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ),
+        );
+    }
+    if let Some((name, _)) = params.iter().find(|(_, v)| v.len() > MAX_PARAM_LEN) {
+        return fail(
+            mode,
+            OAuthError::invalid_request(format!("{name} is too long")),
+        );
+    }
+
+    let scopes = scope::parse(param(params, "scope").unwrap_or(""));
+    if !scopes.iter().any(|s| s == "openid") {
+        return fail(
+            mode,
+            OAuthError::invalid_scope("the openid scope is required"),
+        );
+    }
+    let refused: Vec<&str> = scopes
+        .iter()
+        .filter(|s| !client.metadata.allows_scope(s))
+        .map(String::as_str)
+        .collect();
+    if !refused.is_empty() {
+        return fail(
+            mode,
+            OAuthError::invalid_scope(format!(
+                "scope not allowed for this client: {}",
+                refused.join(" ")
+            )),
+        );
+    }
+
+    let code_challenge = match (
+        param(params, "code_challenge"),
+        param(params, "code_challenge_method"),
+    ) {
+        (Some(_), Some(method)) if method != "S256" => {
+            return fail(
+                mode,
+                OAuthError::invalid_request("code_challenge_method must be S256"),
+            );
+        }
+        (Some(_), None) => {
+            return fail(
+                mode,
+                OAuthError::invalid_request(
+                    "code_challenge_method is required (S256; plain is not accepted)",
+                ),
+            );
+        }
+        (Some(challenge), Some(_)) if !is_pkce_value(challenge) => {
+            return fail(
+                mode,
+                OAuthError::invalid_request("malformed code_challenge"),
+            );
+        }
+        (Some(challenge), Some(_)) => Some(challenge.to_owned()),
+        (None, _) if client.metadata.require_pkce => {
+            return fail(
+                mode,
+                OAuthError::invalid_request("PKCE is required: send code_challenge with S256"),
+            );
+        }
+        (None, _) => None,
+    };
+
+    let prompt = match parse_prompt(param(params, "prompt")) {
+        Ok(prompt) => prompt,
+        Err(e) => return fail(mode, e),
+    };
+    let max_age = match param(params, "max_age") {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => {
+                return fail(
+                    mode,
+                    OAuthError::invalid_request("max_age must be a non-negative integer"),
+                );
+            }
+        },
+    };
+
+    let mut claims = ClaimsRequest::default();
+    let mut acrs: Vec<Acr> = param(params, "acr_values")
+        .unwrap_or("")
+        .split(' ')
+        .filter_map(Acr::parse)
+        .collect();
+    if let Some(raw) = param(params, "claims") {
+        let parsed: Value = match serde_json::from_str(raw) {
+            Ok(v) => v,
+            Err(_) => {
+                return fail(
+                    mode,
+                    OAuthError::invalid_request("claims is not valid JSON"),
+                );
+            }
+        };
+        let members = claims_member(parsed.get("userinfo"))
+            .and_then(|u| claims_member(parsed.get("id_token")).map(|i| (u, i)));
+        match members {
+            Ok(((userinfo, a), (id_token, b))) => {
+                claims.userinfo = userinfo;
+                claims.id_token = id_token;
+                acrs.extend(a);
+                acrs.extend(b);
+            }
+            Err(e) => return fail(mode, e),
+        }
+        // Individually requested claims are limited to what the client's scopes cover.
+        let allowed = super::claims::requested_claims(&client.metadata.allowed_scopes, &[]);
+        claims.userinfo.retain(|c| allowed.contains(c));
+        claims.id_token.retain(|c| allowed.contains(c));
+    }
+    // acr_values lists acceptable levels: the lowest is the minimum (DESIGN §5).
+    let min_acr = acrs
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(client.metadata.default_acr);
+    if !client.metadata.allowed_acr.iter().any(|a| *a >= min_acr) {
+        return fail(
+            mode,
+            OAuthError::invalid_request(format!("acr {min_acr} is not allowed for this client")),
+        );
+    }
+
+    let request = AuthRequest {
+        id: random_token()?,
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode: mode,
+        state: state.map(str::to_owned),
+        nonce: param(params, "nonce").map(str::to_owned),
+        scopes,
+        code_challenge,
+        prompt,
+        max_age,
+        min_acr,
+        claims,
+        login_hint: param(params, "login_hint").map(str::to_owned),
+        lang: Lang::negotiate(param(params, "ui_locales"), accept_language),
+        browser: browser.to_owned(),
+        csrf: random_token()?,
+        created_at: now_unix(),
+        authenticated: None,
+    };
+
+    // Reuse the SSO session only if it is strong and recent enough.
+    let reusable = session.filter(|s| {
+        !prompt.login
+            && s.acr >= request.min_acr
+            && max_age.is_none_or(|age| now_unix() - s.auth_time <= age)
+    });
+    match reusable {
+        Some(auth) => after_authentication(provider, request, client, auth).await,
+        None if prompt.none => fail(
+            mode,
+            OAuthError::new(ErrorCode::LoginRequired, "the person must log in"),
+        ),
+        None => {
+            save(provider, &request).await?;
+            Ok(Next::Login(request))
+        }
+    }
+}
+
+fn request_key(id: &str) -> String {
+    format!("authz:{id}")
+}
+
+pub async fn save(provider: &Provider, request: &AuthRequest) -> Result<(), OidcError> {
+    provider
+        .core
+        .ephemeral
+        .set(
+            &request_key(&request.id),
+            &serde_json::to_vec(request)?,
+            REQUEST_TTL,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Loads a pending request for a form posted by the browser that started it.
+/// `csrf` is `None` for plain page views (GET).
+pub async fn resume(
+    provider: &Provider,
+    id: &str,
+    browser: &str,
+    csrf: Option<&str>,
+) -> Result<Result<(AuthRequest, Arc<Client>), PageError>, OidcError> {
+    let Some(raw) = provider.core.ephemeral.get(&request_key(id)).await? else {
+        return Ok(Err(PageError::UnknownRequest));
+    };
+    let request: AuthRequest = serde_json::from_slice(&raw)?;
+    if !crate::crypto::constant_time_eq(request.browser.as_bytes(), browser.as_bytes()) {
+        return Ok(Err(PageError::UnknownRequest));
+    }
+    if let Some(csrf) = csrf
+        && !crate::crypto::constant_time_eq(request.csrf.as_bytes(), csrf.as_bytes())
+    {
+        return Ok(Err(PageError::Forged));
+    }
+    let Some(client) = provider.clients.get(&request.client_id).await? else {
+        return Ok(Err(PageError::UnknownClient));
+    };
+    Ok(Ok((request, client)))
+}
+
+/// Scopes the person still has to agree to for this client.
+fn to_consent(granted: &[String], request: &AuthRequest) -> Vec<String> {
+    request
+        .scopes
+        .iter()
+        .filter(|s| *s != "openid" && !granted.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// The person is authenticated for this request: check the level, then
+/// consent, then answer with a code.
+pub async fn after_authentication(
+    provider: &Provider,
+    mut request: AuthRequest,
+    client: Arc<Client>,
+    auth: Authenticated,
+) -> Result<Next, OidcError> {
+    let issuer = provider.issuer();
+    if auth.acr < request.min_acr {
+        if request.prompt.none {
+            return Ok(Next::Respond(AuthorizationResponse::error(
+                issuer,
+                &request.redirect_uri,
+                request.response_mode,
+                request.state.as_deref(),
+                &OAuthError::new(
+                    ErrorCode::InteractionRequired,
+                    "a stronger login is required",
+                ),
+            )));
+        }
+        request.authenticated = Some(auth);
+        save(provider, &request).await?;
+        return Ok(Next::AcrUnreachable(request, client));
+    }
+    let (account, client_id) = (auth.account_id.clone(), client.id.clone());
+    let granted = provider
+        .core
+        .db
+        .read(move |conn| consents::granted(conn, &account, &client_id))
+        .await?;
+    let missing =
+        granted.is_none() || !to_consent(granted.as_deref().unwrap_or(&[]), &request).is_empty();
+    if request.prompt.consent || missing {
+        if request.prompt.none {
+            return Ok(Next::Respond(AuthorizationResponse::error(
+                issuer,
+                &request.redirect_uri,
+                request.response_mode,
+                request.state.as_deref(),
+                &OAuthError::new(ErrorCode::ConsentRequired, "the person must consent"),
+            )));
+        }
+        request.authenticated = Some(auth);
+        save(provider, &request).await?;
+        return Ok(Next::Consent(request, client));
+    }
+    finish(provider, request, auth).await
+}
+
+/// Records the person's consent decision.
+pub async fn consent(
+    provider: &Provider,
+    request: AuthRequest,
+    client: Arc<Client>,
+    approved: bool,
+) -> Result<Next, OidcError> {
+    let Some(auth) = request.authenticated.clone() else {
+        return Ok(Next::Page(PageError::UnknownRequest));
+    };
+    if !approved {
+        return cancel(provider, request).await;
+    }
+    let scopes: Vec<String> = request
+        .scopes
+        .iter()
+        .filter(|s| *s != "openid")
+        .cloned()
+        .collect();
+    let (account, client_id) = (auth.account_id.clone(), client.id.clone());
+    provider
+        .core
+        .db
+        .write(move |conn| {
+            consents::grant(conn, &account, &client_id, &scopes)?;
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: &format!("account:{account}"),
+                    action: "consent.grant",
+                    subject: &client_id,
+                    details: serde_json::json!({ "scopes": scopes }),
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    finish(provider, request, auth).await
+}
+
+/// The person gave up (or the level cannot be reached): `access_denied`.
+pub async fn cancel(provider: &Provider, request: AuthRequest) -> Result<Next, OidcError> {
+    provider
+        .core
+        .ephemeral
+        .delete(&request_key(&request.id))
+        .await?;
+    Ok(Next::Respond(AuthorizationResponse::error(
+        provider.issuer(),
+        &request.redirect_uri,
+        request.response_mode,
+        request.state.as_deref(),
+        &OAuthError::access_denied("the person did not complete the login"),
+    )))
+}
+
+/// Issues the single-use code and ends the request.
+async fn finish(
+    provider: &Provider,
+    request: AuthRequest,
+    auth: Authenticated,
+) -> Result<Next, OidcError> {
+    let code = random_token()?;
+    let data = CodeData {
+        grant: Grant {
+            client_id: request.client_id.clone(),
+            account_id: auth.account_id,
+            scopes: request.scopes.clone(),
+            claims: request.claims.clone(),
+            acr: auth.acr,
+            authentication: auth.authentication,
+            auth_time: auth.auth_time,
+            sid: auth.sid,
+        },
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+    };
+    let eph = &provider.core.ephemeral;
+    eph.set(
+        &format!("code:{}", provider.lookup_hash(&code)),
+        &serde_json::to_vec(&data)?,
+        CODE_TTL,
+    )
+    .await?;
+    eph.delete(&request_key(&request.id)).await?;
+    Ok(Next::Respond(AuthorizationResponse::code(
+        provider.issuer(),
+        &request,
+        code,
+    )))
+}

@@ -1,0 +1,104 @@
+//! Which claims a relying party receives about a person, and the `sub` it sees.
+
+use serde_json::{Map, Value, json};
+
+use super::Provider;
+use super::clients::Client;
+use super::error::OidcError;
+use crate::domain::acr::Proofing;
+use crate::domain::client::SubjectType;
+use crate::domain::scope::{self, IDENTITY_CLAIMS};
+use crate::store::accounts::{self, AccountRow, IdentityRow};
+
+/// An account and its identity, as read for one response.
+pub struct Person {
+    pub account: AccountRow,
+    pub identity: Option<IdentityRow>,
+}
+
+impl Person {
+    pub async fn load(provider: &Provider, account_id: &str) -> Result<Option<Person>, OidcError> {
+        let id = account_id.to_owned();
+        Ok(provider
+            .core
+            .db
+            .read(move |conn| {
+                let Some(account) = accounts::by_id(conn, &id)? else {
+                    return Ok(None);
+                };
+                let identity = accounts::identity(conn, &id)?;
+                Ok(Some(Person { account, identity }))
+            })
+            .await?)
+    }
+
+    /// How well the identity is established (bounds the `acr`).
+    pub fn proofing(&self) -> Proofing {
+        match &self.identity {
+            Some(i) if i.verified_at.is_some() => match i.verification_method.as_deref() {
+                Some("face_to_face") => Proofing::FaceToFace,
+                Some("remote") => Proofing::Remote,
+                _ => Proofing::Declared,
+            },
+            _ => Proofing::Declared,
+        }
+    }
+
+    fn verified_identity(&self) -> Option<&IdentityRow> {
+        self.identity.as_ref().filter(|i| i.verified_at.is_some())
+    }
+}
+
+/// `sub` for this client: pairwise per sector by default, else the account id.
+pub fn subject(provider: &Provider, client: &Client, account_id: &str) -> String {
+    match client.metadata.subject_type {
+        SubjectType::Public => account_id.to_owned(),
+        SubjectType::Pairwise => {
+            let input = format!("{}\0{account_id}", client.metadata.sector());
+            crate::crypto::hmac_hex(&provider.core.subkeys.pairwise_key, input.as_bytes())
+        }
+    }
+}
+
+/// Claim names the scopes release, plus individually requested ones.
+pub fn requested_claims(scopes: &[String], individually: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| scope::claims_of(s))
+        .map(|c| (*c).to_owned())
+        .chain(individually.iter().cloned())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The values of `names` this person has. Identity claims appear only for a
+/// verified identity; a claim the person lacks is left out.
+pub fn values(person: &Person, names: &[String]) -> Map<String, Value> {
+    let identity = person.verified_identity();
+    let mut out = Map::new();
+    for name in names {
+        let value = match name.as_str() {
+            "email" => Some(json!(person.account.email)),
+            "email_verified" => Some(json!(true)),
+            "phone_number" => person.account.phone.as_ref().map(|p| json!(p)),
+            "phone_number_verified" => person.account.phone.as_ref().map(|_| json!(true)),
+            claim if IDENTITY_CLAIMS.contains(&claim) => identity.and_then(|i| match claim {
+                "given_name" => Some(json!(i.given_name)),
+                "family_name" => Some(json!(i.family_name)),
+                "birthdate" => Some(json!(i.birthdate)),
+                "gender" => Some(json!(i.gender)),
+                "birthplace" => Some(json!(i.birthplace)),
+                "birthcountry" => Some(json!(i.birthcountry)),
+                "preferred_username" => i.preferred_username.as_ref().map(|u| json!(u)),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let Some(value) = value {
+            out.insert(name.clone(), value);
+        }
+    }
+    out
+}

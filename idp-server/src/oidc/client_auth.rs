@@ -1,0 +1,248 @@
+//! Client authentication at the token, revocation and introspection endpoints
+//! (RFC 6749 §2.3, OIDC Core §9): client_secret_basic, client_secret_post,
+//! private_key_jwt (RFC 7523), and `none` for public clients.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
+use josekit::jwt;
+
+use super::Provider;
+use super::clients::Client;
+use super::error::{OAuthError, OidcError};
+use crate::domain::client::ClientAuthMethod;
+use crate::ephemeral::EphemeralStore;
+use crate::store::now_unix;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Longest lifetime accepted for a client assertion.
+const MAX_ASSERTION_LIFETIME: i64 = 300;
+const CLOCK_SKEW: i64 = 30;
+
+/// Credentials as presented, before any check.
+#[derive(Debug, Default)]
+pub struct Presented {
+    pub basic: Option<(String, String)>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub assertion_type: Option<String>,
+    pub assertion: Option<String>,
+}
+
+/// A failed client authentication; `basic` tells the web layer to answer 401
+/// with `WWW-Authenticate: Basic`.
+#[derive(Debug)]
+pub struct ClientAuthError {
+    pub error: OAuthError,
+    pub basic: bool,
+}
+
+impl Presented {
+    /// Reads the `Authorization` header and the form body.
+    pub fn from_request(authorization: Option<&str>, form: &HashMap<String, String>) -> Self {
+        let basic = authorization
+            .and_then(|h| {
+                h.strip_prefix("Basic ")
+                    .or_else(|| h.strip_prefix("basic "))
+            })
+            .and_then(|b64| STANDARD.decode(b64.trim()).ok())
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .and_then(|pair| {
+                let (id, secret) = pair.split_once(':')?;
+                // RFC 6749 §2.3.1: both parts are form-urlencoded.
+                let decode = |s: &str| {
+                    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+                        .ok()
+                        .and_then(|mut v| v.pop())
+                        .map(|(_, v)| v)
+                };
+                Some((decode(id)?, decode(secret)?))
+            });
+        let get = |k: &str| form.get(k).filter(|v| !v.is_empty()).cloned();
+        Presented {
+            basic,
+            client_id: get("client_id"),
+            client_secret: get("client_secret"),
+            assertion_type: get("client_assertion_type"),
+            assertion: get("client_assertion"),
+        }
+    }
+}
+
+fn deny(description: &str, basic: bool) -> Result<Result<Arc<Client>, ClientAuthError>, OidcError> {
+    Ok(Err(ClientAuthError {
+        error: OAuthError::invalid_client(description),
+        basic,
+    }))
+}
+
+/// Authenticates the calling client with the method it registered.
+pub async fn authenticate(
+    provider: &Provider,
+    presented: Presented,
+) -> Result<Result<Arc<Client>, ClientAuthError>, OidcError> {
+    let basic = presented.basic.is_some();
+    let assertion_id = match (&presented.assertion, &presented.assertion_type) {
+        (Some(assertion), Some(kind)) if kind == ASSERTION_TYPE => unverified_issuer(assertion),
+        (Some(_), _) => return deny("unsupported client_assertion_type", basic),
+        _ => None,
+    };
+    let client_id = presented
+        .basic
+        .as_ref()
+        .map(|(id, _)| id.clone())
+        .or(presented.client_id.clone())
+        .or(assertion_id);
+    let Some(client_id) = client_id else {
+        return deny("client authentication is required", basic);
+    };
+    if let Some(form_id) = &presented.client_id
+        && form_id != &client_id
+    {
+        return deny("client_id does not match the authenticated client", basic);
+    }
+    let Some(client) = provider.clients.get(&client_id).await? else {
+        return deny("unknown client or bad credentials", basic);
+    };
+    match client.metadata.auth_method {
+        ClientAuthMethod::ClientSecretBasic => match &presented.basic {
+            Some((_, secret)) if provider.clients.verify_secret(&client, secret) => Ok(Ok(client)),
+            Some(_) => deny("unknown client or bad credentials", true),
+            None => deny("this client must authenticate with HTTP Basic", true),
+        },
+        ClientAuthMethod::ClientSecretPost => match (&presented.basic, &presented.client_secret) {
+            (None, Some(secret)) if provider.clients.verify_secret(&client, secret) => {
+                Ok(Ok(client))
+            }
+            (None, Some(_)) => deny("unknown client or bad credentials", false),
+            _ => deny(
+                "this client must send client_secret in the form body",
+                basic,
+            ),
+        },
+        ClientAuthMethod::PrivateKeyJwt => match &presented.assertion {
+            Some(assertion) if !basic && presented.client_secret.is_none() => {
+                match verify_assertion(provider, &client, assertion).await? {
+                    Ok(()) => Ok(Ok(client)),
+                    Err(reason) => deny(&reason, false),
+                }
+            }
+            _ => deny("this client must authenticate with private_key_jwt", basic),
+        },
+        ClientAuthMethod::None => {
+            if basic || presented.client_secret.is_some() || presented.assertion.is_some() {
+                deny("this public client has no credentials", basic)
+            } else {
+                Ok(Ok(client))
+            }
+        }
+    }
+}
+
+/// The `iss` of an assertion, read without verification, to find the client.
+fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// RFC 7523 §3 checks; the error string says which one failed.
+async fn verify_assertion(
+    provider: &Provider,
+    client: &Client,
+    assertion: &str,
+) -> Result<Result<(), String>, OidcError> {
+    let Ok(header) = jwt::decode_header(assertion) else {
+        return Ok(Err("client_assertion is not a JWT".into()));
+    };
+    let alg = header.claim("alg").and_then(|v| v.as_str()).unwrap_or("");
+    let kid = header.claim("kid").and_then(|v| v.as_str());
+    let keys = provider.clients.client_keys(client).await?;
+    let candidates = keys.iter().filter(|k| {
+        k.key_use() != Some("enc")
+            && kid.is_none_or(|kid| k.key_id() == Some(kid))
+            && k.algorithm().is_none_or(|a| a == alg)
+    });
+    let mut verified = None;
+    for jwk in candidates {
+        let verifier: Box<dyn JwsVerifier> = match (alg, jwk.key_type()) {
+            ("ES256", "EC") => match ES256.verifier_from_jwk(jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            ("RS256", "RSA") => match RS256.verifier_from_jwk(jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            ("PS256", "RSA") => match PS256.verifier_from_jwk(jwk) {
+                Ok(v) => Box::new(v),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        if let Ok((payload, _)) = jwt::decode_with_verifier(assertion, verifier.as_ref()) {
+            verified = Some(payload);
+            break;
+        }
+    }
+    let Some(claims) = verified else {
+        return Ok(Err(
+            "client_assertion signature does not verify with the client's keys".into(),
+        ));
+    };
+    if claims.issuer() != Some(client.id.as_str()) || claims.subject() != Some(client.id.as_str()) {
+        return Ok(Err(
+            "client_assertion iss and sub must be the client_id".into()
+        ));
+    }
+    let token_endpoint = provider.endpoint(super::paths::TOKEN);
+    let audience_ok = claims.audience().is_some_and(|aud| {
+        aud.iter()
+            .any(|a| *a == token_endpoint || *a == provider.issuer())
+    });
+    if !audience_ok {
+        return Ok(Err(
+            "client_assertion aud must be the token endpoint or the issuer".into(),
+        ));
+    }
+    let now = now_unix();
+    let exp = claims
+        .expires_at()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64);
+    let Some(exp) = exp else {
+        return Ok(Err("client_assertion exp is required".into()));
+    };
+    if exp + CLOCK_SKEW < now {
+        return Ok(Err("client_assertion has expired".into()));
+    }
+    if exp - now > MAX_ASSERTION_LIFETIME {
+        return Ok(Err(
+            "client_assertion lives too long (at most 5 minutes)".into()
+        ));
+    }
+    let Some(jti) = claims.jwt_id().filter(|j| !j.is_empty()) else {
+        return Ok(Err("client_assertion jti is required".into()));
+    };
+    let remaining = Duration::from_secs((exp - now + CLOCK_SKEW).max(1) as u64);
+    let fresh = provider
+        .core
+        .ephemeral
+        .set_if_absent(
+            &format!("jti:{}:{}", client.id, provider.lookup_hash(jti)),
+            b"1",
+            remaining,
+        )
+        .await?;
+    if !fresh {
+        return Ok(Err("client_assertion jti has already been used".into()));
+    }
+    Ok(Ok(()))
+}

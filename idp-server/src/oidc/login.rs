@@ -1,0 +1,163 @@
+//! eidas1 login: email + password (DESIGN §5).
+//!
+//! Argon2id runs on the blocking pool. An unknown email is verified against a
+//! dummy hash so both cases cost the same. Attempts are counted *before* the
+//! hash is checked, with atomic counters in the ephemeral store, so parallel
+//! guesses on any number of replicas cannot get past the limits.
+
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use super::Provider;
+use super::claims::Person;
+use super::error::OidcError;
+use super::types::Authenticated;
+use crate::crypto::random_token;
+use crate::domain::acr::{self, Authentication};
+use crate::domain::email::Email;
+use crate::ephemeral::EphemeralStore;
+use crate::store::accounts;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::now_unix;
+
+/// Failed-or-not attempts allowed per account in [`WINDOW`].
+pub const ACCOUNT_LIMIT: i64 = 5;
+/// Attempts allowed per client IP in [`WINDOW`].
+pub const IP_LIMIT: i64 = 30;
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Argon2id with m = 19 MiB, t = 2, p = 1 (OWASP; DESIGN §11).
+pub fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password into a PHC string.
+pub fn hash_password(password: &str) -> Result<String, OidcError> {
+    let salt_bytes = crate::crypto::random_bytes::<16>()?;
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|e| OidcError::Internal(format!("salt: {e}")))?;
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| OidcError::Internal(format!("argon2: {e}")))
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            hasher()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A dummy hash to verify against when the email is unknown.
+pub fn dummy_hash() -> Result<String, OidcError> {
+    hash_password(&random_token()?)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong email or password (never says which).
+    Invalid,
+    /// Too many attempts; retry after this many seconds.
+    Throttled { retry_after: u64 },
+    /// The account is suspended.
+    Suspended,
+}
+
+/// Checks email + password. On success returns the authentication to attach
+/// to the request and to the new SSO session.
+pub async fn password(
+    provider: &Provider,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<Result<Authenticated, LoginFailure>, OidcError> {
+    let eph = &provider.core.ephemeral;
+    let email = Email::parse(email).ok();
+    let ip_key = format!("rl:pwd:ip:{client_ip}");
+    let account_key = email
+        .as_ref()
+        .map(|e| format!("rl:pwd:acct:{}", provider.lookup_hash(e.as_str())));
+    let throttled = |count: i64, limit: i64| count > limit;
+    let ip_count = eph.incr(&ip_key, WINDOW).await?;
+    let account_count = match &account_key {
+        Some(key) => eph.incr(key, WINDOW).await?,
+        None => 0,
+    };
+    if throttled(ip_count, IP_LIMIT) || throttled(account_count, ACCOUNT_LIMIT) {
+        let mut wait = eph.ttl(&ip_key).await?.unwrap_or(WINDOW);
+        if let Some(key) = &account_key
+            && throttled(account_count, ACCOUNT_LIMIT)
+        {
+            wait = eph.ttl(key).await?.unwrap_or(WINDOW);
+        }
+        return Ok(Err(LoginFailure::Throttled {
+            retry_after: wait.as_secs().max(1),
+        }));
+    }
+
+    let account = match &email {
+        Some(email) => {
+            let address = email.as_str().to_owned();
+            provider
+                .core
+                .db
+                .read(move |conn| accounts::by_email(conn, &address))
+                .await?
+        }
+        None => None,
+    };
+    let stored = account
+        .as_ref()
+        .and_then(|a| a.password_hash.clone())
+        .unwrap_or_else(|| (*provider.dummy_password_hash).clone());
+    let presented = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || verify(&stored, &presented))
+        .await
+        .map_err(|e| OidcError::Internal(e.to_string()))?;
+    let Some(account) = account.filter(|a| matches && a.password_hash.is_some()) else {
+        return Ok(Err(LoginFailure::Invalid));
+    };
+    if account.state == "suspended" {
+        return Ok(Err(LoginFailure::Suspended));
+    }
+    if let Some(key) = &account_key {
+        eph.delete(key).await?;
+    }
+
+    let person = Person::load(provider, &account.id)
+        .await?
+        .ok_or_else(|| OidcError::Internal("account vanished during login".into()))?;
+    let authentication = Authentication::Password;
+    let auth = Authenticated {
+        account_id: account.id.clone(),
+        sid: random_token()?,
+        auth_time: now_unix(),
+        authentication,
+        acr: acr::achieved(person.proofing(), authentication),
+    };
+    let (id, acr) = (account.id.clone(), auth.acr);
+    provider
+        .core
+        .db
+        .write(move |conn| {
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: &format!("account:{id}"),
+                    action: "login.password",
+                    subject: &id,
+                    details: serde_json::json!({ "acr": acr }),
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Ok(auth))
+}

@@ -1,0 +1,59 @@
+//! Token revocation (RFC 7009). Unknown tokens and tokens of other clients are
+//! answered like successes, so the endpoint reveals nothing about them.
+
+use std::collections::HashMap;
+
+use super::Provider;
+use super::client_auth::{self, ClientAuthError, Presented};
+use super::error::{OAuthError, OidcError};
+use super::token::revoke_family;
+use super::userinfo::access_token;
+use crate::ephemeral::EphemeralStore;
+use crate::store::refresh_tokens;
+
+pub enum Revocation {
+    Done,
+    Client(ClientAuthError),
+    Invalid(OAuthError),
+}
+
+pub async fn revoke(
+    provider: &Provider,
+    authorization: Option<&str>,
+    form: &HashMap<String, String>,
+) -> Result<Revocation, OidcError> {
+    let client =
+        match client_auth::authenticate(provider, Presented::from_request(authorization, form))
+            .await?
+        {
+            Ok(client) => client,
+            Err(e) => return Ok(Revocation::Client(e)),
+        };
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+        return Ok(Revocation::Invalid(OAuthError::invalid_request(
+            "token is required",
+        )));
+    };
+    if let Some(data) = access_token(provider, token).await?
+        && data.grant.client_id == client.id
+    {
+        provider
+            .core
+            .ephemeral
+            .delete(&format!("at:{}", provider.lookup_hash(token)))
+            .await?;
+        return Ok(Revocation::Done);
+    }
+    let hash = provider.lookup_hash(token);
+    let row = provider
+        .core
+        .db
+        .read(move |conn| refresh_tokens::get(conn, &hash))
+        .await?;
+    if let Some(row) = row
+        && row.client_id == client.id
+    {
+        revoke_family(provider, &row.family_id).await?;
+    }
+    Ok(Revocation::Done)
+}

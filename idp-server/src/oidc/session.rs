@@ -1,0 +1,53 @@
+//! Browser SSO sessions. The cookie holds a random secret; the ephemeral store
+//! keeps the session under the secret's keyed hash, so a store dump yields no
+//! usable cookie.
+
+use std::time::Duration;
+
+use super::Provider;
+use super::error::OidcError;
+use super::types::Authenticated;
+use crate::crypto::random_token;
+use crate::ephemeral::EphemeralStore;
+
+/// HttpOnly cookie of the SSO session.
+pub const SESSION_COOKIE: &str = "sesame_session";
+/// HttpOnly cookie binding an authorization request to the browser that made it.
+pub const BROWSER_COOKIE: &str = "sesame_browser";
+/// How long an SSO session lives without a new authentication.
+pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+
+fn key(provider: &Provider, cookie: &str) -> String {
+    format!("session:{}", provider.lookup_hash(cookie))
+}
+
+pub async fn load(provider: &Provider, cookie: &str) -> Result<Option<Authenticated>, OidcError> {
+    let Some(raw) = provider.core.ephemeral.get(&key(provider, cookie)).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice(&raw).ok())
+}
+
+/// Starts a session; returns the cookie value to set.
+pub async fn create(provider: &Provider, auth: &Authenticated) -> Result<String, OidcError> {
+    let cookie = random_token()?;
+    provider
+        .core
+        .ephemeral
+        .set(
+            &key(provider, &cookie),
+            &serde_json::to_vec(auth)?,
+            SESSION_TTL,
+        )
+        .await?;
+    Ok(cookie)
+}
+
+pub async fn destroy(provider: &Provider, cookie: &str) -> Result<(), OidcError> {
+    provider
+        .core
+        .ephemeral
+        .delete(&key(provider, cookie))
+        .await?;
+    Ok(())
+}

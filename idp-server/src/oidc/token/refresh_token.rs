@@ -1,0 +1,94 @@
+//! `grant_type=refresh_token` with rotation: each refresh token works once;
+//! presenting a used one revokes its whole family (RFC 9700 §4.14.2).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{TokenError, TokenResponse, issue, revoke_family};
+use crate::oidc::Provider;
+use crate::oidc::clients::Client;
+use crate::oidc::error::{OAuthError, OidcError};
+use crate::oidc::types::Grant;
+use crate::store::{accounts, now_unix, refresh_tokens};
+
+pub async fn refresh(
+    provider: &Provider,
+    client: &Arc<Client>,
+    form: &HashMap<String, String>,
+) -> Result<Result<TokenResponse, TokenError>, OidcError> {
+    let Some(token) = form.get("refresh_token").filter(|t| !t.is_empty()) else {
+        return Ok(Err(OAuthError::invalid_request(
+            "refresh_token is required",
+        )
+        .into()));
+    };
+    let hash = provider.lookup_hash(token);
+    let lookup = hash.clone();
+    let Some(row) = provider
+        .core
+        .db
+        .read(move |conn| refresh_tokens::get(conn, &lookup))
+        .await?
+    else {
+        return Ok(Err(
+            OAuthError::invalid_grant("unknown refresh token").into()
+        ));
+    };
+    if row.client_id != client.id {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        )
+        .into()));
+    }
+    if row.revoked_at.is_some() {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token has been revoked",
+        )
+        .into()));
+    }
+    if row.expires_at < now_unix() {
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token has expired",
+        )
+        .into()));
+    }
+    let claimed = provider
+        .core
+        .db
+        .write(move |conn| refresh_tokens::mark_used(conn, &hash))
+        .await?;
+    if !claimed || row.used_at.is_some() {
+        revoke_family(provider, &row.family_id).await?;
+        tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
+        return Ok(Err(OAuthError::invalid_grant(
+            "the refresh token was already used; all tokens of this grant are revoked",
+        )
+        .into()));
+    }
+    let mut grant: Grant = serde_json::from_str(&row.grant_data)?;
+    let account_id = grant.account_id.clone();
+    let account = provider
+        .core
+        .db
+        .read(move |conn| accounts::by_id(conn, &account_id))
+        .await?;
+    if account.is_none_or(|a| a.state == "suspended") {
+        revoke_family(provider, &row.family_id).await?;
+        return Ok(Err(OAuthError::invalid_grant(
+            "the account is no longer active",
+        )
+        .into()));
+    }
+    if let Some(requested) = form.get("scope").filter(|s| !s.is_empty()) {
+        let narrowed = crate::domain::scope::parse(requested);
+        if narrowed.iter().any(|s| !grant.scopes.contains(s)) {
+            return Ok(Err(OAuthError::invalid_scope(
+                "scope exceeds the original grant",
+            )
+            .into()));
+        }
+        grant.scopes = narrowed;
+    }
+    let issued = issue(provider, client, &grant, None, Some(row.family_id), None).await?;
+    Ok(Ok(issued.response))
+}

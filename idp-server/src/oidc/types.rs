@@ -1,0 +1,160 @@
+//! State carried between the steps of a login, in the ephemeral store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::acr::{Acr, Authentication};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    /// The first supported tag of `ui_locales` or `Accept-Language`; French by default.
+    pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> Lang {
+        let pick = |list: &str, sep: char| {
+            list.split(sep)
+                .map(|tag| {
+                    tag.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .find_map(|tag| match tag.split('-').next() {
+                    Some("fr") => Some(Lang::Fr),
+                    Some("en") => Some(Lang::En),
+                    _ => None,
+                })
+        };
+        ui_locales
+            .and_then(|l| pick(l, ' '))
+            .or_else(|| accept_language.and_then(|l| pick(l, ',')))
+            .unwrap_or(Lang::Fr)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// The `claims` request parameter (OIDC Core §5.5), reduced to what it asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsRequest {
+    /// Claims requested in the userinfo response.
+    pub userinfo: Vec<String>,
+    /// Claims requested in the ID token.
+    pub id_token: Vec<String>,
+}
+
+/// Who authenticated, how and when: what a session and a grant carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticated {
+    pub account_id: String,
+    /// Public session id (`sid` claim).
+    pub sid: String,
+    pub auth_time: i64,
+    pub authentication: Authentication,
+    pub acr: Acr,
+}
+
+/// A validated authorization request waiting for the person to log in and consent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub scopes: Vec<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    /// The minimum level the relying party accepts.
+    pub min_acr: Acr,
+    pub claims: ClaimsRequest,
+    pub login_hint: Option<String>,
+    pub lang: Lang,
+    /// SHA-256 of the browser cookie that started the request: forms posted
+    /// from another browser are refused.
+    pub browser: String,
+    /// Anti-forgery token embedded in this request's forms.
+    pub csrf: String,
+    pub created_at: i64,
+    /// Set once the person has authenticated in this request (or by SSO).
+    pub authenticated: Option<Authenticated>,
+}
+
+/// What a code, an access token or a refresh token stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub client_id: String,
+    pub account_id: String,
+    pub scopes: Vec<String>,
+    pub claims: ClaimsRequest,
+    pub acr: Acr,
+    pub authentication: Authentication,
+    pub auth_time: i64,
+    pub sid: String,
+}
+
+/// An authorization code's data (single use, 60 s).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeData {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
+}
+
+/// An opaque access token's data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenData {
+    pub grant: Grant,
+    pub expires_at: i64,
+    /// Refresh-token family it was issued with, for revocation.
+    pub family: Option<String>,
+}
+
+/// Left behind by a redeemed code so that a replay can revoke what it issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedeemedCode {
+    pub access_token_hash: String,
+    pub family: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn language_negotiation() {
+        assert_eq!(Lang::negotiate(Some("en-GB fr"), None), Lang::En);
+        assert_eq!(
+            Lang::negotiate(Some("de"), Some("en-US,en;q=0.8")),
+            Lang::En
+        );
+        assert_eq!(Lang::negotiate(None, Some("de-DE")), Lang::Fr);
+        assert_eq!(Lang::negotiate(None, None), Lang::Fr);
+    }
+}

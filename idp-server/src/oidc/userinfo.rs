@@ -1,0 +1,88 @@
+//! The userinfo endpoint (OIDC Core §5.3): claims for a valid access token,
+//! as JSON or, when the client registered an alg, as a signed (and possibly
+//! encrypted) JWT.
+
+use serde_json::{Map, Value, json};
+
+use super::Provider;
+use super::claims::{self, Person};
+use super::error::{OAuthError, OidcError};
+use super::types::AccessTokenData;
+use crate::crypto::SigningAlg;
+use crate::ephemeral::EphemeralStore;
+use crate::store::now_unix;
+
+pub enum Userinfo {
+    Json(Map<String, Value>),
+    Jwt(String),
+}
+
+/// Looks up a live access token.
+pub async fn access_token(
+    provider: &Provider,
+    token: &str,
+) -> Result<Option<AccessTokenData>, OidcError> {
+    let raw = provider
+        .core
+        .ephemeral
+        .get(&format!("at:{}", provider.lookup_hash(token)))
+        .await?;
+    Ok(raw
+        .and_then(|r| serde_json::from_slice::<AccessTokenData>(&r).ok())
+        .filter(|d| d.expires_at >= now_unix()))
+}
+
+pub async fn userinfo(
+    provider: &Provider,
+    token: &str,
+) -> Result<Result<Userinfo, OAuthError>, OidcError> {
+    let Some(data) = access_token(provider, token).await? else {
+        return Ok(Err(OAuthError::invalid_token(
+            "the access token is invalid or has expired",
+        )));
+    };
+    if !data.grant.scopes.iter().any(|s| s == "openid") {
+        return Ok(Err(OAuthError::invalid_token(
+            "the access token was not issued for openid",
+        )));
+    }
+    let Some(client) = provider.clients.get(&data.grant.client_id).await? else {
+        return Ok(Err(OAuthError::invalid_token(
+            "the client of this token no longer exists",
+        )));
+    };
+    let Some(person) = Person::load(provider, &data.grant.account_id).await? else {
+        return Ok(Err(OAuthError::invalid_token(
+            "the account no longer exists",
+        )));
+    };
+    let names = claims::requested_claims(&data.grant.scopes, &data.grant.claims.userinfo);
+    let mut body = Map::new();
+    body.insert(
+        "sub".into(),
+        json!(claims::subject(provider, &client, &data.grant.account_id)),
+    );
+    body.extend(claims::values(&person, &names));
+    match client
+        .metadata
+        .userinfo_signed_response_alg
+        .as_deref()
+        .and_then(SigningAlg::parse)
+    {
+        None => Ok(Ok(Userinfo::Json(body))),
+        Some(alg) => {
+            body.insert("iss".into(), json!(provider.issuer()));
+            body.insert("aud".into(), json!(client.id));
+            body.insert("iat".into(), json!(now_unix()));
+            let jwt = super::tokens::sign_for_client(
+                provider,
+                &client,
+                body,
+                alg,
+                client.metadata.userinfo_encryption.as_ref(),
+            )
+            .await?;
+            Ok(Ok(Userinfo::Jwt(jwt)))
+        }
+    }
+}

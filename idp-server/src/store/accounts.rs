@@ -1,0 +1,82 @@
+//! Accounts and identities, as the login and claims need them. Enrolment
+//! (account creation, state transitions) builds on these tables.
+
+use diesel::prelude::*;
+
+use super::schema::{accounts as a, identities as i};
+use super::{DbConnection, StoreError, now_unix};
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AccountRow {
+    pub id: String,
+    pub state: String,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = super::schema::identities)]
+pub struct IdentityRow {
+    pub account_id: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub preferred_username: Option<String>,
+    pub birthdate: String,
+    pub gender: String,
+    pub birthplace: String,
+    pub birthcountry: String,
+    pub verified_at: Option<i64>,
+    pub verification_method: Option<String>,
+}
+
+pub fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<AccountRow>, StoreError> {
+    Ok(a::table.filter(a::email.eq(email)).first(conn).optional()?)
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, StoreError> {
+    Ok(a::table.filter(a::id.eq(id)).first(conn).optional()?)
+}
+
+pub fn identity(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<IdentityRow>, StoreError> {
+    Ok(i::table
+        .filter(i::account_id.eq(account_id))
+        .first(conn)
+        .optional()?)
+}
+
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub state: &'a str,
+    pub email: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub phone: Option<&'a str>,
+}
+
+pub fn insert(conn: &mut DbConnection, account: &NewAccount<'_>) -> Result<(), StoreError> {
+    let now = now_unix();
+    diesel::insert_into(a::table)
+        .values((
+            a::id.eq(account.id),
+            a::state.eq(account.state),
+            a::email.eq(account.email),
+            a::password_hash.eq(account.password_hash),
+            a::phone.eq(account.phone),
+            a::created_at.eq(now),
+            a::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_identity(conn: &mut DbConnection, identity: &IdentityRow) -> Result<(), StoreError> {
+    diesel::insert_into(i::table)
+        .values(identity)
+        .execute(conn)?;
+    Ok(())
+}

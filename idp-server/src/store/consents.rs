@@ -1,0 +1,55 @@
+//! Remembered consents: which scopes a person agreed to share with a client.
+
+use diesel::prelude::*;
+
+use super::schema::consents as c;
+use super::{DbConnection, StoreError, now_unix};
+
+/// Scopes already granted to `client_id`, if any.
+pub fn granted(
+    conn: &mut DbConnection,
+    account_id: &str,
+    client_id: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let scopes: Option<String> = c::table
+        .filter(c::account_id.eq(account_id).and(c::client_id.eq(client_id)))
+        .select(c::scopes)
+        .first(conn)
+        .optional()?;
+    Ok(scopes.map(|s| {
+        s.split(' ')
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }))
+}
+
+/// Records (or widens) the consent; call inside a write transaction.
+pub fn grant(
+    conn: &mut DbConnection,
+    account_id: &str,
+    client_id: &str,
+    scopes: &[String],
+) -> Result<(), StoreError> {
+    let mut all = granted(conn, account_id, client_id)?.unwrap_or_default();
+    all.extend(scopes.iter().cloned());
+    all.sort_unstable();
+    all.dedup();
+    let joined = all.join(" ");
+    let updated = diesel::update(
+        c::table.filter(c::account_id.eq(account_id).and(c::client_id.eq(client_id))),
+    )
+    .set((c::scopes.eq(&joined), c::granted_at.eq(now_unix())))
+    .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(c::table)
+            .values((
+                c::account_id.eq(account_id),
+                c::client_id.eq(client_id),
+                c::scopes.eq(&joined),
+                c::granted_at.eq(now_unix()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

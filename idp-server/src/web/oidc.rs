@@ -1,0 +1,609 @@
+//! Handlers of the OIDC endpoints and of the login pages. Each parses the
+//! request, calls one service of `crate::oidc`, and renders what it returns.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+
+use super::cookies;
+use super::error::WebError;
+use super::i18n::texts;
+use super::pages::{self, AcrPage, ConsentPage, LoginPage, LogoutPage, html};
+use crate::domain::acr::Acr;
+use crate::oidc::authorize::{self, Next, PageError};
+use crate::oidc::client_auth::ClientAuthError;
+use crate::oidc::end_session::{self, Logout};
+use crate::oidc::error::{OAuthError, OidcError};
+use crate::oidc::introspection;
+use crate::oidc::login::{self, LoginFailure};
+use crate::oidc::revocation::{self, Revocation};
+use crate::oidc::token::{self, TokenError};
+use crate::oidc::types::Lang;
+use crate::oidc::userinfo::{self, Userinfo};
+use crate::oidc::{Provider, claims, session};
+
+type Params = HashMap<String, String>;
+
+fn accept_language(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .finish()
+}
+
+/// An infrastructure failure on a page: 503 or 500, in the person's language.
+fn page_failure(lang: Lang, error: OidcError) -> HttpResponse {
+    let t = texts(lang);
+    match WebError::from(error) {
+        WebError::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "page answered 503");
+            let mut response =
+                pages::error_page(lang, StatusCode::SERVICE_UNAVAILABLE, t.unavailable);
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+            response
+        }
+        WebError::Internal(detail) => {
+            tracing::error!(error = %detail, "page answered 500");
+            pages::error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title)
+        }
+    }
+}
+
+fn render_next(lang: Lang, next: Next) -> HttpResponse {
+    match next {
+        Next::Page(error) => pages::page_error(lang, &error),
+        Next::Login(request) => see_other(&format!("/login?tx={}", request.id)),
+        Next::Consent(request, _) => see_other(&format!("/consent?tx={}", request.id)),
+        Next::AcrUnreachable(request, _) => see_other(&format!("/niveau?tx={}", request.id)),
+        Next::Respond(response) => pages::respond(lang, &response),
+    }
+}
+
+// ---------------------------------------------------------------- authorize
+
+pub async fn authorize_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
+    authorize(&provider, &req, query.into_inner()).await
+}
+
+pub async fn authorize_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    authorize(&provider, &req, form.into_inner()).await
+}
+
+async fn authorize(provider: &Provider, req: &HttpRequest, params: Params) -> HttpResponse {
+    let lang = Lang::negotiate(
+        params.get("ui_locales").map(String::as_str),
+        accept_language(req),
+    );
+    let (browser, new_cookie) = match cookies::browser(provider, req) {
+        Ok(pair) => pair,
+        Err(e) => return page_failure(lang, e.into()),
+    };
+    let session = match cookies::session_value(req) {
+        Some(value) => match session::load(provider, &value).await {
+            Ok(session) => session,
+            Err(e) => return page_failure(lang, e),
+        },
+        None => None,
+    };
+    let hash = cookies::browser_hash(provider, &browser);
+    let mut response =
+        match authorize::start(provider, &params, &hash, accept_language(req), session).await {
+            Ok(next) => render_next(lang, next),
+            Err(e) => page_failure(lang, e),
+        };
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+/// The pending request named by `tx` for this browser (and form, when `csrf` is given).
+async fn resume(
+    provider: &Provider,
+    req: &HttpRequest,
+    params: &Params,
+    check_csrf: bool,
+) -> Result<
+    (
+        crate::oidc::types::AuthRequest,
+        std::sync::Arc<crate::oidc::clients::Client>,
+    ),
+    HttpResponse,
+> {
+    let lang = Lang::negotiate(None, accept_language(req));
+    let tx = params.get("tx").map(String::as_str).unwrap_or("");
+    let browser = req
+        .cookie(session::BROWSER_COOKIE)
+        .map(|c| cookies::browser_hash(provider, c.value()));
+    let Some(browser) = browser else {
+        return Err(pages::page_error(lang, &PageError::UnknownRequest));
+    };
+    let csrf = if check_csrf {
+        Some(params.get("csrf").map(String::as_str).unwrap_or(""))
+    } else {
+        None
+    };
+    match authorize::resume(provider, tx, &browser, csrf).await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(error)) => Err(pages::page_error(lang, &error)),
+        Err(e) => Err(page_failure(lang, e)),
+    }
+}
+
+// ---------------------------------------------------------------- login
+
+fn login_page(
+    request: &crate::oidc::types::AuthRequest,
+    client_name: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    html(
+        status,
+        &LoginPage {
+            t: texts(request.lang),
+            client_name,
+            tx: &request.id,
+            csrf: &request.csrf,
+            email,
+            error,
+        },
+    )
+}
+
+pub async fn login_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
+    match resume(&provider, &req, &query, false).await {
+        Ok((request, client)) => {
+            let hint = request
+                .login_hint
+                .clone()
+                .filter(|h| h.contains('@'))
+                .unwrap_or_default();
+            login_page(&request, &client.name, &hint, None, StatusCode::OK)
+        }
+        Err(response) => response,
+    }
+}
+
+pub async fn login_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    let (request, client) = match resume(&provider, &req, &form, true).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let lang = request.lang;
+    let t = texts(lang);
+    let email = form.get("email").map(String::as_str).unwrap_or("");
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    match login::password(&provider, email, password, &ip).await {
+        Ok(Ok(auth)) => {
+            let cookie = match session::create(&provider, &auth).await {
+                Ok(value) => cookies::session(&provider, value),
+                Err(e) => return page_failure(lang, e),
+            };
+            let mut response =
+                match authorize::after_authentication(&provider, request, client, auth).await {
+                    Ok(next) => render_next(lang, next),
+                    Err(e) => page_failure(lang, e),
+                };
+            let _ = response.add_cookie(&cookie);
+            response
+        }
+        Ok(Err(LoginFailure::Invalid)) => login_page(
+            &request,
+            &client.name,
+            email,
+            Some(t.bad_credentials),
+            StatusCode::BAD_REQUEST,
+        ),
+        Ok(Err(LoginFailure::Suspended)) => login_page(
+            &request,
+            &client.name,
+            email,
+            Some(t.suspended),
+            StatusCode::FORBIDDEN,
+        ),
+        Ok(Err(LoginFailure::Throttled { retry_after })) => {
+            let mut response = login_page(
+                &request,
+                &client.name,
+                email,
+                Some(t.throttled),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Ok(value) = retry_after.to_string().parse() {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
+        }
+        Err(e) => page_failure(lang, e),
+    }
+}
+
+/// "Annuler et revenir au site", also used by the level page: access_denied.
+pub async fn login_cancel(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    let (request, _) = match resume(&provider, &req, &form, true).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let lang = request.lang;
+    match authorize::cancel(&provider, request).await {
+        Ok(next) => render_next(lang, next),
+        Err(e) => page_failure(lang, e),
+    }
+}
+
+// ---------------------------------------------------------------- consent
+
+pub async fn consent_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
+    let (request, client) = match resume(&provider, &req, &query, false).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if request.authenticated.is_none() {
+        return pages::page_error(request.lang, &PageError::UnknownRequest);
+    }
+    let t = texts(request.lang);
+    let individually: Vec<String> = request
+        .claims
+        .userinfo
+        .iter()
+        .chain(&request.claims.id_token)
+        .cloned()
+        .collect();
+    let mut labels: Vec<&'static str> = claims::requested_claims(&request.scopes, &individually)
+        .iter()
+        .filter_map(|c| t.claim_label(c))
+        .collect();
+    labels.dedup();
+    html(
+        StatusCode::OK,
+        &ConsentPage {
+            t,
+            client_name: &client.name,
+            tx: &request.id,
+            csrf: &request.csrf,
+            claims: labels,
+            offline: request.scopes.iter().any(|s| s == "offline_access"),
+        },
+    )
+}
+
+pub async fn consent_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    let (request, client) = match resume(&provider, &req, &form, true).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let lang = request.lang;
+    let approved = form.get("decision").map(String::as_str) == Some("approve");
+    match authorize::consent(&provider, request, client, approved).await {
+        Ok(next) => render_next(lang, next),
+        Err(e) => page_failure(lang, e),
+    }
+}
+
+// ---------------------------------------------------------------- level
+
+pub async fn level_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
+    let (request, _) = match resume(&provider, &req, &query, false).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let t = texts(request.lang);
+    let explanation = match request.min_acr {
+        Acr::Eidas3 => t.acr_eidas3,
+        _ => t.acr_eidas2,
+    };
+    html(
+        StatusCode::FORBIDDEN,
+        &AcrPage {
+            t,
+            explanation,
+            tx: &request.id,
+            csrf: &request.csrf,
+        },
+    )
+}
+
+// ---------------------------------------------------------------- logout
+
+fn logout_csrf(provider: &Provider, session_cookie: &str) -> String {
+    provider.lookup_hash(&format!("logout:{session_cookie}"))
+}
+
+async fn end_browser_session(
+    provider: &Provider,
+    req: &HttpRequest,
+    lang: Lang,
+    page: bool,
+) -> Result<HttpResponse, HttpResponse> {
+    if let Some(value) = cookies::session_value(req) {
+        session::destroy(provider, &value)
+            .await
+            .map_err(|e| page_failure(lang, e))?;
+    }
+    let t = texts(lang);
+    let mut response = if page {
+        html(
+            StatusCode::OK,
+            &LogoutPage {
+                t,
+                title: t.logged_out_title,
+                message: t.logged_out,
+                csrf: None,
+            },
+        )
+    } else {
+        HttpResponse::Ok().finish()
+    };
+    let _ = response.add_cookie(&cookies::clear_session(provider));
+    Ok(response)
+}
+
+pub async fn logout_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
+    logout(&provider, &req, query.into_inner()).await
+}
+
+pub async fn logout_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    logout(&provider, &req, form.into_inner()).await
+}
+
+async fn logout(provider: &Provider, req: &HttpRequest, params: Params) -> HttpResponse {
+    let lang = Lang::negotiate(
+        params.get("ui_locales").map(String::as_str),
+        accept_language(req),
+    );
+    let t = texts(lang);
+    let decision = match end_session::decide(provider, &params).await {
+        Ok(decision) => decision,
+        Err(e) => return page_failure(lang, e),
+    };
+    match decision {
+        Logout::Redirect(target) => match end_browser_session(provider, req, lang, false).await {
+            Ok(mut response) => {
+                *response.status_mut() = StatusCode::SEE_OTHER;
+                if let Ok(value) = target.parse() {
+                    response
+                        .headers_mut()
+                        .insert(actix_web::http::header::LOCATION, value);
+                }
+                response
+            }
+            Err(response) => response,
+        },
+        Logout::Page => end_browser_session(provider, req, lang, true)
+            .await
+            .unwrap_or_else(|r| r),
+        Logout::Confirm => match cookies::session_value(req) {
+            Some(value) => html(
+                StatusCode::OK,
+                &LogoutPage {
+                    t,
+                    title: t.logout_confirm_title,
+                    message: t.logout_confirm,
+                    csrf: Some(&logout_csrf(provider, &value)),
+                },
+            ),
+            None => end_browser_session(provider, req, lang, true)
+                .await
+                .unwrap_or_else(|r| r),
+        },
+        Logout::Invalid(reason) => {
+            tracing::info!(reason, "logout request refused");
+            pages::error_page(lang, StatusCode::BAD_REQUEST, t.invalid_logout)
+        }
+    }
+}
+
+pub async fn logout_confirm(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    let lang = Lang::negotiate(None, accept_language(&req));
+    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    let valid = cookies::session_value(&req).is_some_and(|value| {
+        crate::crypto::constant_time_eq(
+            logout_csrf(&provider, &value).as_bytes(),
+            presented.as_bytes(),
+        )
+    });
+    if !valid {
+        return pages::page_error(lang, &PageError::Forged);
+    }
+    end_browser_session(&provider, &req, lang, true)
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+// ---------------------------------------------------------------- JSON endpoints
+
+fn json_no_store(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"))
+        .body(serde_json::to_string(body).unwrap_or_default())
+}
+
+fn oauth_error(status: StatusCode, error: &OAuthError) -> HttpResponse {
+    super::error::json_error(status, error.code.as_str(), &error.description)
+}
+
+/// invalid_client: 401 with a Basic challenge (RFC 6749 §5.2).
+fn client_error(error: &ClientAuthError) -> HttpResponse {
+    let mut response = oauth_error(StatusCode::UNAUTHORIZED, &error.error);
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        actix_web::http::header::HeaderValue::from_static("Basic realm=\"sesame\""),
+    );
+    response
+}
+
+fn infrastructure(error: OidcError) -> HttpResponse {
+    WebError::from(error).error_response()
+}
+
+fn authorization_header(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+pub async fn token(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    match token::exchange(&provider, authorization_header(&req), &form).await {
+        Ok(Ok(response)) => json_no_store(StatusCode::OK, &response),
+        Ok(Err(TokenError::Client(e))) => client_error(&e),
+        Ok(Err(TokenError::Grant(e))) => oauth_error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => infrastructure(e),
+    }
+}
+
+fn bearer_challenge(error: Option<&OAuthError>) -> HttpResponse {
+    let challenge = match error {
+        Some(e) => format!(
+            "Bearer realm=\"sesame\", error=\"{}\", error_description=\"{}\"",
+            e.code.as_str(),
+            e.description.replace('"', "'")
+        ),
+        None => "Bearer realm=\"sesame\"".to_owned(),
+    };
+    let mut response = match error {
+        Some(e) => oauth_error(StatusCode::UNAUTHORIZED, e),
+        None => HttpResponse::Unauthorized()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish(),
+    };
+    if let Ok(value) = challenge.parse() {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+async fn userinfo(provider: &Provider, token: Option<String>) -> HttpResponse {
+    let Some(token) = token else {
+        return bearer_challenge(None);
+    };
+    match userinfo::userinfo(provider, &token).await {
+        Ok(Ok(Userinfo::Json(body))) => json_no_store(StatusCode::OK, &body),
+        Ok(Ok(Userinfo::Jwt(jwt))) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, "application/jwt"))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(jwt),
+        Ok(Err(e)) => bearer_challenge(Some(&e)),
+        Err(e) => infrastructure(e),
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    authorization_header(req)
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+pub async fn userinfo_get(provider: web::Data<Provider>, req: HttpRequest) -> HttpResponse {
+    userinfo(&provider, bearer_token(&req)).await
+}
+
+pub async fn userinfo_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: Option<web::Form<Params>>,
+) -> HttpResponse {
+    let from_body = form
+        .and_then(|f| f.get("access_token").cloned())
+        .filter(|t| !t.is_empty());
+    userinfo(&provider, bearer_token(&req).or(from_body)).await
+}
+
+pub async fn revoke(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    match revocation::revoke(&provider, authorization_header(&req), &form).await {
+        Ok(Revocation::Done) => HttpResponse::Ok()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish(),
+        Ok(Revocation::Client(e)) => client_error(&e),
+        Ok(Revocation::Invalid(e)) => oauth_error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => infrastructure(e),
+    }
+}
+
+pub async fn introspect(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    match introspection::introspect(&provider, authorization_header(&req), &form).await {
+        Ok(Ok(body)) => json_no_store(StatusCode::OK, &body),
+        Ok(Err(e)) => client_error(&e),
+        Err(e) => infrastructure(e),
+    }
+}

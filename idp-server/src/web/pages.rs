@@ -1,0 +1,133 @@
+//! HTML rendering: one askama template per page, texts from [`super::i18n`].
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use askama::Template;
+
+use super::i18n::{Texts, texts};
+use crate::oidc::authorize::{AuthorizationResponse, PageError};
+use crate::oidc::types::Lang;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub t: &'static Texts,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub t: &'static Texts,
+    pub client_name: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub t: &'static Texts,
+    pub client_name: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    pub claims: Vec<&'static str>,
+    pub offline: bool,
+}
+
+#[derive(Template)]
+#[template(path = "acr.html")]
+pub struct AcrPage<'a> {
+    pub t: &'static Texts,
+    pub explanation: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub struct FormPostPage<'a> {
+    pub t: &'static Texts,
+    pub action: &'a str,
+    pub params: &'a [(String, String)],
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub t: &'static Texts,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub csrf: Option<&'a str>,
+}
+
+/// Renders a template with `status`; a rendering failure becomes a plain 500.
+pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            t: texts(lang),
+            message,
+        },
+    )
+}
+
+pub fn page_error(lang: Lang, error: &PageError) -> HttpResponse {
+    let t = texts(lang);
+    let message = match error {
+        PageError::MissingClientId => t.missing_client_id,
+        PageError::UnknownClient => t.unknown_client,
+        PageError::MissingRedirectUri => t.missing_redirect_uri,
+        PageError::UnregisteredRedirectUri => t.unregistered_redirect_uri,
+        PageError::UnknownRequest => t.unknown_request,
+        PageError::Forged => t.forged,
+    };
+    error_page(lang, StatusCode::BAD_REQUEST, message)
+}
+
+/// Sends the browser back to the relying party: a 303 to the redirect URI
+/// (query mode) or an auto-submitted form (form_post mode), whose CSP allows
+/// posting to that one origin only.
+pub fn respond(lang: Lang, response: &AuthorizationResponse) -> HttpResponse {
+    match response.mode {
+        crate::oidc::types::ResponseMode::Query => HttpResponse::SeeOther()
+            .insert_header(("Location", response.query_url()))
+            .finish(),
+        crate::oidc::types::ResponseMode::FormPost => {
+            let origin = url::Url::parse(&response.redirect_uri)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            let mut page = html(
+                StatusCode::OK,
+                &FormPostPage {
+                    t: texts(lang),
+                    action: &response.redirect_uri,
+                    params: &response.params,
+                },
+            );
+            if let Ok(value) = format!(
+                "default-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+            )
+            .parse()
+            {
+                page.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+            }
+            page
+        }
+    }
+}
