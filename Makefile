@@ -16,12 +16,19 @@ CONFIG ?= config/default.toml
 # Extra arguments for the test binaries, e.g. `make test TEST_ARGS=ephemeral`
 # (a test-name filter) or `make test TEST_ARGS='--nocapture'`.
 TEST_ARGS ?=
-# Workspace binaries started in the background next to idp-server by
-# `make run`, by binary name (e.g. the agents' console and the demo relying
-# party, once they exist). Each is run from the build directory with no
-# arguments and stopped when idp-server exits.
+# Issuer of the IdP started by `make run`: must equal server.public_url of
+# CONFIG (follows IDP__SERVER__PUBLIC_URL when that is set).
+ISSUER ?= $(or $(IDP__SERVER__PUBLIC_URL),http://127.0.0.1:8080)
+# Public URL and listen address of the demo relying party started by `make run`.
+DEMO_RP_URL ?= http://127.0.0.1:8090
+DEMO_RP_BIND ?= 127.0.0.1:8090
+# Other workspace binaries started in the background next to idp-server by
+# `make run`, by binary name (e.g. the agents' console, once it exists). Each
+# is run from the build directory with no arguments and stopped when
+# idp-server exits.
 RUN_SIDECARS ?=
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/debug
 
 # CI comes from the environment and is passed through unchanged: with CI=true
 # the test kit treats a missing PostgreSQL/Redis as a failure instead of
@@ -36,16 +43,39 @@ endif
 deps:
 	tests/scripts/deps.sh
 
-# Build all binaries, then run the identity provider (plus any RUN_SIDECARS).
+# Build, seed the demo client and citizen, start the demo relying party (and any
+# RUN_SIDECARS) in the background, then run the identity provider in the
+# foreground. Everything started here stops when idp-server exits (Ctrl-C).
 run: deps
 	$(CARGO) build --workspace --bins
+	$(CARGO) build -p idp-tests --example demo-rp
 	@set -euo pipefail; pids=(); \
 	trap 'if [[ $${#pids[@]} -gt 0 ]]; then kill "$${pids[@]}" 2>/dev/null || true; fi' EXIT; \
+	DEMO_CLIENT_ID= DEMO_CLIENT_SECRET= DEMO_EMAIL= DEMO_PASSWORD=; \
+	if seed="$$("$(BIN)/idp-admin" --config $(CONFIG) dev seed --rp-url $(DEMO_RP_URL))"; then \
+		while IFS='=' read -r key value; do \
+			case "$$key" in \
+			DEMO_CLIENT_ID|DEMO_CLIENT_SECRET|DEMO_EMAIL|DEMO_PASSWORD) printf -v "$$key" '%s' "$$value" ;; \
+			esac; \
+		done <<< "$$seed"; \
+		DEMO_ISSUER=$(ISSUER) DEMO_URL=$(DEMO_RP_URL) DEMO_BIND=$(DEMO_RP_BIND) \
+			DEMO_CLIENT_ID="$$DEMO_CLIENT_ID" DEMO_CLIENT_SECRET="$$DEMO_CLIENT_SECRET" \
+			"$(BIN)/examples/demo-rp" & pids+=("$$!"); \
+	else \
+		echo "make run: idp-admin dev seed failed (see above); no demo relying party" >&2; \
+	fi; \
 	for bin in $(RUN_SIDECARS); do \
-		echo "starting $$bin"; "$(TARGET_DIR)/debug/$$bin" & pids+=("$$!"); \
+		echo "starting $$bin"; "$(BIN)/$$bin" & pids+=("$$!"); \
 	done; \
-	echo "$(CARGO) run -p idp-server --bin idp-server -- --config $(CONFIG)"; \
-	$(CARGO) run -p idp-server --bin idp-server -- --config $(CONFIG)
+	echo; \
+	echo "  Sésame issuer       $(ISSUER)"; \
+	if [[ -n "$$DEMO_CLIENT_SECRET" ]]; then \
+		echo "  Demo RP             $(DEMO_RP_URL)   (Mon compte formation)"; \
+		echo "  Demo client         $$DEMO_CLIENT_ID / $$DEMO_CLIENT_SECRET"; \
+		echo "  Demo citizen        $$DEMO_EMAIL / $$DEMO_PASSWORD"; \
+	fi; \
+	echo; \
+	"$(BIN)/idp-server" --config $(CONFIG)
 
 # Run every test of the workspace with DATABASE_URL/REDIS_URL set (throwaway servers if unset).
 test: deps

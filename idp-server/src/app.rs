@@ -101,7 +101,9 @@ impl Core {
         drop(master);
         let check = subkeys.check.clone();
         let stored = db
-            .write(move |conn| settings::insert_if_absent(conn, MASTER_KEY_CHECK, &check))
+            // Not in a transaction: on PostgreSQL the losing replica's unique
+            // violation would abort it before it could read the winner's value.
+            .read(move |conn| settings::insert_if_absent(conn, MASTER_KEY_CHECK, &check))
             .await?;
         if stored != subkeys.check {
             return Err(StartupError::MasterKeyMismatch);

@@ -33,8 +33,15 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub ephemeral: EphemeralConfig,
     pub keys: KeysConfig,
+    pub oidc: OidcConfig,
     pub log: LogConfig,
     pub dev: DevConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub code_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +193,9 @@ impl Config {
                 "keys.algorithms",
                 "must include ES256, the default signing algorithm",
             ));
+        }
+        if !(1..=600).contains(&self.oidc.code_ttl_secs) {
+            return Err(key_error("oidc.code_ttl_secs", "must be between 1 and 600"));
         }
         if self.keys.reload_secs == 0 {
             return Err(key_error("keys.reload_secs", "must be at least 1"));

@@ -145,3 +145,183 @@ async fn concurrent_audit_appends_keep_one_chain(backend: Backend) {
     let status = app.core.db.read(audit::verify).await.unwrap();
     assert_eq!(status, ChainStatus::Intact { entries: 23 });
 }
+
+both_backends!(clients_cli_manages_relying_parties);
+
+/// Client authentication alone: a bogus code gets invalid_grant when the
+/// credentials are right, invalid_client when they are not.
+async fn credentials_accepted(app: &idp_tests::TestApp, client_id: &str, secret: &str) -> bool {
+    let (status, _, body) = idp_tests::oidc::post_form(
+        app,
+        "/token",
+        &[("grant_type", "authorization_code"), ("code", "bogus")],
+        Some((client_id, secret)),
+    )
+    .await;
+    match body["error"].as_str() {
+        Some("invalid_grant") => true,
+        Some("invalid_client") => false,
+        other => panic!("unexpected {status} {other:?}"),
+    }
+}
+
+async fn clients_cli_manages_relying_parties(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let added: serde_json::Value = serde_json::from_str(
+        &admin(
+            env.config(),
+            &[
+                "--json",
+                "clients",
+                "add",
+                "mairie",
+                "--name",
+                "Mairie de Lyon",
+                "--redirect-uri",
+                "https://mairie.example.fr/cb",
+                "--allowed-acr",
+                "eidas1,eidas2",
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 32);
+    assert!(credentials_accepted(&app, "mairie", &secret).await);
+
+    let shown: serde_json::Value = serde_json::from_str(
+        &admin(env.config(), &["--json", "clients", "show", "mairie"])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shown["name"], "Mairie de Lyon");
+    assert_eq!(shown["metadata"]["subject_type"], "pairwise");
+    assert_eq!(shown["metadata"]["require_pkce"], true);
+    assert!(
+        shown.get("client_secret").is_none() && !shown.to_string().contains(&secret),
+        "secret never shown again"
+    );
+
+    let out = admin(
+        env.config(),
+        &[
+            "clients",
+            "update",
+            "mairie",
+            "--redirect-uri",
+            "https://mairie.example.fr/cb2",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.trim(), "mairie updated");
+    let listed = admin(env.config(), &["clients", "list"]).await.unwrap();
+    assert!(
+        listed.contains("mairie") && listed.contains("eidas1,eidas2"),
+        "{listed}"
+    );
+
+    let rotated: serde_json::Value = serde_json::from_str(
+        &admin(
+            env.config(),
+            &["--json", "clients", "rotate-secret", "mairie"],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    // The running server sees the rotation at once on both backends.
+    assert!(
+        !credentials_accepted(&app, "mairie", &secret).await,
+        "old secret refused"
+    );
+    assert!(credentials_accepted(&app, "mairie", new_secret).await);
+
+    // Bad input: one clear line each, nothing written.
+    let errors = [
+        (
+            vec![
+                "clients",
+                "add",
+                "bad id!",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "https://a.fr/cb",
+            ],
+            "client_id",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "x",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "http://a.fr/cb",
+            ],
+            "loopback",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "x",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "https://a.fr/cb",
+                "--default-acr",
+                "eidas3",
+            ],
+            "default_acr",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "mairie",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "https://a.fr/cb",
+            ],
+            "already exists",
+        ),
+        (vec!["clients", "show", "nobody"], "no client nobody"),
+        (vec!["clients", "remove", "nobody"], "no client nobody"),
+    ];
+    for (args, needle) in errors {
+        let err = admin(env.config(), &args).await.unwrap_err().to_string();
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains('\n'));
+    }
+    let count = admin(env.config(), &["--json", "clients", "list"])
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&count)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    admin(env.config(), &["clients", "remove", "mairie"])
+        .await
+        .unwrap();
+    assert!(
+        !credentials_accepted(&app, "mairie", new_secret).await,
+        "removed client refused"
+    );
+    let verified = admin(env.config(), &["audit", "verify"]).await.unwrap();
+    assert!(verified.contains("intact"), "{verified}");
+}

@@ -6,6 +6,10 @@
 mod admin;
 mod ephemeral;
 mod keys;
+mod oidc_errors;
+mod oidc_flow;
+mod oidc_tokens;
 mod outage;
+mod rp_python;
 mod startup;
 mod wellknown;

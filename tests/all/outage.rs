@@ -93,6 +93,15 @@ async fn redis_outage_is_reported_and_recovered_from() {
     assert_eq!(readyz(&app).await.0, 200);
     let ttl = Duration::from_secs(60);
     app.core.ephemeral.set("before", b"1", ttl).await.unwrap();
+    let secret =
+        idp_tests::oidc::register_client(&app, "rp", &idp_tests::oidc::client_metadata()).unwrap();
+    let authorize = idp_tests::oidc::manual_authorize(&app.base, "rp", "openid", &[]);
+    let mut browser = idp_tests::browser::Browser::new(&app.base);
+    assert_eq!(
+        browser.get(&authorize.url).await.status,
+        303,
+        "login flow starts"
+    );
 
     redis.stop();
 
@@ -112,6 +121,33 @@ async fn redis_outage_is_reported_and_recovered_from() {
         .await
         .unwrap_err();
     assert!(matches!(err, EphemeralError::Unavailable(_)), "{err}");
+    // Requests that need Redis answer 503, as a page for people…
+    let page = browser.get(&authorize.url).await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(
+        page.body.contains("momentanément indisponible"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.headers["retry-after"], "5");
+    // …and as JSON for relying parties.
+    let (status, headers, body) = idp_tests::oidc::post_form(
+        &app,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "c"),
+            ("redirect_uri", idp_tests::oidc::REDIRECT_URI),
+            ("code_verifier", "v"),
+        ],
+        Some(("rp", &secret)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert_eq!(headers["retry-after"], "5");
     // What needs no Redis keeps working.
     assert_eq!(app.get("/jwks").await.status(), 200);
     assert_eq!(
@@ -130,6 +166,8 @@ async fn redis_outage_is_reported_and_recovered_from() {
         "ready again without a restart"
     );
     app.core.ephemeral.set("after", b"2", ttl).await.unwrap();
+    let page = browser.get(&authorize.url).await;
+    assert_eq!(page.status, 303, "login flow works again");
     assert_eq!(
         app.core.ephemeral.get("after").await.unwrap().as_deref(),
         Some(&b"2"[..])

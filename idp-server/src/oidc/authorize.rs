@@ -26,8 +26,6 @@ use crate::store::{consents, now_unix};
 
 /// How long a person has to log in and consent.
 pub const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
-/// Authorization codes live 60 s (DESIGN §6).
-pub const CODE_TTL: Duration = Duration::from_secs(60);
 
 const MAX_PARAM_LEN: usize = 2048;
 
@@ -429,10 +427,19 @@ pub async fn start(
         ),
         None => {
             save(provider, &request).await?;
+            if request.min_acr > HIGHEST_LOGIN_LEVEL {
+                // No login offered here can reach the level: say so at once
+                // rather than asking for a password that cannot be enough.
+                return Ok(Next::AcrUnreachable(request, client));
+            }
             Ok(Next::Login(request))
         }
     }
 }
+
+/// The highest level a login offered by this provider can reach (password
+/// login: eidas1; DESIGN §5). Raised when stronger authentication lands.
+pub const HIGHEST_LOGIN_LEVEL: Acr = Acr::Eidas1;
 
 fn request_key(id: &str) -> String {
     format!("authz:{id}")
@@ -496,19 +503,9 @@ pub async fn after_authentication(
     auth: Authenticated,
 ) -> Result<Next, OidcError> {
     let issuer = provider.issuer();
+    // (prompt=none never gets here with a weak session: `start` answers
+    // login_required before, since only sessions strong enough are reused.)
     if auth.acr < request.min_acr {
-        if request.prompt.none {
-            return Ok(Next::Respond(AuthorizationResponse::error(
-                issuer,
-                &request.redirect_uri,
-                request.response_mode,
-                request.state.as_deref(),
-                &OAuthError::new(
-                    ErrorCode::InteractionRequired,
-                    "a stronger login is required",
-                ),
-            )));
-        }
         request.authenticated = Some(auth);
         save(provider, &request).await?;
         return Ok(Next::AcrUnreachable(request, client));
@@ -549,7 +546,7 @@ pub async fn consent(
         return Ok(Next::Page(PageError::UnknownRequest));
     };
     if !approved {
-        return cancel(provider, request).await;
+        return cancel(provider, request, Cancel::ByPerson).await;
     }
     let scopes: Vec<String> = request
         .scopes
@@ -579,19 +576,36 @@ pub async fn consent(
 }
 
 /// The person gave up (or the level cannot be reached): `access_denied`.
-pub async fn cancel(provider: &Provider, request: AuthRequest) -> Result<Next, OidcError> {
+pub async fn cancel(
+    provider: &Provider,
+    request: AuthRequest,
+    reason: Cancel,
+) -> Result<Next, OidcError> {
     provider
         .core
         .ephemeral
         .delete(&request_key(&request.id))
         .await?;
+    let description = match reason {
+        Cancel::ByPerson => "the person cancelled the login",
+        Cancel::LevelUnreachable => {
+            "the requested assurance level cannot be reached by this person's means of authentication"
+        }
+    };
     Ok(Next::Respond(AuthorizationResponse::error(
         provider.issuer(),
         &request.redirect_uri,
         request.response_mode,
         request.state.as_deref(),
-        &OAuthError::access_denied("the person did not complete the login"),
+        &OAuthError::access_denied(description),
     )))
+}
+
+/// Why a request ends with `access_denied`; the description tells the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    ByPerson,
+    LevelUnreachable,
 }
 
 /// Issues the single-use code and ends the request.
@@ -620,7 +634,8 @@ async fn finish(
     eph.set(
         &format!("code:{}", provider.lookup_hash(&code)),
         &serde_json::to_vec(&data)?,
-        CODE_TTL,
+        // 60 s by default (DESIGN §6).
+        Duration::from_secs(provider.core.config.oidc.code_ttl_secs),
     )
     .await?;
     eph.delete(&request_key(&request.id)).await?;

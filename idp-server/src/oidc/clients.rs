@@ -46,13 +46,16 @@ type Cached<T> = RwLock<HashMap<String, (T, Instant)>>;
 pub struct ClientRegistry {
     db: Db,
     secret_key: [u8; 32],
+    /// Only when changes made by other processes can reach us (Redis pub/sub):
+    /// otherwise a rotated secret would stay valid until the entry expired.
+    cache: bool,
     http: reqwest::Client,
     clients: Cached<Option<Arc<Client>>>,
     jwks: Cached<Arc<Vec<Jwk>>>,
 }
 
 impl ClientRegistry {
-    pub fn new(db: Db, secret_key: [u8; 32]) -> Self {
+    pub fn new(db: Db, secret_key: [u8; 32], cache: bool) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -61,19 +64,22 @@ impl ClientRegistry {
         ClientRegistry {
             db,
             secret_key,
+            cache,
             http,
             clients: RwLock::new(HashMap::new()),
             jwks: RwLock::new(HashMap::new()),
         }
     }
 
-    /// The client with this id (cached for a few seconds, unknown ids too).
+    /// The client with this id (cached for a few seconds, unknown ids too,
+    /// when caching is on).
     pub async fn get(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        if let Some((client, at)) = self
-            .clients
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(client_id)
+        if self.cache
+            && let Some((client, at)) = self
+                .clients
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(client_id)
             && at.elapsed() < CACHE_TTL
         {
             return Ok(client.clone());
@@ -81,6 +87,9 @@ impl ClientRegistry {
         let id = client_id.to_owned();
         let row = self.db.read(move |conn| rows::get(conn, &id)).await?;
         let client = row.map(Client::from_row).transpose()?.map(Arc::new);
+        if !self.cache {
+            return Ok(client);
+        }
         let mut cache = self.clients.write().unwrap_or_else(PoisonError::into_inner);
         if cache.len() > 10_000 {
             cache.clear();

@@ -42,6 +42,8 @@ impl Provider {
             clients: Arc::new(ClientRegistry::new(
                 core.db.clone(),
                 core.subkeys.client_secret_key,
+                // Cache only where other processes' changes can reach us.
+                matches!(core.ephemeral, crate::ephemeral::Ephemeral::Redis(_)),
             )),
             core,
             dummy_password_hash: Arc::new(dummy),

@@ -14,7 +14,8 @@ pub fn get(conn: &mut DbConnection, name: &str) -> Result<Option<String>, StoreE
 }
 
 /// Inserts `name` only if it is absent; returns the value now stored (which is
-/// another process's value if it won the race).
+/// another process's value if it won the race). Call it outside a write
+/// transaction: on PostgreSQL a lost race aborts the enclosing transaction.
 pub fn insert_if_absent(
     conn: &mut DbConnection,
     name: &str,

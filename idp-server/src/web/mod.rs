@@ -118,7 +118,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             Some(get().to(oidc::consent_get)),
             Some(post().to(oidc::consent_post)),
         ),
-        ("/niveau", Some(get().to(oidc::level_get)), None),
+        (
+            "/niveau",
+            Some(get().to(oidc::level_get)),
+            Some(post().to(oidc::level_post)),
+        ),
         (
             "/static/sesame.css",
             Some(get().to(wellknown::stylesheet)),

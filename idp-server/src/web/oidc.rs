@@ -253,18 +253,36 @@ pub async fn login_post(
     }
 }
 
-/// "Annuler et revenir au site", also used by the level page: access_denied.
+/// "Annuler et revenir au site": access_denied.
 pub async fn login_cancel(
     provider: web::Data<Provider>,
     req: HttpRequest,
     form: web::Form<Params>,
 ) -> HttpResponse {
-    let (request, _) = match resume(&provider, &req, &form, true).await {
+    cancel(&provider, &req, &form, authorize::Cancel::ByPerson).await
+}
+
+/// "Revenir au site" on the level page: access_denied, saying why.
+pub async fn level_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    cancel(&provider, &req, &form, authorize::Cancel::LevelUnreachable).await
+}
+
+async fn cancel(
+    provider: &Provider,
+    req: &HttpRequest,
+    form: &Params,
+    reason: authorize::Cancel,
+) -> HttpResponse {
+    let (request, _) = match resume(provider, req, form, true).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let lang = request.lang;
-    match authorize::cancel(&provider, request).await {
+    match authorize::cancel(provider, request, reason).await {
         Ok(next) => render_next(lang, next),
         Err(e) => page_failure(lang, e),
     }
@@ -292,11 +310,14 @@ pub async fn consent_get(
         .chain(&request.claims.id_token)
         .cloned()
         .collect();
-    let mut labels: Vec<&'static str> = claims::requested_claims(&request.scopes, &individually)
+    let requested = claims::requested_claims(&request.scopes, &individually);
+    // In the order a person reads an identity, not alphabetically.
+    let labels: Vec<&'static str> = t
+        .claim_labels
         .iter()
-        .filter_map(|c| t.claim_label(c))
+        .filter(|(claim, _)| requested.iter().any(|r| r == claim))
+        .map(|(_, label)| *label)
         .collect();
-    labels.dedup();
     html(
         StatusCode::OK,
         &ConsentPage {

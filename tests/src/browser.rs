@@ -1,0 +1,144 @@
+//! A minimal browser for driving the IdP's pages: keeps cookies, never
+//! follows redirects on its own, and reads hidden form fields.
+
+use std::collections::HashMap;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+    /// Value sent as Accept-Language.
+    pub language: String,
+}
+
+/// A response with its body read.
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// Value of the hidden (or other) input `name` in the page.
+    pub fn field(&self, name: &str) -> Option<String> {
+        let needle = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&needle)? + needle.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(html_unescape(&self.body[start..end]))
+    }
+
+    /// Form fields of a form_post page.
+    pub fn hidden_fields(&self) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        let mut rest = self.body.as_str();
+        while let Some(pos) = rest.find("<input type=\"hidden\" name=\"") {
+            rest = &rest[pos + 27..];
+            let Some(name_end) = rest.find('"') else {
+                break;
+            };
+            let name = rest[..name_end].to_owned();
+            let Some(value_pos) = rest.find("value=\"") else {
+                break;
+            };
+            let value_rest = &rest[value_pos + 7..];
+            let Some(value_end) = value_rest.find('"') else {
+                break;
+            };
+            fields.push((name, html_unescape(&value_rest[..value_end])));
+            rest = &value_rest[value_end..];
+        }
+        fields
+    }
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            base: base.to_owned(),
+            cookies: HashMap::new(),
+            language: "fr-FR,fr;q=0.9".to_owned(),
+        }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base)
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    pub fn forget_cookies(&mut self) {
+        self.cookies.clear();
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let mut request = request.header("Accept-Language", &self.language);
+        if !self.cookies.is_empty() {
+            let header: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header(COOKIE, header.join("; "));
+        }
+        let response = request.send().await.expect("request");
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap_or("");
+            let pair = text.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                let removed = value.is_empty() || text.to_ascii_lowercase().contains("max-age=0");
+                if removed {
+                    self.cookies.remove(name.trim());
+                } else {
+                    self.cookies
+                        .insert(name.trim().to_owned(), value.to_owned());
+                }
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| self.absolute(l));
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Page {
+            status,
+            location,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Page {
+        let request = self.http.get(self.absolute(url));
+        self.send(request).await
+    }
+
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.http.post(self.absolute(url)).form(form);
+        self.send(request).await
+    }
+}
