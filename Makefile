@@ -1,7 +1,8 @@
 # Sésame: developer entry points (GNU make).
 #
 #   make            build everything and run the identity provider
-#   make test       run the whole test suite against throwaway PostgreSQL/Redis
+#   make test       run the whole test suite against throwaway PostgreSQL/Redis,
+#                   then the browser journeys (tests/browser, Chromium)
 #   make lint       rustfmt check + clippy with warnings denied
 #
 # Nothing here needs a database of your own: `make test` starts temporary
@@ -16,6 +17,9 @@ CONFIG ?= config/default.toml
 # Extra arguments for the test binaries, e.g. `make test TEST_ARGS=ephemeral`
 # (a test-name filter) or `make test TEST_ARGS='--nocapture'`.
 TEST_ARGS ?=
+# BROWSER=0 skips the browser journeys of `make test` (tests/browser/run.sh:
+# Playwright driving Debian's Chromium). Refused under CI, which runs them.
+BROWSER ?= 1
 # Issuer of the IdP started by `make run`: must equal server.public_url of
 # CONFIG (follows IDP__SERVER__PUBLIC_URL when that is set).
 ISSUER ?= $(or $(IDP__SERVER__PUBLIC_URL),http://127.0.0.1:8080)
@@ -37,7 +41,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: deps run test lint fmt services clean-data
+.PHONY: deps run test test-cargo test-browser lint fmt services clean-data
 
 # Install/check the system libraries the build links against (OpenSSL, libpq, SQLite).
 deps:
@@ -77,9 +81,26 @@ run: deps
 	echo; \
 	"$(BIN)/idp-server" --config $(CONFIG)
 
-# Run every test of the workspace with DATABASE_URL/REDIS_URL set (throwaway servers if unset).
-test: deps
+# Run every test: the Rust tests, then the browser journeys (skipped with
+# BROWSER=0, except under CI). -k: the journeys run even if a Rust test
+# failed; make still fails.
+test:
+	@if [[ "$(BROWSER)" == 0 && -n "$${CI:-}" && "$${CI:-}" != false ]]; then \
+		echo "make test: BROWSER=0 is refused under CI: the browser journeys must run" >&2; exit 2; \
+	fi
+	@$(if $(filter 0,$(BROWSER)),echo "make test: browser journeys skipped (BROWSER=0)")
+	@$(MAKE) --no-print-directory -k test-cargo $(if $(filter 0,$(BROWSER)),,test-browser)
+
+# Rust tests of the workspace with DATABASE_URL/REDIS_URL set (throwaway servers if unset).
+test-cargo: deps
 	tests/scripts/with-services.sh $(CARGO) test --workspace --all-targets --no-fail-fast$(if $(strip $(TEST_ARGS)), -- $(TEST_ARGS))
+
+# Browser journeys (tests/browser/run.sh) against idp-server and the demo RP
+# built here; run.sh installs Chromium and the npm packages when missing.
+test-browser: deps
+	$(CARGO) build --workspace --bins
+	$(CARGO) build -p idp-tests --example demo-rp
+	BIN_DIR=$(BIN) tests/browser/run.sh
 
 # Formatting check and clippy, warnings are errors.
 lint:

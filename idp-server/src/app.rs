@@ -13,6 +13,7 @@ use crate::config::{Config, ConfigError, redact_url};
 use crate::crypto::{CryptoError, MASTER_KEY_ENV, MasterKey, MasterKeySource, Subkeys};
 use crate::ephemeral::{Ephemeral, EphemeralError, EphemeralStore};
 use crate::keys::{KEYS_TOPIC, KeyError, KeyService};
+use crate::notify::{Notifier, NotifyError};
 use crate::oidc::Provider;
 use crate::store::{Db, StoreError, settings, signing_keys};
 use crate::web::{self, metrics::Metrics};
@@ -35,6 +36,8 @@ pub enum StartupError {
     Ephemeral(#[from] EphemeralError),
     #[error(transparent)]
     Oidc(#[from] crate::oidc::error::OidcError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
     #[error(
         "the master key does not match the one this database was created with (wrong keys/master.key or {MASTER_KEY_ENV})"
     )]
@@ -54,6 +57,7 @@ pub struct Core {
     pub ephemeral: Ephemeral,
     pub subkeys: Arc<Subkeys>,
     pub keys: Arc<KeyService>,
+    pub notifier: Notifier,
 }
 
 impl Core {
@@ -127,12 +131,15 @@ impl Core {
         }
         keys.reload().await?;
 
+        let notifier = Notifier::from_config(&config.notify)?;
+
         Ok(Core {
             config: Arc::new(config),
             db,
             ephemeral,
             subkeys,
             keys,
+            notifier,
         })
     }
 
@@ -197,6 +204,10 @@ impl Application {
             "starting"
         );
         let core = Core::init(config, master_key_env).await?;
+        if let Some(dir) = core.notifier.outbox_dir() {
+            let (email, sms) = core.notifier.channels();
+            tracing::info!(outbox = %dir.display(), email, sms, "development outbox: messages are written there, not sent");
+        }
         let provider = Provider::new(core.clone()).await?;
         let background = vec![
             core.spawn_key_reloader(),

@@ -36,6 +36,7 @@ pub struct Config {
     pub oidc: OidcConfig,
     pub log: LogConfig,
     pub dev: DevConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +97,246 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct DevConfig {
     pub enabled: bool,
+}
+
+/// Where email goes: the file outbox (embedded default) or an SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    Outbox,
+    Smtp,
+}
+
+/// Where SMS go: the file outbox (embedded default) or an HTTP gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsTransport {
+    Outbox,
+    Http,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which is required (never falls back).
+    Starttls,
+    /// TLS from the first byte (SMTPS, "implicit TLS").
+    Tls,
+    /// No encryption: only for a relay on the same host or network.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub email: EmailTransport,
+    pub sms: SmsTransport,
+    pub outbox_dir: PathBuf,
+    pub from: String,
+    pub smtp: SmtpConfig,
+    pub sms_http: SmsHttpConfig,
+}
+
+/// `Debug` hides the password.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// 0 means the standard port of `tls` (see [`SmtpConfig::effective_port`]).
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: String,
+    pub password: String,
+    /// Extra PEM certificates to trust for the server (empty: system roots only).
+    pub ca_file: PathBuf,
+    pub timeout_ms: u64,
+}
+
+/// `Debug` hides the value of the authentication header.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsHttpConfig {
+    pub url: String,
+    pub auth_header: String,
+    pub body_template: String,
+    pub timeout_ms: u64,
+}
+
+impl NotifyConfig {
+    /// The `From` of every email, parsed.
+    pub fn from_mailbox(&self) -> Result<lettre::message::Mailbox, ConfigError> {
+        self.from.parse().map_err(|e| {
+            key_error(
+                "notify.from",
+                &format!("is not a mailbox such as \"Sésame <ne-pas-repondre@example.fr>\": {e}"),
+            )
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.outbox_dir.as_os_str().is_empty() {
+            return Err(key_error("notify.outbox_dir", "must not be empty"));
+        }
+        self.from_mailbox()?;
+        if self.email == EmailTransport::Smtp {
+            let smtp = &self.smtp;
+            if smtp.host.trim().is_empty() {
+                return Err(key_error(
+                    "notify.smtp.host",
+                    "must be set when notify.email = \"smtp\"",
+                ));
+            }
+            if smtp.timeout_ms == 0 {
+                return Err(key_error("notify.smtp.timeout_ms", "must be at least 1"));
+            }
+            if smtp.username.is_empty() != smtp.password.is_empty() {
+                return Err(key_error(
+                    "notify.smtp.username",
+                    "and notify.smtp.password must be set together (or both left empty)",
+                ));
+            }
+        }
+        if self.sms == SmsTransport::Http {
+            self.sms_http.url()?;
+            self.sms_http.auth_header_parts()?;
+            self.sms_http.body_template_json()?;
+            if self.sms_http.timeout_ms == 0 {
+                return Err(key_error(
+                    "notify.sms_http.timeout_ms",
+                    "must be at least 1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SmtpConfig {
+    /// `port`, or the standard port of the TLS mode when it is 0
+    /// (465 for tls, 587 for starttls, 25 for none).
+    pub fn effective_port(&self) -> u16 {
+        match (self.port, self.tls) {
+            (0, SmtpTls::Tls) => 465,
+            (0, SmtpTls::Starttls) => 587,
+            (0, SmtpTls::None) => 25,
+            (port, _) => port,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "***" },
+            )
+            .field("ca_file", &self.ca_file)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+impl SmsHttpConfig {
+    /// The gateway URL (http or https).
+    pub fn url(&self) -> Result<Url, ConfigError> {
+        let url = Url::parse(self.url.trim()).map_err(|e| {
+            key_error(
+                "notify.sms_http.url",
+                &format!("must be set to the gateway's URL when notify.sms = \"http\": {e}"),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(key_error("notify.sms_http.url", "must use http or https"));
+        }
+        Ok(url)
+    }
+
+    /// `auth_header` (\"Name: value\") split at its first colon; `None` when empty.
+    /// The value is marked sensitive and never appears in an error.
+    pub fn auth_header_parts(
+        &self,
+    ) -> Result<Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>, ConfigError>
+    {
+        if self.auth_header.trim().is_empty() {
+            return Ok(None);
+        }
+        let key = "notify.sms_http.auth_header";
+        let (name, value) = self
+            .auth_header
+            .split_once(':')
+            .ok_or_else(|| key_error(key, "must look like \"Authorization: Bearer <token>\""))?;
+        let name = reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| key_error(key, "the part before ':' is not a valid header name"))?;
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(key_error(key, "has an empty value after ':'"));
+        }
+        let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+            key_error(
+                key,
+                "the part after ':' is not a valid header value (visible ASCII only)",
+            )
+        })?;
+        value.set_sensitive(true);
+        Ok(Some((name, value)))
+    }
+
+    /// `body_template` parsed as JSON; it must mention `{{text}}` in a string.
+    pub fn body_template_json(&self) -> Result<serde_json::Value, ConfigError> {
+        let key = "notify.sms_http.body_template";
+        let template: serde_json::Value = serde_json::from_str(&self.body_template)
+            .map_err(|e| key_error(key, &format!("is not valid JSON: {e}")))?;
+        if !self.body_template.contains("{{text}}") {
+            return Err(key_error(key, "must contain the {{text}} placeholder"));
+        }
+        Ok(template)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl std::fmt::Debug for SmsHttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth_header = match self.auth_header.split_once(':') {
+            Some((name, _)) => format!("{}: ***", name.trim()),
+            None if self.auth_header.is_empty() => String::new(),
+            None => "***".to_owned(),
+        };
+        f.debug_struct("SmsHttpConfig")
+            .field("url", &gateway_for_logs(&self.url))
+            .field("auth_header", &auth_header)
+            .field("body_template", &self.body_template)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// An SMS gateway URL as logs may show it: scheme, host, port and path only
+/// (gateways often take an API key in the query or the user information).
+pub fn gateway_for_logs(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(url) => {
+            let host = url.host_str().unwrap_or_default();
+            match url.port() {
+                Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
+                None => format!("{}://{host}{}", url.scheme(), url.path()),
+            }
+        }
+        Err(_) if raw.is_empty() => String::new(),
+        Err(_) => "(unparseable URL)".to_owned(),
+    }
 }
 
 /// Which durable backend a database URL selects.
@@ -206,6 +447,7 @@ impl Config {
                 "is not a valid filter directive (e.g. \"info\" or \"idp_server=debug,info\")",
             ));
         }
+        self.notify.validate()?;
         Ok(self)
     }
 
@@ -477,6 +719,150 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn notify_env_overrides_reach_nested_tables() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("IDP__NOTIFY__EMAIL", "smtp"),
+                ("IDP__NOTIFY__SMTP__HOST", "smtp.example.fr"),
+                ("IDP__NOTIFY__SMTP__TLS", "tls"),
+                ("IDP__NOTIFY__SMTP__USERNAME", "sesame"),
+                ("IDP__NOTIFY__SMTP__PASSWORD", "s3cret-pw"),
+                ("IDP__NOTIFY__SMS", "http"),
+                (
+                    "IDP__NOTIFY__SMS_HTTP__URL",
+                    "https://sms.example.fr/send?key=k3y",
+                ),
+                (
+                    "IDP__NOTIFY__SMS_HTTP__AUTH_HEADER",
+                    "Authorization: Bearer t0ken",
+                ),
+                ("IDP__NOTIFY__SMS_HTTP__TIMEOUT_MS", "2500"),
+            ]),
+        )
+        .unwrap();
+        let notify = &config.notify;
+        assert_eq!(notify.email, EmailTransport::Smtp);
+        assert_eq!(notify.smtp.host, "smtp.example.fr");
+        assert_eq!(notify.smtp.tls, SmtpTls::Tls);
+        assert_eq!(notify.smtp.effective_port(), 465);
+        assert_eq!(notify.sms, SmsTransport::Http);
+        assert_eq!(notify.sms_http.timeout_ms, 2500);
+        let (name, value) = notify.sms_http.auth_header_parts().unwrap().unwrap();
+        assert_eq!(name.as_str(), "authorization");
+        assert_eq!(value.to_str().unwrap(), "Bearer t0ken");
+        assert!(value.is_sensitive());
+        // Debug output (e.g. a logged config) shows no secret.
+        let debug = format!("{config:?}");
+        for secret in ["s3cret-pw", "t0ken", "k3y"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    #[test]
+    fn notify_defaults_use_the_outbox() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(config.notify.email, EmailTransport::Outbox);
+        assert_eq!(config.notify.sms, SmsTransport::Outbox);
+        assert_eq!(config.notify.outbox_dir, PathBuf::from("data/outbox"));
+        let from = config.notify.from_mailbox().unwrap();
+        assert_eq!(from.email.to_string(), "ne-pas-repondre@sesame.localhost");
+        assert_eq!(config.notify.smtp.effective_port(), 587);
+        config.notify.sms_http.body_template_json().unwrap();
+    }
+
+    #[test]
+    fn production_example_is_valid_once_secrets_come_from_the_environment() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/production.example.toml");
+        let config = Config::load_from(
+            Some(&file),
+            env(&[("IDP__NOTIFY__SMTP__PASSWORD", "from-a-secret-store")]),
+        )
+        .unwrap();
+        assert_eq!(config.notify.email, EmailTransport::Smtp);
+        assert_eq!(config.notify.sms, SmsTransport::Http);
+        assert!(
+            config
+                .notify
+                .sms_http
+                .auth_header_parts()
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn bad_notify_values_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("IDP__NOTIFY__EMAIL", "pigeon")], "notify.email"),
+            (&[("IDP__NOTIFY__SMS", "fax")], "notify.sms"),
+            (&[("IDP__NOTIFY__EMAIL", "smtp")], "notify.smtp.host"),
+            (&[("IDP__NOTIFY__SMS", "http")], "notify.sms_http.url"),
+            (&[("IDP__NOTIFY__FROM", "not a mailbox")], "notify.from"),
+            (&[("IDP__NOTIFY__OUTBOX_DIR", "")], "notify.outbox_dir"),
+            (&[("IDP__NOTIFY__SMTP__TLS", "ssl")], "notify.smtp.tls"),
+            (&[("IDP__NOTIFY__SMTP__PORT", "70000")], "notify.smtp.port"),
+            (
+                &[
+                    ("IDP__NOTIFY__EMAIL", "smtp"),
+                    ("IDP__NOTIFY__SMTP__HOST", "h"),
+                    ("IDP__NOTIFY__SMTP__PASSWORD", "pw-only"),
+                ],
+                "notify.smtp.username",
+            ),
+            (
+                &[
+                    ("IDP__NOTIFY__SMS", "http"),
+                    ("IDP__NOTIFY__SMS_HTTP__URL", "ftp://gw"),
+                ],
+                "notify.sms_http.url",
+            ),
+            (
+                &[
+                    ("IDP__NOTIFY__SMS", "http"),
+                    ("IDP__NOTIFY__SMS_HTTP__URL", "http://gw/sms"),
+                    (
+                        "IDP__NOTIFY__SMS_HTTP__AUTH_HEADER",
+                        "Bearer no-colon-secret",
+                    ),
+                ],
+                "notify.sms_http.auth_header",
+            ),
+            (
+                &[
+                    ("IDP__NOTIFY__SMS", "http"),
+                    ("IDP__NOTIFY__SMS_HTTP__URL", "http://gw/sms"),
+                    (
+                        "IDP__NOTIFY__SMS_HTTP__BODY_TEMPLATE",
+                        "{\"to\": \"{{to}}\"",
+                    ),
+                ],
+                "notify.sms_http.body_template",
+            ),
+            (
+                &[
+                    ("IDP__NOTIFY__SMS", "http"),
+                    ("IDP__NOTIFY__SMS_HTTP__URL", "http://gw/sms"),
+                    (
+                        "IDP__NOTIFY__SMS_HTTP__BODY_TEMPLATE",
+                        "{\"to\": \"{{to}}\"}",
+                    ),
+                ],
+                "notify.sms_http.body_template",
+            ),
+        ];
+        for (vars, needle) in cases {
+            let err = Config::load_from(None, env(vars)).unwrap_err();
+            let line = err.to_string();
+            assert!(line.contains(needle), "{vars:?}: {line}");
+            assert!(!line.contains('\n'), "one line: {line}");
+            for secret in ["pw-only", "no-colon-secret"] {
+                assert!(!line.contains(secret), "{secret} in {line}");
+            }
+        }
     }
 
     #[test]

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod enrolment;
 mod ephemeral;
 mod keys;
+mod notify;
 mod oidc_errors;
 mod oidc_flow;
 mod oidc_tokens;

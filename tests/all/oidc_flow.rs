@@ -18,6 +18,7 @@ both_backends!(
     form_post_response_mode,
     claims_parameter_and_english_pages,
     subjects_are_pairwise_by_default_and_public_on_request,
+    post_variants_of_authorize_userinfo_and_logout,
 );
 
 async fn setup(backend: Backend) -> (TestEnv, TestApp, String) {
@@ -243,6 +244,13 @@ async fn consent_is_remembered_and_prompt_consent_asks_again(backend: Backend) {
     assert!(consent.contains("/consent?tx="), "{consent}");
     let page = browser.get(&consent).await;
     assert!(page.body.contains("Lieu de naissance"), "{}", page.body);
+    // Browsers apply form-action to the redirect after a POST: the consent
+    // form must be allowed to end at the client.
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
     // Listed as a person reads an identity: birth place, birth country, then email.
     let positions: Vec<usize> = [
         "Lieu de naissance",
@@ -302,6 +310,11 @@ async fn acr_above_reach_ends_with_access_denied(backend: Backend) {
     };
     assert_eq!(page.status, 403);
     assert!(page.body.contains("substantiel"), "{}", page.body);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
     assert!(
         browser.cookie("sesame_session").is_none(),
         "nobody logged in"
@@ -453,4 +466,88 @@ async fn subjects_are_pairwise_by_default_and_public_on_request(backend: Backend
     assert_eq!(sub_of["rp-public"], citizen.account_id);
     assert_ne!(sub_of["rp-main"], citizen.account_id);
     assert_ne!(sub_of["rp-main"], sub_of["rp-other"], "pairwise per sector");
+}
+
+async fn post_variants_of_authorize_userinfo_and_logout(backend: Backend) {
+    let (_env, app, secret) = setup(backend).await;
+    let citizen = kit::create_citizen(&app, true);
+    let mut browser = Browser::new(&app.base);
+    // POST /authorize with a form body, and login_hint prefilling the email.
+    let request = kit::manual_authorize(
+        &app.base,
+        "rp-main",
+        "openid email",
+        &[("login_hint", &citizen.email)],
+    );
+    let query: Vec<(String, String)> = url::Url::parse(&request.url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let form: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let page = browser.post("/authorize", &form).await;
+    assert_eq!(page.status, 303);
+    let login = browser.get(page.location.as_deref().unwrap()).await;
+    assert_eq!(
+        login.field("email").as_deref(),
+        Some(citizen.email.as_str()),
+        "login_hint prefills"
+    );
+    let params = walk(&mut browser, &request.url, Some(&citizen))
+        .await
+        .params();
+    let (status, _, tokens) = kit::post_form(
+        &app,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &request.verifier),
+        ],
+        Some(("rp-main", &secret)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let at = tokens["access_token"].as_str().unwrap();
+    // POST /userinfo: bearer header, or form body (RFC 6750 §2.2).
+    let by_header = app
+        .http
+        .post(app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_header.status(), 200);
+    let by_form = app
+        .http
+        .post(app.url("/userinfo"))
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_form.status(), 200);
+    let body: serde_json::Value = by_form.json().await.unwrap();
+    assert_eq!(body["email"], citizen.email);
+    // POST /logout.
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let page = browser
+        .post(
+            "/logout",
+            &[
+                ("id_token_hint", id_token),
+                ("post_logout_redirect_uri", kit::POST_LOGOUT_URI),
+                ("state", "z"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location.as_deref(),
+        Some(format!("{}?state=z", kit::POST_LOGOUT_URI).as_str())
+    );
+    assert!(browser.cookie("sesame_session").is_none());
 }

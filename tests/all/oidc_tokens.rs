@@ -427,6 +427,9 @@ async fn encrypted_id_tokens_and_userinfo_jwt(backend: Backend) {
     let env = TestEnv::new(backend);
     let app = env.spawn().await;
     let rsa = RSA_OAEP_256.generate_key_pair(2048).unwrap();
+    let rsa1 = josekit::jwe::RSA_OAEP.generate_key_pair(2048).unwrap();
+    let mut rsa1_public = rsa1.to_jwk_public_key();
+    rsa1_public.set_key_use("enc");
     let ec = ECDH_ES.generate_ec_key_pair(EcCurve::P256).unwrap();
     let mut rsa_public = rsa.to_jwk_public_key();
     rsa_public.set_key_use("enc");

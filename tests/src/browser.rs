@@ -22,12 +22,22 @@ pub struct Page {
 }
 
 impl Page {
-    /// Value of the hidden (or other) input `name` in the page.
+    /// Value of the input `name` in the page (attributes in any order).
     pub fn field(&self, name: &str) -> Option<String> {
-        let needle = format!("name=\"{name}\" value=\"");
-        let start = self.body.find(&needle)? + needle.len();
-        let end = self.body[start..].find('"')? + start;
-        Some(html_unescape(&self.body[start..end]))
+        let needle = format!("name=\"{name}\"");
+        let mut rest = self.body.as_str();
+        while let Some(pos) = rest.find(&needle) {
+            let tag_start = rest[..pos].rfind('<')?;
+            let tag_end = pos + rest[pos..].find('>')?;
+            let tag = &rest[tag_start..tag_end];
+            if tag.starts_with("<input") {
+                let start = tag.find("value=\"")? + 7;
+                let end = tag[start..].find('"')? + start;
+                return Some(html_unescape(&tag[start..end]));
+            }
+            rest = &rest[tag_end..];
+        }
+        None
     }
 
     /// Form fields of a form_post page.
@@ -134,6 +144,27 @@ impl Browser {
 
     pub async fn get(&mut self, url: &str) -> Page {
         let request = self.http.get(self.absolute(url));
+        self.send(request).await
+    }
+
+    /// A multipart form: text fields and files (field name, file name, bytes).
+    pub async fn post_multipart(
+        &mut self,
+        url: &str,
+        fields: &[(&str, &str)],
+        files: Vec<(&str, &str, Vec<u8>)>,
+    ) -> Page {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        for (name, file_name, bytes) in files {
+            form = form.part(
+                name.to_string(),
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()),
+            );
+        }
+        let request = self.http.post(self.absolute(url)).multipart(form);
         self.send(request).await
     }
 

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod enrolment;
 pub mod oidc;
 pub mod rp;
 
@@ -232,6 +233,7 @@ impl TestEnv {
             }
         }
         config.keys.master_key_file = self.master_key_path();
+        config.notify.outbox_dir = self.dir.path().join("outbox");
         config
     }
 

@@ -85,6 +85,11 @@ pub fn is_country(code: &str) -> bool {
     country_name(code).is_some()
 }
 
+/// Every country, as (code, name), in code order (for a country list).
+pub fn countries() -> impl Iterator<Item = (&'static str, &'static str)> {
+    COUNTRIES.iter().copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

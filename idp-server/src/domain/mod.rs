@@ -1,8 +1,13 @@
 //! Pure domain types and rules: no I/O. Values are parsed once at the edge
 //! and are valid by construction everywhere after.
 
+pub mod account;
 pub mod acr;
 pub mod client;
+pub mod document;
 pub mod email;
+pub mod identity;
 pub mod insee;
+pub mod password;
+pub mod phone;
 pub mod scope;

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod enrolment;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod settings;

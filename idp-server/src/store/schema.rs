@@ -106,3 +106,47 @@ diesel::table! {
 
 diesel::joinable!(identities -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, identities);
+
+diesel::table! {
+    documents (account_id) {
+        account_id -> Text,
+        kind -> Text,
+        number_hash -> Text,
+        number_sealed -> Binary,
+        issued_on -> Text,
+        expires_on -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    verification_requests (id) {
+        id -> Text,
+        account_id -> Text,
+        method -> Text,
+        reference -> Nullable<Text>,
+        status -> Text,
+        challenge -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        submitted_at -> Nullable<BigInt>,
+        decided_at -> Nullable<BigInt>,
+        decided_by -> Nullable<Text>,
+        office -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    review_media (request_id, kind) {
+        request_id -> Text,
+        kind -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sealed -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(documents -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(documents, identities);

@@ -9,11 +9,15 @@ use crate::oidc::Provider;
 use crate::oidc::session::{BROWSER_COOKIE, SESSION_COOKIE, SESSION_TTL};
 
 fn build(provider: &Provider, name: &'static str, value: String) -> Cookie<'static> {
+    cookie(provider.issuer(), name, value)
+}
+
+fn cookie(issuer: &str, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(provider.issuer().starts_with("https://"))
+        .secure(issuer.starts_with("https://"))
         .finish()
 }
 
@@ -50,4 +54,19 @@ pub fn clear_session(provider: &Provider) -> Cookie<'static> {
     let mut cookie = build(provider, SESSION_COOKIE, String::new());
     cookie.make_removal();
     cookie
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_whenever_the_issuer_is_https() {
+        let production =
+            cookie("https://connexion.example.fr", SESSION_COOKIE, "v".into()).to_string();
+        assert!(production.contains("Secure"), "{production}");
+        assert!(production.contains("HttpOnly") && production.contains("SameSite=Lax"));
+        let local = cookie("http://127.0.0.1:8080", SESSION_COOKIE, "v".into()).to_string();
+        assert!(!local.contains("Secure"), "{local}");
+    }
 }

@@ -160,16 +160,19 @@ fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
-    html(
-        status,
-        &LoginPage {
-            t: texts(request.lang),
-            client_name,
-            tx: &request.id,
-            csrf: &request.csrf,
-            email,
-            error,
-        },
+    pages::allow_form_redirect(
+        html(
+            status,
+            &LoginPage {
+                t: texts(request.lang),
+                client_name,
+                tx: &request.id,
+                csrf: &request.csrf,
+                email,
+                error,
+            },
+        ),
+        &request.redirect_uri,
     )
 }
 
@@ -318,7 +321,7 @@ pub async fn consent_get(
         .filter(|(claim, _)| requested.iter().any(|r| r == claim))
         .map(|(_, label)| *label)
         .collect();
-    html(
+    let page = html(
         StatusCode::OK,
         &ConsentPage {
             t,
@@ -328,7 +331,8 @@ pub async fn consent_get(
             claims: labels,
             offline: request.scopes.iter().any(|s| s == "offline_access"),
         },
-    )
+    );
+    pages::allow_form_redirect(page, &request.redirect_uri)
 }
 
 pub async fn consent_post(
@@ -364,7 +368,7 @@ pub async fn level_get(
         Acr::Eidas3 => t.acr_eidas3,
         _ => t.acr_eidas2,
     };
-    html(
+    let page = html(
         StatusCode::FORBIDDEN,
         &AcrPage {
             t,
@@ -372,7 +376,8 @@ pub async fn level_get(
             tx: &request.id,
             csrf: &request.csrf,
         },
-    )
+    );
+    pages::allow_form_redirect(page, &request.redirect_uri)
 }
 
 // ---------------------------------------------------------------- logout

@@ -100,6 +100,23 @@ pub fn page_error(lang: Lang, error: &PageError) -> HttpResponse {
     error_page(lang, StatusCode::BAD_REQUEST, message)
 }
 
+/// A page of an authorization request whose forms may end in a redirect to
+/// the relying party: browsers apply `form-action` to the redirect after a
+/// form POST, so the (already validated) redirect URI's origin is allowed too.
+pub fn allow_form_redirect(mut response: HttpResponse, redirect_uri: &str) -> HttpResponse {
+    let origin = url::Url::parse(redirect_uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    if let Ok(value) = format!(
+        "default-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+    .parse()
+    {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
 /// Sends the browser back to the relying party: a 303 to the redirect URI
 /// (query mode) or an auto-submitted form (form_post mode), whose CSP allows
 /// posting to that one origin only.

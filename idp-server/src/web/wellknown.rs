@@ -37,3 +37,17 @@ pub async fn form_post_script() -> HttpResponse {
         .insert_header((CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../static/form_post.js"))
 }
+
+pub async fn video_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../static/video.js"))
+}
+
+/// No icon yet: answer "nothing here" cheaply instead of a JSON 404 on every page.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((CACHE_CONTROL, "public, max-age=86400"))
+        .finish()
+}

@@ -1,0 +1,241 @@
+//! Account life (DESIGN §7): states and the only transitions allowed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationMethod {
+    /// At a post office, or at home by the postman.
+    FaceToFace,
+    /// Online review of document photos and a video.
+    Remote,
+}
+
+impl VerificationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationMethod::FaceToFace => "face_to_face",
+            VerificationMethod::Remote => "remote",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "face_to_face" => Some(VerificationMethod::FaceToFace),
+            "remote" => Some(VerificationMethod::Remote),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    EmailVerified,
+    PhoneVerified,
+    IdentitySubmitted,
+    AwaitingVerification(VerificationMethod),
+    Verified,
+    Active,
+    Rejected,
+    Suspended,
+    DeviceLocked,
+}
+
+/// What happens to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountEvent {
+    VerifyPhone,
+    SubmitIdentity,
+    RequestVerification(VerificationMethod),
+    CancelVerification,
+    Verify,
+    Reject,
+    Activate,
+    LockDevice,
+    UnlockDevice,
+    Suspend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{event:?} is not allowed in state {from}")]
+pub struct IllegalTransition {
+    pub from: AccountState,
+    pub event: AccountEvent,
+}
+
+impl AccountState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::EmailVerified => "email_verified",
+            AccountState::PhoneVerified => "phone_verified",
+            AccountState::IdentitySubmitted => "identity_submitted",
+            AccountState::AwaitingVerification(VerificationMethod::FaceToFace) => {
+                "awaiting_verification_face_to_face"
+            }
+            AccountState::AwaitingVerification(VerificationMethod::Remote) => {
+                "awaiting_verification_remote"
+            }
+            AccountState::Verified => "verified",
+            AccountState::Active => "active",
+            AccountState::Rejected => "rejected",
+            AccountState::Suspended => "suspended",
+            AccountState::DeviceLocked => "device_locked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "email_verified" => AccountState::EmailVerified,
+            "phone_verified" => AccountState::PhoneVerified,
+            "identity_submitted" => AccountState::IdentitySubmitted,
+            "awaiting_verification_face_to_face" => {
+                AccountState::AwaitingVerification(VerificationMethod::FaceToFace)
+            }
+            "awaiting_verification_remote" => {
+                AccountState::AwaitingVerification(VerificationMethod::Remote)
+            }
+            "verified" => AccountState::Verified,
+            "active" => AccountState::Active,
+            "rejected" => AccountState::Rejected,
+            "suspended" => AccountState::Suspended,
+            "device_locked" => AccountState::DeviceLocked,
+            _ => return None,
+        })
+    }
+
+    /// The one place that decides which arrows exist.
+    pub fn apply(self, event: AccountEvent) -> Result<AccountState, IllegalTransition> {
+        use AccountEvent as E;
+        use AccountState as S;
+        let next = match (self, event) {
+            (S::EmailVerified, E::VerifyPhone) => S::PhoneVerified,
+            (S::PhoneVerified, E::SubmitIdentity) => S::IdentitySubmitted,
+            // A rejected request may be started again with corrected data.
+            (S::Rejected, E::SubmitIdentity) => S::IdentitySubmitted,
+            (S::IdentitySubmitted, E::RequestVerification(m)) => S::AwaitingVerification(m),
+            (S::AwaitingVerification(_), E::CancelVerification) => S::IdentitySubmitted,
+            (S::AwaitingVerification(_), E::Verify) => S::Verified,
+            (S::AwaitingVerification(_), E::Reject) => S::Rejected,
+            (S::Verified, E::Activate) => S::Active,
+            (S::Active, E::LockDevice) => S::DeviceLocked,
+            (S::DeviceLocked, E::UnlockDevice) => S::Active,
+            (S::Suspended, _) => return Err(IllegalTransition { from: self, event }),
+            (_, E::Suspend) => S::Suspended,
+            _ => return Err(IllegalTransition { from: self, event }),
+        };
+        Ok(next)
+    }
+}
+
+impl fmt::Display for AccountState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Crockford base32 without I, L, O, U: easy to read aloud and to type.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A face-to-face reference: 8 characters of Crockford base32 (40 bits).
+pub fn new_reference(random: [u8; 5]) -> String {
+    let mut value = random
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let mut out = [b'0'; 8];
+    for slot in out.iter_mut().rev() {
+        *slot = CROCKFORD[(value & 31) as usize];
+        value >>= 5;
+    }
+    out.iter().map(|b| char::from(*b)).collect()
+}
+
+/// Reads a reference as typed by a person: case-insensitive, O→0, I/L→1, no spaces or dashes.
+pub fn normalise_reference(raw: &str) -> Option<String> {
+    let value: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    (value.len() == 8 && value.bytes().all(|b| CROCKFORD.contains(&b))).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AccountEvent as E;
+    use AccountState as S;
+    use VerificationMethod::*;
+
+    #[test]
+    fn the_happy_path() {
+        let mut state = S::EmailVerified;
+        for event in [
+            E::VerifyPhone,
+            E::SubmitIdentity,
+            E::RequestVerification(FaceToFace),
+            E::Verify,
+            E::Activate,
+        ] {
+            state = state.apply(event).unwrap();
+        }
+        assert_eq!(state, S::Active);
+    }
+
+    #[test]
+    fn every_arrow_and_some_non_arrows() {
+        assert_eq!(
+            S::AwaitingVerification(Remote).apply(E::CancelVerification),
+            Ok(S::IdentitySubmitted)
+        );
+        assert_eq!(
+            S::AwaitingVerification(Remote).apply(E::Reject),
+            Ok(S::Rejected)
+        );
+        assert_eq!(
+            S::Rejected.apply(E::SubmitIdentity),
+            Ok(S::IdentitySubmitted)
+        );
+        assert_eq!(S::Active.apply(E::LockDevice), Ok(S::DeviceLocked));
+        assert_eq!(S::DeviceLocked.apply(E::UnlockDevice), Ok(S::Active));
+        assert_eq!(S::Active.apply(E::Suspend), Ok(S::Suspended));
+        for (state, event) in [
+            (S::EmailVerified, E::SubmitIdentity),
+            (S::PhoneVerified, E::Verify),
+            (S::IdentitySubmitted, E::Verify),
+            (S::Verified, E::RequestVerification(Remote)),
+            (S::Suspended, E::Activate),
+            (S::Suspended, E::Suspend),
+            (S::Active, E::Verify),
+        ] {
+            assert!(state.apply(event).is_err(), "{state} {event:?}");
+        }
+        for state in [
+            S::EmailVerified,
+            S::Verified,
+            S::DeviceLocked,
+            S::AwaitingVerification(FaceToFace),
+        ] {
+            assert_eq!(S::parse(state.as_str()), Some(state));
+        }
+    }
+
+    #[test]
+    fn references() {
+        let r = new_reference([0xff, 0, 0x12, 0x34, 0x56]);
+        assert_eq!(r.len(), 8);
+        assert_eq!(normalise_reference(&r.to_lowercase()), Some(r.clone()));
+        assert_eq!(normalise_reference("abcd-efgh"), Some("ABCDEFGH".into()));
+        assert_eq!(
+            normalise_reference("ol0i 1234"),
+            Some("0101 1234".replace(' ', ""))
+        );
+        assert_eq!(normalise_reference("ABCDEFGU"), None);
+        assert_eq!(normalise_reference("SHORT"), None);
+    }
+}

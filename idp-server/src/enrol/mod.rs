@@ -1,0 +1,1069 @@
+//! The account-creation pipeline (DESIGN §7): eligibility → email + code →
+//! password (the account exists from here, state `email_verified`) → mobile +
+//! code → document and identity → review → face-to-face reference or online
+//! review. Each durable step is one transaction with one audit entry, and is
+//! idempotent (a double submission finds the step done and moves on).
+
+pub mod otp;
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{random_bytes, random_token};
+use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, new_reference};
+use crate::domain::acr::{self, Authentication};
+use crate::domain::document::{self, DocumentKind, DocumentNumber};
+use crate::domain::email::Email;
+use crate::domain::identity::{DeclaredIdentity, IdentityForm, IdentityProblem};
+use crate::domain::password::{self, PasswordProblem};
+use crate::domain::phone::{FrenchMobile, PhoneError};
+use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::notify::{EmailMessage, NotifyError, SmsMessage};
+use crate::oidc::error::OidcError;
+use crate::oidc::types::Authenticated;
+use crate::oidc::{Provider, login};
+use crate::store::accounts::{self, IdentityRow, NewAccount};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::enrolment::{self as rows, NewDocument, NewRequest, RequestRow};
+use crate::store::{DbConnection, StoreError, now_unix};
+use otp::{CheckFailure, Purpose, SendRefusal};
+
+/// How long an unfinished enrolment (before the account exists) is kept.
+pub const ENROL_TTL: Duration = Duration::from_secs(3600);
+/// Face-to-face references are valid 30 days.
+pub const REFERENCE_DAYS: i64 = 30;
+/// Largest document photo (or PDF) accepted.
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+/// Largest video accepted.
+pub const MAX_VIDEO_BYTES: usize = 25 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrolError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ephemeral(#[from] EphemeralError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Progress before the account exists, kept under the enrolment cookie.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Pending {
+    pub eligible: bool,
+    pub email: Option<String>,
+    pub email_verified: bool,
+}
+
+fn pending_key(provider: &Provider, cookie: &str) -> String {
+    format!("enrol:{}", provider.lookup_hash(cookie))
+}
+
+pub async fn load_pending(provider: &Provider, cookie: &str) -> Result<Pending, EnrolError> {
+    Ok(provider
+        .core
+        .ephemeral
+        .get(&pending_key(provider, cookie))
+        .await?
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .unwrap_or_default())
+}
+
+pub async fn save_pending(
+    provider: &Provider,
+    cookie: &str,
+    pending: &Pending,
+) -> Result<(), EnrolError> {
+    let raw = serde_json::to_vec(pending).map_err(|e| EnrolError::Internal(e.to_string()))?;
+    provider
+        .core
+        .ephemeral
+        .set(&pending_key(provider, cookie), &raw, ENROL_TTL)
+        .await?;
+    Ok(())
+}
+
+fn audit(
+    conn: &mut DbConnection,
+    account_id: &str,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<(), StoreError> {
+    audit::append(
+        conn,
+        &AuditEvent {
+            actor: &format!("account:{account_id}"),
+            action,
+            subject: account_id,
+            details,
+        },
+    )?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ email
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProblem {
+    Invalid,
+    /// Already used by an account (the page does not say whose).
+    InUse,
+    Refused(SendRefusal),
+}
+
+/// Sends the email code, after checking the address can be used.
+pub async fn start_email(
+    provider: &Provider,
+    cookie: &str,
+    raw: &str,
+    client_ip: &str,
+) -> Result<Result<String, EmailProblem>, EnrolError> {
+    let Ok(email) = Email::parse(raw) else {
+        return Ok(Err(EmailProblem::Invalid));
+    };
+    let address = email.as_str().to_owned();
+    let lookup = address.clone();
+    if provider
+        .core
+        .db
+        .read(move |conn| accounts::by_email(conn, &lookup))
+        .await?
+        .is_some()
+    {
+        return Ok(Err(EmailProblem::InUse));
+    }
+    let notifier = provider.core.notifier.clone();
+    let to = address.clone();
+    let sent = otp::send(provider, Purpose::Email, &address, client_ip, |code| async move {
+        notifier
+            .send_email(&EmailMessage {
+                to,
+                subject: "Votre code de vérification Sésame".to_owned(),
+                text: format!(
+                    "Bonjour,\n\nVotre code de vérification est : {code}\nIl est valable 15 minutes.\n\n\
+                     Si vous n'avez pas demandé à créer un compte Sésame, ignorez ce message.\n"
+                ),
+                html: None,
+            })
+            .await
+    })
+    .await?;
+    if let Err(refusal) = sent {
+        return Ok(Err(EmailProblem::Refused(refusal)));
+    }
+    let mut pending = load_pending(provider, cookie).await?;
+    pending.email = Some(address.clone());
+    pending.email_verified = false;
+    save_pending(provider, cookie, &pending).await?;
+    Ok(Ok(address))
+}
+
+/// Resends the email code to the address being verified.
+pub async fn resend_email(
+    provider: &Provider,
+    cookie: &str,
+    client_ip: &str,
+) -> Result<Result<(), EmailProblem>, EnrolError> {
+    let pending = load_pending(provider, cookie).await?;
+    let Some(email) = pending.email else {
+        return Ok(Err(EmailProblem::Invalid));
+    };
+    start_email(provider, cookie, &email, client_ip)
+        .await
+        .map(|r| r.map(|_| ()))
+}
+
+pub async fn verify_email(
+    provider: &Provider,
+    cookie: &str,
+    code: &str,
+) -> Result<Result<(), CheckFailure>, EnrolError> {
+    let mut pending = load_pending(provider, cookie).await?;
+    let Some(email) = pending.email.clone() else {
+        return Ok(Err(CheckFailure::Expired));
+    };
+    if pending.email_verified {
+        return Ok(Ok(()));
+    }
+    let checked = otp::check(provider, Purpose::Email, &email, code).await?;
+    if checked.is_ok() {
+        pending.email_verified = true;
+        save_pending(provider, cookie, &pending).await?;
+    }
+    Ok(checked)
+}
+
+// ------------------------------------------------------------------ password → account
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountProblem {
+    EmailNotVerified,
+    Mismatch,
+    Password(PasswordProblem),
+    InUse,
+}
+
+/// Creates the account (state `email_verified`) and returns the
+/// authentication to open a session with.
+pub async fn create_account(
+    provider: &Provider,
+    cookie: &str,
+    password: &str,
+    confirmation: &str,
+) -> Result<Result<Authenticated, AccountProblem>, EnrolError> {
+    let pending = load_pending(provider, cookie).await?;
+    let Some(email) = pending.email.clone().filter(|_| pending.email_verified) else {
+        return Ok(Err(AccountProblem::EmailNotVerified));
+    };
+    if password != confirmation {
+        return Ok(Err(AccountProblem::Mismatch));
+    }
+    if let Err(problem) = password::check(password, &email) {
+        return Ok(Err(AccountProblem::Password(problem)));
+    }
+    let owned = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || login::hash_password(&owned))
+        .await
+        .map_err(|e| EnrolError::Internal(e.to_string()))??;
+    let id = uuid::Uuid::new_v4().to_string();
+    let (account_id, address) = (id.clone(), email.clone());
+    let created = provider
+        .core
+        .db
+        .write(move |conn| {
+            accounts::insert(
+                conn,
+                &NewAccount {
+                    id: &account_id,
+                    state: AccountState::EmailVerified.as_str(),
+                    email: &address,
+                    password_hash: Some(&hash),
+                    phone: None,
+                },
+            )?;
+            audit(
+                conn,
+                &account_id,
+                "enrolment.account_created",
+                serde_json::json!({}),
+            )
+        })
+        .await;
+    match created {
+        Ok(()) => {}
+        Err(e) if e.is_unique_violation() => return Ok(Err(AccountProblem::InUse)),
+        Err(e) => return Err(e.into()),
+    }
+    provider
+        .core
+        .ephemeral
+        .delete(&pending_key(provider, cookie))
+        .await?;
+    Ok(Ok(Authenticated {
+        account_id: id,
+        sid: random_token().map_err(|e| EnrolError::Internal(e.to_string()))?,
+        auth_time: now_unix(),
+        authentication: Authentication::Password,
+        acr: acr::achieved(acr::Proofing::Declared, Authentication::Password),
+    }))
+}
+
+// ------------------------------------------------------------------ account state
+
+/// The account's current state.
+pub async fn state(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<AccountState>, EnrolError> {
+    let id = account_id.to_owned();
+    let account = provider
+        .core
+        .db
+        .read(move |conn| accounts::by_id(conn, &id))
+        .await?;
+    Ok(account.and_then(|a| AccountState::parse(&a.state)))
+}
+
+/// Applies `event` in one transaction with its audit entry; `extra` runs in
+/// the same transaction. Returns the new state, or the illegal transition.
+async fn apply<F>(
+    provider: &Provider,
+    account_id: &str,
+    event: AccountEvent,
+    action: &'static str,
+    details: serde_json::Value,
+    extra: F,
+) -> Result<Result<AccountState, AccountState>, EnrolError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<(), StoreError> + Send + 'static,
+{
+    let id = account_id.to_owned();
+    Ok(provider
+        .core
+        .db
+        .write(move |conn| {
+            let current = accounts::by_id(conn, &id)?
+                .and_then(|a| AccountState::parse(&a.state))
+                .ok_or_else(|| StoreError::Corrupt(format!("account {id} has no known state")))?;
+            let Ok(next) = current.apply(event) else {
+                return Ok(Err(current));
+            };
+            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
+                return Ok(Err(current));
+            }
+            extra(conn)?;
+            audit(conn, &id, action, details)?;
+            Ok(Ok(next))
+        })
+        .await?)
+}
+
+// ------------------------------------------------------------------ phone
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneProblem {
+    Invalid(PhoneError),
+    InUse,
+    Refused(SendRefusal),
+}
+
+fn phone_key(account_id: &str) -> String {
+    format!("enrol-phone:{account_id}")
+}
+
+pub async fn start_phone(
+    provider: &Provider,
+    account_id: &str,
+    raw: &str,
+    client_ip: &str,
+) -> Result<Result<FrenchMobile, PhoneProblem>, EnrolError> {
+    let phone = match FrenchMobile::parse(raw) {
+        Ok(phone) => phone,
+        Err(e) => return Ok(Err(PhoneProblem::Invalid(e))),
+    };
+    let (number, id) = (phone.as_str().to_owned(), account_id.to_owned());
+    if provider
+        .core
+        .db
+        .read(move |conn| rows::phone_in_use(conn, &number, &id))
+        .await?
+    {
+        return Ok(Err(PhoneProblem::InUse));
+    }
+    let notifier = provider.core.notifier.clone();
+    let to = phone.as_str().to_owned();
+    let sent = otp::send(
+        provider,
+        Purpose::Phone,
+        phone.as_str(),
+        client_ip,
+        |code| async move {
+            notifier
+                .send_sms(&SmsMessage {
+                    to,
+                    text: format!(
+                        "Sésame : votre code de vérification est {code}. Il est valable 10 minutes."
+                    ),
+                })
+                .await
+        },
+    )
+    .await?;
+    if let Err(refusal) = sent {
+        return Ok(Err(PhoneProblem::Refused(refusal)));
+    }
+    provider
+        .core
+        .ephemeral
+        .set(
+            &phone_key(account_id),
+            phone.as_str().as_bytes(),
+            Purpose::Phone.ttl(),
+        )
+        .await?;
+    Ok(Ok(phone))
+}
+
+/// The number waiting for its code, if any.
+pub async fn pending_phone(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<String>, EnrolError> {
+    Ok(provider
+        .core
+        .ephemeral
+        .get(&phone_key(account_id))
+        .await?
+        .and_then(|raw| String::from_utf8(raw).ok()))
+}
+
+pub async fn verify_phone(
+    provider: &Provider,
+    account_id: &str,
+    code: &str,
+) -> Result<Result<(), CheckFailure>, EnrolError> {
+    let Some(phone) = pending_phone(provider, account_id).await? else {
+        return Ok(Err(CheckFailure::Expired));
+    };
+    let checked = otp::check(provider, Purpose::Phone, &phone, code).await?;
+    if checked.is_err() {
+        return Ok(checked);
+    }
+    let (id, number) = (account_id.to_owned(), phone.clone());
+    let applied = apply(
+        provider,
+        account_id,
+        AccountEvent::VerifyPhone,
+        "enrolment.phone_verified",
+        serde_json::json!({}),
+        move |conn| rows::set_phone(conn, &id, &number),
+    )
+    .await?;
+    if applied.is_err() {
+        return Err(EnrolError::Internal(
+            "phone verified in an unexpected state".into(),
+        ));
+    }
+    provider
+        .core
+        .ephemeral
+        .delete(&phone_key(account_id))
+        .await?;
+    Ok(Ok(()))
+}
+
+// ------------------------------------------------------------------ identity
+
+/// What the person typed on the document and identity pages, kept as typed
+/// until the review is confirmed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Draft {
+    pub document_kind: String,
+    pub family_name: String,
+    pub usage_name: String,
+    pub given_names: String,
+    pub gender: String,
+    pub birthdate: String,
+    pub birth_country: String,
+    pub birth_commune: String,
+    pub document_number: String,
+    pub issued_on: String,
+    pub expires_on: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftProblem {
+    Identity(IdentityProblem),
+    DocumentKind,
+    DocumentNumber,
+    IssuedOn,
+    ExpiresOn,
+    Dates(document::DateProblem),
+    /// The number already proves someone else's verified identity.
+    DocumentInUse,
+}
+
+/// A draft whose every field is valid.
+pub struct CheckedDraft {
+    pub identity: DeclaredIdentity,
+    pub kind: DocumentKind,
+    pub number: DocumentNumber,
+    pub issued_on: NaiveDate,
+    pub expires_on: NaiveDate,
+}
+
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+impl Draft {
+    /// Every problem at once, so the page can flag all the fields.
+    pub fn check(&self, today: NaiveDate) -> Result<CheckedDraft, Vec<DraftProblem>> {
+        let mut problems = Vec::new();
+        let identity = DeclaredIdentity::parse(
+            &IdentityForm {
+                family_name: &self.family_name,
+                usage_name: &self.usage_name,
+                given_names: &self.given_names,
+                gender: &self.gender,
+                birthdate: &self.birthdate,
+                birth_country: &self.birth_country,
+                birth_commune: &self.birth_commune,
+            },
+            today,
+        )
+        .map_err(|ps| problems.extend(ps.into_iter().map(DraftProblem::Identity)))
+        .ok();
+        let kind = DocumentKind::parse(&self.document_kind);
+        if kind.is_none() {
+            problems.push(DraftProblem::DocumentKind);
+        }
+        let number = kind.and_then(|k| DocumentNumber::parse(k, &self.document_number).ok());
+        if kind.is_some() && number.is_none() {
+            problems.push(DraftProblem::DocumentNumber);
+        }
+        let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        let issued_on = date(&self.issued_on);
+        if issued_on.is_none() {
+            problems.push(DraftProblem::IssuedOn);
+        }
+        let expires_on = date(&self.expires_on);
+        if expires_on.is_none() {
+            problems.push(DraftProblem::ExpiresOn);
+        }
+        if let (Some(kind), Some(issued), Some(expires)) = (kind, issued_on, expires_on)
+            && let Err(problem) = document::check_dates(kind, issued, expires, today)
+        {
+            problems.push(DraftProblem::Dates(problem));
+        }
+        match (identity, kind, number, issued_on, expires_on) {
+            (Some(identity), Some(kind), Some(number), Some(issued_on), Some(expires_on))
+                if problems.is_empty() =>
+            {
+                Ok(CheckedDraft {
+                    identity,
+                    kind,
+                    number,
+                    issued_on,
+                    expires_on,
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+fn draft_key(account_id: &str) -> String {
+    format!("enrol-draft:{account_id}")
+}
+
+pub async fn load_draft(provider: &Provider, account_id: &str) -> Result<Draft, EnrolError> {
+    Ok(provider
+        .core
+        .ephemeral
+        .get(&draft_key(account_id))
+        .await?
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .unwrap_or_default())
+}
+
+pub async fn save_draft(
+    provider: &Provider,
+    account_id: &str,
+    draft: &Draft,
+) -> Result<(), EnrolError> {
+    let raw = serde_json::to_vec(draft).map_err(|e| EnrolError::Internal(e.to_string()))?;
+    provider
+        .core
+        .ephemeral
+        .set(&draft_key(account_id), &raw, ENROL_TTL)
+        .await?;
+    Ok(())
+}
+
+/// Records the reviewed identity and document: state `identity_submitted`.
+pub async fn submit_identity(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Result<(), Vec<DraftProblem>>, EnrolError> {
+    let draft = load_draft(provider, account_id).await?;
+    let checked = match draft.check(today()) {
+        Ok(checked) => checked,
+        Err(problems) => return Ok(Err(problems)),
+    };
+    let subkeys = &provider.core.subkeys;
+    let number_hash = crate::crypto::hmac_hex(
+        &subkeys.document_hash_key,
+        checked.number.as_str().as_bytes(),
+    );
+    let sealed = subkeys
+        .kek
+        .seal(
+            checked.number.as_str().as_bytes(),
+            format!("document:{account_id}").as_bytes(),
+        )
+        .map_err(|e| EnrolError::Internal(e.to_string()))?;
+    let (id, hash) = (account_id.to_owned(), number_hash.clone());
+    if provider
+        .core
+        .db
+        .read(move |conn| rows::number_bound_to_verified(conn, &hash, &id))
+        .await?
+    {
+        return Ok(Err(vec![DraftProblem::DocumentInUse]));
+    }
+    let identity = IdentityRow {
+        account_id: account_id.to_owned(),
+        given_name: checked.identity.given_names.clone(),
+        family_name: checked.identity.family_name.clone(),
+        preferred_username: checked.identity.usage_name.clone(),
+        birthdate: checked.identity.birthdate.format("%Y-%m-%d").to_string(),
+        gender: checked.identity.gender.as_str().to_owned(),
+        birthplace: checked.identity.birthplace().to_owned(),
+        birthcountry: checked.identity.birth_country.clone(),
+        verified_at: None,
+        verification_method: None,
+    };
+    let (id, kind) = (account_id.to_owned(), checked.kind.as_str());
+    let (issued, expires) = (
+        checked.issued_on.format("%Y-%m-%d").to_string(),
+        checked.expires_on.format("%Y-%m-%d").to_string(),
+    );
+    let applied = apply(
+        provider,
+        account_id,
+        AccountEvent::SubmitIdentity,
+        "enrolment.identity_submitted",
+        serde_json::json!({ "document_kind": kind }),
+        move |conn| {
+            rows::put_identity(conn, &identity)?;
+            rows::put_document(
+                conn,
+                &NewDocument {
+                    account_id: &id,
+                    kind,
+                    number_hash: &number_hash,
+                    number_sealed: &sealed,
+                    issued_on: &issued,
+                    expires_on: &expires,
+                },
+            )
+        },
+    )
+    .await?;
+    match applied {
+        Ok(_) | Err(AccountState::IdentitySubmitted) => Ok(Ok(())),
+        Err(_) => Err(EnrolError::Internal(
+            "identity submitted in an unexpected state".into(),
+        )),
+    }
+}
+
+// ------------------------------------------------------------------ verification requests
+
+/// Opens a face-to-face request: state `awaiting_verification`, an 8-character
+/// reference valid 30 days, sent by email. Idempotent.
+pub async fn request_face_to_face(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<RequestRow>, EnrolError> {
+    let id = account_id.to_owned();
+    if let Some(open) = provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?
+    {
+        return Ok(Some(open));
+    }
+    let reference =
+        new_reference(random_bytes::<5>().map_err(|e| EnrolError::Internal(e.to_string()))?);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (rid, aid, r) = (request_id.clone(), account_id.to_owned(), reference.clone());
+    let applied = apply(
+        provider,
+        account_id,
+        AccountEvent::RequestVerification(VerificationMethod::FaceToFace),
+        "enrolment.face_to_face_requested",
+        serde_json::json!({ "reference": reference }),
+        move |conn| {
+            rows::insert_request(
+                conn,
+                &NewRequest {
+                    id: &rid,
+                    account_id: &aid,
+                    method: VerificationMethod::FaceToFace.as_str(),
+                    reference: Some(&r),
+                    status: "pending",
+                    challenge: None,
+                    expires_at: now_unix() + REFERENCE_DAYS * 86_400,
+                    submitted_at: Some(now_unix()),
+                },
+            )
+        },
+    )
+    .await?;
+    if applied.is_err() {
+        return Ok(None);
+    }
+    send_reference(provider, account_id).await?;
+    let id = account_id.to_owned();
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?)
+}
+
+/// The QR code of a reference, as an SVG document.
+pub fn reference_qr(reference: &str) -> String {
+    match qrcode::QrCode::new(format!("SESAME:{reference}").as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+/// (Re)sends the face-to-face reference by email.
+pub async fn send_reference(provider: &Provider, account_id: &str) -> Result<bool, EnrolError> {
+    let id = account_id.to_owned();
+    let (account, request) = provider
+        .core
+        .db
+        .read(move |conn| Ok((accounts::by_id(conn, &id)?, rows::open_request(conn, &id)?)))
+        .await?;
+    let (Some(account), Some(request)) = (account, request) else {
+        return Ok(false);
+    };
+    let Some(reference) = request.reference else {
+        return Ok(false);
+    };
+    let expires = chrono::DateTime::from_timestamp(request.expires_at, 0)
+        .map(|t| t.format("%d/%m/%Y").to_string())
+        .unwrap_or_default();
+    let text = format!(
+        "Bonjour,\n\nVotre référence de vérification d'identité Sésame est : {reference}\n\
+         Elle est valable jusqu'au {expires}.\n\n\
+         Présentez-la en bureau de poste (ou au facteur, à domicile) avec la pièce d'identité \
+         déclarée. Une fois votre identité vérifiée, vous recevrez par SMS le code d'activation \
+         de l'application Sésame.\n"
+    );
+    let html = format!(
+        "<p>Bonjour,</p><p>Votre référence de vérification d'identité Sésame est : \
+         <strong style=\"font-size:1.4em;letter-spacing:.1em\">{reference}</strong></p>\
+         <p>Elle est valable jusqu'au {expires}.</p>{}<p>Présentez-la en bureau de poste \
+         (ou au facteur, à domicile) avec la pièce d'identité déclarée.</p>",
+        reference_qr(&reference)
+    );
+    provider
+        .core
+        .notifier
+        .send_email(&EmailMessage {
+            to: account.email,
+            subject: format!("Votre référence Sésame : {reference}"),
+            text,
+            html: Some(html),
+        })
+        .await?;
+    Ok(true)
+}
+
+/// Opens an online request (status `collecting` until the media are in) and
+/// returns it with its 3-digit challenge. Idempotent.
+pub async fn request_remote(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<RequestRow>, EnrolError> {
+    let id = account_id.to_owned();
+    if let Some(open) = provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?
+    {
+        return Ok((open.method == VerificationMethod::Remote.as_str()).then_some(open));
+    }
+    let current = state(provider, account_id).await?;
+    if current != Some(AccountState::IdentitySubmitted) {
+        return Ok(None);
+    }
+    let digits = random_bytes::<3>().map_err(|e| EnrolError::Internal(e.to_string()))?;
+    let challenge: String = digits.iter().map(|b| char::from(b'0' + b % 10)).collect();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (rid, aid, c) = (request_id, account_id.to_owned(), challenge);
+    let inserted = provider
+        .core
+        .db
+        .write(move |conn| {
+            rows::insert_request(
+                conn,
+                &NewRequest {
+                    id: &rid,
+                    account_id: &aid,
+                    method: VerificationMethod::Remote.as_str(),
+                    reference: None,
+                    status: "collecting",
+                    challenge: Some(&c),
+                    expires_at: now_unix() + REFERENCE_DAYS * 86_400,
+                    submitted_at: None,
+                },
+            )?;
+            audit(
+                conn,
+                &aid,
+                "enrolment.remote_started",
+                serde_json::json!({}),
+            )
+        })
+        .await;
+    match inserted {
+        Ok(()) => {}
+        Err(e) if e.is_unique_violation() => {}
+        Err(e) => return Err(e.into()),
+    }
+    let id = account_id.to_owned();
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?)
+}
+
+/// Media of an online request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Front,
+    Back,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Front => "front",
+            MediaKind::Back => "back",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaProblem {
+    Empty,
+    TooLarge,
+    /// The content is not what the kind allows (checked on the bytes, not the name).
+    WrongType,
+    NoOpenRequest,
+}
+
+/// The content type, read from the bytes: JPEG, PNG or PDF for photos, WebM
+/// for the video.
+pub fn sniff(kind: MediaKind, bytes: &[u8]) -> Option<&'static str> {
+    match kind {
+        MediaKind::Front | MediaKind::Back => {
+            if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+                Some("image/jpeg")
+            } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+                Some("image/png")
+            } else if bytes.starts_with(b"%PDF-") {
+                Some("application/pdf")
+            } else {
+                None
+            }
+        }
+        MediaKind::Video => bytes
+            .starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+            .then_some("video/webm"),
+    }
+}
+
+/// Stores one medium, sealed, for the account's collecting request.
+pub async fn upload(
+    provider: &Provider,
+    account_id: &str,
+    kind: MediaKind,
+    bytes: Vec<u8>,
+) -> Result<Result<(), MediaProblem>, EnrolError> {
+    if bytes.is_empty() {
+        return Ok(Err(MediaProblem::Empty));
+    }
+    let limit = if kind == MediaKind::Video {
+        MAX_VIDEO_BYTES
+    } else {
+        MAX_PHOTO_BYTES
+    };
+    if bytes.len() > limit {
+        return Ok(Err(MediaProblem::TooLarge));
+    }
+    let Some(content_type) = sniff(kind, &bytes) else {
+        return Ok(Err(MediaProblem::WrongType));
+    };
+    let id = account_id.to_owned();
+    let Some(request) = provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?
+    else {
+        return Ok(Err(MediaProblem::NoOpenRequest));
+    };
+    if request.status != "collecting" {
+        return Ok(Err(MediaProblem::NoOpenRequest));
+    }
+    let aad = format!("media:{}:{}", request.id, kind.as_str());
+    let size = bytes.len() as i64;
+    let kek = std::sync::Arc::clone(&provider.core.subkeys.kek);
+    let sealed = tokio::task::spawn_blocking(move || kek.seal(&bytes, aad.as_bytes()))
+        .await
+        .map_err(|e| EnrolError::Internal(e.to_string()))?
+        .map_err(|e| EnrolError::Internal(e.to_string()))?;
+    let (rid, aid) = (request.id.clone(), account_id.to_owned());
+    provider
+        .core
+        .db
+        .write(move |conn| {
+            rows::put_media(conn, &rid, kind.as_str(), content_type, size, &sealed)?;
+            audit(
+                conn,
+                &aid,
+                "enrolment.media_uploaded",
+                serde_json::json!({ "kind": kind.as_str(), "size": size }),
+            )
+        })
+        .await?;
+    Ok(Ok(()))
+}
+
+/// Which media the collecting request already has.
+pub async fn media_present(
+    provider: &Provider,
+    request_id: &str,
+) -> Result<Vec<String>, EnrolError> {
+    let id = request_id.to_owned();
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| rows::media_kinds(conn, &id))
+        .await?)
+}
+
+/// Sends the complete online request to the review queue.
+pub async fn submit_remote(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Result<(), MediaProblem>, EnrolError> {
+    let id = account_id.to_owned();
+    let Some(request) = provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?
+    else {
+        return Ok(Err(MediaProblem::NoOpenRequest));
+    };
+    if request.status == "pending" {
+        return Ok(Ok(()));
+    }
+    let present = media_present(provider, &request.id).await?;
+    if !["front", "back", "video"]
+        .iter()
+        .all(|k| present.iter().any(|p| p == k))
+    {
+        return Ok(Err(MediaProblem::Empty));
+    }
+    let rid = request.id.clone();
+    let applied = apply(
+        provider,
+        account_id,
+        AccountEvent::RequestVerification(VerificationMethod::Remote),
+        "enrolment.remote_submitted",
+        serde_json::json!({ "request": request.id }),
+        move |conn| {
+            if rows::set_request_status(conn, &rid, "collecting", "pending")? {
+                Ok(())
+            } else {
+                Err(StoreError::Corrupt(
+                    "request left the collecting state".into(),
+                ))
+            }
+        },
+    )
+    .await?;
+    Ok(applied.map(|_| ()).map_err(|_| MediaProblem::NoOpenRequest))
+}
+
+/// The person withdraws their open request: back to `identity_submitted`.
+pub async fn cancel_request(provider: &Provider, account_id: &str) -> Result<bool, EnrolError> {
+    let id = account_id.to_owned();
+    let Some(request) = provider
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await?
+    else {
+        return Ok(false);
+    };
+    let rid = request.id.clone();
+    let from = request.status.clone();
+    if request.status == "collecting" {
+        let aid = account_id.to_owned();
+        return Ok(provider
+            .core
+            .db
+            .write(move |conn| {
+                let done = rows::set_request_status(conn, &rid, "collecting", "cancelled")?;
+                if done {
+                    audit(
+                        conn,
+                        &aid,
+                        "enrolment.request_cancelled",
+                        serde_json::json!({}),
+                    )?;
+                }
+                Ok(done)
+            })
+            .await?);
+    }
+    let applied = apply(
+        provider,
+        account_id,
+        AccountEvent::CancelVerification,
+        "enrolment.request_cancelled",
+        serde_json::json!({ "request": request.id }),
+        move |conn| {
+            if rows::set_request_status(conn, &rid, &from, "cancelled")? {
+                Ok(())
+            } else {
+                Err(StoreError::Corrupt(
+                    "request changed while cancelling".into(),
+                ))
+            }
+        },
+    )
+    .await?;
+    Ok(applied.is_ok())
+}
+
+/// What the account page shows.
+pub struct Overview {
+    pub email: String,
+    pub phone: Option<String>,
+    pub state: AccountState,
+    pub request: Option<RequestRow>,
+    pub identity: Option<IdentityRow>,
+}
+
+pub async fn overview(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<Overview>, EnrolError> {
+    let id = account_id.to_owned();
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| {
+            let Some(account) = accounts::by_id(conn, &id)? else {
+                return Ok(None);
+            };
+            let Some(state) = AccountState::parse(&account.state) else {
+                return Ok(None);
+            };
+            Ok(Some(Overview {
+                email: account.email,
+                phone: account.phone,
+                state,
+                request: rows::latest_request(conn, &id)?,
+                identity: accounts::identity(conn, &id)?,
+            }))
+        })
+        .await?)
+}

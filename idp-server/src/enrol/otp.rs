@@ -1,0 +1,185 @@
+//! One-time codes sent by email or SMS (DESIGN §7): 6 digits, 15 min (email)
+//! or 10 min (SMS), 5 attempts, a new code at most every 60 s, at most 5
+//! sends per hour per address and per client IP. Every counter is an atomic
+//! increment in the ephemeral store, taken *before* the check, so parallel
+//! attempts on any number of replicas cannot exceed the limits.
+
+use std::time::Duration;
+
+use super::EnrolError;
+use crate::crypto::{constant_time_eq, random_bytes};
+use crate::ephemeral::{EphemeralStore, Expect, Replace};
+use crate::oidc::Provider;
+
+pub const MAX_ATTEMPTS: i64 = 5;
+pub const COOLDOWN: Duration = Duration::from_secs(60);
+pub const SENDS_PER_HOUR: i64 = 5;
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// What a code proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Email,
+    Phone,
+}
+
+impl Purpose {
+    fn name(self) -> &'static str {
+        match self {
+            Purpose::Email => "email",
+            Purpose::Phone => "phone",
+        }
+    }
+
+    pub fn ttl(self) -> Duration {
+        match self {
+            Purpose::Email => Duration::from_secs(15 * 60),
+            Purpose::Phone => Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendRefusal {
+    /// A code was sent less than a minute ago.
+    Cooldown { retry_after: u64 },
+    /// Five codes this hour already, for this address or from this IP.
+    HourlyCap { retry_after: u64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFailure {
+    Wrong {
+        remaining: i64,
+    },
+    /// No live code (never sent, expired, or voided after 5 wrong attempts).
+    Expired,
+    TooManyAttempts,
+}
+
+fn keys(provider: &Provider, purpose: Purpose, address: &str) -> (String, String, String, String) {
+    let id = provider.lookup_hash(&format!("{}:{address}", purpose.name()));
+    (
+        format!("otp:{id}"),
+        format!("otp-attempts:{id}"),
+        format!("otp-cooldown:{id}"),
+        format!("otp-sends:{id}"),
+    )
+}
+
+/// A uniformly random 6-digit code.
+fn new_code() -> Result<String, EnrolError> {
+    loop {
+        let bytes = random_bytes::<4>().map_err(|e| EnrolError::Internal(e.to_string()))?;
+        let n = u32::from_be_bytes(bytes);
+        // Reject the top of the range so every code is equally likely.
+        if n < u32::MAX - (u32::MAX % 1_000_000) {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// Issues a code for `address` and hands it to `deliver`; the code itself is
+/// only kept as its keyed hash.
+pub async fn send<F, Fut>(
+    provider: &Provider,
+    purpose: Purpose,
+    address: &str,
+    client_ip: &str,
+    deliver: F,
+) -> Result<Result<(), SendRefusal>, EnrolError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::notify::NotifyError>>,
+{
+    let eph = &provider.core.ephemeral;
+    let (code_key, attempts_key, cooldown_key, sends_key) = keys(provider, purpose, address);
+    if !eph.set_if_absent(&cooldown_key, b"1", COOLDOWN).await? {
+        let wait = eph.ttl(&cooldown_key).await?.unwrap_or(COOLDOWN);
+        return Ok(Err(SendRefusal::Cooldown {
+            retry_after: wait.as_secs().max(1),
+        }));
+    }
+    let ip_key = format!("otp-sends-ip:{}:{client_ip}", purpose.name());
+    let by_address = eph.incr(&sends_key, HOUR).await?;
+    let by_ip = eph.incr(&ip_key, HOUR).await?;
+    if by_address > SENDS_PER_HOUR || by_ip > SENDS_PER_HOUR {
+        let key = if by_address > SENDS_PER_HOUR {
+            &sends_key
+        } else {
+            &ip_key
+        };
+        let wait = eph.ttl(key).await?.unwrap_or(HOUR);
+        return Ok(Err(SendRefusal::HourlyCap {
+            retry_after: wait.as_secs().max(1),
+        }));
+    }
+    let code = new_code()?;
+    eph.set(
+        &code_key,
+        provider.lookup_hash(&code).as_bytes(),
+        purpose.ttl(),
+    )
+    .await?;
+    eph.delete(&attempts_key).await?;
+    if let Err(e) = deliver(code).await {
+        // Let the person retry at once: nothing was delivered.
+        eph.delete(&cooldown_key).await?;
+        eph.delete(&code_key).await?;
+        return Err(e.into());
+    }
+    Ok(Ok(()))
+}
+
+/// Checks a code; a correct code works once.
+pub async fn check(
+    provider: &Provider,
+    purpose: Purpose,
+    address: &str,
+    presented: &str,
+) -> Result<Result<(), CheckFailure>, EnrolError> {
+    let eph = &provider.core.ephemeral;
+    let (code_key, attempts_key, _, _) = keys(provider, purpose, address);
+    let Some(stored) = eph.get(&code_key).await? else {
+        return Ok(Err(CheckFailure::Expired));
+    };
+    let attempt = eph.incr(&attempts_key, purpose.ttl()).await?;
+    if attempt > MAX_ATTEMPTS {
+        eph.delete(&code_key).await?;
+        return Ok(Err(CheckFailure::TooManyAttempts));
+    }
+    let presented: String = presented.chars().filter(|c| !c.is_whitespace()).collect();
+    let matches = presented.len() == 6
+        && presented.bytes().all(|b| b.is_ascii_digit())
+        && constant_time_eq(provider.lookup_hash(&presented).as_bytes(), &stored);
+    if !matches {
+        if attempt == MAX_ATTEMPTS {
+            eph.delete(&code_key).await?;
+            return Ok(Err(CheckFailure::TooManyAttempts));
+        }
+        return Ok(Err(CheckFailure::Wrong {
+            remaining: MAX_ATTEMPTS - attempt,
+        }));
+    }
+    // Exactly one of two concurrent correct submissions wins.
+    if !eph
+        .compare_and_set(&code_key, Expect::Value(&stored), Replace::Delete)
+        .await?
+    {
+        return Ok(Err(CheckFailure::Expired));
+    }
+    eph.delete(&attempts_key).await?;
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_are_six_digits() {
+        for _ in 0..100 {
+            let code = super::new_code().unwrap();
+            assert_eq!(code.len(), 6);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! SQL of the enrolment pipeline: account state changes (conditional on the
+//! expected state, so racing requests cannot both apply), documents,
+//! verification requests and review media.
+
+use diesel::prelude::*;
+
+use super::schema::{
+    accounts as a, documents as d, identities as i, review_media as m, verification_requests as v,
+};
+use super::{DbConnection, StoreError, now_unix};
+
+/// Moves the account from `from` to `to`; false if it was not in `from`.
+pub fn transition(
+    conn: &mut DbConnection,
+    account_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(a::table.filter(a::id.eq(account_id).and(a::state.eq(from))))
+        .set((a::state.eq(to), a::updated_at.eq(now_unix())))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn set_phone(conn: &mut DbConnection, account_id: &str, phone: &str) -> Result<(), StoreError> {
+    diesel::update(a::table.filter(a::id.eq(account_id)))
+        .set((a::phone.eq(phone), a::updated_at.eq(now_unix())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether another account past its phone verification uses this number.
+pub fn phone_in_use(
+    conn: &mut DbConnection,
+    phone: &str,
+    except: &str,
+) -> Result<bool, StoreError> {
+    let count: i64 = a::table
+        .filter(
+            a::phone
+                .eq(phone)
+                .and(a::id.ne(except))
+                .and(a::state.ne("email_verified")),
+        )
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct DocumentRow {
+    pub account_id: String,
+    pub kind: String,
+    pub number_hash: String,
+    pub number_sealed: Vec<u8>,
+    pub issued_on: String,
+    pub expires_on: String,
+    pub created_at: i64,
+}
+
+pub struct NewDocument<'a> {
+    pub account_id: &'a str,
+    pub kind: &'a str,
+    pub number_hash: &'a str,
+    pub number_sealed: &'a [u8],
+    pub issued_on: &'a str,
+    pub expires_on: &'a str,
+}
+
+/// Replaces the account's document (a resubmission after a rejection).
+pub fn put_document(conn: &mut DbConnection, doc: &NewDocument<'_>) -> Result<(), StoreError> {
+    diesel::delete(d::table.filter(d::account_id.eq(doc.account_id))).execute(conn)?;
+    diesel::insert_into(d::table)
+        .values((
+            d::account_id.eq(doc.account_id),
+            d::kind.eq(doc.kind),
+            d::number_hash.eq(doc.number_hash),
+            d::number_sealed.eq(doc.number_sealed),
+            d::issued_on.eq(doc.issued_on),
+            d::expires_on.eq(doc.expires_on),
+            d::created_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn document(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<DocumentRow>, StoreError> {
+    Ok(d::table
+        .filter(d::account_id.eq(account_id))
+        .first(conn)
+        .optional()?)
+}
+
+/// Whether this document number already proves another verified identity.
+pub fn number_bound_to_verified(
+    conn: &mut DbConnection,
+    number_hash: &str,
+    except: &str,
+) -> Result<bool, StoreError> {
+    let count: i64 = d::table
+        .inner_join(i::table.on(i::account_id.eq(d::account_id)))
+        .filter(
+            d::number_hash
+                .eq(number_hash)
+                .and(d::account_id.ne(except))
+                .and(i::verified_at.is_not_null()),
+        )
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// Replaces the declared identity (unverified).
+pub fn put_identity(
+    conn: &mut DbConnection,
+    identity: &super::accounts::IdentityRow,
+) -> Result<(), StoreError> {
+    diesel::delete(i::table.filter(i::account_id.eq(&identity.account_id))).execute(conn)?;
+    super::accounts::insert_identity(conn, identity)
+}
+
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct RequestRow {
+    pub id: String,
+    pub account_id: String,
+    pub method: String,
+    pub reference: Option<String>,
+    pub status: String,
+    pub challenge: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub submitted_at: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub office: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub struct NewRequest<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub method: &'a str,
+    pub reference: Option<&'a str>,
+    pub status: &'a str,
+    pub challenge: Option<&'a str>,
+    pub expires_at: i64,
+    pub submitted_at: Option<i64>,
+}
+
+pub fn insert_request(conn: &mut DbConnection, r: &NewRequest<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(v::table)
+        .values((
+            v::id.eq(r.id),
+            v::account_id.eq(r.account_id),
+            v::method.eq(r.method),
+            v::reference.eq(r.reference),
+            v::status.eq(r.status),
+            v::challenge.eq(r.challenge),
+            v::created_at.eq(now_unix()),
+            v::expires_at.eq(r.expires_at),
+            v::submitted_at.eq(r.submitted_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The account's request that is still collecting media or pending a decision.
+pub fn open_request(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<RequestRow>, StoreError> {
+    Ok(v::table
+        .filter(
+            v::account_id
+                .eq(account_id)
+                .and(v::status.eq_any(["collecting", "pending"])),
+        )
+        .first(conn)
+        .optional()?)
+}
+
+/// The most recent request of the account, whatever its status.
+pub fn latest_request(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<RequestRow>, StoreError> {
+    Ok(v::table
+        .filter(v::account_id.eq(account_id))
+        .order(v::created_at.desc())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn request_by_reference(
+    conn: &mut DbConnection,
+    reference: &str,
+) -> Result<Option<RequestRow>, StoreError> {
+    Ok(v::table
+        .filter(v::reference.eq(reference))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn request(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>, StoreError> {
+    Ok(v::table.filter(v::id.eq(id)).first(conn).optional()?)
+}
+
+/// Moves a request between statuses; false if it was not in `from`.
+pub fn set_request_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, StoreError> {
+    let submitted = (to == "pending").then(now_unix);
+    let n = diesel::update(v::table.filter(v::id.eq(id).and(v::status.eq(from))))
+        .set((v::status.eq(to), v::submitted_at.eq(submitted.or(None))))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn put_media(
+    conn: &mut DbConnection,
+    request_id: &str,
+    kind: &str,
+    content_type: &str,
+    size: i64,
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    diesel::delete(m::table.filter(m::request_id.eq(request_id).and(m::kind.eq(kind))))
+        .execute(conn)?;
+    diesel::insert_into(m::table)
+        .values((
+            m::request_id.eq(request_id),
+            m::kind.eq(kind),
+            m::content_type.eq(content_type),
+            m::size.eq(size),
+            m::sealed.eq(sealed),
+            m::created_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Kinds of media already stored for a request.
+pub fn media_kinds(conn: &mut DbConnection, request_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(m::table
+        .filter(m::request_id.eq(request_id))
+        .select(m::kind)
+        .load(conn)?)
+}

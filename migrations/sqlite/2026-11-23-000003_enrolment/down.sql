@@ -1,0 +1,3 @@
+DROP TABLE review_media;
+DROP TABLE verification_requests;
+DROP TABLE documents;

@@ -1,0 +1,164 @@
+// eidas1 login from the demo relying party "Mon compte formation (démo)".
+//
+// 1. On a phone-sized screen, keyboard only: the tab order of the login page,
+//    a wrong password (French error, email kept), the right one, then the
+//    consent refused (the RP says the login was cancelled).
+// 2. On a desktop: login, consent granted, the account page at eidas1, then a
+//    purchase that needs eidas2, which the demo citizen cannot reach: Sésame
+//    explains the level, and the RP shows the refusal.
+//
+// The tests run in this order against one server: the first must not grant
+// consent, so that the second sees the consent page.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  env,
+  expectAt,
+  expectNoHorizontalScroll,
+  expectText,
+  frenchContext,
+  launch,
+  shot,
+} from '../lib/browser.js';
+
+const JOURNEY = 'eidas1-login';
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Checks that the page is the IdP's French login page for the demo RP. */
+async function expectLoginPage(page) {
+  await expectAt(page, env.issuer, '/login');
+  assert.equal(await page.locator('html').getAttribute('lang'), 'fr');
+  assert.equal(await page.title(), 'Connexion — Sésame — identité numérique');
+  await expectText(page, 'Connexion', 'Mon compte formation (démo) souhaite vérifier votre identité.');
+}
+
+test('on a phone, keyboard only: wrong password, then consent refused', async () => {
+  const context = await frenchContext(browser, {
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${env.rp}/login?level=eidas1`);
+    await expectLoginPage(page);
+    await expectNoHorizontalScroll(page);
+
+    // Tab order from the top of the page: (skip link), email, password, submit.
+    const stops = [];
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      stops.push(
+        await page.evaluate(() => {
+          const el = document.activeElement;
+          return el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}:${el.textContent.trim()}`;
+        }),
+      );
+      if (i === 0) await shot(page, JOURNEY, 'phone-first-tab');
+    }
+    const email = stops.indexOf('#email');
+    assert.ok(email === 0 || (email === 1 && stops[0] === 'a:Aller au contenu'), `tab stops: ${JSON.stringify(stops)}`);
+    assert.deepEqual(stops.slice(email, email + 3), ['#email', '#password', 'button:Se connecter'], `tab stops: ${JSON.stringify(stops)}`);
+
+    // Start again from the email field and log in with the keyboard only.
+    await page.getByLabel('Adresse électronique').focus();
+    await page.keyboard.type(env.email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('pas-le-bon-mot-de-passe');
+    await shot(page, JOURNEY, 'phone-login-filled');
+    await page.keyboard.press('Enter');
+
+    // The alert exists only on the answer to the form.
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    await expectLoginPage(page);
+    assert.equal((await alert.innerText()).trim(), 'Adresse électronique ou mot de passe incorrect.');
+    assert.equal(await page.getByLabel('Adresse électronique').inputValue(), env.email);
+    assert.equal(await page.getByLabel('Mot de passe').inputValue(), '');
+    assert.equal(await page.getByLabel('Adresse électronique').getAttribute('aria-invalid'), 'true');
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'phone-wrong-password');
+
+    // The right password, still on the phone: the consent page fits too.
+    await page.getByLabel('Mot de passe').focus();
+    await page.keyboard.type(env.password);
+    await page.keyboard.press('Enter');
+    await expectAt(page, env.issuer, '/consent');
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'phone-consent');
+
+    await page.getByRole('button', { name: 'Refuser' }).click();
+    await expectAt(page, env.rp, '/callback');
+    await expectText(page, 'Vous avez annulé la connexion avec Sésame.');
+    await shot(page, JOURNEY, 'phone-rp-denied');
+  } finally {
+    await context.close();
+  }
+});
+
+test('eidas1 login, consent, account page, then an eidas2 purchase refused', async () => {
+  const context = await frenchContext(browser);
+  const page = await context.newPage();
+  try {
+    await page.goto(`${env.rp}/`);
+    await expectText(page, 'Mon compte formation (démo)', 'Consulter mon compte');
+    await shot(page, JOURNEY, 'rp-home');
+
+    await page.getByRole('link', { name: 'Consulter mon compte' }).click();
+    await expectLoginPage(page);
+    await shot(page, JOURNEY, 'login');
+
+    await page.getByLabel('Adresse électronique').fill(env.email);
+    await page.getByLabel('Mot de passe').fill(env.password);
+    await shot(page, JOURNEY, 'login-filled');
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+
+    await expectAt(page, env.issuer, '/consent');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'fr');
+    await expectText(page, 'Autorisation de partage', 'Mon compte formation (démo) demande à recevoir les informations suivantes :');
+    assert.deepEqual(await page.locator('main li').allInnerTexts(), [
+      'Prénoms',
+      'Nom de naissance',
+      'Date de naissance',
+      'Sexe',
+      'Lieu de naissance',
+      'Pays de naissance',
+      'Adresse électronique',
+    ]);
+    await shot(page, JOURNEY, 'consent');
+    await page.getByRole('button', { name: 'Autoriser' }).click();
+
+    await expectAt(page, env.rp, '/compte');
+    await expectText(page, 'Mon compte', 'Marie Louise', 'MARTIN', env.email);
+    const acr = page.locator('dt', { hasText: 'Niveau de garantie (acr)' }).locator('xpath=following-sibling::dd[1]');
+    assert.equal((await acr.innerText()).trim(), 'eidas1');
+    await shot(page, JOURNEY, 'rp-account');
+
+    // Step-up: the RP asks for eidas2, the SSO session is only eidas1.
+    await page.getByRole('link', { name: 'Acheter une formation' }).click();
+    await expectAt(page, env.issuer, '/niveau');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'fr');
+    await expectText(page, 'Niveau de garantie insuffisant', 'niveau de garantie « substantiel » (eIDAS 2)');
+    await shot(page, JOURNEY, 'level-explained');
+
+    await page.getByRole('button', { name: 'Revenir au site' }).click();
+    await expectAt(page, env.rp, '/callback');
+    await expectText(
+      page,
+      'Connexion annulée ou niveau de garantie non atteint',
+      'niveau de garantie « substantiel » (eidas2)',
+      'access_denied',
+    );
+    await shot(page, JOURNEY, 'rp-refusal');
+  } finally {
+    await context.close();
+  }
+});
