@@ -73,6 +73,8 @@ run: deps
 	done; \
 	echo; \
 	echo "  Sésame issuer       $(ISSUER)"; \
+	echo "  Create an identity  $(ISSUER)/inscription"; \
+	echo "  Outbox (codes)      data/outbox/ and $(ISSUER)/dev/outbox"; \
 	if [[ -n "$$DEMO_CLIENT_SECRET" ]]; then \
 		echo "  Demo RP             $(DEMO_RP_URL)   (Mon compte formation)"; \
 		echo "  Demo client         $$DEMO_CLIENT_ID / $$DEMO_CLIENT_SECRET"; \

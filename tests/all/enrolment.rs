@@ -15,6 +15,8 @@ both_backends!(
     password_mobile_and_identity_errors,
     forms_need_their_csrf_token_and_steps_follow_the_state,
     used_email_phone_and_document_are_refused,
+    parallel_wrong_codes_cannot_exceed_five_attempts,
+    sends_are_capped_per_ip_and_the_outbox_page_is_dev_only,
 );
 
 async fn account_of(app: &TestApp, email: &str) -> accounts::AccountRow {
@@ -107,6 +109,12 @@ async fn face_to_face_enrolment_end_to_end(backend: Backend) {
         )
         .unwrap();
     assert_eq!(opened, b"X4RTBPFW4");
+
+    // In English when the browser asks for it.
+    browser.language = "en-GB,en;q=0.9".to_owned();
+    assert!(browser.get("/compte").await.body.contains("Awaiting verification at a post office"));
+    assert!(browser.get("/inscription/reference").await.body.contains("What to bring"));
+    browser.language = "fr-FR".to_owned();
 
     // The account page shows the state and the reference; resend, then cancel.
     let (page, _) = form(&mut browser, "/compte").await;
@@ -801,4 +809,93 @@ async fn used_email_phone_and_document_are_refused(backend: Backend) {
         account_of(&app, &second.email).await.state,
         "phone_verified"
     );
+}
+
+async fn parallel_wrong_codes_cannot_exceed_five_attempts(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let mut browser = Browser::new(&app.base);
+    submit(
+        &mut browser,
+        "/inscription",
+        &[("adult", "yes"), ("smartphone", "yes"), ("document", "yes")],
+    )
+    .await;
+    let email = "parallel@example.fr";
+    submit(&mut browser, "/inscription/courriel", &[("email", email)]).await;
+    let right = code_sent_to(&app, email).await;
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (_, csrf) = form(&mut browser, "/inscription/courriel/code").await;
+    let cookie = browser.cookie("sesame_enrol").unwrap().to_owned();
+    // Ten wrong codes at once, each from its own connection.
+    let answers = futures_util::future::join_all((0..10).map(|_| {
+        let (app, cookie, csrf) = (&app, cookie.clone(), csrf.clone());
+        async move {
+            app.http
+                .post(app.url("/inscription/courriel/code"))
+                .header("cookie", format!("sesame_enrol={cookie}"))
+                .form(&[("csrf", csrf.as_str()), ("code", wrong)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let evaluated = answers
+        .iter()
+        .filter(|a| a.contains("Code incorrect"))
+        .count();
+    assert!(
+        evaluated <= 4,
+        "at most 4 wrong attempts are answered as such: {evaluated}"
+    );
+    // The fifth attempt voided the code: the right one no longer works.
+    let page = submit(
+        &mut browser,
+        "/inscription/courriel/code",
+        &[("code", &right)],
+    )
+    .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("expiré"), "{}", page.body);
+}
+
+async fn sends_are_capped_per_ip_and_the_outbox_page_is_dev_only(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    // Five different addresses from one IP get codes; the sixth does not.
+    for n in 0..6 {
+        let mut browser = Browser::new(&app.base);
+        submit(
+            &mut browser,
+            "/inscription",
+            &[("adult", "yes"), ("smartphone", "yes"), ("document", "yes")],
+        )
+        .await;
+        let email = format!("ip{n}@example.fr");
+        let page = submit(&mut browser, "/inscription/courriel", &[("email", &email)]).await;
+        if n < 5 {
+            assert_eq!(page.status, 303, "{n}: {}", page.body);
+        } else {
+            assert_eq!(page.status, 429, "{}", page.body);
+            assert!(page.body.contains("Trop de codes"));
+            assert!(messages_to(&app, &email).await.is_empty());
+        }
+    }
+    // The development outbox page lists the messages in dev mode…
+    let page = Browser::new(&app.base).get("/dev/outbox").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("ip0@example.fr"));
+    // …and does not exist otherwise.
+    let mut config = env.config();
+    config.dev.enabled = false;
+    let production = env.spawn_with(config).await;
+    assert_eq!(production.get("/dev/outbox").await.status(), 404);
 }

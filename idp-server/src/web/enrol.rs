@@ -1642,6 +1642,7 @@ pub async fn choice_post(
 #[derive(Template)]
 #[template(path = "reference.html")]
 struct ReferencePage {
+    en: bool,
     t: &'static super::i18n::Texts,
     reference: String,
     reference_spelled: String,
@@ -1705,6 +1706,7 @@ pub async fn reference_get(provider: web::Data<Provider>, req: HttpRequest) -> H
         StatusCode::OK,
         &ReferencePage {
             t: super::i18n::texts(lang),
+            en: lang == Lang::En,
             reference_spelled: spelled(&reference),
             qr: enrol::reference_qr(&reference),
             reference,
@@ -1887,6 +1889,7 @@ pub async fn photos_post(
 #[derive(Template)]
 #[template(path = "video.html")]
 struct VideoPage {
+    en: bool,
     t: &'static super::i18n::Texts,
     challenge: String,
     spelled: String,
@@ -1908,6 +1911,7 @@ pub async fn video_get(provider: web::Data<Provider>, req: HttpRequest) -> HttpR
                 StatusCode::OK,
                 &VideoPage {
                     t: super::i18n::texts(lang),
+                    en: lang == Lang::En,
                     spelled: spelled(&challenge),
                     challenge,
                     csrf: csrf_for(&provider, &cookie),
@@ -1937,6 +1941,7 @@ pub async fn video_post(
             status,
             &VideoPage {
                 t: super::i18n::texts(lang),
+                en: lang == Lang::En,
                 spelled: spelled(&challenge),
                 challenge,
                 csrf: csrf.clone(),
@@ -1997,6 +2002,7 @@ pub async fn video_post(
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
+    en: bool,
     t: &'static super::i18n::Texts,
     email: String,
     phone: Option<String>,
@@ -2032,47 +2038,98 @@ async fn account_page(
         .as_ref()
         .filter(|r| r.status == "pending" || r.status == "collecting");
     let reference = open.and_then(|r| r.reference.clone());
+    let t = |fr: &str, en: &str| tr(lang, fr, en);
     let (status, next) = match overview.state {
         AccountState::EmailVerified | AccountState::PhoneVerified => (
-            "Inscription en cours".to_owned(),
-            "Terminez votre inscription : téléphone portable, puis pièce d'identité.".to_owned(),
+            t("Inscription en cours", "Enrolment in progress"),
+            t(
+                "Terminez votre inscription : téléphone portable, puis pièce d'identité.",
+                "Finish your enrolment: mobile phone, then identity document.",
+            ),
         ),
         AccountState::IdentitySubmitted => (
-            "Identité déclarée".to_owned(),
+            t("Identité déclarée", "Identity declared"),
             if open.is_some() {
-                "Terminez la vérification en ligne : photos de votre pièce, puis la vidéo.".to_owned()
+                t(
+                    "Terminez la vérification en ligne : photos de votre pièce, puis la vidéo.",
+                    "Finish the online verification: photos of your document, then the video.",
+                )
             } else {
-                "Choisissez comment faire vérifier votre identité.".to_owned()
+                t(
+                    "Choisissez comment faire vérifier votre identité.",
+                    "Choose how to have your identity verified.",
+                )
             },
         ),
         AccountState::AwaitingVerification(VerificationMethod::FaceToFace) => (
-            "En attente de vérification en bureau de poste".to_owned(),
-            "Présentez-vous en bureau de poste (ou au facteur) avec votre pièce d'identité et cette référence. Le code d'activation de l'application vous sera ensuite envoyé par SMS.".to_owned(),
-        ),
-        AccountState::AwaitingVerification(VerificationMethod::Remote) => (
-            "En attente de vérification en ligne".to_owned(),
-            "Un agent examine vos photos et votre vidéo, en général sous 24 heures. Vous recevrez ensuite par SMS le code d'activation de l'application.".to_owned(),
-        ),
-        AccountState::Verified => (
-            "Identité vérifiée".to_owned(),
-            "Activez l'application Sésame avec le code reçu par SMS.".to_owned(),
-        ),
-        AccountState::Active => ("Identité numérique active".to_owned(), "Vous pouvez vous connecter aux services partenaires.".to_owned()),
-        AccountState::Rejected => (
-            "Vérification refusée".to_owned(),
-            format!(
-                "Votre demande n'a pas pu être validée{}. Vous pouvez corriger vos informations et recommencer.",
-                overview.request.as_ref().and_then(|r| r.reason.as_ref()).map(|r| format!(" : {r}")).unwrap_or_default()
+            t(
+                "En attente de vérification en bureau de poste",
+                "Awaiting verification at a post office",
+            ),
+            t(
+                "Présentez-vous en bureau de poste (ou au facteur) avec votre pièce d'identité et cette référence. Le code d'activation de l'application vous sera ensuite envoyé par SMS.",
+                "Go to a post office (or see the postman) with your identity document and this reference. The app's activation code will then be texted to you.",
             ),
         ),
-        AccountState::Suspended => ("Compte suspendu".to_owned(), "Contactez le support.".to_owned()),
+        AccountState::AwaitingVerification(VerificationMethod::Remote) => (
+            t(
+                "En attente de vérification en ligne",
+                "Awaiting online verification",
+            ),
+            t(
+                "Un agent examine vos photos et votre vidéo, en général sous 24 heures. Vous recevrez ensuite par SMS le code d'activation de l'application.",
+                "An agent reviews your photos and video, usually within 24 hours. You will then receive the app's activation code by text message.",
+            ),
+        ),
+        AccountState::Verified => (
+            t("Identité vérifiée", "Identity verified"),
+            t(
+                "Activez l'application Sésame avec le code reçu par SMS.",
+                "Activate the Sésame app with the code you received by text message.",
+            ),
+        ),
+        AccountState::Active => (
+            t("Identité numérique active", "Digital identity active"),
+            t(
+                "Vous pouvez vous connecter aux services partenaires.",
+                "You can log in to partner services.",
+            ),
+        ),
+        AccountState::Rejected => {
+            let reason = overview
+                .request
+                .as_ref()
+                .and_then(|r| r.reason.as_ref())
+                .map(|r| format!(" : {r}"))
+                .unwrap_or_default();
+            (
+                t("Vérification refusée", "Verification refused"),
+                tr(
+                    lang,
+                    &format!(
+                        "Votre demande n'a pas pu être validée{reason}. Vous pouvez corriger vos informations et recommencer."
+                    ),
+                    &format!(
+                        "Your request could not be accepted{reason}. You can correct your information and start again."
+                    ),
+                ),
+            )
+        }
+        AccountState::Suspended => (
+            t("Compte suspendu", "Account suspended"),
+            t("Contactez le support.", "Contact support."),
+        ),
         AccountState::DeviceLocked => (
-            "Application bloquée".to_owned(),
-            "Votre application a été bloquée après trois codes secrets erronés. Réactivez-la avec un nouveau code d'activation.".to_owned(),
+            t("Application bloquée", "App locked"),
+            t(
+                "Votre application a été bloquée après trois codes secrets erronés. Réactivez-la avec un nouveau code d'activation.",
+                "Your app was locked after three wrong secret codes. Reactivate it with a new activation code.",
+            ),
         ),
     };
     let step = step_for(overview.state, overview.request.as_ref());
-    let continue_link = (step != "/compte").then(|| (step.to_owned(), "Continuer".to_owned()));
+    let continue_link =
+        (step != "/compte").then(|| (step.to_owned(), tr(lang, "Continuer", "Continue")));
     let name = overview
         .identity
         .as_ref()
@@ -2081,6 +2138,7 @@ async fn account_page(
         StatusCode::OK,
         &AccountPage {
             t: super::i18n::texts(lang),
+            en: lang == Lang::En,
             email: overview.email,
             phone: overview
                 .phone
@@ -2146,7 +2204,11 @@ pub async fn account_resend(
             return account_page(
                 &provider,
                 &req,
-                Some("La référence vient d'être envoyée. Réessayez dans une minute.".into()),
+                Some(tr(
+                    lang(&req),
+                    "La référence vient d'être envoyée. Réessayez dans une minute.",
+                    "The reference was just sent. Try again in a minute.",
+                )),
             )
             .await;
         }
@@ -2158,7 +2220,11 @@ pub async fn account_resend(
             account_page(
                 &provider,
                 &req,
-                Some("La référence vous a été renvoyée par courriel.".into()),
+                Some(tr(
+                    lang(&req),
+                    "La référence vous a été renvoyée par courriel.",
+                    "The reference was emailed to you again.",
+                )),
             )
             .await
         }
@@ -2181,7 +2247,11 @@ pub async fn account_cancel(
             account_page(
                 &provider,
                 &req,
-                Some("Votre demande de vérification est annulée.".into()),
+                Some(tr(
+                    lang(&req),
+                    "Votre demande de vérification est annulée.",
+                    "Your verification request is cancelled.",
+                )),
             )
             .await
         }
