@@ -45,6 +45,11 @@ pub enum Command {
     /// Relying parties (OIDC clients).
     #[command(subcommand)]
     Clients(Box<commands::clients::ClientsCommand>),
+    /// Console agents (clerks, reviewers, admins).
+    #[command(subcommand)]
+    Agents(commands::agents::AgentsCommand),
+    /// Record a face-to-face verification decision.
+    Verify(commands::verify::VerifyArgs),
     /// Development helpers (only with dev.enabled = true).
     #[command(subcommand)]
     Dev(commands::dev::DevCommand),
@@ -229,6 +234,12 @@ pub async fn run_with(
         }
         Command::Clients(command) => {
             commands::clients::run(*command, config, master_key_env, cli.json, out).await?
+        }
+        Command::Agents(command) => {
+            commands::agents::run(command, config, master_key_env, cli.json, out).await?
+        }
+        Command::Verify(args) => {
+            commands::verify::run(args, config, master_key_env, cli.json, out).await?
         }
         Command::Dev(command) => {
             commands::dev::run(command, config, master_key_env, cli.json, out).await?

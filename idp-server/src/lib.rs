@@ -18,4 +18,5 @@ pub mod notify;
 pub mod oidc;
 pub mod store;
 pub mod telemetry;
+pub mod verification;
 pub mod web;

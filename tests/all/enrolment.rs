@@ -112,8 +112,20 @@ async fn face_to_face_enrolment_end_to_end(backend: Backend) {
 
     // In English when the browser asks for it.
     browser.language = "en-GB,en;q=0.9".to_owned();
-    assert!(browser.get("/compte").await.body.contains("Awaiting verification at a post office"));
-    assert!(browser.get("/inscription/reference").await.body.contains("What to bring"));
+    assert!(
+        browser
+            .get("/compte")
+            .await
+            .body
+            .contains("Awaiting verification at a post office")
+    );
+    assert!(
+        browser
+            .get("/inscription/reference")
+            .await
+            .body
+            .contains("What to bring")
+    );
     browser.language = "fr-FR".to_owned();
 
     // The account page shows the state and the reference; resend, then cancel.
@@ -414,11 +426,23 @@ async fn eligibility_email_and_code_abuse(backend: Backend) {
     for _ in 0..3 {
         lift_cooldown(&app, email).await;
         let page = submit(&mut browser, "/inscription/courriel/renvoyer", &[]).await;
-        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(
+            page.location.as_deref(),
+            Some(app.url("/inscription/courriel/code?renvoye=1").as_str()),
+            "{}",
+            page.body
+        );
     }
     lift_cooldown(&app, email).await;
     let page = submit(&mut browser, "/inscription/courriel/renvoyer", &[]).await;
-    assert_eq!(page.status, 200, "fifth send of the hour");
+    assert_eq!(page.status, 303, "fifth send of the hour");
+    assert!(
+        browser
+            .get("/inscription/courriel/code?renvoye=1")
+            .await
+            .body
+            .contains("Un nouveau code vous a été envoyé")
+    );
     lift_cooldown(&app, email).await;
     let page = submit(&mut browser, "/inscription/courriel/renvoyer", &[]).await;
     assert_eq!(page.status, 429, "{}", page.body);
@@ -516,6 +540,27 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
         &[("mobile", &person.mobile)],
     )
     .await;
+    // "Renvoyer un code": refused within the minute, then a new SMS.
+    let page = submit(&mut browser, "/inscription/mobile/renvoyer", &[]).await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    let id = hmac_hex(
+        &app.core.subkeys.token_hash_key,
+        format!("phone:{}", person.mobile).as_bytes(),
+    );
+    idp_server::ephemeral::EphemeralStore::delete(
+        &app.core.ephemeral,
+        &format!("otp-cooldown:{id}"),
+    )
+    .await
+    .unwrap();
+    let page = submit(&mut browser, "/inscription/mobile/renvoyer", &[]).await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some(app.url("/inscription/mobile/code?renvoye=1").as_str()),
+        "{}",
+        page.body
+    );
+    assert_eq!(messages_to(&app, &person.mobile).await.len(), 2);
     let code = code_sent_to(&app, &person.mobile).await;
     submit(&mut browser, "/inscription/mobile/code", &[("code", &code)]).await;
     submit(

@@ -14,4 +14,5 @@ mod oidc_tokens;
 mod outage;
 mod rp_python;
 mod startup;
+mod verification;
 mod wellknown;

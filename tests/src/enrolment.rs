@@ -48,6 +48,7 @@ pub async fn form(browser: &mut Browser, path: &str) -> (Page, String) {
 fn form_page(action: &str) -> &str {
     match action {
         "/inscription/courriel/renvoyer" => "/inscription/courriel/code",
+        "/inscription/mobile/renvoyer" => "/inscription/mobile/code",
         a if a.starts_with("/compte/") && a != "/compte/connexion" => "/compte",
         a => a,
     }

@@ -1,4 +1,6 @@
 //! Command groups beyond the basics in `lib.rs`.
 
+pub mod agents;
 pub mod clients;
 pub mod dev;
+pub mod verify;

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod acr;
+pub mod agent;
 pub mod client;
 pub mod document;
 pub mod email;

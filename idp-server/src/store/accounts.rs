@@ -17,7 +17,7 @@ pub struct AccountRow {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Insertable)]
+#[derive(Debug, Clone, Queryable, Insertable, serde::Serialize)]
 #[diesel(table_name = super::schema::identities)]
 pub struct IdentityRow {
     pub account_id: String,

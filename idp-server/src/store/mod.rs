@@ -7,6 +7,7 @@
 //! (busy_timeout) instead of failing when it tries to upgrade.
 
 pub mod accounts;
+pub mod agents;
 pub mod audit;
 pub mod clients;
 pub mod consents;

@@ -150,3 +150,29 @@ diesel::table! {
 
 diesel::joinable!(documents -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(documents, identities);
+
+diesel::table! {
+    agents (id) {
+        id -> Text,
+        username -> Text,
+        display_name -> Text,
+        role -> Text,
+        office -> Nullable<Text>,
+        password_hash -> Text,
+        totp_sealed -> Nullable<Binary>,
+        totp_last_step -> Nullable<BigInt>,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    activation_codes (account_id) {
+        account_id -> Text,
+        code_hash -> Text,
+        attempts -> Integer,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}

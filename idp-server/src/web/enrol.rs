@@ -136,8 +136,8 @@ impl StepPage {
     fn step(mut self, lang: Lang, n: u8) -> Self {
         self.progress = Some(tr(
             lang,
-            &format!("Étape {n} sur 8"),
-            &format!("Step {n} of 8"),
+            &format!("Étape {n} sur 9"),
+            &format!("Step {n} of 9"),
         ));
         self
     }
@@ -635,19 +635,39 @@ fn code_page(
     page
 }
 
-pub async fn email_code_get(provider: web::Data<Provider>, req: HttpRequest) -> HttpResponse {
+/// "A new code was sent", shown after a resend redirected here.
+fn resent_notice(lang: Lang, query: &Params, mut page: StepPage) -> StepPage {
+    if query.contains_key("renvoye") {
+        page.intro.push(tr(
+            lang,
+            "Un nouveau code vous a été envoyé.",
+            "A new code was sent to you.",
+        ));
+    }
+    page
+}
+
+pub async fn email_code_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
     let lang = lang(&req);
     match pending(&provider, &req).await {
         Ok((_, p)) if p.email_verified => see_other("/inscription/mot-de-passe"),
         Ok((cookie, p)) => match p.email {
-            Some(email) => code_page(
+            Some(email) => resent_notice(
                 lang,
-                &csrf_for(&provider, &cookie),
-                "/inscription/courriel/code",
-                "/inscription/courriel/renvoyer",
-                &email,
-                3,
-                None,
+                &query,
+                code_page(
+                    lang,
+                    &csrf_for(&provider, &cookie),
+                    "/inscription/courriel/code",
+                    "/inscription/courriel/renvoyer",
+                    &email,
+                    3,
+                    None,
+                ),
             )
             .render(StatusCode::OK),
             None => see_other("/inscription/courriel"),
@@ -714,14 +734,7 @@ pub async fn email_resend(
         .render(status)
     };
     match enrol::resend_email(&provider, &cookie, &client_ip(&req)).await {
-        Ok(Ok(())) => page(
-            Some(tr(
-                lang,
-                "Un nouveau code vous a été envoyé.",
-                "A new code was sent to you.",
-            )),
-            StatusCode::OK,
-        ),
+        Ok(Ok(())) => see_other("/inscription/courriel/code?renvoye=1"),
         Ok(Err(EmailProblem::Refused(refusal))) => {
             let (text, retry) = refusal_text(lang, refusal);
             let mut r = page(Some(text), StatusCode::TOO_MANY_REQUESTS);
@@ -954,7 +967,11 @@ async fn masked_pending_phone(
         .map(|p| p.masked()))
 }
 
-pub async fn mobile_code_get(provider: web::Data<Provider>, req: HttpRequest) -> HttpResponse {
+pub async fn mobile_code_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
     let lang = lang(&req);
     let (account_id, cookie, _) =
         match require(&provider, &req, &[AccountState::EmailVerified]).await {
@@ -962,17 +979,70 @@ pub async fn mobile_code_get(provider: web::Data<Provider>, req: HttpRequest) ->
             Err(r) => return r,
         };
     match masked_pending_phone(&provider, &account_id).await {
-        Ok(Some(masked)) => code_page(
+        Ok(Some(masked)) => resent_notice(
             lang,
-            &csrf_for(&provider, &cookie),
-            "/inscription/mobile/code",
-            "/inscription/mobile",
-            &masked,
-            6,
-            None,
+            &query,
+            code_page(
+                lang,
+                &csrf_for(&provider, &cookie),
+                "/inscription/mobile/code",
+                "/inscription/mobile/renvoyer",
+                &masked,
+                6,
+                None,
+            ),
         )
         .render(StatusCode::OK),
         Ok(None) => see_other("/inscription/mobile"),
+        Err(e) => failure(lang, e),
+    }
+}
+
+/// "Renvoyer un code" on the SMS-code page: a new code to the same number.
+pub async fn mobile_resend(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    let lang = lang(&req);
+    let (account_id, cookie, _) =
+        match require(&provider, &req, &[AccountState::EmailVerified]).await {
+            Ok(found) => found,
+            Err(r) => return r,
+        };
+    if !csrf_ok(&provider, &cookie, &form) {
+        return forged(lang);
+    }
+    let number = match enrol::pending_phone(&provider, &account_id).await {
+        Ok(Some(number)) => number,
+        Ok(None) => return see_other("/inscription/mobile"),
+        Err(e) => return failure(lang, e),
+    };
+    match enrol::start_phone(&provider, &account_id, &number, &client_ip(&req)).await {
+        Ok(Ok(_)) => see_other("/inscription/mobile/code?renvoye=1"),
+        Ok(Err(PhoneProblem::Refused(refusal))) => {
+            let (text, retry) = refusal_text(lang, refusal);
+            let masked = masked_pending_phone(&provider, &account_id)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let mut r = code_page(
+                lang,
+                &csrf_for(&provider, &cookie),
+                "/inscription/mobile/code",
+                "/inscription/mobile/renvoyer",
+                &masked,
+                6,
+                Some(text),
+            )
+            .render(StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(v) = retry.to_string().parse() {
+                r.headers_mut().insert(RETRY_AFTER, v);
+            }
+            r
+        }
+        Ok(Err(_)) => see_other("/inscription/mobile"),
         Err(e) => failure(lang, e),
     }
 }
@@ -1004,7 +1074,7 @@ pub async fn mobile_code_post(
                 lang,
                 &csrf_for(&provider, &cookie),
                 "/inscription/mobile/code",
-                "/inscription/mobile",
+                "/inscription/mobile/renvoyer",
                 &masked,
                 6,
                 Some(check_failure_text(lang, f)),
@@ -1060,7 +1130,7 @@ fn kind_page(lang: Lang, csrf: &str, value: &str, error: Option<String>) -> Step
         "/inscription/piece",
         csrf,
     )
-    .step(lang, 6)
+    .step(lang, 7)
     .field(field.error(error))
     .submit(tr(lang, "Continuer", "Continue"))
 }
@@ -1296,7 +1366,7 @@ fn identity_page(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem
         "/inscription/identite",
         csrf,
     )
-    .step(lang, 7)
+    .step(lang, 8)
     .intro(tr(
         lang,
         "Saisissez les informations exactement comme sur votre pièce d'identité.",
@@ -1492,7 +1562,7 @@ pub async fn review_get(provider: web::Data<Provider>, req: HttpRequest) -> Http
         "/inscription/recapitulatif",
         &csrf_for(&provider, &cookie),
     )
-    .step(lang, 8)
+    .step(lang, 9)
     .intro(tr(
         lang,
         "Une fois confirmées, elles seront vérifiées avec votre pièce d'identité.",

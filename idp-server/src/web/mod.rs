@@ -161,6 +161,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             Some(post().to(enrol::mobile_code_post)),
         ),
         (
+            "/inscription/mobile/renvoyer",
+            None,
+            Some(post().to(enrol::mobile_resend)),
+        ),
+        (
             "/inscription/piece",
             Some(get().to(enrol::kind_get)),
             Some(post().to(enrol::kind_post)),

@@ -1,0 +1,145 @@
+//! Rows of `agents` and `activation_codes`.
+
+use diesel::prelude::*;
+
+use super::schema::{activation_codes as c, agents as a};
+use super::{DbConnection, StoreError, now_unix};
+
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct AgentRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub office: Option<String>,
+    #[serde(skip)]
+    pub password_hash: String,
+    #[serde(skip)]
+    pub totp_sealed: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub totp_last_step: Option<i64>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub struct NewAgent<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub office: Option<&'a str>,
+    pub password_hash: &'a str,
+}
+
+pub fn insert(conn: &mut DbConnection, agent: &NewAgent<'_>) -> Result<(), StoreError> {
+    let now = now_unix();
+    diesel::insert_into(a::table)
+        .values((
+            a::id.eq(agent.id),
+            a::username.eq(agent.username),
+            a::display_name.eq(agent.display_name),
+            a::role.eq(agent.role),
+            a::office.eq(agent.office),
+            a::password_hash.eq(agent.password_hash),
+            a::disabled.eq(false),
+            a::created_at.eq(now),
+            a::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn by_username(
+    conn: &mut DbConnection,
+    username: &str,
+) -> Result<Option<AgentRow>, StoreError> {
+    Ok(a::table
+        .filter(a::username.eq(username))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<AgentRow>, StoreError> {
+    Ok(a::table.filter(a::id.eq(id)).first(conn).optional()?)
+}
+
+pub fn all(conn: &mut DbConnection) -> Result<Vec<AgentRow>, StoreError> {
+    Ok(a::table.order(a::username.asc()).load(conn)?)
+}
+
+pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool) -> Result<bool, StoreError> {
+    Ok(diesel::update(a::table.filter(a::id.eq(id)))
+        .set((a::disabled.eq(disabled), a::updated_at.eq(now_unix())))
+        .execute(conn)?
+        == 1)
+}
+
+/// Replaces (or clears) the sealed TOTP secret.
+pub fn set_totp(
+    conn: &mut DbConnection,
+    id: &str,
+    sealed: Option<&[u8]>,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(a::table.filter(a::id.eq(id)))
+        .set((
+            a::totp_sealed.eq(sealed),
+            a::totp_last_step.eq(None::<i64>),
+            a::updated_at.eq(now_unix()),
+        ))
+        .execute(conn)?
+        == 1)
+}
+
+/// Records `step` as used if it is newer than the last one; false for a replay.
+pub fn use_totp_step(conn: &mut DbConnection, id: &str, step: i64) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        a::table.filter(
+            a::id
+                .eq(id)
+                .and(a::totp_last_step.is_null().or(a::totp_last_step.lt(step))),
+        ),
+    )
+    .set(a::totp_last_step.eq(step))
+    .execute(conn)?
+        == 1)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct ActivationRow {
+    pub account_id: String,
+    pub code_hash: String,
+    pub attempts: i32,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Replaces the account's activation code.
+pub fn put_activation(
+    conn: &mut DbConnection,
+    account_id: &str,
+    code_hash: &str,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    diesel::delete(c::table.filter(c::account_id.eq(account_id))).execute(conn)?;
+    diesel::insert_into(c::table)
+        .values((
+            c::account_id.eq(account_id),
+            c::code_hash.eq(code_hash),
+            c::attempts.eq(0),
+            c::created_at.eq(now_unix()),
+            c::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn activation(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<ActivationRow>, StoreError> {
+    Ok(c::table
+        .filter(c::account_id.eq(account_id))
+        .first(conn)
+        .optional()?)
+}

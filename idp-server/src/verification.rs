@@ -1,0 +1,413 @@
+//! Identity verification decisions (DESIGN §7, §9): a clerk face to face (by
+//! reference) or a reviewer online (by request). Used by the agents' console
+//! and by `idp-admin verify`.
+//!
+//! A decision is one transaction: the request moves `pending → verified |
+//! rejected` only if it is still pending (so of two agents deciding at once,
+//! exactly one succeeds), the account moves with it, the identity is stamped
+//! as verified, and one audit entry records who, where and why. A verified
+//! identity then gets its app activation code by SMS and email.
+
+use std::time::Duration;
+
+use crate::app::Core;
+use crate::crypto::{hmac_hex, random_bytes};
+use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, normalise_reference};
+use crate::domain::agent::Role;
+use crate::enrol::EnrolError;
+use crate::notify::{EmailMessage, SmsMessage};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::enrolment::{self as rows, RequestRow};
+use crate::store::{StoreError, accounts, agents, now_unix};
+
+/// Activation codes are valid 14 days (DESIGN §7).
+pub const ACTIVATION_TTL: Duration = Duration::from_secs(14 * 86_400);
+
+/// The agent acting, as the console or the CLI authenticated them.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub office: Option<String>,
+}
+
+impl Agent {
+    pub fn from_row(row: &agents::AgentRow) -> Option<Self> {
+        Some(Agent {
+            id: row.id.clone(),
+            username: row.username.clone(),
+            role: Role::parse(&row.role)?,
+            office: row.office.clone(),
+        })
+    }
+
+    fn actor(&self) -> String {
+        format!("agent:{}", self.username)
+    }
+}
+
+/// Where a face-to-face verification happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// At the counter of this post office.
+    Office(String),
+    /// At the person's home, by a postman of this office.
+    Home(String),
+}
+
+impl Place {
+    fn office(&self) -> &str {
+        match self {
+            Place::Office(o) | Place::Home(o) => o,
+        }
+    }
+
+    fn stored(&self) -> String {
+        match self {
+            Place::Office(o) => format!("office:{o}"),
+            Place::Home(o) => format!("home:{o}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Verified,
+    Rejected { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    ReferenceMalformed,
+    NotFound,
+    Expired,
+    /// Already verified, rejected or cancelled (or decided by someone else just now).
+    AlreadyDecided,
+    /// The request is of the other method.
+    WrongMethod,
+    /// The agent's role does not allow this decision.
+    Role,
+    /// A clerk may only record verifications at their own office.
+    Office,
+    ReasonRequired,
+}
+
+/// What a decision produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub account_id: String,
+    pub request_id: String,
+    pub state: AccountState,
+}
+
+/// A face-to-face request as the clerk sees it: only what the task needs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CounterView {
+    pub request: RequestRow,
+    pub identity: accounts::IdentityRow,
+    pub document_kind: String,
+    pub document_number: String,
+    pub document_issued_on: String,
+    pub document_expires_on: String,
+}
+
+/// Looks a reference up for a clerk (pending, face to face, not expired).
+pub async fn counter_view(
+    core: &Core,
+    agent: &Agent,
+    raw_reference: &str,
+) -> Result<Result<CounterView, Refusal>, EnrolError> {
+    if !agent.role.verifies_face_to_face() {
+        return Ok(Err(Refusal::Role));
+    }
+    let Some(reference) = normalise_reference(raw_reference) else {
+        return Ok(Err(Refusal::ReferenceMalformed));
+    };
+    let found = core
+        .db
+        .read(move |conn| {
+            let Some(request) = rows::request_by_reference(conn, &reference)? else {
+                return Ok(None);
+            };
+            let identity = accounts::identity(conn, &request.account_id)?;
+            let document = rows::document(conn, &request.account_id)?;
+            Ok(Some((request, identity, document)))
+        })
+        .await?;
+    let Some((request, identity, document)) = found else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    if let Err(refusal) = still_open(&request, VerificationMethod::FaceToFace) {
+        return Ok(Err(refusal));
+    }
+    let (Some(identity), Some(document)) = (identity, document) else {
+        return Err(EnrolError::Internal(format!(
+            "request {} has no identity or document",
+            request.id
+        )));
+    };
+    let number = core
+        .subkeys
+        .kek
+        .open(
+            &document.number_sealed,
+            format!("document:{}", request.account_id).as_bytes(),
+        )
+        .map_err(|e| EnrolError::Internal(format!("document number: {e}")))?;
+    Ok(Ok(CounterView {
+        request,
+        identity,
+        document_kind: document.kind,
+        document_number: String::from_utf8_lossy(&number).into_owned(),
+        document_issued_on: document.issued_on,
+        document_expires_on: document.expires_on,
+    }))
+}
+
+fn still_open(request: &RequestRow, method: VerificationMethod) -> Result<(), Refusal> {
+    if request.method != method.as_str() {
+        return Err(Refusal::WrongMethod);
+    }
+    if request.status != "pending" {
+        return Err(Refusal::AlreadyDecided);
+    }
+    if request.expires_at < now_unix() {
+        return Err(Refusal::Expired);
+    }
+    Ok(())
+}
+
+/// Records a clerk's face-to-face decision on a reference.
+pub async fn decide_face_to_face(
+    core: &Core,
+    agent: &Agent,
+    raw_reference: &str,
+    place: Place,
+    decision: Decision,
+) -> Result<Result<Outcome, Refusal>, EnrolError> {
+    if !agent.role.verifies_face_to_face() {
+        return Ok(Err(Refusal::Role));
+    }
+    if agent.role == Role::Clerk && agent.office.as_deref() != Some(place.office()) {
+        return Ok(Err(Refusal::Office));
+    }
+    let Some(reference) = normalise_reference(raw_reference) else {
+        return Ok(Err(Refusal::ReferenceMalformed));
+    };
+    let lookup = reference.clone();
+    let Some(request) = core
+        .db
+        .read(move |conn| rows::request_by_reference(conn, &lookup))
+        .await?
+    else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    decide(
+        core,
+        agent,
+        request,
+        VerificationMethod::FaceToFace,
+        Some(place),
+        decision,
+    )
+    .await
+}
+
+/// Records a reviewer's decision on an online request.
+pub async fn decide_remote(
+    core: &Core,
+    agent: &Agent,
+    request_id: &str,
+    decision: Decision,
+) -> Result<Result<Outcome, Refusal>, EnrolError> {
+    if !agent.role.reviews_remote() {
+        return Ok(Err(Refusal::Role));
+    }
+    let id = request_id.to_owned();
+    let Some(request) = core.db.read(move |conn| rows::request(conn, &id)).await? else {
+        return Ok(Err(Refusal::NotFound));
+    };
+    decide(
+        core,
+        agent,
+        request,
+        VerificationMethod::Remote,
+        None,
+        decision,
+    )
+    .await
+}
+
+async fn decide(
+    core: &Core,
+    agent: &Agent,
+    request: RequestRow,
+    method: VerificationMethod,
+    place: Option<Place>,
+    decision: Decision,
+) -> Result<Result<Outcome, Refusal>, EnrolError> {
+    if let Err(refusal) = still_open(&request, method) {
+        return Ok(Err(refusal));
+    }
+    if let Decision::Rejected { reason } = &decision
+        && reason.trim().is_empty()
+    {
+        return Ok(Err(Refusal::ReasonRequired));
+    }
+    let agent = agent.clone();
+    let verified = decision == Decision::Verified;
+    let (event, status) = if verified {
+        (AccountEvent::Verify, "verified")
+    } else {
+        (AccountEvent::Reject, "rejected")
+    };
+    let reason = match &decision {
+        Decision::Rejected { reason } => Some(reason.trim().to_owned()),
+        Decision::Verified => None,
+    };
+    let request_id = request.id.clone();
+    let account_id = request.account_id.clone();
+    let outcome = core
+        .db
+        .write(move |conn| {
+            use crate::store::schema::{identities as i, verification_requests as v};
+            use diesel::prelude::*;
+            let now = now_unix();
+            let decided =
+                diesel::update(v::table.filter(v::id.eq(&request_id).and(v::status.eq("pending"))))
+                    .set((
+                        v::status.eq(status),
+                        v::decided_at.eq(now),
+                        v::decided_by.eq(&agent.username),
+                        v::office.eq(place.as_ref().map(Place::stored)),
+                        v::reason.eq(&reason),
+                    ))
+                    .execute(conn)?;
+            if decided != 1 {
+                return Ok(Err(Refusal::AlreadyDecided));
+            }
+            let current = accounts::by_id(conn, &account_id)?
+                .and_then(|a| AccountState::parse(&a.state))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("account {account_id} has no known state"))
+                })?;
+            let next = current.apply(event).map_err(|e| {
+                StoreError::Corrupt(format!("decision on account {account_id}: {e}"))
+            })?;
+            if !rows::transition(conn, &account_id, current.as_str(), next.as_str())? {
+                return Err(StoreError::Corrupt(
+                    "account changed during the decision".into(),
+                ));
+            }
+            if verified {
+                diesel::update(i::table.filter(i::account_id.eq(&account_id)))
+                    .set((
+                        i::verified_at.eq(Some(now)),
+                        i::verification_method.eq(Some(method.as_str())),
+                    ))
+                    .execute(conn)?;
+            }
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: &agent.actor(),
+                    action: if verified {
+                        "verification.verified"
+                    } else {
+                        "verification.rejected"
+                    },
+                    subject: &account_id,
+                    details: serde_json::json!({
+                        "request": request_id,
+                        "method": method.as_str(),
+                        "place": place.as_ref().map(Place::stored),
+                        "reason": reason,
+                    }),
+                },
+            )?;
+            Ok(Ok(Outcome {
+                account_id: account_id.clone(),
+                request_id: request_id.clone(),
+                state: next,
+            }))
+        })
+        .await?;
+    if let Ok(outcome) = &outcome
+        && outcome.state == AccountState::Verified
+    {
+        issue_activation_code(core, &outcome.account_id, "system").await?;
+    }
+    Ok(outcome)
+}
+
+/// Issues a fresh activation code (replacing any previous one) and sends it
+/// by SMS and email. Returns false if the account has no phone.
+pub async fn issue_activation_code(
+    core: &Core,
+    account_id: &str,
+    actor: &str,
+) -> Result<bool, EnrolError> {
+    let id = account_id.to_owned();
+    let Some(account) = core.db.read(move |conn| accounts::by_id(conn, &id)).await? else {
+        return Ok(false);
+    };
+    let Some(phone) = account.phone.clone() else {
+        return Ok(false);
+    };
+    let code = loop {
+        let n = u32::from_be_bytes(
+            random_bytes::<4>().map_err(|e| EnrolError::Internal(e.to_string()))?,
+        );
+        if n < u32::MAX - (u32::MAX % 1_000_000) {
+            break format!("{:06}", n % 1_000_000);
+        }
+    };
+    let hash = activation_hash(core, account_id, &code);
+    let expires_at = now_unix() + ACTIVATION_TTL.as_secs() as i64;
+    let (id, who) = (account_id.to_owned(), actor.to_owned());
+    core.db
+        .write(move |conn| {
+            agents::put_activation(conn, &id, &hash, expires_at)?;
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: &who,
+                    action: "activation.code_issued",
+                    subject: &id,
+                    details: serde_json::json!({ "expires_at": expires_at }),
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    core.notifier
+        .send_sms(&SmsMessage {
+            to: phone,
+            text: format!(
+                "Sésame : votre identité est vérifiée. Code d'activation de l'application : {code} (valable 14 jours)."
+            ),
+        })
+        .await?;
+    core.notifier
+        .send_email(&EmailMessage {
+            to: account.email,
+            subject: "Votre identité est vérifiée".to_owned(),
+            text: format!(
+                "Bonjour,\n\nVotre identité est vérifiée. Pour activer l'application Sésame, utilisez \
+                 votre adresse électronique, votre mot de passe et ce code d'activation : {code}\n\
+                 Il est valable 14 jours.\n"
+            ),
+            html: None,
+        })
+        .await?;
+    Ok(true)
+}
+
+/// Keyed hash of an activation code, bound to its account.
+pub fn activation_hash(core: &Core, account_id: &str, code: &str) -> String {
+    hmac_hex(
+        &core.subkeys.token_hash_key,
+        format!("activation:{account_id}:{code}").as_bytes(),
+    )
+}
