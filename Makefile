@@ -47,9 +47,9 @@ endif
 deps:
 	tests/scripts/deps.sh
 
-# Build, seed the demo client and citizen, start the demo relying party (and any
-# RUN_SIDECARS) in the background, then run the identity provider in the
-# foreground. Everything started here stops when idp-server exits (Ctrl-C).
+# Build, seed the demo client and citizen, start the demo relying party and the
+# agents' console (and any RUN_SIDECARS) in the background, then run the
+# identity provider in the foreground. Everything started here stops when idp-server exits (Ctrl-C).
 run: deps
 	$(CARGO) build --workspace --bins
 	$(CARGO) build -p idp-tests --example demo-rp
@@ -68,6 +68,7 @@ run: deps
 	else \
 		echo "make run: idp-admin dev seed failed (see above); no demo relying party" >&2; \
 	fi; \
+	"$(BIN)/idp-admin" --config $(CONFIG) serve > /dev/null & pids+=("$$!"); \
 	for bin in $(RUN_SIDECARS); do \
 		echo "starting $$bin"; "$(BIN)/$$bin" & pids+=("$$!"); \
 	done; \
@@ -75,6 +76,7 @@ run: deps
 	echo "  Sésame issuer       $(ISSUER)"; \
 	echo "  Create an identity  $(ISSUER)/inscription"; \
 	echo "  Outbox (codes)      data/outbox/ and $(ISSUER)/dev/outbox"; \
+	echo "  Agents' console     http://127.0.0.1:8081   first admin: target/debug/idp-admin agents add admin --name Admin --role admin"; \
 	if [[ -n "$$DEMO_CLIENT_SECRET" ]]; then \
 		echo "  Demo RP             $(DEMO_RP_URL)   (Mon compte formation)"; \
 		echo "  Demo client         $$DEMO_CLIENT_ID / $$DEMO_CLIENT_SECRET"; \

@@ -4,11 +4,13 @@
 //! suite runs exactly what the binary runs.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::io::Write;
 use std::path::PathBuf;
 
 pub mod commands;
+pub mod console;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use idp_server::app::{Core, StartupError};
@@ -45,11 +47,16 @@ pub enum Command {
     /// Relying parties (OIDC clients).
     #[command(subcommand)]
     Clients(Box<commands::clients::ClientsCommand>),
+    /// Run the agents' console (console.bind, default 127.0.0.1:8081).
+    Serve,
     /// Console agents (clerks, reviewers, admins).
     #[command(subcommand)]
     Agents(commands::agents::AgentsCommand),
     /// Record a face-to-face verification decision.
     Verify(commands::verify::VerifyArgs),
+    /// Citizens' accounts: show, suspend, unsuspend, reissue the activation code.
+    #[command(subcommand)]
+    Accounts(commands::accounts::AccountsCommand),
     /// Development helpers (only with dev.enabled = true).
     #[command(subcommand)]
     Dev(commands::dev::DevCommand),
@@ -238,8 +245,20 @@ pub async fn run_with(
         Command::Agents(command) => {
             commands::agents::run(command, config, master_key_env, cli.json, out).await?
         }
+        Command::Serve => {
+            let bind = config.console.bind;
+            let core = Core::init(config, master_key_env).await?;
+            let listener = std::net::TcpListener::bind(bind)
+                .map_err(|e| AdminError::Usage(format!("cannot listen on {bind}: {e}")))?;
+            writeln!(out, "Sésame agents' console on http://{bind}")?;
+            out.flush()?;
+            console::server(core, listener).await?.await?;
+        }
         Command::Verify(args) => {
             commands::verify::run(args, config, master_key_env, cli.json, out).await?
+        }
+        Command::Accounts(command) => {
+            commands::accounts::run(command, config, master_key_env, cli.json, out).await?
         }
         Command::Dev(command) => {
             commands::dev::run(command, config, master_key_env, cli.json, out).await?

@@ -34,9 +34,17 @@ pub struct Config {
     pub ephemeral: EphemeralConfig,
     pub keys: KeysConfig,
     pub oidc: OidcConfig,
+    pub console: ConsoleConfig,
     pub log: LogConfig,
     pub dev: DevConfig,
     pub notify: NotifyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub bind: SocketAddr,
+    pub idle_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -437,6 +445,12 @@ impl Config {
         }
         if !(1..=600).contains(&self.oidc.code_ttl_secs) {
             return Err(key_error("oidc.code_ttl_secs", "must be between 1 and 600"));
+        }
+        if !(60..=86_400).contains(&self.console.idle_secs) {
+            return Err(key_error(
+                "console.idle_secs",
+                "must be between 60 and 86400",
+            ));
         }
         if self.keys.reload_secs == 0 {
             return Err(key_error("keys.reload_secs", "must be at least 1"));

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod admin;
+mod console;
 mod enrolment;
 mod ephemeral;
 mod keys;

@@ -26,32 +26,8 @@ async fn admin(env: &TestEnv, args: &[&str]) -> Result<String, idp_admin::AdminE
     Ok(String::from_utf8(out).unwrap())
 }
 
-/// Enrols a person up to a face-to-face reference; returns (reference, account id).
 async fn reference_for(app: &TestApp, person: &Person) -> (String, String) {
-    let mut browser = enrol_until_choice(app, person, "identity_card").await;
-    submit(
-        &mut browser,
-        "/inscription/verification",
-        &[("method", "face_to_face")],
-    )
-    .await;
-    let email = person.email.clone();
-    let account = app
-        .core
-        .db
-        .read(move |conn| accounts::by_email(conn, &email))
-        .await
-        .unwrap()
-        .unwrap();
-    let id = account.id.clone();
-    let request = app
-        .core
-        .db
-        .read(move |conn| rows::open_request(conn, &id))
-        .await
-        .unwrap()
-        .unwrap();
-    (request.reference.unwrap(), account.id)
+    idp_tests::enrolment::face_to_face_reference(app, person).await
 }
 
 fn agent(role: idp_server::domain::agent::Role, office: Option<&str>) -> Agent {

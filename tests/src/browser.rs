@@ -142,6 +142,27 @@ impl Browser {
         }
     }
 
+    /// GET returning the raw body (binary content), with the session cookies.
+    pub async fn get_bytes(&mut self, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut request = self.http.get(self.absolute(url));
+        if !self.cookies.is_empty() {
+            let header: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header(COOKIE, header.join("; "));
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (
+            status,
+            headers,
+            response.bytes().await.unwrap_or_default().to_vec(),
+        )
+    }
+
     pub async fn get(&mut self, url: &str) -> Page {
         let request = self.http.get(self.absolute(url));
         self.send(request).await

@@ -199,3 +199,32 @@ pub async fn enrol_until_choice(app: &TestApp, person: &Person, document: &str) 
     );
     browser
 }
+
+/// Enrols a person up to a face-to-face reference; returns (reference, account id).
+pub async fn face_to_face_reference(app: &TestApp, person: &Person) -> (String, String) {
+    use idp_server::store::{accounts, enrolment as rows};
+    let mut browser = enrol_until_choice(app, person, "identity_card").await;
+    submit(
+        &mut browser,
+        "/inscription/verification",
+        &[("method", "face_to_face")],
+    )
+    .await;
+    let email = person.email.clone();
+    let account = app
+        .core
+        .db
+        .read(move |conn| accounts::by_email(conn, &email))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = account.id.clone();
+    let request = app
+        .core
+        .db
+        .read(move |conn| rows::open_request(conn, &id))
+        .await
+        .unwrap()
+        .unwrap();
+    (request.reference.unwrap(), account.id)
+}

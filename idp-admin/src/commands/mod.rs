@@ -1,5 +1,6 @@
 //! Command groups beyond the basics in `lib.rs`.
 
+pub mod accounts;
 pub mod agents;
 pub mod clients;
 pub mod dev;

@@ -65,6 +65,14 @@ pub struct IllegalTransition {
     pub event: AccountEvent,
 }
 
+/// Lifting a suspension to a state that cannot follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot restore {to} from state {from}")]
+pub struct IllegalRestore {
+    pub from: AccountState,
+    pub to: AccountState,
+}
+
 impl AccountState {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,6 +134,23 @@ impl AccountState {
             _ => return Err(IllegalTransition { from: self, event }),
         };
         Ok(next)
+    }
+
+    /// Lifts a suspension: back to `previous`, the state the account had when
+    /// it was suspended (recorded by the suspension, not an [`AccountEvent`],
+    /// since the target depends on history). Only from `Suspended`, and only
+    /// to a state that is not itself `Suspended`.
+    pub fn restore_from_suspension(
+        self,
+        previous: AccountState,
+    ) -> Result<AccountState, IllegalRestore> {
+        if self != AccountState::Suspended || previous == AccountState::Suspended {
+            return Err(IllegalRestore {
+                from: self,
+                to: previous,
+            });
+        }
+        Ok(previous)
     }
 }
 
@@ -222,6 +247,31 @@ mod tests {
             S::AwaitingVerification(FaceToFace),
         ] {
             assert_eq!(S::parse(state.as_str()), Some(state));
+        }
+    }
+
+    #[test]
+    fn a_suspension_is_lifted_to_the_previous_state_only() {
+        for previous in [
+            S::EmailVerified,
+            S::AwaitingVerification(Remote),
+            S::Verified,
+            S::Active,
+            S::Rejected,
+            S::DeviceLocked,
+        ] {
+            let suspended = previous.apply(E::Suspend).unwrap();
+            assert_eq!(suspended.restore_from_suspension(previous), Ok(previous));
+        }
+        assert_eq!(
+            S::Suspended.restore_from_suspension(S::Suspended),
+            Err(IllegalRestore {
+                from: S::Suspended,
+                to: S::Suspended
+            })
+        );
+        for state in [S::Active, S::Verified, S::DeviceLocked] {
+            assert!(state.restore_from_suspension(S::Active).is_err(), "{state}");
         }
     }
 

@@ -413,6 +413,12 @@ pub async fn start(
         authenticated: None,
     };
 
+    // A suspended account's session no longer counts: it must log in, which
+    // refuses it.
+    let session = match session {
+        Some(s) if account_suspended(provider, &s.account_id).await? => None,
+        other => other,
+    };
     // Reuse the SSO session only if it is strong and recent enough.
     let reusable = session.filter(|s| {
         !prompt.login
@@ -435,6 +441,17 @@ pub async fn start(
             Ok(Next::Login(request))
         }
     }
+}
+
+/// Whether the account is suspended (or gone).
+async fn account_suspended(provider: &Provider, account_id: &str) -> Result<bool, OidcError> {
+    let id = account_id.to_owned();
+    let account = provider
+        .core
+        .db
+        .read(move |conn| crate::store::accounts::by_id(conn, &id))
+        .await?;
+    Ok(account.is_none_or(|a| a.state == "suspended"))
 }
 
 /// The highest level a login offered by this provider can reach (password

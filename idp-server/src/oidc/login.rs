@@ -45,7 +45,8 @@ pub fn hash_password(password: &str) -> Result<String, OidcError> {
         .map_err(|e| OidcError::Internal(format!("argon2: {e}")))
 }
 
-fn verify(hash: &str, password: &str) -> bool {
+/// Checks a password against a PHC string (constant-time inside Argon2).
+pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             hasher()
@@ -118,7 +119,7 @@ pub async fn password(
         .and_then(|a| a.password_hash.clone())
         .unwrap_or_else(|| (*provider.dummy_password_hash).clone());
     let presented = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || verify(&stored, &presented))
+    let matches = tokio::task::spawn_blocking(move || verify_password(&stored, &presented))
         .await
         .map_err(|e| OidcError::Internal(e.to_string()))?;
     let Some(account) = account.filter(|a| matches && a.password_hash.is_some()) else {

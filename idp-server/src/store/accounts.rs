@@ -36,6 +36,15 @@ pub fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<AccountRo
     Ok(a::table.filter(a::email.eq(email)).first(conn).optional()?)
 }
 
+/// Accounts using this phone number (E.164); several only if some have not
+/// verified it yet.
+pub fn by_phone(conn: &mut DbConnection, phone: &str) -> Result<Vec<AccountRow>, StoreError> {
+    Ok(a::table
+        .filter(a::phone.eq(phone))
+        .order(a::created_at.asc())
+        .load(conn)?)
+}
+
 pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, StoreError> {
     Ok(a::table.filter(a::id.eq(id)).first(conn).optional()?)
 }

@@ -180,3 +180,33 @@ pub fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<AuditRow>, Stor
         .limit(limit)
         .load(conn)?)
 }
+
+/// The most recent entries about `subject`, newest first.
+pub fn for_subject(
+    conn: &mut DbConnection,
+    subject: &str,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    Ok(audit_log::table
+        .filter(audit_log::subject.eq(subject))
+        .order(audit_log::seq.desc())
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// The most recent entry with this action about `subject`.
+pub fn latest_for_subject(
+    conn: &mut DbConnection,
+    subject: &str,
+    action: &str,
+) -> Result<Option<AuditRow>, StoreError> {
+    Ok(audit_log::table
+        .filter(
+            audit_log::subject
+                .eq(subject)
+                .and(audit_log::action.eq(action)),
+        )
+        .order(audit_log::seq.desc())
+        .first(conn)
+        .optional()?)
+}

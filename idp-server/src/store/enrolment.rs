@@ -252,3 +252,25 @@ pub fn media_kinds(conn: &mut DbConnection, request_id: &str) -> Result<Vec<Stri
         .select(m::kind)
         .load(conn)?)
 }
+
+/// Online requests waiting for a reviewer, oldest submission first.
+pub fn review_queue(conn: &mut DbConnection, limit: i64) -> Result<Vec<RequestRow>, StoreError> {
+    Ok(v::table
+        .filter(v::method.eq("remote").and(v::status.eq("pending")))
+        .order(v::submitted_at.asc())
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// One sealed medium of a request: (content type, sealed bytes).
+pub fn media(
+    conn: &mut DbConnection,
+    request_id: &str,
+    kind: &str,
+) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    Ok(m::table
+        .filter(m::request_id.eq(request_id).and(m::kind.eq(kind)))
+        .select((m::content_type, m::sealed))
+        .first(conn)
+        .optional()?)
+}

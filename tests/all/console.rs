@@ -1,0 +1,428 @@
+//! The agents' console over HTTP: password + TOTP login (enrolment, replay,
+//! lockout), a clerk verifying a reference created by the enrolment pages,
+//! and a reviewer clearing the online queue with the media decrypted.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use idp_admin::Cli;
+use idp_tests::browser::{Browser, Page};
+use idp_tests::enrolment::{
+    Person, enrol_until_choice, face_to_face_reference, form, messages_to, submit,
+};
+use idp_tests::{Backend, TestApp, TestEnv, both_backends};
+
+both_backends!(
+    clerk_logs_in_with_totp_and_verifies_a_reference,
+    reviewer_clears_the_online_queue
+);
+
+async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
+    let cli =
+        Cli::try_parse_from(std::iter::once("idp-admin").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    idp_admin::run_with(cli, env.config(), None, &mut out)
+        .await
+        .unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+async fn spawn_console(app: &TestApp) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = idp_admin::console::server(app.core.clone(), listener)
+        .await
+        .unwrap();
+    tokio::spawn(server);
+    base
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn secret_on(page: &Page) -> String {
+    let start = page
+        .body
+        .find("<code id=\"totp-secret\">")
+        .expect("enrolment page")
+        + 23;
+    let end = page.body[start..].find('<').unwrap() + start;
+    page.body[start..end].to_owned()
+}
+
+/// Logs in with password and TOTP (enrolling it the first time); returns the TOTP secret.
+async fn log_in(
+    console: &mut Browser,
+    username: &str,
+    password: &str,
+    secret: Option<&str>,
+) -> String {
+    let (_, csrf) = form(console, "/connexion").await;
+    let page = console
+        .post(
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert!(
+        page.location.as_deref().unwrap().ends_with("/totp"),
+        "{}",
+        page.body
+    );
+    let totp = console.get("/totp").await;
+    let csrf = totp.field("csrf").unwrap();
+    let secret = match secret {
+        Some(s) => s.to_owned(),
+        None => secret_on(&totp),
+    };
+    let code = idp_admin::console::auth::code_for(&secret, now()).unwrap();
+    let page = console
+        .post("/totp", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    secret
+}
+
+async fn clerk_logs_in_with_totp_and_verifies_a_reference(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let person = Person::new(31);
+    let (reference, _) = face_to_face_reference(&app, &person).await;
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "agents",
+            "add",
+            "c.martin",
+            "--name",
+            "Claire Martin",
+            "--role",
+            "clerk",
+            "--office",
+            "LYON01",
+        ],
+    )
+    .await;
+    let password = created["initial_password"].as_str().unwrap().to_owned();
+
+    let mut console = Browser::new(&base);
+    // Pages need a full login.
+    assert!(
+        console
+            .get("/guichet")
+            .await
+            .location
+            .unwrap()
+            .ends_with("/connexion")
+    );
+    let secret = log_in(&mut console, "c.martin", &password, None).await;
+    let home = console.get("/").await;
+    assert!(
+        home.body.contains("Vérifier une identité au guichet"),
+        "{}",
+        home.body
+    );
+    assert!(
+        !home.body.contains("/revue"),
+        "a clerk sees only the counter"
+    );
+    assert_eq!(console.get("/revue").await.status, 403);
+
+    // The same TOTP code cannot be used twice, even in another browser.
+    let mut other = Browser::new(&base);
+    let (_, csrf) = form(&mut other, "/connexion").await;
+    other
+        .post(
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("username", "c.martin"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    let totp = other.get("/totp").await;
+    assert!(
+        !totp.body.contains("totp-secret"),
+        "already enrolled: no secret shown again"
+    );
+    let code = idp_admin::console::auth::code_for(&secret, now()).unwrap();
+    let replay = other
+        .post(
+            "/totp",
+            &[("csrf", &totp.field("csrf").unwrap()), ("code", &code)],
+        )
+        .await;
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("déjà utilisé"), "{}", replay.body);
+    assert_eq!(
+        other
+            .get("/guichet")
+            .await
+            .location
+            .as_deref()
+            .map(|l| l.ends_with("/totp")),
+        Some(true)
+    );
+
+    // Look the reference up: identity and document, only what the task needs.
+    let view = console
+        .get(&format!("/guichet?reference={}", reference.to_lowercase()))
+        .await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    assert!(
+        view.body.contains("Dupont")
+            && view.body.contains("Camille Anne")
+            && view.body.contains("X4RTBPFW4")
+    );
+    assert!(
+        !view.body.contains(&person.email),
+        "the clerk does not need the email"
+    );
+    let csrf = view.field("csrf").unwrap();
+    // Without the three checks, or without the CSRF token: refused.
+    let page = console
+        .post(
+            "/guichet",
+            &[
+                ("csrf", &csrf),
+                ("reference", &reference),
+                ("decision", "verified"),
+            ],
+        )
+        .await;
+    assert!(
+        page.body.contains("Cochez les trois contrôles"),
+        "{}",
+        page.body
+    );
+    let page = console
+        .post(
+            "/guichet",
+            &[("reference", &reference), ("decision", "verified")],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    let checks = [
+        ("check_document", "yes"),
+        ("check_photo", "yes"),
+        ("check_data", "yes"),
+    ];
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("reference", reference.as_str()),
+        ("decision", "verified"),
+        ("place", "office"),
+    ];
+    fields.extend_from_slice(&checks);
+    let page = console.post("/guichet", &fields).await;
+    assert!(page.body.contains("Identité vérifiée"), "{}", page.body);
+    // The activation code reaches the citizen by SMS.
+    assert!(
+        messages_to(&app, &person.mobile)
+            .await
+            .iter()
+            .any(|m| m.text.contains("activation"))
+    );
+    // Deciding again is refused.
+    let again = console.post("/guichet", &fields).await;
+    assert!(again.body.contains("déjà été traitée"), "{}", again.body);
+
+    // Lockout after repeated wrong passwords.
+    let mut attacker = Browser::new(&base);
+    let (_, csrf) = form(&mut attacker, "/connexion").await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            attacker
+                .post(
+                    "/connexion",
+                    &[
+                        ("csrf", &csrf),
+                        ("username", "c.martin"),
+                        ("password", "wrong"),
+                    ],
+                )
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let page = attacker
+        .post(
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("username", "c.martin"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 429, "locked even with the right password");
+}
+
+async fn reviewer_clears_the_online_queue(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let person = Person::new(32);
+    let mut browser = enrol_until_choice(&app, &person, "passport").await;
+    submit(
+        &mut browser,
+        "/inscription/verification",
+        &[("method", "remote")],
+    )
+    .await;
+    let (_, csrf) = form(&mut browser, "/inscription/en-ligne").await;
+    let mut front = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    front.resize(2048, 9);
+    let mut back = b"\x89PNG\r\n\x1a\n".to_vec();
+    back.resize(1024, 3);
+    browser
+        .post_multipart(
+            "/inscription/en-ligne/photos",
+            &[("csrf", &csrf)],
+            vec![("front", "a.jpg", front.clone()), ("back", "b.png", back)],
+        )
+        .await;
+    let mut webm = vec![0x1A, 0x45, 0xDF, 0xA3];
+    webm.resize(4096, 5);
+    browser
+        .post_multipart(
+            "/inscription/en-ligne/video",
+            &[("csrf", &csrf)],
+            vec![("video", "v.webm", webm)],
+        )
+        .await;
+
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "agents",
+            "add",
+            "r.leroy",
+            "--name",
+            "Rémi Leroy",
+            "--role",
+            "reviewer",
+        ],
+    )
+    .await;
+    let mut console = Browser::new(&base);
+    log_in(
+        &mut console,
+        "r.leroy",
+        created["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let queue = console.get("/revue").await;
+    assert!(
+        queue
+            .body
+            .contains("1 demande(s) en attente, dont 0 depuis plus de 24 h"),
+        "{}",
+        queue.body
+    );
+    let start = queue.body.find("href=\"/revue/").unwrap() + 6;
+    let link = &queue.body[start..start + queue.body[start..].find('"').unwrap()];
+    let detail = console.get(link).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains("Dupont"));
+    let email = person.email.clone();
+    let account = app
+        .core
+        .db
+        .read(move |conn| idp_server::store::accounts::by_email(conn, &email))
+        .await
+        .unwrap()
+        .unwrap();
+    let id = account.id.clone();
+    let request = app
+        .core
+        .db
+        .read(move |conn| idp_server::store::enrolment::open_request(conn, &id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        detail.body.contains(request.challenge.as_deref().unwrap()),
+        "the 3 digits are shown"
+    );
+    // Media are decrypted for display, to reviewers only.
+    let (status, headers, bytes) = console.get_bytes(&format!("{link}/media/front")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(bytes, front, "decrypted exactly as uploaded");
+    assert_eq!(
+        Browser::new(&base)
+            .get(&format!("{link}/media/front"))
+            .await
+            .status,
+        303,
+        "not without a session"
+    );
+
+    let csrf = detail.field("csrf").unwrap();
+    let page = console
+        .post(
+            link,
+            &[("csrf", &csrf), ("decision", "rejected"), ("reason", "")],
+        )
+        .await;
+    assert!(
+        page.body.contains("motif"),
+        "a rejection needs a reason: {}",
+        page.body
+    );
+    let page = console
+        .post(link, &[("csrf", &csrf), ("decision", "verified")])
+        .await;
+    assert!(
+        page.body.contains("Cochez les trois contrôles"),
+        "{}",
+        page.body
+    );
+    let page = console
+        .post(
+            link,
+            &[
+                ("csrf", &csrf),
+                ("decision", "verified"),
+                ("check_document", "yes"),
+                ("check_photo", "yes"),
+                ("check_data", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(
+        console
+            .get("/revue")
+            .await
+            .body
+            .contains("0 demande(s) en attente")
+    );
+    let id = account.id.clone();
+    let state = app
+        .core
+        .db
+        .read(move |conn| idp_server::store::accounts::by_id(conn, &id))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(state, "verified");
+}
