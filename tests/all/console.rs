@@ -14,7 +14,8 @@ use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 
 both_backends!(
     clerk_logs_in_with_totp_and_verifies_a_reference,
-    reviewer_clears_the_online_queue
+    reviewer_clears_the_online_queue,
+    an_admin_names_the_office_at_the_counter,
 );
 
 async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
@@ -425,4 +426,71 @@ async fn reviewer_clears_the_online_queue(backend: Backend) {
         .unwrap()
         .state;
     assert_eq!(state, "verified");
+}
+
+async fn an_admin_names_the_office_at_the_counter(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let (reference, account_id) = face_to_face_reference(&app, &Person::new(33)).await;
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "agents",
+            "add",
+            "a.admin",
+            "--name",
+            "Ana Admin",
+            "--role",
+            "admin",
+        ],
+    )
+    .await;
+    let mut console = Browser::new(&base);
+    log_in(
+        &mut console,
+        "a.admin",
+        created["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let home = console.get("/").await;
+    assert!(
+        home.body.contains("/guichet") && home.body.contains("/revue"),
+        "an admin sees both"
+    );
+    let view = console
+        .get(&format!("/guichet?reference={reference}"))
+        .await;
+    assert!(view.body.contains("Code du bureau"), "{}", view.body);
+    let csrf = view.field("csrf").unwrap();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("reference", reference.as_str()),
+        ("decision", "verified"),
+        ("place", "home"),
+        ("check_document", "yes"),
+        ("check_photo", "yes"),
+        ("check_data", "yes"),
+        ("office", "x"),
+    ];
+    let page = console.post("/guichet", &fields).await;
+    assert!(
+        page.body.contains("Indiquez le code du bureau"),
+        "{}",
+        page.body
+    );
+    fields.pop();
+    fields.push(("office", "paris07"));
+    let page = console.post("/guichet", &fields).await;
+    assert!(page.body.contains("Identité vérifiée"), "{}", page.body);
+    let request = app
+        .core
+        .db
+        .read(move |conn| idp_server::store::enrolment::latest_request(conn, &account_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.office.as_deref(), Some("home:PARIS07"));
 }

@@ -475,8 +475,10 @@ fn refusal_text(refusal: &Refusal) -> &'static str {
 
 fn lookup_form(reference: &str) -> String {
     format!(
-        "<form method=\"get\" action=\"/guichet\"><label for=\"reference\">Référence (8 caractères, ou scannez le QR code)</label>\
-         <input id=\"reference\" name=\"reference\" autocomplete=\"off\" value=\"{}\"><button type=\"submit\">Rechercher</button></form>",
+        "<form method=\"get\" action=\"/guichet\" id=\"lookup\"><label for=\"reference\">Référence (8 caractères, ou scannez le QR code)</label>\
+         <input id=\"reference\" name=\"reference\" autocomplete=\"off\" value=\"{}\"><button type=\"submit\">Rechercher</button>\
+         <button type=\"button\" id=\"scan\" class=\"secondary\" hidden>Scanner le QR code avec la caméra</button>\
+         <video id=\"camera\" muted playsinline hidden></video></form><script src=\"/static/scan.js\"></script>",
         esc(reference)
     )
 }
@@ -558,12 +560,21 @@ async fn counter_get(
                 "passport" => "Passeport",
                 _ => "Titre de séjour",
             };
+            // Clerks act for their own office; an admin names the office.
+            let office_field = if agent.office.is_none() {
+                "<label for=\"office\">Code du bureau</label><input id=\"office\" name=\"office\" autocomplete=\"off\">"
+            } else {
+                ""
+            };
             let place = format!(
-                "<input type=\"hidden\" name=\"reference\" value=\"{}\"><fieldset><legend>Lieu</legend>\
+                "<input type=\"hidden\" name=\"reference\" value=\"{}\">{office_field}<fieldset><legend>Lieu</legend>\
                  <div class=\"check\"><input type=\"radio\" id=\"p1\" name=\"place\" value=\"office\" checked><label for=\"p1\">Au guichet ({})</label></div>\
                  <div class=\"check\"><input type=\"radio\" id=\"p2\" name=\"place\" value=\"home\"><label for=\"p2\">À domicile (facteur)</label></div></fieldset>",
                 esc(view.request.reference.as_deref().unwrap_or("")),
-                esc(agent.office.as_deref().unwrap_or("—"))
+                esc(agent
+                    .office
+                    .as_deref()
+                    .unwrap_or("bureau indiqué ci-dessus"))
             );
             let body = format!(
                 "{}<h2>Pièce présentée</h2><dl class=\"summary\"><dt>Type</dt><dd>{kind}</dd><dt>Numéro</dt><dd>{}</dd><dt>Validité</dt><dd>du {} au {}</dd></dl><h2>Décision</h2>{}",
@@ -652,13 +663,16 @@ async fn counter_post(
     }
     let (Some(acting), Some(office)) = (
         auth::as_agent(&agent),
-        agent.office.clone().or_else(|| form.get("office").cloned()),
+        agent.office.clone().or_else(|| {
+            form.get("office")
+                .and_then(|o| idp_server::domain::agent::parse_office(o))
+        }),
     ) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Vérification au guichet",
             Some(&agent),
-            Some("Aucun bureau n'est associé à votre compte.".into()),
+            Some("Indiquez le code du bureau (5 à 10 lettres ou chiffres).".into()),
             None,
             lookup_form(&reference),
         );
@@ -886,6 +900,14 @@ async fn review_post(
     }
 }
 
+/// Reads the citizen's QR code with the device camera where the browser can
+/// (BarcodeDetector); the typed field stays the way that always works.
+async fn scan_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .body(include_str!("scan.js"))
+}
+
 async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
@@ -918,6 +940,7 @@ pub async fn server(core: Core, listener: TcpListener) -> std::io::Result<Server
             .route("/revue/{id}", web::post().to(review_post))
             .route("/revue/{id}/media/{kind}", web::get().to(review_media))
             .route("/static/sesame.css", web::get().to(stylesheet))
+            .route("/static/scan.js", web::get().to(scan_script))
     })
     .workers(2)
     .listen(listener)?
