@@ -44,6 +44,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
     pub bind: SocketAddr,
+    pub public_url: String,
     pub idle_secs: u64,
 }
 
@@ -445,6 +446,17 @@ impl Config {
         }
         if !(1..=600).contains(&self.oidc.code_ttl_secs) {
             return Err(key_error("oidc.code_ttl_secs", "must be between 1 and 600"));
+        }
+        let console = Url::parse(&self.console.public_url)
+            .map_err(|e| key_error("console.public_url", &format!("is not a URL: {e}")))?;
+        if console
+            .host_str()
+            .is_none_or(|h| h.parse::<std::net::IpAddr>().is_ok() || h.starts_with('['))
+        {
+            return Err(key_error(
+                "console.public_url",
+                "needs a host name (WebAuthn does not accept IP addresses), e.g. http://localhost:8081",
+            ));
         }
         if !(60..=86_400).contains(&self.console.idle_secs) {
             return Err(key_error(

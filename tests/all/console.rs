@@ -16,6 +16,7 @@ both_backends!(
     clerk_logs_in_with_totp_and_verifies_a_reference,
     reviewer_clears_the_online_queue,
     an_admin_names_the_office_at_the_counter,
+    agents_register_and_log_in_with_a_security_key,
 );
 
 async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
@@ -493,4 +494,197 @@ async fn an_admin_names_the_office_at_the_counter(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(request.office.as_deref(), Some("home:PARIS07"));
+}
+
+fn data_csrf(page: &Page) -> String {
+    let start = page.body.find("data-csrf=\"").expect("data-csrf") + 11;
+    let end = page.body[start..].find('"').unwrap() + start;
+    page.body[start..end].to_owned()
+}
+
+async fn key_for(
+    console: &mut Browser,
+    soft: &mut webauthn_authenticator_rs::softpasskey::SoftPasskey,
+) {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    let csrf = data_csrf(&console.get("/cle").await);
+    let started = console
+        .post_json(
+            "/cle/enregistrement/debut",
+            &serde_json::json!({}),
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let options: webauthn_rs::prelude::CreationChallengeResponse =
+        serde_json::from_str(&started.body).unwrap();
+    let origin = url::Url::parse("http://localhost:8081").unwrap();
+    let answer = soft
+        .do_registration(origin, options)
+        .expect("software key registers");
+    let done = console
+        .post_json(
+            "/cle/enregistrement/fin",
+            &serde_json::to_value(&answer).unwrap(),
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+}
+
+/// Starts a key login in a fresh browser; returns it, its CSRF token and the challenge.
+async fn key_login_start(base: &str, username: &str) -> (Browser, String, Page) {
+    let mut browser = Browser::new(base);
+    let (_, csrf) = form(&mut browser, "/connexion").await;
+    let started = browser
+        .post_json(
+            "/cle/connexion/debut",
+            &serde_json::json!({ "username": username }),
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
+    (browser, csrf, started)
+}
+
+async fn agents_register_and_log_in_with_a_security_key(backend: Backend) {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let origin = url::Url::parse("http://localhost:8081").unwrap();
+    let mut keys = Vec::new();
+    for username in ["k.one", "k.two"] {
+        let created = admin(
+            &env,
+            &[
+                "--json", "agents", "add", username, "--name", username, "--role", "reviewer",
+            ],
+        )
+        .await;
+        let mut console = Browser::new(&base);
+        log_in(
+            &mut console,
+            username,
+            created["initial_password"].as_str().unwrap(),
+            None,
+        )
+        .await;
+        let mut soft = SoftPasskey::new(true);
+        key_for(&mut console, &mut soft).await;
+        assert!(
+            console
+                .get("/cle")
+                .await
+                .body
+                .contains("Clés enregistrées : 1")
+        );
+        keys.push(soft);
+    }
+
+    // A key that does not verify its user (no PIN or biometric) is refused.
+    {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        let created = admin(
+            &env,
+            &[
+                "--json", "agents", "add", "k.nouv", "--name", "N", "--role", "clerk", "--office",
+                "LYON01",
+            ],
+        )
+        .await;
+        let mut console = Browser::new(&base);
+        log_in(
+            &mut console,
+            "k.nouv",
+            created["initial_password"].as_str().unwrap(),
+            None,
+        )
+        .await;
+        let csrf = data_csrf(&console.get("/cle").await);
+        let started = console
+            .post_json(
+                "/cle/enregistrement/debut",
+                &serde_json::json!({}),
+                &[("x-csrf-token", &csrf)],
+            )
+            .await;
+        let options: webauthn_rs::prelude::CreationChallengeResponse =
+            serde_json::from_str(&started.body).unwrap();
+        let mut no_uv = SoftPasskey::new(false);
+        if let Ok(answer) = no_uv.do_registration(origin.clone(), options) {
+            let done = console
+                .post_json(
+                    "/cle/enregistrement/fin",
+                    &serde_json::to_value(&answer).unwrap(),
+                    &[("x-csrf-token", &csrf)],
+                )
+                .await;
+            assert_eq!(
+                done.status, 400,
+                "registration without user verification: {}",
+                done.body
+            );
+        }
+        assert!(
+            console
+                .get("/cle")
+                .await
+                .body
+                .contains("Clés enregistrées : 0")
+        );
+    }
+
+    // The key alone logs the agent in (user verification required).
+    let (mut browser, csrf, started) = key_login_start(&base, "k.one").await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let options: webauthn_rs::prelude::RequestChallengeResponse =
+        serde_json::from_str(&started.body).unwrap();
+    let answer = keys[0]
+        .do_authentication(origin.clone(), options)
+        .expect("software key answers");
+    let answer = serde_json::to_value(&answer).unwrap();
+    let done = browser
+        .post_json("/cle/connexion/fin", &answer, &[("x-csrf-token", &csrf)])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("k.one"), "{}", home.body);
+    // The same assertion again: the ceremony is spent.
+    let replay = browser
+        .post_json("/cle/connexion/fin", &answer, &[("x-csrf-token", &csrf)])
+        .await;
+    assert_eq!(replay.status, 400);
+
+    // An agent without a key, or an unknown name, gets no challenge.
+    let created = admin(
+        &env,
+        &[
+            "--json", "agents", "add", "k.none", "--name", "N", "--role", "reviewer",
+        ],
+    )
+    .await;
+    assert!(created["initial_password"].is_string());
+    for name in ["k.none", "nobody"] {
+        let (_, _, started) = key_login_start(&base, name).await;
+        assert_eq!(started.status, 400, "{name}");
+    }
+
+    // k.one's key answering k.two's ceremony is refused.
+    let (_, _, one) = key_login_start(&base, "k.one").await;
+    let (mut two_browser, two_csrf, two) = key_login_start(&base, "k.two").await;
+    assert_eq!((one.status, two.status), (200, 200));
+    let one_options: webauthn_rs::prelude::RequestChallengeResponse =
+        serde_json::from_str(&one.body).unwrap();
+    let foreign = keys[0].do_authentication(origin, one_options).unwrap();
+    let refused = two_browser
+        .post_json(
+            "/cle/connexion/fin",
+            &serde_json::to_value(&foreign).unwrap(),
+            &[("x-csrf-token", &two_csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(two_browser.cookie("sesame_console").is_none(), "no session");
 }

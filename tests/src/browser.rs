@@ -142,6 +142,20 @@ impl Browser {
         }
     }
 
+    /// A JSON POST with extra headers (fetch-style calls of page scripts).
+    pub async fn post_json(
+        &mut self,
+        url: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut request = self.http.post(self.absolute(url)).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
     /// GET returning the raw body (binary content), with the session cookies.
     pub async fn get_bytes(&mut self, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let mut request = self.http.get(self.absolute(url));

@@ -4,6 +4,7 @@
 //! session's CSRF token; every decision goes through `idp_server::verification`.
 
 pub mod auth;
+pub mod keys;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -179,9 +180,12 @@ fn login_form(csrf: &str, username: &str) -> String {
          <input id=\"username\" name=\"username\" autocomplete=\"username\" value=\"{}\">\
          <label for=\"password\">Mot de passe</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
-         <button type=\"submit\">Continuer</button></form>",
+         <button type=\"submit\">Continuer</button></form>\
+         <button type=\"button\" id=\"key-login\" class=\"secondary\" data-csrf=\"{}\" hidden>Se connecter avec une clé de sécurité</button>\
+         <p id=\"key-status\" role=\"status\"></p><script src=\"/static/webauthn.js\"></script>",
         hidden_csrf(csrf),
-        esc(username)
+        esc(username),
+        esc(csrf)
     )
 }
 
@@ -453,7 +457,7 @@ async fn home(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
     if role.is_some_and(Role::reviews_remote) {
         links.push_str("<li><a href=\"/revue\">Demandes de vérification en ligne</a></li>");
     }
-    links.push_str("</ul>");
+    links.push_str("<li><a href=\"/cle\">Mes clés de sécurité</a></li></ul>");
     links.push_str(&format!("<form method=\"post\" action=\"/deconnexion\">{}<button class=\"secondary\">Se déconnecter</button></form>", hidden_csrf(&session.csrf)));
     page(StatusCode::OK, "Accueil", Some(&agent), None, None, links)
 }
@@ -900,6 +904,188 @@ async fn review_post(
     }
 }
 
+// ------------------------------------------------------------------ security keys
+
+async fn keys_page(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    let (agent, session) =
+        match require(&console, &req, &[Role::Clerk, Role::Reviewer, Role::Admin]).await {
+            Ok(found) => found,
+            Err(r) => return r,
+        };
+    let id = agent.id.clone();
+    let count = match console
+        .core
+        .db
+        .read(move |conn| idp_server::store::agents::keys_of(conn, &id))
+        .await
+    {
+        Ok(keys) => keys.len(),
+        Err(e) => return unavailable(e),
+    };
+    let body = format!(
+        "<p>Clés enregistrées : {count}. Une clé de sécurité (avec code PIN ou empreinte) remplace le mot de passe et le code TOTP.</p>\
+         <button type=\"button\" id=\"key-register\" data-csrf=\"{}\" hidden>Enregistrer une clé de sécurité</button>\
+         <p id=\"key-status\" role=\"status\"></p><script src=\"/static/webauthn.js\"></script><p><a href=\"/\">Retour</a></p>",
+        esc(&session.csrf)
+    );
+    page(
+        StatusCode::OK,
+        "Clés de sécurité",
+        Some(&agent),
+        None,
+        None,
+        body,
+    )
+}
+
+fn json_status(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(body.to_string())
+}
+
+fn header_csrf(req: &HttpRequest) -> Params {
+    let mut params = Params::new();
+    if let Some(v) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        params.insert("csrf".into(), v.to_owned());
+    }
+    params
+}
+
+async fn key_register_start(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
+    let (agent, session) =
+        match require(&console, &req, &[Role::Clerk, Role::Reviewer, Role::Admin]).await {
+            Ok(found) => found,
+            Err(r) => return r,
+        };
+    if !csrf_ok(&session.csrf, &header_csrf(&req)) {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "csrf" }),
+        );
+    }
+    match keys::start_registration(&console.core, &agent).await {
+        Ok(challenge) => json_status(
+            StatusCode::OK,
+            serde_json::to_value(challenge).unwrap_or_default(),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn key_register_finish(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    answer: web::Json<webauthn_rs::prelude::RegisterPublicKeyCredential>,
+) -> HttpResponse {
+    let (agent, session) =
+        match require(&console, &req, &[Role::Clerk, Role::Reviewer, Role::Admin]).await {
+            Ok(found) => found,
+            Err(r) => return r,
+        };
+    if !csrf_ok(&session.csrf, &header_csrf(&req)) {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "csrf" }),
+        );
+    }
+    match keys::finish_registration(&console.core, &agent, &answer).await {
+        Ok(true) => json_status(StatusCode::OK, serde_json::json!({ "ok": true })),
+        Ok(false) => json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "registration_failed" }),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn key_login_start(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    body: web::Json<Params>,
+) -> HttpResponse {
+    let Some(pre) = req.cookie(PRE_COOKIE).map(|c| c.value().to_owned()) else {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "no_session" }),
+        );
+    };
+    if !csrf_ok(&pre_csrf(&console, &pre), &header_csrf(&req)) {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "csrf" }),
+        );
+    }
+    let username = body
+        .get("username")
+        .map(String::as_str)
+        .unwrap_or("")
+        .trim();
+    match keys::start_login(&console.core, &pre, username).await {
+        Ok(Some(challenge)) => json_status(
+            StatusCode::OK,
+            serde_json::to_value(challenge).unwrap_or_default(),
+        ),
+        Ok(None) => json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "no_key" }),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn key_login_finish(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    answer: web::Json<webauthn_rs::prelude::PublicKeyCredential>,
+) -> HttpResponse {
+    let Some(pre) = req.cookie(PRE_COOKIE).map(|c| c.value().to_owned()) else {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "no_session" }),
+        );
+    };
+    if !csrf_ok(&pre_csrf(&console, &pre), &header_csrf(&req)) {
+        return json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "csrf" }),
+        );
+    }
+    match keys::finish_login(&console.core, &pre, &answer).await {
+        Ok(Some(agent)) => {
+            let session = AgentSession {
+                agent_id: agent.id,
+                totp_ok: true,
+                csrf: idp_server::crypto::random_token().unwrap_or_default(),
+                enrolling: None,
+            };
+            let value = idp_server::crypto::random_token().unwrap_or_default();
+            if let Err(e) = auth::save(&console.core, &value, &session).await {
+                return unavailable(e);
+            }
+            let mut response = json_status(StatusCode::OK, serde_json::json!({ "redirect": "/" }));
+            let _ = response.add_cookie(&cookie(SESSION_COOKIE, value));
+            response
+        }
+        Ok(None) => json_status(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": "not_recognised" }),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn webauthn_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .body(include_str!("webauthn.js"))
+}
+
 /// Reads the citizen's QR code with the device camera where the browser can
 /// (BarcodeDetector); the typed field stays the way that always works.
 async fn scan_script() -> HttpResponse {
@@ -941,6 +1127,18 @@ pub async fn server(core: Core, listener: TcpListener) -> std::io::Result<Server
             .route("/revue/{id}/media/{kind}", web::get().to(review_media))
             .route("/static/sesame.css", web::get().to(stylesheet))
             .route("/static/scan.js", web::get().to(scan_script))
+            .route("/static/webauthn.js", web::get().to(webauthn_script))
+            .route("/cle", web::get().to(keys_page))
+            .route(
+                "/cle/enregistrement/debut",
+                web::post().to(key_register_start),
+            )
+            .route(
+                "/cle/enregistrement/fin",
+                web::post().to(key_register_finish),
+            )
+            .route("/cle/connexion/debut", web::post().to(key_login_start))
+            .route("/cle/connexion/fin", web::post().to(key_login_finish))
     })
     .workers(2)
     .listen(listener)?

@@ -143,3 +143,47 @@ pub fn activation(
         .first(conn)
         .optional()?)
 }
+
+/// A registered security key: (credential id, serialised passkey).
+pub fn keys_of(
+    conn: &mut DbConnection,
+    agent_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    use super::schema::agent_keys as k;
+    Ok(k::table
+        .filter(k::agent_id.eq(agent_id))
+        .select((k::credential_id, k::passkey))
+        .order(k::created_at.asc())
+        .load(conn)?)
+}
+
+pub fn insert_key(
+    conn: &mut DbConnection,
+    credential_id: &str,
+    agent_id: &str,
+    passkey: &str,
+) -> Result<(), StoreError> {
+    use super::schema::agent_keys as k;
+    diesel::insert_into(k::table)
+        .values((
+            k::credential_id.eq(credential_id),
+            k::agent_id.eq(agent_id),
+            k::passkey.eq(passkey),
+            k::created_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores the updated credential (signature counter) after a login.
+pub fn update_key(
+    conn: &mut DbConnection,
+    credential_id: &str,
+    passkey: &str,
+) -> Result<(), StoreError> {
+    use super::schema::agent_keys as k;
+    diesel::update(k::table.filter(k::credential_id.eq(credential_id)))
+        .set((k::passkey.eq(passkey), k::last_used_at.eq(Some(now_unix()))))
+        .execute(conn)?;
+    Ok(())
+}
