@@ -15,7 +15,9 @@
 #    BIN_DIR defaults to ${CARGO_TARGET_DIR:-<repo>/target}/debug. It runs on the
 #    embedded backend (SQLite file, in-process ephemeral store, fresh master
 #    key) in a temporary directory, on free ports of 127.0.0.1, seeded with
-#    `idp-admin dev seed`.
+#    `idp-admin dev seed`. The agents' console (`idp-admin serve`) shares the
+#    database, the master key and the outbox, with one clerk agent created
+#    beforehand (`idp-admin agents add --json`).
 # 4. The journeys run with Node's test runner. Screenshots are written to
 #    tests/browser/screenshots/<journey>/<nn>-<step>.png (emptied first, kept
 #    afterwards).
@@ -132,9 +134,12 @@ s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 IDP_PORT="$(free_port)"
 RP_PORT="$(free_port)"
 while [[ "$RP_PORT" == "$IDP_PORT" ]]; do RP_PORT="$(free_port)"; done
+CONSOLE_PORT="$(free_port)"
+while [[ "$CONSOLE_PORT" == "$IDP_PORT" || "$CONSOLE_PORT" == "$RP_PORT" ]]; do CONSOLE_PORT="$(free_port)"; done
 
 ISSUER="http://127.0.0.1:$IDP_PORT"
 RP_URL="http://127.0.0.1:$RP_PORT"
+CONSOLE_URL="http://127.0.0.1:$CONSOLE_PORT"
 export IDP__SERVER__BIND="127.0.0.1:$IDP_PORT"
 export IDP__SERVER__PUBLIC_URL="$ISSUER"
 export IDP__SERVER__WORKERS=2
@@ -143,6 +148,7 @@ export IDP__EPHEMERAL__URL="memory://"
 export IDP__KEYS__MASTER_KEY_FILE="$WORKDIR/master.key"
 export IDP__KEYS__GENERATE_IF_MISSING=true
 export IDP__DEV__ENABLED=true
+export IDP__CONSOLE__BIND="127.0.0.1:$CONSOLE_PORT"
 export IDP__LOG__FILTER="${IDP__LOG__FILTER:-info}"
 unset IDP_CONFIG IDP_MASTER_KEY
 
@@ -161,6 +167,16 @@ for key in DEMO_CLIENT_ID DEMO_CLIENT_SECRET DEMO_EMAIL DEMO_PASSWORD; do
     [[ -n "${!key}" ]] || die "idp-admin dev seed printed no $key"
 done
 
+# One clerk of the LYON01 post office; TOTP is enrolled by the journey.
+CLERK_USERNAME="c.martin"
+CLERK_JSON="$(NO_COLOR=1 "$BIN_DIR/idp-admin" agents add "$CLERK_USERNAME" --name "Claire Martin" \
+    --role clerk --office LYON01 --json 2>"$WORKDIR/agents.log")" ||
+    die "idp-admin agents add failed: $(tail -n 5 "$WORKDIR/agents.log")"
+CLERK_PASSWORD="$(node -e 'const a = JSON.parse(require("fs").readFileSync(0, "utf8"));
+if (typeof a.initial_password !== "string" || !a.initial_password) process.exit(1);
+console.log(a.initial_password);' <<<"$CLERK_JSON")" ||
+    die "idp-admin agents add --json printed no initial_password: $CLERK_JSON"
+
 NO_COLOR=1 "$BIN_DIR/idp-server" >"$WORKDIR/idp-server.log" 2>&1 &
 PIDS+=("$!")
 IDP_PID=$!
@@ -169,8 +185,11 @@ DEMO_ISSUER="$ISSUER" DEMO_CLIENT_ID="$DEMO_CLIENT_ID" DEMO_CLIENT_SECRET="$DEMO
     "$BIN_DIR/examples/demo-rp" >"$WORKDIR/demo-rp.log" 2>&1 &
 PIDS+=("$!")
 RP_PID=$!
+NO_COLOR=1 "$BIN_DIR/idp-admin" serve >"$WORKDIR/idp-console.log" 2>&1 &
+PIDS+=("$!")
+CONSOLE_PID=$!
 
-# Wait (up to 30 s) until both answer.
+# Wait (up to 30 s) until each answers.
 wait_for() {
     local name="$1" pid="$2" url="$3" i
     for ((i = 0; i < 150; i++)); do
@@ -184,7 +203,8 @@ wait_for() {
 }
 wait_for idp-server "$IDP_PID" "$ISSUER/readyz"
 wait_for demo-rp "$RP_PID" "$RP_URL/"
-echo "$PROG: idp-server $ISSUER, demo-rp $RP_URL" >&2
+wait_for idp-console "$CONSOLE_PID" "$CONSOLE_URL/connexion"
+echo "$PROG: idp-server $ISSUER, demo-rp $RP_URL, console $CONSOLE_URL" >&2
 
 # ---------------------------------------------------------------- journeys
 
@@ -197,6 +217,7 @@ mkdir -p "$SHOTS" "$WORKDIR/tmp"
 # (--user-data-dir) is created under the temporary directory.
 set +e
 SESAME_ISSUER="$ISSUER" DEMO_RP_URL="$RP_URL" DEMO_EMAIL="$DEMO_EMAIL" DEMO_PASSWORD="$DEMO_PASSWORD" \
+    SESAME_CONSOLE_URL="$CONSOLE_URL" CLERK_USERNAME="$CLERK_USERNAME" CLERK_PASSWORD="$CLERK_PASSWORD" \
     CHROMIUM_PATH="$CHROMIUM_PATH" SCREENSHOT_DIR="$SHOTS" TMPDIR="$WORKDIR/tmp" \
     setsid node --test --test-reporter=spec --test-concurrency=1 --test-timeout=180000 "${JOURNEYS[@]}" &
 NODE_PID=$!

@@ -177,7 +177,7 @@ async fn require(
 fn login_form(csrf: &str, username: &str) -> String {
     format!(
         "<form method=\"post\" action=\"/connexion\">{}<label for=\"username\">Identifiant</label>\
-         <input id=\"username\" name=\"username\" autocomplete=\"username\" value=\"{}\">\
+         <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" value=\"{}\">\
          <label for=\"password\">Mot de passe</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\
          <button type=\"submit\">Continuer</button></form>\
@@ -292,7 +292,7 @@ async fn pending_session(
 fn totp_form(csrf: &str) -> String {
     format!(
         "<form method=\"post\" action=\"/totp\">{}<label for=\"code\">Code à 6 chiffres de votre application d'authentification</label>\
-         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\"><button type=\"submit\">Valider</button></form>",
+         <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\"><button type=\"submit\">Valider</button></form>",
         hidden_csrf(csrf)
     )
 }
@@ -480,11 +480,18 @@ fn refusal_text(refusal: &Refusal) -> &'static str {
 fn lookup_form(reference: &str) -> String {
     format!(
         "<form method=\"get\" action=\"/guichet\" id=\"lookup\"><label for=\"reference\">Référence (8 caractères, ou scannez le QR code)</label>\
-         <input id=\"reference\" name=\"reference\" autocomplete=\"off\" value=\"{}\"><button type=\"submit\">Rechercher</button>\
+         <input id=\"reference\" name=\"reference\" type=\"text\" autocomplete=\"off\" autofocus value=\"{}\"><button type=\"submit\">Rechercher</button>\
          <button type=\"button\" id=\"scan\" class=\"secondary\" hidden>Scanner le QR code avec la caméra</button>\
          <video id=\"camera\" muted playsinline hidden></video></form><script src=\"/static/scan.js\"></script>",
         esc(reference)
     )
+}
+
+/// `1990-04-12` → `12/04/1990`, as printed on French documents.
+fn french_date(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
 }
 
 fn identity_summary(identity: &accounts::IdentityRow) -> String {
@@ -508,7 +515,7 @@ fn identity_summary(identity: &accounts::IdentityRow) -> String {
         } else {
             "Masculin"
         },
-        esc(&identity.birthdate),
+        esc(&french_date(&identity.birthdate)),
         esc(&birthplace),
         esc(
             idp_server::domain::insee::country_name(&identity.birthcountry)
@@ -527,8 +534,10 @@ fn decision_form(action: &str, csrf: &str, extra_fields: &str, checks: bool) -> 
         ""
     };
     format!(
-        "<form method=\"post\" action=\"{action}\">{}{extra_fields}{checks}\
-         <label for=\"reason\">Motif (obligatoire en cas de refus)</label><input id=\"reason\" name=\"reason\">\
+        // The disabled first button is the form's default: Enter in a field
+        // submits nothing, so no decision is ever taken by accident.
+        "<form method=\"post\" action=\"{action}\"><button type=\"submit\" disabled hidden aria-hidden=\"true\" tabindex=\"-1\"></button>{}{extra_fields}{checks}\
+         <label for=\"reason\">Motif (obligatoire en cas de refus)</label><input id=\"reason\" name=\"reason\" type=\"text\">\
          <button type=\"submit\" name=\"decision\" value=\"verified\">Identité vérifiée</button>\
          <button type=\"submit\" name=\"decision\" value=\"rejected\" class=\"secondary\">Refuser</button></form>",
         hidden_csrf(csrf)
@@ -566,7 +575,7 @@ async fn counter_get(
             };
             // Clerks act for their own office; an admin names the office.
             let office_field = if agent.office.is_none() {
-                "<label for=\"office\">Code du bureau</label><input id=\"office\" name=\"office\" autocomplete=\"off\">"
+                "<label for=\"office\">Code du bureau</label><input id=\"office\" name=\"office\" type=\"text\" autocomplete=\"off\">"
             } else {
                 ""
             };
@@ -584,8 +593,8 @@ async fn counter_get(
                 "{}<h2>Pièce présentée</h2><dl class=\"summary\"><dt>Type</dt><dd>{kind}</dd><dt>Numéro</dt><dd>{}</dd><dt>Validité</dt><dd>du {} au {}</dd></dl><h2>Décision</h2>{}",
                 identity_summary(&view.identity),
                 esc(&view.document_number),
-                esc(&view.document_issued_on),
-                esc(&view.document_expires_on),
+                esc(&french_date(&view.document_issued_on)),
+                esc(&french_date(&view.document_expires_on)),
                 decision_form("/guichet", &session.csrf, &place, true)
             );
             page(

@@ -66,12 +66,12 @@ fn pending_key(provider: &Provider, cookie: &str) -> String {
 }
 
 pub async fn load_pending(provider: &Provider, cookie: &str) -> Result<Pending, EnrolError> {
+    let key = pending_key(provider, cookie);
     Ok(provider
         .core
         .ephemeral
-        .get(&pending_key(provider, cookie))
+        .get_json(&key)
         .await?
-        .and_then(|raw| serde_json::from_slice(&raw).ok())
         .unwrap_or_default())
 }
 
@@ -80,13 +80,12 @@ pub async fn save_pending(
     cookie: &str,
     pending: &Pending,
 ) -> Result<(), EnrolError> {
-    let raw = serde_json::to_vec(pending).map_err(|e| EnrolError::Internal(e.to_string()))?;
-    provider
+    let key = pending_key(provider, cookie);
+    Ok(provider
         .core
         .ephemeral
-        .set(&pending_key(provider, cookie), &raw, ENROL_TTL)
-        .await?;
-    Ok(())
+        .set_json(&key, pending, ENROL_TTL)
+        .await?)
 }
 
 fn audit(
@@ -544,12 +543,12 @@ fn draft_key(account_id: &str) -> String {
 }
 
 pub async fn load_draft(provider: &Provider, account_id: &str) -> Result<Draft, EnrolError> {
+    let key = draft_key(account_id);
     Ok(provider
         .core
         .ephemeral
-        .get(&draft_key(account_id))
+        .get_json(&key)
         .await?
-        .and_then(|raw| serde_json::from_slice(&raw).ok())
         .unwrap_or_default())
 }
 
@@ -558,13 +557,12 @@ pub async fn save_draft(
     account_id: &str,
     draft: &Draft,
 ) -> Result<(), EnrolError> {
-    let raw = serde_json::to_vec(draft).map_err(|e| EnrolError::Internal(e.to_string()))?;
-    provider
+    let key = draft_key(account_id);
+    Ok(provider
         .core
         .ephemeral
-        .set(&draft_key(account_id), &raw, ENROL_TTL)
-        .await?;
-    Ok(())
+        .set_json(&key, draft, ENROL_TTL)
+        .await?)
 }
 
 /// Records the reviewed identity and document: state `identity_submitted`.

@@ -104,6 +104,30 @@ impl Ephemeral {
         }
     }
 
+    /// A JSON value; `None` when absent or no longer readable (for instance
+    /// written by an older version).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, EphemeralError> {
+        Ok(self
+            .get(key)
+            .await?
+            .and_then(|raw| serde_json::from_slice(&raw).ok()))
+    }
+
+    /// Stores `value` as JSON for `ttl`.
+    pub async fn set_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), EphemeralError> {
+        let raw = serde_json::to_vec(value)
+            .map_err(|e| EphemeralError::Protocol(format!("serialising {key}: {e}")))?;
+        self.set(key, &raw, ttl).await
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Ephemeral::Memory(_) => "memory",

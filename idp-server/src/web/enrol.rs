@@ -181,33 +181,7 @@ fn see_other(location: &str) -> HttpResponse {
 }
 
 fn failure(lang: Lang, error: EnrolError) -> HttpResponse {
-    let t = super::i18n::texts(lang);
-    let web_error = match error {
-        EnrolError::Store(e) => WebError::from(e),
-        EnrolError::Ephemeral(e) => WebError::from(e),
-        EnrolError::Oidc(e) => WebError::from(e),
-        EnrolError::Notify(crate::notify::NotifyError::Unavailable(detail)) => {
-            WebError::Unavailable(detail)
-        }
-        EnrolError::Notify(other) => WebError::Internal(other.to_string()),
-        EnrolError::Internal(detail) => WebError::Internal(detail),
-    };
-    match web_error {
-        WebError::Unavailable(detail) => {
-            tracing::warn!(error = %detail, "enrolment page answered 503");
-            let mut response =
-                pages::error_page(lang, StatusCode::SERVICE_UNAVAILABLE, t.unavailable);
-            response.headers_mut().insert(
-                RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("5"),
-            );
-            response
-        }
-        WebError::Internal(detail) => {
-            tracing::error!(error = %detail, "enrolment page answered 500");
-            pages::error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title)
-        }
-    }
+    pages::failure_page(lang, WebError::from(error))
 }
 
 fn csrf_for(provider: &Provider, cookie_value: &str) -> String {

@@ -63,6 +63,22 @@ impl From<crate::oidc::error::OidcError> for WebError {
     }
 }
 
+impl From<crate::enrol::EnrolError> for WebError {
+    fn from(e: crate::enrol::EnrolError) -> Self {
+        use crate::enrol::EnrolError;
+        use crate::notify::NotifyError;
+        match e {
+            EnrolError::Store(inner) => inner.into(),
+            EnrolError::Ephemeral(inner) => inner.into(),
+            EnrolError::Oidc(inner) => inner.into(),
+            // A mail or SMS relay that is down: the person can retry shortly.
+            EnrolError::Notify(NotifyError::Unavailable(detail)) => WebError::Unavailable(detail),
+            EnrolError::Notify(other) => WebError::Internal(other.to_string()),
+            EnrolError::Internal(detail) => WebError::Internal(detail),
+        }
+    }
+}
+
 impl From<crate::crypto::CryptoError> for WebError {
     fn from(e: crate::crypto::CryptoError) -> Self {
         WebError::Internal(e.to_string())

@@ -43,23 +43,7 @@ fn see_other(location: &str) -> HttpResponse {
 
 /// An infrastructure failure on a page: 503 or 500, in the person's language.
 fn page_failure(lang: Lang, error: OidcError) -> HttpResponse {
-    let t = texts(lang);
-    match WebError::from(error) {
-        WebError::Unavailable(detail) => {
-            tracing::warn!(error = %detail, "page answered 503");
-            let mut response =
-                pages::error_page(lang, StatusCode::SERVICE_UNAVAILABLE, t.unavailable);
-            response.headers_mut().insert(
-                RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("5"),
-            );
-            response
-        }
-        WebError::Internal(detail) => {
-            tracing::error!(error = %detail, "page answered 500");
-            pages::error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title)
-        }
-    }
+    pages::failure_page(lang, WebError::from(error))
 }
 
 fn render_next(lang: Lang, next: Next) -> HttpResponse {

@@ -77,6 +77,27 @@ pub fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
     }
 }
 
+/// An infrastructure failure on a page: 503 (with `Retry-After`) or 500, in
+/// the person's language; the detail goes to the log only.
+pub fn failure_page(lang: Lang, error: super::error::WebError) -> HttpResponse {
+    let t = texts(lang);
+    match error {
+        super::error::WebError::Unavailable(detail) => {
+            tracing::warn!(error = %detail, "page answered 503");
+            let mut response = error_page(lang, StatusCode::SERVICE_UNAVAILABLE, t.unavailable);
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+            response
+        }
+        super::error::WebError::Internal(detail) => {
+            tracing::error!(error = %detail, "page answered 500");
+            error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.error_title)
+        }
+    }
+}
+
 pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> HttpResponse {
     html(
         status,

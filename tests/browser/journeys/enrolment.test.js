@@ -13,7 +13,6 @@
 // first, picking the newest message for this run's unique email or mobile.
 // Each test uses its own browser context and its own addresses.
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import {
   env,
@@ -24,10 +23,10 @@ import {
   launch,
   shot,
 } from '../lib/browser.js';
+import { PASSWORD, codeFor, isoDate, newestMessage, person } from '../lib/enrol.js';
 
 const JOURNEY = 'enrolment';
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const PASSWORD = 'Tr0mbone-Vert-42!';
 
 let browser;
 
@@ -37,58 +36,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Unique per run: an email, a French mobile (06 12 34 xx xx) and an identity card number. */
-function person() {
-  const tag = `${Date.now().toString(36)}${randomInt(1e6).toString(36)}`;
-  const digits = String(randomInt(10_000)).padStart(4, '0');
-  const alphabet = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
-  let card = '';
-  for (let i = 0; i < 9; i++) card += alphabet[randomInt(alphabet.length)];
-  return {
-    email: `camille.${tag}@exemple.fr`,
-    mobile: `06 12 34 ${digits.slice(0, 2)} ${digits.slice(2)}`,
-    e164: `+3361234${digits}`,
-    card,
-  };
-}
-
-/** `YYYY-MM-DD` of today (UTC) shifted by whole years and days. */
-function isoDate({ years = 0, days = 0 } = {}) {
-  const d = new Date();
-  d.setUTCFullYear(d.getUTCFullYear() + years);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
-/** The messages of /dev/outbox, newest first: { to, subject, text }. */
-async function outboxMessages(page) {
-  await page.goto(`${env.issuer}/dev/outbox`);
-  return page.locator('article.outbox').evaluateAll((articles) =>
-    articles.map((a) => {
-      const [subject, to] = a.querySelector('h2').textContent.split(' → ');
-      return { subject: subject.trim(), to: (to ?? '').trim(), text: a.querySelector('pre').textContent };
-    }),
-  );
-}
-
-/** The newest outbox message for `to`, read in `outbox` (a second page of the same context). */
-async function newestMessage(outbox, to) {
-  for (let i = 0; i < 20; i++) {
-    const found = (await outboxMessages(outbox)).find((m) => m.to === to);
-    if (found) return found;
-    await outbox.waitForTimeout(250);
-  }
-  throw new Error(`no message for ${to} in /dev/outbox`);
-}
-
-/** The 6-digit code of the newest message for `to`. */
-async function codeFor(outbox, to) {
-  const message = await newestMessage(outbox, to);
-  const match = message.text.match(/\b(\d{6})\b/);
-  assert.ok(match, `no 6-digit code in the message to ${to}: ${message.text}`);
-  return match[1];
-}
 
 /** Asserts the step progress line. */
 async function expectStep(page, n) {
