@@ -271,6 +271,26 @@ async fn clerk_logs_in_with_totp_and_verifies_a_reference(backend: Backend) {
         )
         .await;
     assert_eq!(page.status, 429, "locked even with the right password");
+    // Logins and the lockout are in the audit log, the lockout once.
+    let actions: Vec<String> = app
+        .core
+        .db
+        .read(|conn| idp_server::store::audit::recent(conn, 200))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.subject == "c.martin")
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "agents.locked_out").count(),
+        1,
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a == "agents.totp_enrolled"),
+        "{actions:?}"
+    );
 }
 
 async fn reviewer_clears_the_online_queue(backend: Backend) {

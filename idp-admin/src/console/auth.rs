@@ -90,13 +90,48 @@ fn failures_key(username: &str) -> String {
     format!("agent-failures:{}", username.to_lowercase())
 }
 
-/// Counts an attempt before checking it (atomic across replicas).
+/// Counts an attempt before checking it (atomic across replicas). The
+/// attempt that crosses the limit records the lockout in the audit log, once.
 async fn count_attempt(core: &Core, username: &str) -> Result<bool, AuthError> {
-    Ok(core
+    let count = core
         .ephemeral
         .incr(&failures_key(username), LOCKOUT)
-        .await?
-        > MAX_FAILURES)
+        .await?;
+    if count == MAX_FAILURES + 1 {
+        record(
+            core,
+            username,
+            "agents.locked_out",
+            serde_json::json!({ "minutes": LOCKOUT.as_secs() / 60 }),
+        )
+        .await?;
+    }
+    Ok(count > MAX_FAILURES)
+}
+
+/// One audit entry about an agent, by that agent.
+async fn record(
+    core: &Core,
+    username: &str,
+    action: &'static str,
+    details: serde_json::Value,
+) -> Result<(), AuthError> {
+    let username = username.to_owned();
+    core.db
+        .write(move |conn| {
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: &format!("agent:{username}"),
+                    action,
+                    subject: &username,
+                    details,
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(())
 }
 
 /// Checks username + password; on success returns a new session cookie value.
@@ -237,6 +272,13 @@ pub async fn check_code(
     core.ephemeral
         .delete(&failures_key(&agent.username))
         .await?;
+    record(
+        core,
+        &agent.username,
+        "agents.login_totp",
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(Ok(()))
 }
 
