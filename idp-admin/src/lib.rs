@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 pub mod commands;
 pub mod console;
+pub mod support;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use idp_server::app::{Core, StartupError};

@@ -17,6 +17,7 @@ both_backends!(
     reviewer_clears_the_online_queue,
     an_admin_names_the_office_at_the_counter,
     agents_register_and_log_in_with_a_security_key,
+    admins_support_accounts_from_the_console,
 );
 
 async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
@@ -707,4 +708,167 @@ async fn agents_register_and_log_in_with_a_security_key(backend: Backend) {
         .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(two_browser.cookie("sesame_console").is_none(), "no session");
+}
+
+async fn admins_support_accounts_from_the_console(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let person = Person::new(34);
+    let (reference, account_id) = face_to_face_reference(&app, &person).await;
+    let clerk = admin(
+        &env,
+        &[
+            "--json", "agents", "add", "c.clerk", "--name", "C", "--role", "clerk", "--office",
+            "LYON01",
+        ],
+    )
+    .await;
+    let cli = Cli::try_parse_from([
+        "idp-admin",
+        "verify",
+        "--reference",
+        &reference,
+        "--office",
+        "LYON01",
+        "--agent",
+        "c.clerk",
+        "--decision",
+        "verified",
+    ])
+    .unwrap();
+    idp_admin::run_with(cli, env.config(), None, &mut Vec::new())
+        .await
+        .unwrap();
+    let state = |app: &TestApp| {
+        let (core, id) = (app.core.clone(), account_id.clone());
+        async move {
+            core.db
+                .read(move |conn| idp_server::store::accounts::by_id(conn, &id))
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+        }
+    };
+
+    // Clerks do not get the support pages.
+    let mut counter = Browser::new(&base);
+    log_in(
+        &mut counter,
+        "c.clerk",
+        clerk["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(counter.get("/comptes").await.status, 403);
+
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "agents",
+            "add",
+            "a.support",
+            "--name",
+            "Support",
+            "--role",
+            "admin",
+        ],
+    )
+    .await;
+    let mut console = Browser::new(&base);
+    log_in(
+        &mut console,
+        "a.support",
+        created["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let unknown = console.get("/comptes?q=nobody%40example.fr").await;
+    assert_eq!(unknown.status, 404);
+    let q: String = url::form_urlencoded::byte_serialize(person.email.as_bytes()).collect();
+    let found = console.get(&format!("/comptes?q={q}")).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert!(
+        found.body.contains("verified")
+            && found.body.contains("Dupont")
+            && found.body.contains("verification.verified")
+    );
+    assert!(
+        !found.body.contains("X4RTBPFW4"),
+        "support never sees the document number"
+    );
+    let csrf = found.field("csrf").unwrap();
+    let suspend = format!("/comptes/{account_id}/suspendre");
+
+    let page = console
+        .post(&suspend, &[("csrf", &csrf), ("reason", " ")])
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Indiquez le motif"), "{}", page.body);
+    assert_eq!(
+        console.post(&suspend, &[("reason", "fraude")]).await.status,
+        400,
+        "CSRF"
+    );
+    assert_eq!(state(&app).await, "verified");
+
+    let page = console
+        .post(
+            &suspend,
+            &[("csrf", &csrf), ("reason", "usurpation signalée")],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    assert!(
+        console
+            .get(page.location.as_deref().unwrap())
+            .await
+            .body
+            .contains("Compte suspendu.")
+    );
+    assert_eq!(state(&app).await, "suspended");
+    let page = console
+        .post(
+            &format!("/comptes/{account_id}/retablir"),
+            &[("csrf", &csrf), ("reason", "vérifié par téléphone")],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    assert_eq!(state(&app).await, "verified");
+
+    let before = messages_to(&app, &person.mobile).await.len();
+    let page = console
+        .post(
+            &format!("/comptes/{account_id}/activation"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    assert!(
+        console
+            .get(page.location.as_deref().unwrap())
+            .await
+            .body
+            .contains("Nouveau code d&#39;activation")
+    );
+    assert_eq!(messages_to(&app, &person.mobile).await.len(), before + 1);
+    let actions: Vec<String> = app
+        .core
+        .db
+        .read(|conn| idp_server::store::audit::recent(conn, 100))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.actor == "agent:a.support")
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        "accounts.suspend",
+        "accounts.unsuspend",
+        "activation.code_issued",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
 }

@@ -457,6 +457,9 @@ async fn home(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
     if role.is_some_and(Role::reviews_remote) {
         links.push_str("<li><a href=\"/revue\">Demandes de vérification en ligne</a></li>");
     }
+    if role == Some(Role::Admin) {
+        links.push_str("<li><a href=\"/comptes\">Assistance aux comptes</a></li>");
+    }
     links.push_str("<li><a href=\"/cle\">Mes clés de sécurité</a></li></ul>");
     links.push_str(&format!("<form method=\"post\" action=\"/deconnexion\">{}<button class=\"secondary\">Se déconnecter</button></form>", hidden_csrf(&session.csrf)));
     page(StatusCode::OK, "Accueil", Some(&agent), None, None, links)
@@ -913,6 +916,273 @@ async fn review_post(
     }
 }
 
+// ------------------------------------------------------------------ account support (admin)
+
+fn support_search(query: &str) -> String {
+    format!(
+        "<form method=\"get\" action=\"/comptes\"><label for=\"q\">Adresse électronique ou numéro de portable</label>\
+         <input id=\"q\" name=\"q\" type=\"text\" autocomplete=\"off\" autofocus value=\"{}\"><button type=\"submit\">Rechercher</button></form>",
+        esc(query)
+    )
+}
+
+fn action_form(action: &str, csrf: &str, label: &str, reason: bool) -> String {
+    let field = if reason {
+        "<label for=\"reason\">Motif</label><input id=\"reason\" name=\"reason\" type=\"text\">"
+    } else {
+        ""
+    };
+    format!(
+        "<form method=\"post\" action=\"{}\"><button type=\"submit\" disabled hidden aria-hidden=\"true\" tabindex=\"-1\"></button>{}{field}<button type=\"submit\" class=\"secondary\">{}</button></form>",
+        esc(action),
+        hidden_csrf(csrf),
+        esc(label)
+    )
+}
+
+async fn support_get(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    query: web::Query<Params>,
+) -> HttpResponse {
+    let (agent, session) = match require(&console, &req, &[Role::Admin]).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let q = query
+        .get("q")
+        .map(|q| q.trim().to_owned())
+        .unwrap_or_default();
+    // Only fixed notices travel in the URL; refusals are rendered directly.
+    let notice = match query.get("fait").map(String::as_str) {
+        Some("suspendu") => Some("Compte suspendu.".to_owned()),
+        Some("retabli") => Some("Suspension levée.".to_owned()),
+        Some("activation") => {
+            Some("Nouveau code d'activation envoyé par SMS et par courriel.".to_owned())
+        }
+        _ => None,
+    };
+    support_page(&console, &agent, &session, &q, notice, None, StatusCode::OK).await
+}
+
+async fn support_page(
+    console: &Console,
+    agent: &AgentRow,
+    session: &AgentSession,
+    q: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> HttpResponse {
+    let agent = agent.clone();
+    let q = q.to_owned();
+    if q.is_empty() {
+        return page(
+            status,
+            "Assistance aux comptes",
+            Some(&agent),
+            error,
+            notice,
+            support_search(""),
+        );
+    }
+    let row = match crate::support::Lookup::parse(&q) {
+        Ok(lookup) => crate::support::find(&console.core.db, &lookup).await,
+        Err(e) => Err(e),
+    };
+    let row = match row {
+        Ok(row) => row,
+        Err(crate::AdminError::Usage(message)) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "Assistance aux comptes",
+                Some(&agent),
+                Some(message),
+                None,
+                support_search(&q),
+            );
+        }
+        Err(e) => return unavailable(e),
+    };
+    let overview = match crate::support::overview(&console.core.db, &row.id).await {
+        Ok(o) => o,
+        Err(e) => return unavailable(e),
+    };
+    let when = |t: i64| crate::format_time(t);
+    let mut body = support_search(&q);
+    body.push_str(&format!(
+        "<h2>{}</h2><dl class=\"summary\"><dt>État</dt><dd>{}</dd><dt>Téléphone</dt><dd>{}</dd><dt>Créé le</dt><dd>{}</dd></dl>",
+        esc(&row.email),
+        esc(&row.state),
+        esc(&row.phone.as_deref().map(idp_server::notify::mask_phone).unwrap_or_else(|| "—".into())),
+        when(row.created_at)
+    ));
+    if let Some(identity) = &overview.identity {
+        body.push_str("<h2>Identité</h2>");
+        body.push_str(&identity_summary(identity));
+        body.push_str(&format!(
+            "<p>{}</p>",
+            match (
+                identity.verified_at,
+                identity.verification_method.as_deref()
+            ) {
+                (Some(t), Some(m)) => format!(
+                    "Vérifiée le {} ({})",
+                    when(t),
+                    if m == "remote" {
+                        "en ligne"
+                    } else {
+                        "face à face"
+                    }
+                ),
+                _ => "Déclarée, non vérifiée".to_owned(),
+            }
+        ));
+    }
+    if let Some(r) = &overview.request {
+        body.push_str(&format!(
+            "<h2>Dernière demande de vérification</h2><p>{} — {}{}{}</p>",
+            if r.method == "remote" {
+                "en ligne"
+            } else {
+                "face à face"
+            },
+            esc(&r.status),
+            r.reference
+                .as_deref()
+                .map(|x| format!(", référence {}", esc(x)))
+                .unwrap_or_default(),
+            r.reason
+                .as_deref()
+                .map(|x| format!(", motif : {}", esc(x)))
+                .unwrap_or_default(),
+        ));
+    }
+    if let Some(a) = &overview.activation {
+        body.push_str(&format!(
+            "<p>Code d'activation en attente, valable jusqu'au {}.</p>",
+            when(a.expires_at)
+        ));
+    }
+    body.push_str("<h2>Actions</h2>");
+    let base = format!("/comptes/{}", row.id);
+    if row.state == "suspended" {
+        body.push_str(&action_form(
+            &format!("{base}/retablir"),
+            &session.csrf,
+            "Lever la suspension",
+            true,
+        ));
+    } else {
+        body.push_str(&action_form(
+            &format!("{base}/suspendre"),
+            &session.csrf,
+            "Suspendre le compte",
+            true,
+        ));
+    }
+    if row.state == "verified" || row.state == "device_locked" {
+        body.push_str(&action_form(
+            &format!("{base}/activation"),
+            &session.csrf,
+            "Envoyer un nouveau code d'activation",
+            false,
+        ));
+    }
+    body.push_str("<h2>Historique</h2><ul>");
+    for e in &overview.audit {
+        body.push_str(&format!(
+            "<li>{} — {} ({})</li>",
+            when(e.at),
+            esc(&e.action),
+            esc(&e.actor)
+        ));
+    }
+    body.push_str("</ul>");
+    page(
+        status,
+        "Assistance aux comptes",
+        Some(&agent),
+        error,
+        notice,
+        body,
+    )
+}
+
+async fn support_action(
+    console: web::Data<Console>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<Params>,
+) -> HttpResponse {
+    let (agent, session) = match require(&console, &req, &[Role::Admin]).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&session.csrf, &form) {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Assistance aux comptes",
+            Some(&agent),
+            Some("Formulaire expiré : recommencez.".into()),
+            None,
+            support_search(""),
+        );
+    }
+    let (account_id, action) = path.into_inner();
+    let row = match crate::support::by_id(&console.core.db, &account_id).await {
+        Ok(row) => row,
+        Err(crate::AdminError::Usage(m)) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "Assistance aux comptes",
+                Some(&agent),
+                Some(m),
+                None,
+                support_search(""),
+            );
+        }
+        Err(e) => return unavailable(e),
+    };
+    let actor = format!("agent:{}", agent.username);
+    let reason = form.get("reason").cloned().unwrap_or_default();
+    if action == "suspendre" && reason.trim().is_empty() {
+        let message = "Indiquez le motif de la suspension.".to_owned();
+        return support_page(
+            &console,
+            &agent,
+            &session,
+            &row.email,
+            None,
+            Some(message),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let done = match action.as_str() {
+        "suspendre" => crate::support::suspend(&console.core.db, &row, &actor, &reason)
+            .await
+            .map(|_| "suspendu"),
+        "retablir" => crate::support::unsuspend(&console.core.db, &row, &actor, Some(reason))
+            .await
+            .map(|_| "retabli"),
+        "activation" => crate::support::reissue_activation(&console.core, &row, &actor)
+            .await
+            .map(|_| "activation"),
+        _ => return HttpResponse::NotFound().finish(),
+    };
+    let email: String = url::form_urlencoded::byte_serialize(row.email.as_bytes()).collect();
+    match done {
+        Ok(what) => see_other(&format!("/comptes?q={email}&fait={what}")),
+        Err(crate::AdminError::Usage(message)) => {
+            let message: String =
+                url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+            see_other(&format!("/comptes?q={email}&erreur={message}"))
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
 // ------------------------------------------------------------------ security keys
 
 async fn keys_page(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
@@ -1137,6 +1407,8 @@ pub async fn server(core: Core, listener: TcpListener) -> std::io::Result<Server
             .route("/static/sesame.css", web::get().to(stylesheet))
             .route("/static/scan.js", web::get().to(scan_script))
             .route("/static/webauthn.js", web::get().to(webauthn_script))
+            .route("/comptes", web::get().to(support_get))
+            .route("/comptes/{id}/{action}", web::post().to(support_action))
             .route("/cle", web::get().to(keys_page))
             .route(
                 "/cle/enregistrement/debut",
