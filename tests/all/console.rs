@@ -18,6 +18,7 @@ both_backends!(
     an_admin_names_the_office_at_the_counter,
     agents_register_and_log_in_with_a_security_key,
     admins_support_accounts_from_the_console,
+    admins_manage_keys_agents_and_clients_from_the_console,
 );
 
 async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
@@ -871,4 +872,181 @@ async fn admins_support_accounts_from_the_console(backend: Backend) {
     ] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
+}
+
+/// The text after `marker` up to the next '<' in a page.
+fn after(page: &Page, marker: &str) -> String {
+    let start = page
+        .body
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {}", page.body))
+        + marker.len();
+    let end = page.body[start..].find('<').unwrap() + start;
+    page.body[start..end].trim().to_owned()
+}
+
+async fn admins_manage_keys_agents_and_clients_from_the_console(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let created = admin(
+        &env,
+        &[
+            "--json", "agents", "add", "a.ops", "--name", "Ops", "--role", "admin",
+        ],
+    )
+    .await;
+    let mut console = Browser::new(&base);
+    log_in(
+        &mut console,
+        "a.ops",
+        created["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+
+    // Keys: rotate ES256; the running server picks the new key up.
+    let before = app
+        .core
+        .keys
+        .current()
+        .signer(idp_server::crypto::SigningAlg::Es256)
+        .unwrap()
+        .kid
+        .clone();
+    let page = console.get("/admin/cles").await;
+    assert!(page.body.contains(&before));
+    let csrf = page.field("csrf").unwrap();
+    let done = console
+        .post("/admin/cles", &[("csrf", &csrf), ("alg", "ES256")])
+        .await;
+    assert_eq!(done.status, 303);
+    let page = console.get(done.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Nouvelle clé active"));
+    assert!(
+        page.body.contains("retiring"),
+        "the old key stays published"
+    );
+
+    // Agents: create (password shown once, on the page), disable, refuse bad input.
+    let page = console.get("/admin/agents").await;
+    let csrf = page.field("csrf").unwrap();
+    let made = console
+        .post(
+            "/admin/agents",
+            &[
+                ("csrf", &csrf),
+                ("username", "n.clerk"),
+                ("name", "Nina"),
+                ("role", "clerk"),
+                ("office", "LYON02"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let password = after(&made, "une seule fois) : ");
+    assert!(password.len() >= 32);
+    let bad = console
+        .post(
+            "/admin/agents",
+            &[
+                ("csrf", &csrf),
+                ("username", "x"),
+                ("name", "X"),
+                ("role", "clerk"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let mut nina = Browser::new(&base);
+    log_in(&mut nina, "n.clerk", &password, None).await;
+    assert_eq!(nina.get("/").await.status, 200);
+    console
+        .post("/admin/agents/n.clerk/desactiver", &[("csrf", &csrf)])
+        .await;
+    assert!(
+        nina.get("/")
+            .await
+            .location
+            .unwrap()
+            .ends_with("/connexion"),
+        "a disabled agent's session ends"
+    );
+
+    // Clients: register (secret shown once), rotate, remove.
+    let page = console.get("/admin/clients").await;
+    let csrf = page.field("csrf").unwrap();
+    let made = console
+        .post(
+            "/admin/clients",
+            &[
+                ("csrf", &csrf),
+                ("client_id", "mairie-lyon"),
+                ("name", "Mairie de Lyon"),
+                ("redirect_uri", "https://demarches.lyon.fr/cb"),
+                ("auth_method", "client_secret_basic"),
+                ("max_acr", "eidas2"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let secret = after(&made, "à transmettre au fournisseur) : ");
+    assert!(credentials_ok(&app, "mairie-lyon", &secret).await);
+    let bad = console
+        .post(
+            "/admin/clients",
+            &[
+                ("csrf", &csrf),
+                ("client_id", "x"),
+                ("name", "X"),
+                ("redirect_uri", "http://evil.example/cb"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("loopback"), "{}", bad.body);
+    let rotated = console
+        .post("/admin/clients/mairie-lyon/secret", &[("csrf", &csrf)])
+        .await;
+    let new_secret = after(&rotated, "à transmettre au fournisseur) : ");
+    assert_ne!(new_secret, secret);
+    let limit = std::time::Duration::from_secs(5);
+    assert!(
+        idp_tests::eventually(limit, || async {
+            credentials_ok(&app, "mairie-lyon", &new_secret).await
+        })
+        .await
+    );
+    console
+        .post("/admin/clients/mairie-lyon/supprimer", &[("csrf", &csrf)])
+        .await;
+    assert!(
+        idp_tests::eventually(limit, || async {
+            !credentials_ok(&app, "mairie-lyon", &new_secret).await
+        })
+        .await
+    );
+    let verified = app
+        .core
+        .db
+        .read(idp_server::store::audit::verify)
+        .await
+        .unwrap();
+    assert!(matches!(
+        verified,
+        idp_server::store::audit::ChainStatus::Intact { .. }
+    ));
+}
+
+/// Whether the token endpoint accepts these client credentials (a bogus code
+/// gets invalid_grant past a successful client authentication).
+async fn credentials_ok(app: &TestApp, client_id: &str, secret: &str) -> bool {
+    let (_, _, body) = idp_tests::oidc::post_form(
+        app,
+        "/token",
+        &[("grant_type", "authorization_code"), ("code", "x")],
+        Some((client_id, secret)),
+    )
+    .await;
+    body["error"] == "invalid_grant"
 }

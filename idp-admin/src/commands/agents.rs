@@ -57,65 +57,11 @@ pub async fn run(
             role,
             office,
         } => {
-            let role = Role::parse(&role)
-                .ok_or_else(|| usage(format!("unknown role {role} (clerk, reviewer or admin)")))?;
-            let office =
-                match office {
-                    Some(raw) => Some(parse_office(&raw).ok_or_else(|| {
-                        usage(format!("office {raw:?}: 5 to 10 letters or digits"))
-                    })?),
-                    None if role == Role::Clerk => return Err(usage("a clerk needs --office")),
-                    None => None,
-                };
-            let valid_username = (3..=64).contains(&username.len())
-                && username
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-            if !valid_username || name.trim().is_empty() {
-                return Err(usage(
-                    "username: 3-64 letters, digits, '.', '-', '_'; --name must not be empty",
-                ));
+            if role == "clerk" && office.is_none() {
+                return Err(usage("a clerk needs --office"));
             }
-            let password = random_token().map_err(|e| usage(e.to_string()))?;
-            let secret = password.clone();
-            let hash =
-                blocking(move || login::hash_password(&secret).map_err(|e| usage(e.to_string())))
-                    .await?;
-            let (id, who) = (uuid::Uuid::new_v4().to_string(), actor());
-            let (u, n, o) = (username.clone(), name.clone(), office.clone());
-            let created = blocking(move || {
-                db.write_blocking(|conn| {
-                    agents::insert(
-                        conn,
-                        &NewAgent {
-                            id: &id,
-                            username: &u,
-                            display_name: n.trim(),
-                            role: role.as_str(),
-                            office: o.as_deref(),
-                            password_hash: &hash,
-                        },
-                    )?;
-                    audit::append(
-                        conn,
-                        &AuditEvent {
-                            actor: &who,
-                            action: "agents.add",
-                            subject: &u,
-                            details: serde_json::json!({ "role": role.as_str(), "office": o }),
-                        },
-                    )?;
-                    Ok(())
-                })
-            })
-            .await;
-            match created {
-                Ok(()) => {}
-                Err(AdminError::Store(e)) if e.is_unique_violation() => {
-                    return Err(usage(format!("agent {username} already exists")));
-                }
-                Err(e) => return Err(e),
-            }
+            let (password, role, office) =
+                add(&db, &username, &name, &role, office.as_deref(), &actor()).await?;
             if json {
                 writeln!(
                     out,
@@ -191,7 +137,7 @@ pub async fn run(
 }
 
 /// Applies `apply` to the agent named `username`, with its audit entry, in one transaction.
-async fn change<F>(
+pub async fn change<F>(
     db: &idp_server::store::Db,
     username: &str,
     action: &'static str,
@@ -243,4 +189,76 @@ fn report(out: &mut impl Write, json: bool, username: &str, what: &str) -> Resul
         writeln!(out, "{username}: {what}")?;
     }
     Ok(())
+}
+
+/// Creates an agent; returns the initial password (shown once), the role and
+/// the office. Shared by the CLI and the console.
+pub async fn add(
+    db: &idp_server::store::Db,
+    username: &str,
+    name: &str,
+    role: &str,
+    office: Option<&str>,
+    actor: &str,
+) -> Result<(String, Role, Option<String>), AdminError> {
+    let role = Role::parse(role)
+        .ok_or_else(|| usage(format!("unknown role {role} (clerk, reviewer or admin)")))?;
+    let office = match office {
+        Some(raw) => Some(
+            parse_office(raw)
+                .ok_or_else(|| usage(format!("office {raw:?}: 5 to 10 letters or digits")))?,
+        ),
+        None if role == Role::Clerk => return Err(usage("a clerk needs an office")),
+        None => None,
+    };
+    let valid_username = (3..=64).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !valid_username || name.trim().is_empty() {
+        return Err(usage(
+            "username: 3-64 letters, digits, '.', '-', '_'; the name must not be empty",
+        ));
+    }
+    let password = random_token().map_err(|e| usage(e.to_string()))?;
+    let secret = password.clone();
+    let hash =
+        blocking(move || login::hash_password(&secret).map_err(|e| usage(e.to_string()))).await?;
+    let (id, who) = (uuid::Uuid::new_v4().to_string(), actor.to_owned());
+    let (u, n, o) = (username.to_owned(), name.to_owned(), office.clone());
+    let db = db.clone();
+    let created = blocking(move || {
+        db.write_blocking(|conn| {
+            agents::insert(
+                conn,
+                &NewAgent {
+                    id: &id,
+                    username: &u,
+                    display_name: n.trim(),
+                    role: role.as_str(),
+                    office: o.as_deref(),
+                    password_hash: &hash,
+                },
+            )?;
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: &who,
+                    action: "agents.add",
+                    subject: &u,
+                    details: serde_json::json!({ "role": role.as_str(), "office": o }),
+                },
+            )?;
+            Ok(())
+        })
+    })
+    .await;
+    match created {
+        Ok(()) => {}
+        Err(AdminError::Store(e)) if e.is_unique_violation() => {
+            return Err(usage(format!("agent {username} already exists")));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok((password, role, office))
 }

@@ -3,6 +3,7 @@
 //! face to face; reviewers clear the online queue. Every form carries the
 //! session's CSRF token; every decision goes through `idp_server::verification`.
 
+pub mod admin;
 pub mod auth;
 pub mod keys;
 
@@ -46,7 +47,7 @@ struct Page<'a> {
 }
 
 /// Escapes text inserted into HTML built here.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -54,7 +55,7 @@ fn esc(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(
+pub(crate) fn page(
     status: StatusCode,
     title: &str,
     who: Option<&AgentRow>,
@@ -100,13 +101,13 @@ fn role_label(role: &str) -> &'static str {
     }
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .finish()
 }
 
-fn unavailable(error: impl std::fmt::Display) -> HttpResponse {
+pub(crate) fn unavailable(error: impl std::fmt::Display) -> HttpResponse {
     tracing::warn!(error = %error, "console answered 503");
     page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -126,20 +127,20 @@ fn cookie(name: &'static str, value: String) -> Cookie<'static> {
         .finish()
 }
 
-fn hidden_csrf(csrf: &str) -> String {
+pub(crate) fn hidden_csrf(csrf: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(csrf)
     )
 }
 
-fn csrf_ok(expected: &str, params: &Params) -> bool {
+pub(crate) fn csrf_ok(expected: &str, params: &Params) -> bool {
     let presented = params.get("csrf").map(String::as_str).unwrap_or("");
     idp_server::crypto::constant_time_eq(expected.as_bytes(), presented.as_bytes())
 }
 
 /// The logged-in agent (password and TOTP done) with one of `roles`.
-async fn require(
+pub(crate) async fn require(
     console: &Console,
     req: &HttpRequest,
     roles: &[Role],
@@ -458,7 +459,10 @@ async fn home(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
         links.push_str("<li><a href=\"/revue\">Demandes de vérification en ligne</a></li>");
     }
     if role == Some(Role::Admin) {
-        links.push_str("<li><a href=\"/comptes\">Assistance aux comptes</a></li>");
+        links.push_str(
+            "<li><a href=\"/comptes\">Assistance aux comptes</a></li><li><a href=\"/admin/clients\">Clients</a></li>\
+             <li><a href=\"/admin/agents\">Agents</a></li><li><a href=\"/admin/cles\">Clés de signature</a></li>",
+        );
     }
     links.push_str("<li><a href=\"/cle\">Mes clés de sécurité</a></li></ul>");
     links.push_str(&format!("<form method=\"post\" action=\"/deconnexion\">{}<button class=\"secondary\">Se déconnecter</button></form>", hidden_csrf(&session.csrf)));
@@ -1407,6 +1411,20 @@ pub async fn server(core: Core, listener: TcpListener) -> std::io::Result<Server
             .route("/static/sesame.css", web::get().to(stylesheet))
             .route("/static/scan.js", web::get().to(scan_script))
             .route("/static/webauthn.js", web::get().to(webauthn_script))
+            .route("/admin/cles", web::get().to(admin::keys_get))
+            .route("/admin/cles", web::post().to(admin::keys_post))
+            .route("/admin/agents", web::get().to(admin::agents_get))
+            .route("/admin/agents", web::post().to(admin::agents_post))
+            .route(
+                "/admin/agents/{username}/{action}",
+                web::post().to(admin::agent_action),
+            )
+            .route("/admin/clients", web::get().to(admin::clients_get))
+            .route("/admin/clients", web::post().to(admin::clients_post))
+            .route(
+                "/admin/clients/{id}/{action}",
+                web::post().to(admin::client_action),
+            )
             .route("/comptes", web::get().to(support_get))
             .route("/comptes/{id}/{action}", web::post().to(support_action))
             .route("/cle", web::get().to(keys_page))
