@@ -1026,6 +1026,27 @@ async fn admins_manage_keys_agents_and_clients_from_the_console(backend: Backend
         })
         .await
     );
+    // Every change made from these pages is attributed to the admin who made it.
+    let actions: Vec<String> = app
+        .core
+        .db
+        .read(|conn| idp_server::store::audit::recent(conn, 100))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.actor == "agent:a.ops")
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        "keys.rotate",
+        "agents.add",
+        "agents.disable",
+        "clients.add",
+        "clients.rotate_secret",
+        "clients.remove",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
     let verified = app
         .core
         .db

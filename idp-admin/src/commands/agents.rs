@@ -107,21 +107,21 @@ pub async fn run(
             }
         }
         AgentsCommand::Disable { username } => {
-            change(&db, &username, "agents.disable", |conn, id| {
+            change(&db, &username, "agents.disable", &actor(), |conn, id| {
                 agents::set_disabled(conn, id, true)
             })
             .await?;
             report(out, json, &username, "disabled")?;
         }
         AgentsCommand::Enable { username } => {
-            change(&db, &username, "agents.enable", |conn, id| {
+            change(&db, &username, "agents.enable", &actor(), |conn, id| {
                 agents::set_disabled(conn, id, false)
             })
             .await?;
             report(out, json, &username, "enabled")?;
         }
         AgentsCommand::ResetTotp { username } => {
-            change(&db, &username, "agents.reset_totp", |conn, id| {
+            change(&db, &username, "agents.reset_totp", &actor(), |conn, id| {
                 agents::set_totp(conn, id, None)
             })
             .await?;
@@ -141,6 +141,7 @@ pub async fn change<F>(
     db: &idp_server::store::Db,
     username: &str,
     action: &'static str,
+    actor: &str,
     apply: F,
 ) -> Result<(), AdminError>
 where
@@ -151,7 +152,7 @@ where
         + Send
         + 'static,
 {
-    let (db, name, who) = (db.clone(), username.to_owned(), actor());
+    let (db, name, who) = (db.clone(), username.to_owned(), actor.to_owned());
     let found = blocking(move || {
         db.write_blocking(|conn| {
             let Some(agent) = agents::by_username(conn, &name)? else {

@@ -273,23 +273,24 @@ pub async fn agent_action(
         return see_other("/admin/agents");
     }
     let (username, action) = path.into_inner();
+    let actor = format!("agent:{}", agent.username);
     use idp_server::store::agents as rows;
     let db = &console.core.db;
     let done = match action.as_str() {
         "desactiver" => {
-            crate::commands::agents::change(db, &username, "agents.disable", |c, id| {
+            crate::commands::agents::change(db, &username, "agents.disable", &actor, |c, id| {
                 rows::set_disabled(c, id, true)
             })
             .await
         }
         "activer" => {
-            crate::commands::agents::change(db, &username, "agents.enable", |c, id| {
+            crate::commands::agents::change(db, &username, "agents.enable", &actor, |c, id| {
                 rows::set_disabled(c, id, false)
             })
             .await
         }
         "totp" => {
-            crate::commands::agents::change(db, &username, "agents.reset_totp", |c, id| {
+            crate::commands::agents::change(db, &username, "agents.reset_totp", &actor, |c, id| {
                 rows::set_totp(c, id, None)
             })
             .await
