@@ -55,11 +55,11 @@ run: deps
 	$(CARGO) build -p idp-tests --example demo-rp
 	@set -euo pipefail; pids=(); \
 	trap 'if [[ $${#pids[@]} -gt 0 ]]; then kill "$${pids[@]}" 2>/dev/null || true; fi' EXIT; \
-	DEMO_CLIENT_ID= DEMO_CLIENT_SECRET= DEMO_EMAIL= DEMO_PASSWORD=; \
+	DEMO_CLIENT_ID= DEMO_CLIENT_SECRET= DEMO_EMAIL= DEMO_PASSWORD= DEMO_ACTIVATION_CODE=; \
 	if seed="$$("$(BIN)/idp-admin" --config $(CONFIG) dev seed --rp-url $(DEMO_RP_URL))"; then \
 		while IFS='=' read -r key value; do \
 			case "$$key" in \
-			DEMO_CLIENT_ID|DEMO_CLIENT_SECRET|DEMO_EMAIL|DEMO_PASSWORD) printf -v "$$key" '%s' "$$value" ;; \
+			DEMO_CLIENT_ID|DEMO_CLIENT_SECRET|DEMO_EMAIL|DEMO_PASSWORD|DEMO_ACTIVATION_CODE) printf -v "$$key" '%s' "$$value" ;; \
 			esac; \
 		done <<< "$$seed"; \
 		DEMO_ISSUER=$(ISSUER) DEMO_URL=$(DEMO_RP_URL) DEMO_BIND=$(DEMO_RP_BIND) \
@@ -80,7 +80,10 @@ run: deps
 	if [[ -n "$$DEMO_CLIENT_SECRET" ]]; then \
 		echo "  Demo RP             $(DEMO_RP_URL)   (Mon compte formation)"; \
 		echo "  Demo client         $$DEMO_CLIENT_ID / $$DEMO_CLIENT_SECRET"; \
-		echo "  Demo citizen        $$DEMO_EMAIL / $$DEMO_PASSWORD"; \
+		echo "  Demo citizen        $$DEMO_EMAIL / $$DEMO_PASSWORD   (mobile 06 12 34 56 78)"; \
+		if [[ -n "$$DEMO_ACTIVATION_CODE" ]]; then \
+			echo "  Activate the app    $(ISSUER)/app   activation code $$DEMO_ACTIVATION_CODE (choose a 4-digit PIN)"; \
+		fi; \
 	fi; \
 	echo; \
 	"$(BIN)/idp-server" --config $(CONFIG)

@@ -34,6 +34,7 @@ pub struct Config {
     pub ephemeral: EphemeralConfig,
     pub keys: KeysConfig,
     pub oidc: OidcConfig,
+    pub login: LoginConfig,
     pub console: ConsoleConfig,
     pub log: LogConfig,
     pub dev: DevConfig,
@@ -52,6 +53,18 @@ pub struct ConsoleConfig {
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     pub code_ttl_secs: u64,
+}
+
+/// The eidas2 login: approval on the app (DESIGN §7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginConfig {
+    /// How long a person has to approve on the phone.
+    pub approval_ttl_secs: u64,
+    /// Approval requests per phone number in 15 minutes.
+    pub approvals_per_phone: i64,
+    /// Phone-number submissions per client IP in 15 minutes.
+    pub phone_ip_limit: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -446,6 +459,18 @@ impl Config {
         }
         if !(1..=600).contains(&self.oidc.code_ttl_secs) {
             return Err(key_error("oidc.code_ttl_secs", "must be between 1 and 600"));
+        }
+        if !(1..=600).contains(&self.login.approval_ttl_secs) {
+            return Err(key_error(
+                "login.approval_ttl_secs",
+                "must be between 1 and 600",
+            ));
+        }
+        if self.login.approvals_per_phone < 1 {
+            return Err(key_error("login.approvals_per_phone", "must be at least 1"));
+        }
+        if self.login.phone_ip_limit < 1 {
+            return Err(key_error("login.phone_ip_limit", "must be at least 1"));
         }
         let console = Url::parse(&self.console.public_url)
             .map_err(|e| key_error("console.public_url", &format!("is not a URL: {e}")))?;

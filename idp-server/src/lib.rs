@@ -10,6 +10,7 @@
 pub mod app;
 pub mod config;
 pub mod crypto;
+pub mod device;
 pub mod domain;
 pub mod enrol;
 pub mod ephemeral;

@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod console;
+mod device;
 mod enrolment;
 mod ephemeral;
 mod keys;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use idp_server::domain::acr::Acr;
 use idp_tests::browser::Browser;
 use idp_tests::oidc::{self as kit, Outcome, REDIRECT_URI, walk};
 use idp_tests::rp;
@@ -302,14 +303,21 @@ async fn acr_above_reach_ends_with_access_denied(backend: Backend) {
     let (_env, app, secret) = setup(backend).await;
     let citizen = kit::create_citizen(&app, true);
     let client = rp::client(&app.base, "rp-main", Some(&secret), REDIRECT_URI).await;
+    // eidas3 needs a hardware authenticator, which no login offers yet.
+    let high = idp_server::domain::client::ClientMetadata {
+        allowed_acr: Acr::ALL.to_vec(),
+        ..kit::client_metadata()
+    };
+    let high_secret = kit::register_client(&app, "rp-high", &high).unwrap();
+    let high_client = rp::client(&app.base, "rp-high", Some(&high_secret), REDIRECT_URI).await;
     let mut browser = Browser::new(&app.base);
-    // No password is asked: a password cannot reach eidas2.
-    let request = rp::authorize(&client, &["email"], Some("eidas2"));
+    // No password is asked: nothing offered can reach eidas3.
+    let request = rp::authorize(&high_client, &["email"], Some("eidas3"));
     let Outcome::Page(page) = walk(&mut browser, request.url.as_str(), Some(&citizen)).await else {
         panic!("expected the level page");
     };
     assert_eq!(page.status, 403);
-    assert!(page.body.contains("substantiel"), "{}", page.body);
+    assert!(page.body.contains("élevé"), "{}", page.body);
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains("form-action 'self' http://127.0.0.1:9"),

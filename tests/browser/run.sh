@@ -15,9 +15,11 @@
 #    BIN_DIR defaults to ${CARGO_TARGET_DIR:-<repo>/target}/debug. It runs on the
 #    embedded backend (SQLite file, in-process ephemeral store, fresh master
 #    key) in a temporary directory, on free ports of 127.0.0.1, seeded with
-#    `idp-admin dev seed`. The agents' console (`idp-admin serve`) shares the
-#    database, the master key and the outbox, with one clerk agent created
-#    beforehand (`idp-admin agents add --json`).
+#    `idp-admin dev seed --json` (demo client and citizen; the citizen's
+#    activation code reaches the journeys as DEMO_ACTIVATION_CODE). The
+#    agents' console (`idp-admin serve`) shares the database, the master key
+#    and the outbox, with one clerk agent created beforehand
+#    (`idp-admin agents add --json`).
 # 4. The journeys run with Node's test runner. Screenshots are written to
 #    tests/browser/screenshots/<journey>/<nn>-<step>.png (emptied first, kept
 #    afterwards).
@@ -155,17 +157,28 @@ unset IDP_CONFIG IDP_MASTER_KEY
 # Run from the temporary directory so nothing lands in the working tree.
 cd "$WORKDIR"
 
-SEED="$(NO_COLOR=1 "$BIN_DIR/idp-admin" dev seed --rp-url "$RP_URL" 2>"$WORKDIR/seed.log")" ||
+# `dev seed --json`: the demo client and citizen, and the citizen's activation
+# code (printed only while the citizen has no active device).
+SEED="$(NO_COLOR=1 "$BIN_DIR/idp-admin" dev seed --rp-url "$RP_URL" --json 2>"$WORKDIR/seed.log")" ||
     die "idp-admin dev seed failed: $(tail -n 5 "$WORKDIR/seed.log")"
-DEMO_CLIENT_ID="" DEMO_CLIENT_SECRET="" DEMO_EMAIL="" DEMO_PASSWORD=""
+SEED_VARS="$(node -e 'const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const names = { client_id: "DEMO_CLIENT_ID", client_secret: "DEMO_CLIENT_SECRET", email: "DEMO_EMAIL",
+  password: "DEMO_PASSWORD", activation_code: "DEMO_ACTIVATION_CODE" };
+for (const [key, name] of Object.entries(names)) {
+  const value = s[key];
+  if (typeof value === "string" && value && !/[\r\n]/.test(value)) console.log(`${name}=${value}`);
+}' <<<"$SEED")" || die "idp-admin dev seed --json printed no JSON: $SEED"
+DEMO_CLIENT_ID="" DEMO_CLIENT_SECRET="" DEMO_EMAIL="" DEMO_PASSWORD="" DEMO_ACTIVATION_CODE=""
 while IFS='=' read -r key value; do
     case "$key" in
-        DEMO_CLIENT_ID | DEMO_CLIENT_SECRET | DEMO_EMAIL | DEMO_PASSWORD) printf -v "$key" '%s' "$value" ;;
+        DEMO_CLIENT_ID | DEMO_CLIENT_SECRET | DEMO_EMAIL | DEMO_PASSWORD | DEMO_ACTIVATION_CODE) printf -v "$key" '%s' "$value" ;;
     esac
-done <<<"$SEED"
+done <<<"$SEED_VARS"
 for key in DEMO_CLIENT_ID DEMO_CLIENT_SECRET DEMO_EMAIL DEMO_PASSWORD; do
     [[ -n "${!key}" ]] || die "idp-admin dev seed printed no $key"
 done
+# Optional here: the journeys that activate the app (eidas2-app) say so if missing.
+[[ -n "$DEMO_ACTIVATION_CODE" ]] || echo "$PROG: idp-admin dev seed printed no activation_code" >&2
 
 # One clerk of the LYON01 post office; TOTP is enrolled by the journey.
 CLERK_USERNAME="c.martin"
@@ -217,6 +230,7 @@ mkdir -p "$SHOTS" "$WORKDIR/tmp"
 # (--user-data-dir) is created under the temporary directory.
 set +e
 SESAME_ISSUER="$ISSUER" DEMO_RP_URL="$RP_URL" DEMO_EMAIL="$DEMO_EMAIL" DEMO_PASSWORD="$DEMO_PASSWORD" \
+    DEMO_ACTIVATION_CODE="$DEMO_ACTIVATION_CODE" \
     SESAME_CONSOLE_URL="$CONSOLE_URL" CLERK_USERNAME="$CLERK_USERNAME" CLERK_PASSWORD="$CLERK_PASSWORD" \
     CHROMIUM_PATH="$CHROMIUM_PATH" SCREENSHOT_DIR="$SHOTS" TMPDIR="$WORKDIR/tmp" \
     setsid node --test --test-reporter=spec --test-concurrency=1 --test-timeout=180000 "${JOURNEYS[@]}" &

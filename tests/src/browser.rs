@@ -156,6 +156,21 @@ impl Browser {
         self.send(request).await
     }
 
+    /// GET of a streaming response (Server-Sent Events), with the cookies;
+    /// the caller reads the body as it arrives.
+    pub async fn get_stream(&mut self, url: &str) -> reqwest::Response {
+        let mut request = self.http.get(self.absolute(url));
+        if !self.cookies.is_empty() {
+            let header: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header(COOKIE, header.join("; "));
+        }
+        request.send().await.expect("request")
+    }
+
     /// GET returning the raw body (binary content), with the session cookies.
     pub async fn get_bytes(&mut self, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
         let mut request = self.http.get(self.absolute(url));

@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod authenticator;
 pub mod browser;
 pub mod enrolment;
 pub mod oidc;
@@ -247,11 +248,21 @@ impl TestEnv {
     }
 
     /// Starts the server with `config` (whose `server` section is overridden).
-    pub async fn spawn_with(&self, mut config: Config) -> TestApp {
+    pub async fn spawn_with(&self, config: Config) -> TestApp {
+        self.spawn_on(config, None).await
+    }
+
+    /// Starts another replica of `issuer`'s deployment: same database, same
+    /// ephemeral namespace, same public URL, its own listener and process state.
+    pub async fn spawn_replica(&self, issuer: &str) -> TestApp {
+        self.spawn_on(self.config(), Some(issuer)).await
+    }
+
+    async fn spawn_on(&self, mut config: Config, public_url: Option<&str>) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let port = listener.local_addr().expect("local addr").port();
         let base = format!("http://127.0.0.1:{port}");
-        config.server.public_url = base.clone();
+        config.server.public_url = public_url.unwrap_or(&base).to_owned();
         config.server.bind = listener.local_addr().expect("local addr");
         let app = Application::build_with_listener(config, listener, None)
             .await

@@ -123,6 +123,7 @@ pub async fn run(
     })
     .await?;
 
+    let activation_code = demo_activation_code(&core).await?;
     if json {
         writeln!(
             out,
@@ -132,6 +133,7 @@ pub async fn run(
                 "client_secret": secret,
                 "email": DEMO_EMAIL,
                 "password": DEMO_PASSWORD,
+                "activation_code": activation_code,
             })
         )?;
     } else {
@@ -139,6 +141,44 @@ pub async fn run(
         writeln!(out, "DEMO_CLIENT_SECRET={secret}")?;
         writeln!(out, "DEMO_EMAIL={DEMO_EMAIL}")?;
         writeln!(out, "DEMO_PASSWORD={DEMO_PASSWORD}")?;
+        if let Some(code) = &activation_code {
+            writeln!(out, "DEMO_ACTIVATION_CODE={code}")?;
+        }
     }
     Ok(())
+}
+
+/// While the demo citizen has no app (verified, or locked out), a fresh
+/// activation code, stable per installation so `make run` can print it.
+async fn demo_activation_code(core: &Core) -> Result<Option<String>, AdminError> {
+    use idp_server::store::agents;
+    let digest = hmac_hex(&core.subkeys.token_hash_key, b"demo-activation-code");
+    let number = u32::from_str_radix(&digest[..8], 16).unwrap_or(0) % 1_000_000;
+    let code = format!("{number:06}");
+    let db = core.db.clone();
+    let core = core.clone();
+    blocking(move || {
+        db.write_blocking(|conn| {
+            let Some(account) = accounts::by_email(conn, DEMO_EMAIL)? else {
+                return Ok(None);
+            };
+            if !matches!(account.state.as_str(), "verified" | "device_locked") {
+                return Ok(None);
+            }
+            let hash = idp_server::verification::activation_hash(&core, &account.id, &code);
+            let expires_at = now_unix() + idp_server::verification::ACTIVATION_TTL.as_secs() as i64;
+            agents::put_activation(conn, &account.id, &hash, expires_at)?;
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: "cli:dev-seed",
+                    action: "activation.code_issued",
+                    subject: &account.id,
+                    details: serde_json::json!({ "expires_at": expires_at, "demo": true }),
+                },
+            )?;
+            Ok(Some(code))
+        })
+    })
+    .await
 }

@@ -11,4 +11,5 @@ pub mod identity;
 pub mod insee;
 pub mod password;
 pub mod phone;
+pub mod pin;
 pub mod scope;

@@ -411,6 +411,7 @@ pub async fn start(
         csrf: random_token()?,
         created_at: now_unix(),
         authenticated: None,
+        challenge: None,
     };
 
     // A suspended account's session no longer counts: it must log in, which
@@ -454,9 +455,22 @@ async fn account_suspended(provider: &Provider, account_id: &str) -> Result<bool
     Ok(account.is_none_or(|a| a.state == "suspended"))
 }
 
-/// The highest level a login offered by this provider can reach (password
-/// login: eidas1; DESIGN §5). Raised when stronger authentication lands.
-pub const HIGHEST_LOGIN_LEVEL: Acr = Acr::Eidas1;
+/// The highest level a login offered by this provider can reach (approval
+/// on the app with the PIN: eidas2; DESIGN §5). eidas3 needs the hardware
+/// authenticator, which is not offered yet.
+pub const HIGHEST_LOGIN_LEVEL: Acr = Acr::Eidas2;
+
+impl AuthRequest {
+    /// Whether the login should start on the phone page: the level needs
+    /// the app, or the relying party hinted a phone number.
+    pub fn wants_phone_login(&self) -> bool {
+        self.min_acr >= Acr::Eidas2
+            || self
+                .login_hint
+                .as_deref()
+                .is_some_and(|h| crate::domain::phone::FrenchMobile::parse(h).is_ok())
+    }
+}
 
 fn request_key(id: &str) -> String {
     format!("authz:{id}")

@@ -71,14 +71,14 @@ pub enum LoginFailure {
     Suspended,
 }
 
-/// Checks email + password. On success returns the authentication to attach
-/// to the request and to the new SSO session.
-pub async fn password(
+/// Checks email + password with the attempt limits, without logging in:
+/// what the password login and the app's activation share.
+pub async fn check_credentials(
     provider: &Provider,
     email: &str,
     password: &str,
     client_ip: &str,
-) -> Result<Result<Authenticated, LoginFailure>, OidcError> {
+) -> Result<Result<accounts::AccountRow, LoginFailure>, OidcError> {
     let eph = &provider.core.ephemeral;
     let email = Email::parse(email).ok();
     let ip_key = format!("rl:pwd:ip:{client_ip}");
@@ -131,7 +131,21 @@ pub async fn password(
     if let Some(key) = &account_key {
         eph.delete(key).await?;
     }
+    Ok(Ok(account))
+}
 
+/// Checks email + password. On success returns the authentication to attach
+/// to the request and to the new SSO session.
+pub async fn password(
+    provider: &Provider,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<Result<Authenticated, LoginFailure>, OidcError> {
+    let account = match check_credentials(provider, email, password, client_ip).await? {
+        Ok(account) => account,
+        Err(failure) => return Ok(Err(failure)),
+    };
     let person = Person::load(provider, &account.id)
         .await?
         .ok_or_else(|| OidcError::Internal("account vanished during login".into()))?;

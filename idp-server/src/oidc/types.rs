@@ -103,6 +103,9 @@ pub struct AuthRequest {
     pub created_at: i64,
     /// Set once the person has authenticated in this request (or by SSO).
     pub authenticated: Option<Authenticated>,
+    /// The app approval this request waits for (phone login).
+    #[serde(default)]
+    pub challenge: Option<String>,
 }
 
 /// What a code, an access token or a refresh token stands for.

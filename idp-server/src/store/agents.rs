@@ -144,6 +144,40 @@ pub fn activation(
         .optional()?)
 }
 
+/// Wrong activation codes that void the code (DESIGN §7).
+pub const MAX_ACTIVATION_ATTEMPTS: i32 = 5;
+
+/// Counts one activation attempt before the code is compared; returns the
+/// new count, or `None` when the code is absent or already used up.
+pub fn count_activation_attempt(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<i32>, StoreError> {
+    let updated = diesel::update(
+        c::table.filter(
+            c::account_id
+                .eq(account_id)
+                .and(c::attempts.lt(MAX_ACTIVATION_ATTEMPTS)),
+        ),
+    )
+    .set(c::attempts.eq(c::attempts + 1))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        c::table
+            .filter(c::account_id.eq(account_id))
+            .select(c::attempts)
+            .first(conn)?,
+    ))
+}
+
+/// Consumes the account's activation code; true if it was there.
+pub fn delete_activation(conn: &mut DbConnection, account_id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(c::table.filter(c::account_id.eq(account_id))).execute(conn)? == 1)
+}
+
 /// A registered security key: (credential id, serialised passkey).
 pub fn keys_of(
     conn: &mut DbConnection,

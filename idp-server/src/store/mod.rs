@@ -11,6 +11,7 @@ pub mod agents;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod devices;
 pub mod enrolment;
 pub mod refresh_tokens;
 pub mod schema;

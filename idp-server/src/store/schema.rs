@@ -186,3 +186,18 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        public_jwk -> Text,
+        pin_verifier -> Text,
+        pin_failures -> Integer,
+        state -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}

@@ -119,6 +119,83 @@ impl ResponseError for WebError {
     }
 }
 
+impl ResponseError for crate::device::DeviceError {
+    fn status_code(&self) -> StatusCode {
+        device_error_parts(self).0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::device::DeviceError as E;
+        let (status, code) = device_error_parts(self);
+        let mut body = serde_json::json!({ "error": code, "error_description": self.to_string() });
+        match self {
+            E::Store(_) | E::Ephemeral(_) | E::Enrol(_) | E::Internal(_) => {
+                // Infrastructure: the detail goes to the log only.
+                let detail = self.to_string();
+                return if status == StatusCode::SERVICE_UNAVAILABLE {
+                    WebError::Unavailable(detail)
+                } else {
+                    WebError::Internal(detail)
+                }
+                .error_response();
+            }
+            E::InvalidActivationCode { attempts_left }
+            | E::WrongPin { attempts_left }
+            | E::WrongNumber { attempts_left } => {
+                body["attempts_left"] = (*attempts_left).into();
+            }
+            _ => {}
+        }
+        let mut response = HttpResponse::build(status)
+            .insert_header((CONTENT_TYPE, "application/json"))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(body.to_string());
+        if let E::Throttled { retry_after } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// Status and `error` code of each device-API error (DESIGN §8).
+fn device_error_parts(error: &crate::device::DeviceError) -> (StatusCode, &'static str) {
+    use crate::device::DeviceError as E;
+    match error {
+        E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        E::InvalidDeviceRequest(_) => (StatusCode::UNAUTHORIZED, "invalid_device_request"),
+        E::DeviceRevoked => (StatusCode::FORBIDDEN, "device_revoked"),
+        E::DeviceLocked => (StatusCode::FORBIDDEN, "device_locked"),
+        E::InvalidPin => (StatusCode::BAD_REQUEST, "invalid_pin"),
+        E::WeakPin => (StatusCode::BAD_REQUEST, "weak_pin"),
+        E::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        E::InvalidActivationCode { .. } => (StatusCode::BAD_REQUEST, "invalid_activation_code"),
+        E::ActivationCodeVoid => (StatusCode::FORBIDDEN, "activation_code_void"),
+        E::ActivationCodeExpired => (StatusCode::GONE, "activation_code_expired"),
+        E::NoActivationCode => (StatusCode::NOT_FOUND, "no_activation_code"),
+        E::NotActivatable => (StatusCode::CONFLICT, "not_activatable"),
+        E::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+        E::UnknownChallenge => (StatusCode::NOT_FOUND, "unknown_challenge"),
+        E::ForeignChallenge => (StatusCode::FORBIDDEN, "foreign_challenge"),
+        E::NonceMismatch => (StatusCode::BAD_REQUEST, "nonce_mismatch"),
+        E::WrongPin { .. } => (StatusCode::FORBIDDEN, "wrong_pin"),
+        E::WrongNumber { .. } => (StatusCode::FORBIDDEN, "wrong_number"),
+        E::ChallengeDecided => (StatusCode::CONFLICT, "challenge_decided"),
+        E::ChallengeExpired => (StatusCode::GONE, "challenge_expired"),
+        E::UnknownDevice => (StatusCode::NOT_FOUND, "unknown_device"),
+        E::Store(StoreError::Unavailable(_)) | E::Ephemeral(EphemeralError::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+        E::Enrol(crate::enrol::EnrolError::Notify(crate::notify::NotifyError::Unavailable(_))) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+        E::Store(_) | E::Ephemeral(_) | E::Enrol(_) | E::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
 /// `{"error": code, "error_description": description}` with `no-store`.
 pub fn json_error(status: StatusCode, code: &str, description: &str) -> HttpResponse {
     let body = serde_json::json!({ "error": code, "error_description": description });

@@ -1,6 +1,7 @@
 //! HTTP surface (actix-web). Handlers stay thin: parse, call one service, render.
 
 pub mod cookies;
+pub mod device;
 pub mod enrol;
 pub mod error;
 pub mod health;
@@ -9,6 +10,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oidc;
 pub mod pages;
+pub mod phone;
 pub mod wellknown;
 
 use std::net::TcpListener;
@@ -114,6 +116,69 @@ fn routes(cfg: &mut web::ServiceConfig) {
             Some(post().to(oidc::login_post)),
         ),
         ("/login/cancel", None, Some(post().to(oidc::login_cancel))),
+        (
+            "/login/telephone",
+            Some(get().to(phone::phone_get)),
+            Some(post().to(phone::phone_post)),
+        ),
+        (
+            "/login/telephone/attente",
+            Some(get().to(phone::wait_get)),
+            None,
+        ),
+        (
+            "/login/telephone/etat",
+            Some(get().to(phone::status_get)),
+            None,
+        ),
+        (
+            "/login/telephone/evenements",
+            Some(get().to(phone::events_get)),
+            None,
+        ),
+        (
+            "/static/attente.js",
+            Some(get().to(phone::wait_script)),
+            None,
+        ),
+        ("/app", Some(get().to(device::app_index)), None),
+        ("/app/", Some(get().to(device::app_index)), None),
+        ("/app/{file}", Some(get().to(device::app_asset)), None),
+        (
+            "/api/device/v1/activation",
+            None,
+            Some(post().to(device::activate)),
+        ),
+        (
+            "/api/device/v1/activation/code",
+            None,
+            Some(post().to(device::request_code)),
+        ),
+        (
+            "/api/device/v1/challenges",
+            Some(get().to(device::challenges)),
+            None,
+        ),
+        (
+            "/api/device/v1/challenges/events",
+            Some(get().to(device::challenge_events)),
+            None,
+        ),
+        (
+            "/api/device/v1/challenges/{id}/decision",
+            None,
+            Some(post().to(device::decision)),
+        ),
+        (
+            "/api/device/v1/devices",
+            Some(get().to(device::list_devices)),
+            None,
+        ),
+        (
+            "/api/device/v1/openapi.yaml",
+            Some(get().to(device::openapi)),
+            None,
+        ),
         (
             "/consent",
             Some(get().to(oidc::consent_get)),
@@ -254,6 +319,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         }
         cfg.service(resource);
     }
+    cfg.service(
+        web::resource("/api/device/v1/devices/{id}")
+            .route(web::patch().to(device::rename_device))
+            .route(web::delete().to(device::revoke_device))
+            .default_service(web::to(method_not_allowed)),
+    );
     cfg.default_service(web::to(not_found));
 }
 

@@ -29,26 +29,29 @@ use crate::oidc::{Provider, claims, session};
 
 type Params = HashMap<String, String>;
 
-fn accept_language(req: &HttpRequest) -> Option<&str> {
+pub(crate) fn accept_language(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(actix_web::http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .finish()
 }
 
 /// An infrastructure failure on a page: 503 or 500, in the person's language.
-fn page_failure(lang: Lang, error: OidcError) -> HttpResponse {
+pub(crate) fn page_failure(lang: Lang, error: OidcError) -> HttpResponse {
     pages::failure_page(lang, WebError::from(error))
 }
 
-fn render_next(lang: Lang, next: Next) -> HttpResponse {
+pub(crate) fn render_next(lang: Lang, next: Next) -> HttpResponse {
     match next {
         Next::Page(error) => pages::page_error(lang, &error),
+        Next::Login(request) if request.wants_phone_login() => {
+            see_other(&format!("/login/telephone?tx={}", request.id))
+        }
         Next::Login(request) => see_other(&format!("/login?tx={}", request.id)),
         Next::Consent(request, _) => see_other(&format!("/consent?tx={}", request.id)),
         Next::AcrUnreachable(request, _) => see_other(&format!("/niveau?tx={}", request.id)),
@@ -103,7 +106,7 @@ async fn authorize(provider: &Provider, req: &HttpRequest, params: Params) -> Ht
 }
 
 /// The pending request named by `tx` for this browser (and form, when `csrf` is given).
-async fn resume(
+pub(crate) async fn resume(
     provider: &Provider,
     req: &HttpRequest,
     params: &Params,

@@ -169,3 +169,40 @@ pub fn respond(lang: Lang, response: &AuthorizationResponse) -> HttpResponse {
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "phone.html")]
+pub struct PhonePage<'a> {
+    pub t: &'static Texts,
+    pub client_name: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    pub phone: &'a str,
+    pub error: Option<&'a str>,
+    /// The level allows the password login (eidas1): offer it.
+    pub password_allowed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "phone_wait.html")]
+pub struct WaitPage<'a> {
+    pub t: &'static Texts,
+    pub client_name: &'a str,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    pub number: u8,
+    pub expires_at: i64,
+    /// Time left, such as `1 min 58 s`.
+    pub remaining: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "phone_end.html")]
+pub struct PhoneEndPage<'a> {
+    pub t: &'static Texts,
+    pub tx: &'a str,
+    pub csrf: &'a str,
+    pub status: &'a str,
+    pub message: &'a str,
+    pub retry: bool,
+}

@@ -4,8 +4,10 @@
 //    a wrong password (French error, email kept), the right one, then the
 //    consent refused (the RP says the login was cancelled).
 // 2. On a desktop: login, consent granted, the account page at eidas1, then a
-//    purchase that needs eidas2, which the demo citizen cannot reach: Sésame
-//    explains the level, and the RP shows the refusal.
+//    purchase that needs eidas2: the eidas1 session is not enough, so Sésame
+//    asks for the phone number (approval in the Sésame app, see
+//    eidas2-app.test.js); the person goes back to the site instead, and the RP
+//    shows the refusal.
 //
 // The tests run in this order against one server: the first must not grant
 // consent, so that the second sees the consent page.
@@ -104,7 +106,7 @@ test('on a phone, keyboard only: wrong password, then consent refused', async ()
   }
 });
 
-test('eidas1 login, consent, account page, then an eidas2 purchase refused', async () => {
+test('eidas1 login, consent, account page, then an eidas2 purchase given up on the phone page', async () => {
   const context = await frenchContext(browser);
   const page = await context.newPage();
   try {
@@ -142,14 +144,16 @@ test('eidas1 login, consent, account page, then an eidas2 purchase refused', asy
     assert.equal((await acr.innerText()).trim(), 'eidas1');
     await shot(page, JOURNEY, 'rp-account');
 
-    // Step-up: the RP asks for eidas2, the SSO session is only eidas1.
+    // Step-up: the RP asks for eidas2, the SSO session is only eidas1: the
+    // login goes on with the Sésame app, starting with the phone number.
     await page.getByRole('link', { name: 'Acheter une formation' }).click();
-    await expectAt(page, env.issuer, '/niveau');
+    await expectAt(page, env.issuer, '/login/telephone');
     assert.equal(await page.locator('html').getAttribute('lang'), 'fr');
-    await expectText(page, 'Niveau de garantie insuffisant', 'niveau de garantie « substantiel » (eIDAS 2)');
-    await shot(page, JOURNEY, 'level-explained');
+    await expectText(page, 'Mon compte formation (démo) souhaite vérifier votre identité.');
+    await page.getByLabel('Numéro de téléphone mobile').waitFor();
+    await shot(page, JOURNEY, 'phone-page');
 
-    await page.getByRole('button', { name: 'Revenir au site' }).click();
+    await page.getByRole('button', { name: 'Annuler et revenir au site', exact: true }).click();
     await expectAt(page, env.rp, '/callback');
     await expectText(
       page,

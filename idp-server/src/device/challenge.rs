@@ -1,0 +1,794 @@
+//! Approval challenges: created by the browser's phone page, shown on every
+//! active device of the account, decided once (DESIGN §7, §8).
+//!
+//! A challenge is one JSON value in the ephemeral store (`chal:{id}`); its
+//! state moves only by compare-and-set on the exact bytes read, so of
+//! concurrent decisions, expiry and cancellation on any replica exactly one
+//! takes effect. The account's current challenge is `chal:acct:{account}`
+//! (one pending per account). Devices wait on the `device.{account}` topic,
+//! browsers on `chal.{id}`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::DeviceError;
+use crate::crypto::{constant_time_eq, random_bytes, random_token};
+use crate::domain::account::{AccountEvent, AccountState};
+use crate::domain::acr::{self, Acr, Authentication};
+use crate::domain::phone::FrenchMobile;
+use crate::domain::pin::Pin;
+use crate::ephemeral::{EphemeralStore, Expect, Replace, Subscription};
+use crate::notify::EmailMessage;
+use crate::oidc::Provider;
+use crate::oidc::claims::Person;
+use crate::oidc::types::Authenticated;
+use crate::store::audit::{self, AuditEvent};
+use crate::store::devices::{self, DeviceRow, MAX_PIN_FAILURES};
+use crate::store::{accounts, enrolment, now_unix};
+
+/// The rate-limit window of the phone page and of approvals (DESIGN §7).
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long a decided challenge stays readable after its expiry, so the
+/// browser can still learn the outcome.
+const AFTER_EXPIRY: Duration = Duration::from_secs(300);
+/// Waiters re-read state at least this often (pub/sub is best-effort).
+pub const RECHECK: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    /// A device is deciding (PIN being checked); no other decision may start.
+    Deciding,
+    Approved {
+        device_id: String,
+        acr: Acr,
+        auth_time: i64,
+    },
+    /// The browser has taken the approval (once).
+    Consumed,
+    Denied,
+    FraudReported,
+    /// The number chosen on the device was not the one shown.
+    WrongNumber,
+    /// The device got locked by this decision.
+    Locked,
+    /// Replaced by a newer login of the same account.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Challenge {
+    pub id: String,
+    /// `None` when the phone number has no account able to approve: the
+    /// browser waits like any other and the challenge simply expires.
+    pub account_id: Option<String>,
+    pub nonce: String,
+    /// The number shown in the browser.
+    pub number: u8,
+    /// The three numbers offered on the device (one is `number`).
+    pub choices: [u8; 3],
+    pub client_id: String,
+    pub client_name: String,
+    /// The authorization request (`tx`) that started it.
+    pub request_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The browser's address, truncated (approximate location).
+    pub ip: String,
+    pub user_agent: String,
+    #[serde(flatten)]
+    pub state: State,
+}
+
+impl Challenge {
+    fn expired(&self) -> bool {
+        now_unix() >= self.expires_at
+    }
+}
+
+/// What a device is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChallengeView {
+    pub id: String,
+    pub nonce: String,
+    pub client_name: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub numbers: [u8; 3],
+    pub browser: BrowserView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrowserView {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl From<&Challenge> for ChallengeView {
+    fn from(c: &Challenge) -> Self {
+        ChallengeView {
+            id: c.id.clone(),
+            nonce: c.nonce.clone(),
+            client_name: c.client_name.clone(),
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            numbers: c.choices,
+            browser: BrowserView {
+                ip: c.ip.clone(),
+                user_agent: c.user_agent.clone(),
+            },
+        }
+    }
+}
+
+fn key(id: &str) -> String {
+    format!("chal:{id}")
+}
+fn account_key(account_id: &str) -> String {
+    format!("chal:acct:{account_id}")
+}
+pub fn device_topic(account_id: &str) -> String {
+    format!("device.{account_id}")
+}
+pub fn challenge_topic(id: &str) -> String {
+    format!("chal.{id}")
+}
+
+/// An IPv4 address without its last byte, an IPv6 address reduced to its /48.
+pub fn approximate_ip(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.x")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// A uniformly random two-digit number, 10–99.
+fn two_digits() -> Result<u8, DeviceError> {
+    loop {
+        let [b] = random_bytes::<1>()?;
+        if b < 180 {
+            return Ok(10 + b % 90);
+        }
+    }
+}
+
+/// The shown number and three distinct choices containing it, in random order.
+fn numbers() -> Result<(u8, [u8; 3]), DeviceError> {
+    let number = two_digits()?;
+    let mut choices = vec![number];
+    while choices.len() < 3 {
+        let n = two_digits()?;
+        if !choices.contains(&n) {
+            choices.push(n);
+        }
+    }
+    let [b] = random_bytes::<1>()?;
+    choices.swap(0, usize::from(b % 3));
+    Ok((number, [choices[0], choices[1], choices[2]]))
+}
+
+/// Why the phone page did not start a challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartRefusal {
+    InvalidPhone,
+    Throttled { retry_after: u64 },
+}
+
+/// What the browser's phone page starts with.
+pub struct StartRequest<'a> {
+    pub request_id: &'a str,
+    pub client_id: &'a str,
+    pub client_name: &'a str,
+    pub phone: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+async fn throttle(
+    provider: &Provider,
+    key: &str,
+    limit: i64,
+) -> Result<Option<StartRefusal>, DeviceError> {
+    let eph = &provider.core.ephemeral;
+    if eph.incr(key, WINDOW).await? > limit {
+        let wait = eph.ttl(key).await?.unwrap_or(WINDOW);
+        return Ok(Some(StartRefusal::Throttled {
+            retry_after: wait.as_secs().max(1),
+        }));
+    }
+    Ok(None)
+}
+
+/// Starts an approval for the phone number typed in the browser. Whether the
+/// number has an identity is never revealed: the browser waits either way.
+pub async fn start(
+    provider: &Provider,
+    request: StartRequest<'_>,
+) -> Result<Result<Challenge, StartRefusal>, DeviceError> {
+    let limits = &provider.core.config.login;
+    let ip_key = format!("rl:phone:ip:{}", request.ip);
+    if let Some(refusal) = throttle(provider, &ip_key, limits.phone_ip_limit).await? {
+        return Ok(Err(refusal));
+    }
+    let Ok(phone) = FrenchMobile::parse(request.phone) else {
+        return Ok(Err(StartRefusal::InvalidPhone));
+    };
+    let e164 = phone.as_str().to_owned();
+    let phone_key = format!("rl:chal:phone:{}", provider.lookup_hash(&e164));
+    if let Some(refusal) = throttle(provider, &phone_key, limits.approvals_per_phone).await? {
+        return Ok(Err(refusal));
+    }
+    let account_id = provider
+        .core
+        .db
+        .read(move |conn| {
+            for account in accounts::by_phone(conn, &e164)? {
+                if account.state == "active"
+                    && devices::of_account(conn, &account.id)?
+                        .iter()
+                        .any(|d| d.state == "active")
+                {
+                    return Ok(Some(account.id));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+
+    let (number, choices) = numbers()?;
+    let now = now_unix();
+    let ttl = provider.core.config.login.approval_ttl_secs;
+    let challenge = Challenge {
+        id: random_token()?,
+        account_id,
+        nonce: random_token()?,
+        number,
+        choices,
+        client_id: request.client_id.to_owned(),
+        client_name: request.client_name.to_owned(),
+        request_id: request.request_id.to_owned(),
+        created_at: now,
+        expires_at: now + ttl as i64,
+        ip: approximate_ip(request.ip),
+        user_agent: request.user_agent.chars().take(200).collect(),
+        state: State::Pending,
+    };
+    let eph = &provider.core.ephemeral;
+    let raw = serde_json::to_vec(&challenge)?;
+    eph.set(
+        &key(&challenge.id),
+        &raw,
+        Duration::from_secs(ttl) + AFTER_EXPIRY,
+    )
+    .await?;
+    if let Some(account) = &challenge.account_id {
+        // One pending approval per account: the new one replaces the old.
+        let previous = eph.get(&account_key(account)).await?;
+        eph.set(
+            &account_key(account),
+            challenge.id.as_bytes(),
+            Duration::from_secs(ttl),
+        )
+        .await?;
+        if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()) {
+            cancel(provider, &previous).await?;
+        }
+        eph.publish(&device_topic(account), challenge.id.as_bytes())
+            .await?;
+    }
+    Ok(Ok(challenge))
+}
+
+/// The challenge and the exact bytes it was read from (for compare-and-set).
+pub async fn load(
+    provider: &Provider,
+    id: &str,
+) -> Result<Option<(Vec<u8>, Challenge)>, DeviceError> {
+    let Some(raw) = provider.core.ephemeral.get(&key(id)).await? else {
+        return Ok(None);
+    };
+    let challenge = serde_json::from_slice(&raw)?;
+    Ok(Some((raw, challenge)))
+}
+
+/// Moves a challenge from the state it was read in (`raw`) to `state`, and
+/// tells the browser. False if something else changed it first.
+async fn transition(
+    provider: &Provider,
+    raw: &[u8],
+    challenge: &mut Challenge,
+    state: State,
+) -> Result<bool, DeviceError> {
+    let eph = &provider.core.ephemeral;
+    challenge.state = state;
+    let next = serde_json::to_vec(&*challenge)?;
+    let ttl = eph.ttl(&key(&challenge.id)).await?.unwrap_or(AFTER_EXPIRY);
+    let applied = eph
+        .compare_and_set(
+            &key(&challenge.id),
+            Expect::Value(raw),
+            Replace::Value(&next, ttl),
+        )
+        .await?;
+    if applied {
+        eph.publish(&challenge_topic(&challenge.id), b"changed")
+            .await?;
+    }
+    Ok(applied)
+}
+
+/// Cancels a pending challenge (replaced by a newer one).
+async fn cancel(provider: &Provider, id: &str) -> Result<(), DeviceError> {
+    // A few rounds: a concurrent change makes the compare-and-set fail once.
+    for _ in 0..3 {
+        let Some((raw, mut challenge)) = load(provider, id).await? else {
+            return Ok(());
+        };
+        if challenge.state != State::Pending {
+            return Ok(());
+        }
+        if transition(provider, &raw, &mut challenge, State::Cancelled).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The account's pending challenge, if any.
+pub async fn pending_for(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<Challenge>, DeviceError> {
+    let Some(id) = provider
+        .core
+        .ephemeral
+        .get(&account_key(account_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id = String::from_utf8_lossy(&id).into_owned();
+    Ok(load(provider, &id)
+        .await?
+        .map(|(_, c)| c)
+        .filter(|c| c.state == State::Pending && !c.expired()))
+}
+
+/// Starts listening for new challenges of the account (subscribe before
+/// reading, so nothing published in between is missed).
+pub fn subscribe_device(provider: &Provider, account_id: &str) -> Subscription {
+    provider.core.ephemeral.subscribe(&device_topic(account_id))
+}
+
+/// Long-poll: the pending challenge as soon as there is one, or `None` after `wait`.
+pub async fn wait_for(
+    provider: &Provider,
+    account_id: &str,
+    wait: Duration,
+) -> Result<Option<Challenge>, DeviceError> {
+    let mut wake = subscribe_device(provider, account_id);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(challenge) = pending_for(provider, account_id).await? {
+            return Ok(Some(challenge));
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        let nap = (deadline - now).min(RECHECK);
+        let _ = tokio::time::timeout(nap, wake.recv()).await;
+    }
+}
+
+/// What the device decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decided {
+    Approved,
+    Denied,
+    FraudReported,
+}
+
+enum Action {
+    Approve { pin: String, number: i64 },
+    Deny,
+    Fraud,
+}
+
+fn parse_action(claims: &Map<String, Value>) -> Result<Action, DeviceError> {
+    match claims.get("action").and_then(Value::as_str) {
+        Some("approve") => Ok(Action::Approve {
+            pin: claims
+                .get("pin")
+                .and_then(Value::as_str)
+                .ok_or(DeviceError::InvalidPin)?
+                .to_owned(),
+            number: claims
+                .get("number")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| {
+                    DeviceError::InvalidRequest(
+                        "number (the one chosen) is required to approve".into(),
+                    )
+                })?,
+        }),
+        Some("deny") => Ok(Action::Deny),
+        Some("fraud") => Ok(Action::Fraud),
+        _ => Err(DeviceError::InvalidRequest(
+            "action must be approve, deny or fraud".into(),
+        )),
+    }
+}
+
+/// The error for a challenge that is no longer pending.
+fn not_pending(challenge: &Challenge) -> DeviceError {
+    match challenge.state {
+        State::Pending if challenge.expired() => DeviceError::ChallengeExpired,
+        _ => DeviceError::ChallengeDecided,
+    }
+}
+
+/// Applies a decision signed by `device` (its claims already verified for
+/// signature, freshness and replay) to the challenge `challenge_id`.
+pub async fn decide(
+    provider: &Provider,
+    device: &DeviceRow,
+    challenge_id: &str,
+    claims: &Map<String, Value>,
+) -> Result<Decided, DeviceError> {
+    if claims.get("challenge_id").and_then(Value::as_str) != Some(challenge_id) {
+        return Err(DeviceError::InvalidRequest(
+            "challenge_id in the signed decision does not match the URL".into(),
+        ));
+    }
+    let action = parse_action(claims)?;
+    let Some((raw, mut challenge)) = load(provider, challenge_id).await? else {
+        return Err(DeviceError::UnknownChallenge);
+    };
+    if challenge.account_id.as_deref() != Some(device.account_id.as_str()) {
+        return Err(DeviceError::ForeignChallenge);
+    }
+    let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
+    if !constant_time_eq(nonce.as_bytes(), challenge.nonce.as_bytes()) {
+        return Err(DeviceError::NonceMismatch);
+    }
+    // A malformed PIN changes nothing and counts nothing.
+    let approval = match &action {
+        Action::Approve { pin, number } => Some((
+            Pin::parse(pin).map_err(|_| DeviceError::InvalidPin)?,
+            *number,
+        )),
+        _ => None,
+    };
+    if challenge.state != State::Pending || challenge.expired() {
+        return Err(not_pending(&challenge));
+    }
+    // Claim the challenge: from here on no other decision can start.
+    if !transition(provider, &raw, &mut challenge, State::Deciding).await? {
+        return Err(match load(provider, challenge_id).await? {
+            Some((_, current)) => not_pending(&current),
+            None => DeviceError::ChallengeExpired,
+        });
+    }
+    let claimed = serde_json::to_vec(&challenge)?;
+    let account_id = device.account_id.clone();
+
+    let Some((pin, number)) = approval else {
+        let (state, decided, action) = match action {
+            Action::Fraud => (
+                State::FraudReported,
+                Decided::FraudReported,
+                "login.fraud_reported",
+            ),
+            _ => (State::Denied, Decided::Denied, "login.denied"),
+        };
+        let details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
+        let account = account_id.clone();
+        provider
+            .core
+            .db
+            .write(move |conn| {
+                audit::append(
+                    conn,
+                    &AuditEvent {
+                        actor: &format!("account:{account}"),
+                        action,
+                        subject: &account,
+                        details,
+                    },
+                )
+            })
+            .await?;
+        transition(provider, &claimed, &mut challenge, state).await?;
+        return Ok(decided);
+    };
+
+    let right_number = i64::from(challenge.number) == number;
+    let verifier = super::pin_verifier(&provider.core.subkeys.pin_pepper, &device.id, &pin);
+    let right_pin = constant_time_eq(verifier.as_bytes(), device.pin_verifier.as_bytes());
+    let (device_id, client_id) = (device.id.clone(), challenge.client_id.clone());
+    let outcome = provider
+        .core
+        .db
+        .write(move |conn| {
+            pin_outcome(
+                conn,
+                &account_id,
+                &device_id,
+                &client_id,
+                right_number && right_pin,
+                right_number,
+            )
+        })
+        .await?;
+    match outcome {
+        PinOutcome::Approved { acr } => {
+            let state = State::Approved {
+                device_id: device.id.clone(),
+                acr,
+                auth_time: now_unix(),
+            };
+            transition(provider, &claimed, &mut challenge, state).await?;
+            Ok(Decided::Approved)
+        }
+        PinOutcome::Wrong { attempts_left } if right_number => {
+            // Back to pending: the person may type the PIN again.
+            transition(provider, &claimed, &mut challenge, State::Pending).await?;
+            Err(DeviceError::WrongPin { attempts_left })
+        }
+        PinOutcome::Wrong { attempts_left } => {
+            transition(provider, &claimed, &mut challenge, State::WrongNumber).await?;
+            Err(DeviceError::WrongNumber { attempts_left })
+        }
+        PinOutcome::Locked { newly } => {
+            transition(provider, &claimed, &mut challenge, State::Locked).await?;
+            if newly {
+                notify_lock(provider, &device.account_id).await;
+            }
+            Err(DeviceError::DeviceLocked)
+        }
+        PinOutcome::AccountInactive => {
+            transition(provider, &claimed, &mut challenge, State::Cancelled).await?;
+            Err(DeviceError::NotActivatable)
+        }
+    }
+}
+
+enum PinOutcome {
+    Approved {
+        acr: Acr,
+    },
+    Wrong {
+        attempts_left: i32,
+    },
+    /// `newly`: this attempt locked the device.
+    Locked {
+        newly: bool,
+    },
+    AccountInactive,
+}
+
+/// One transaction: count or reset the PIN failures, lock on the third wrong
+/// one (device and account), and write the audit entry.
+fn pin_outcome(
+    conn: &mut crate::store::DbConnection,
+    account_id: &str,
+    device_id: &str,
+    client_id: &str,
+    correct: bool,
+    right_number: bool,
+) -> Result<PinOutcome, crate::store::StoreError> {
+    let actor = format!("account:{account_id}");
+    if correct {
+        let Some(account) = accounts::by_id(conn, account_id)? else {
+            return Ok(PinOutcome::AccountInactive);
+        };
+        if account.state != AccountState::Active.as_str() {
+            return Ok(PinOutcome::AccountInactive);
+        }
+        if !devices::pin_success(conn, device_id)? {
+            return Ok(PinOutcome::Locked { newly: false });
+        }
+        let identity = accounts::identity(conn, account_id)?;
+        let acr = acr::achieved(
+            Person { account, identity }.proofing(),
+            Authentication::DevicePin,
+        );
+        audit::append(
+            conn,
+            &AuditEvent {
+                actor: &actor,
+                action: "login.device",
+                subject: account_id,
+                details: serde_json::json!({ "device": device_id, "client": client_id, "acr": acr }),
+            },
+        )?;
+        return Ok(PinOutcome::Approved { acr });
+    }
+    // Counted first; a device already locked evaluates nothing.
+    let Some(failures) = devices::count_pin_failure(conn, device_id)? else {
+        return Ok(PinOutcome::Locked { newly: false });
+    };
+    let attempts_left = MAX_PIN_FAILURES - failures;
+    if attempts_left > 0 {
+        audit::append(
+            conn,
+            &AuditEvent {
+                actor: &actor,
+                action: "login.pin_failure",
+                subject: account_id,
+                details: serde_json::json!({
+                    "device": device_id,
+                    "client": client_id,
+                    "wrong_number": !right_number,
+                    "attempts_left": attempts_left,
+                }),
+            },
+        )?;
+        return Ok(PinOutcome::Wrong { attempts_left });
+    }
+    devices::lock(conn, device_id)?;
+    let from = AccountState::Active;
+    if let Ok(to) = from.apply(AccountEvent::LockDevice) {
+        enrolment::transition(conn, account_id, from.as_str(), to.as_str())?;
+    }
+    audit::append(
+        conn,
+        &AuditEvent {
+            actor: &actor,
+            action: "device.locked",
+            subject: account_id,
+            details: serde_json::json!({ "device": device_id, "client": client_id, "failures": failures }),
+        },
+    )?;
+    Ok(PinOutcome::Locked { newly: true })
+}
+
+/// Tells the citizen their app is locked (best effort: the lock stands anyway).
+async fn notify_lock(provider: &Provider, account_id: &str) {
+    let id = account_id.to_owned();
+    let account = match provider
+        .core
+        .db
+        .read(move |conn| accounts::by_id(conn, &id))
+        .await
+    {
+        Ok(Some(account)) => account,
+        _ => return,
+    };
+    let message = EmailMessage {
+        to: account.email,
+        subject: "Votre application Sésame est bloquée".to_owned(),
+        text: "Bonjour,\n\nTrois codes secrets erronés ont été saisis à la suite sur votre \
+               application Sésame : elle est bloquée et ne peut plus approuver de connexion.\n\n\
+               Si c'était vous, ouvrez l'application, demandez un nouveau code d'activation \
+               (avec votre adresse électronique et votre mot de passe) : il vous sera envoyé \
+               par SMS. Si ce n'était pas vous, changez votre mot de passe et contactez le \
+               support.\n"
+            .to_owned(),
+        html: None,
+    };
+    if let Err(e) = provider.core.notifier.send_email(&message).await {
+        tracing::warn!(error = %e, "could not send the device-lock email");
+    }
+}
+
+/// What the browser's waiting page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrowserStatus {
+    Pending,
+    Approved,
+    Denied,
+    FraudReported,
+    WrongNumber,
+    Locked,
+    Cancelled,
+    Expired,
+}
+
+impl BrowserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrowserStatus::Pending => "pending",
+            BrowserStatus::Approved => "approved",
+            BrowserStatus::Denied => "denied",
+            BrowserStatus::FraudReported => "fraud_reported",
+            BrowserStatus::WrongNumber => "wrong_number",
+            BrowserStatus::Locked => "locked",
+            BrowserStatus::Cancelled => "cancelled",
+            BrowserStatus::Expired => "expired",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self != BrowserStatus::Pending
+    }
+}
+
+/// The status of the challenge as the browser of `request_id` sees it.
+pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
+    match &challenge.state {
+        State::Pending | State::Deciding if challenge.expired() => BrowserStatus::Expired,
+        State::Pending | State::Deciding => BrowserStatus::Pending,
+        State::Approved { .. } => BrowserStatus::Approved,
+        State::Consumed => BrowserStatus::Expired,
+        State::Denied => BrowserStatus::Denied,
+        State::FraudReported => BrowserStatus::FraudReported,
+        State::WrongNumber => BrowserStatus::WrongNumber,
+        State::Locked => BrowserStatus::Locked,
+        State::Cancelled => BrowserStatus::Cancelled,
+    }
+}
+
+/// The challenge of `request_id`, if it is still readable.
+pub async fn for_request(
+    provider: &Provider,
+    challenge_id: &str,
+    request_id: &str,
+) -> Result<Option<(Vec<u8>, Challenge)>, DeviceError> {
+    Ok(load(provider, challenge_id)
+        .await?
+        .filter(|(_, c)| c.request_id == request_id))
+}
+
+/// Takes an approval for the browser (once): the authentication to attach to
+/// the request and the new session.
+pub async fn complete(
+    provider: &Provider,
+    raw: &[u8],
+    mut challenge: Challenge,
+) -> Result<Option<Authenticated>, DeviceError> {
+    let State::Approved { acr, auth_time, .. } = challenge.state.clone() else {
+        return Ok(None);
+    };
+    let Some(account_id) = challenge.account_id.clone() else {
+        return Ok(None);
+    };
+    if !transition(provider, raw, &mut challenge, State::Consumed).await? {
+        return Ok(None);
+    }
+    Ok(Some(Authenticated {
+        account_id,
+        sid: random_token()?,
+        auth_time,
+        authentication: Authentication::DevicePin,
+        acr,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_two_digits_distinct_and_contain_the_shown_one() {
+        for _ in 0..500 {
+            let (n, choices) = numbers().unwrap();
+            assert!((10..=99).contains(&n));
+            assert!(choices.contains(&n));
+            assert!(choices.iter().all(|c| (10..=99).contains(c)));
+            assert!(
+                choices[0] != choices[1] && choices[1] != choices[2] && choices[0] != choices[2]
+            );
+        }
+    }
+
+    #[test]
+    fn approximate_addresses() {
+        assert_eq!(approximate_ip("203.0.113.77"), "203.0.113.x");
+        assert_eq!(approximate_ip("2001:db8:abcd:12::1"), "2001:db8:abcd::/48");
+        assert_eq!(approximate_ip("not an ip"), "");
+    }
+}

@@ -1,0 +1,183 @@
+//! Device-signed requests: a short-lived ES256 JWS whose `kid` is the device
+//! id, bound to the method and URL (`htm`, `htu`), fresh (`iat`) and used
+//! once (`jti`), like DPoP (RFC 9449) proofs.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use super::DeviceError;
+use crate::ephemeral::EphemeralStore;
+use crate::oidc::Provider;
+use crate::store::devices::{self, DeviceRow};
+use crate::store::now_unix;
+
+/// `typ` of the request proofs sent in `Authorization: Device …`.
+pub const REQUEST_TYP: &str = "device-request+jwt";
+/// `typ` of the signed decisions posted to a challenge.
+pub const DECISION_TYP: &str = "device-decision+jwt";
+/// How far `iat` may be from the server's clock, either way.
+pub const MAX_SKEW_SECS: i64 = 60;
+/// How long a `jti` is remembered: longer than any `iat` accepted.
+const JTI_TTL: Duration = Duration::from_secs(2 * MAX_SKEW_SECS as u64 + 10);
+const MAX_JWS_LEN: usize = 8 * 1024;
+
+/// The compact JWS of an `Authorization: Device <jws>` header.
+pub fn from_header(value: Option<&str>) -> Result<&str, DeviceError> {
+    let value = value.ok_or(DeviceError::InvalidDeviceRequest(
+        "missing Authorization: Device <signed request>",
+    ))?;
+    value
+        .strip_prefix("Device ")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(DeviceError::InvalidDeviceRequest(
+            "the Authorization header must use the Device scheme",
+        ))
+}
+
+/// Verifies a device-signed JWS for `method` on `path` (no query) and
+/// returns the device (active) and the payload's members.
+pub async fn authenticate(
+    provider: &Provider,
+    jws: &str,
+    typ: &str,
+    method: &str,
+    path: &str,
+) -> Result<(DeviceRow, Map<String, Value>), DeviceError> {
+    const MALFORMED: DeviceError =
+        DeviceError::InvalidDeviceRequest("the signed request is not a compact JWS");
+    if jws.len() > MAX_JWS_LEN {
+        return Err(MALFORMED);
+    }
+    let header_b64 = jws.split('.').next().ok_or(MALFORMED)?;
+    let header: Map<String, Value> = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .ok()
+        .and_then(|raw| serde_json::from_slice(&raw).ok())
+        .ok_or(MALFORMED)?;
+    if header.get("alg").and_then(Value::as_str) != Some("ES256") {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "the signed request must use alg ES256",
+        ));
+    }
+    if header.get("typ").and_then(Value::as_str) != Some(typ) {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "wrong typ in the signed request header",
+        ));
+    }
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .filter(|k| (1..=64).contains(&k.len()))
+        .ok_or(DeviceError::InvalidDeviceRequest(
+            "the signed request header has no kid (device id)",
+        ))?
+        .to_owned();
+    let device = provider
+        .core
+        .db
+        .read(move |conn| devices::by_id(conn, &kid))
+        .await?
+        .ok_or(DeviceError::InvalidDeviceRequest("unknown device"))?;
+
+    let payload = verify_signature(&device.public_jwk, jws)?;
+    let claims: Map<String, Value> = serde_json::from_slice(&payload).map_err(|_| {
+        DeviceError::InvalidDeviceRequest("the signed payload is not a JSON object")
+    })?;
+    if claims.get("htm").and_then(Value::as_str) != Some(method) {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "htm does not match the request method",
+        ));
+    }
+    let expected_htu = provider.endpoint(path);
+    if claims.get("htu").and_then(Value::as_str) != Some(expected_htu.as_str()) {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "htu does not match the request URL",
+        ));
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_i64)
+        .ok_or(DeviceError::InvalidDeviceRequest("iat is missing"))?;
+    if (now_unix() - iat).abs() > MAX_SKEW_SECS {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "the signed request has expired (iat too far from now)",
+        ));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .filter(|j| (1..=128).contains(&j.len()))
+        .ok_or(DeviceError::InvalidDeviceRequest(
+            "jti is missing or too long",
+        ))?;
+    match device.state.as_str() {
+        "active" => {}
+        "locked" => return Err(DeviceError::DeviceLocked),
+        _ => return Err(DeviceError::DeviceRevoked),
+    }
+    let seen_key = format!("djti:{}:{}", device.id, provider.lookup_hash(jti));
+    if !provider
+        .core
+        .ephemeral
+        .set_if_absent(&seen_key, b"1", JTI_TTL)
+        .await?
+    {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "this signed request was already used (replayed jti)",
+        ));
+    }
+    Ok((device, claims))
+}
+
+fn verify_signature(public_jwk: &str, jws: &str) -> Result<Vec<u8>, DeviceError> {
+    let jwk = josekit::jwk::Jwk::from_bytes(public_jwk.as_bytes())
+        .map_err(|e| DeviceError::Internal(format!("stored device key: {e}")))?;
+    let verifier = josekit::jws::ES256
+        .verifier_from_jwk(&jwk)
+        .map_err(|e| DeviceError::Internal(format!("stored device key: {e}")))?;
+    josekit::jws::deserialize_compact(jws, &verifier)
+        .map(|(payload, _)| payload)
+        .map_err(|_| DeviceError::InvalidDeviceRequest("the signature does not verify"))
+}
+
+/// Checks that a JWK is a P-256 public key and returns its canonical form
+/// (`kty`, `crv`, `x`, `y` only); private members are refused.
+pub fn canonical_public_key(value: &Value) -> Result<String, DeviceError> {
+    let bad = |why: &str| DeviceError::InvalidRequest(format!("public_key: {why}"));
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("must be a JWK object"))?;
+    if object.contains_key("d") {
+        return Err(bad("must not contain the private key"));
+    }
+    if object.get("kty").and_then(Value::as_str) != Some("EC")
+        || object.get("crv").and_then(Value::as_str) != Some("P-256")
+    {
+        return Err(bad("must be an EC key on P-256"));
+    }
+    let coordinate = |name: &str| {
+        object
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| URL_SAFE_NO_PAD.decode(v).is_ok_and(|b| b.len() == 32))
+            .ok_or_else(|| bad(&format!("{name} must be 32 bytes in base64url")))
+    };
+    let canonical = serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": coordinate("x")?,
+        "y": coordinate("y")?,
+    })
+    .to_string();
+    // The point must be on the curve: building a verifier checks it.
+    let jwk = josekit::jwk::Jwk::from_bytes(canonical.as_bytes())
+        .map_err(|_| bad("is not a valid JWK"))?;
+    josekit::jws::ES256
+        .verifier_from_jwk(&jwk)
+        .map_err(|_| bad("is not a point on P-256"))?;
+    Ok(canonical)
+}

@@ -1,0 +1,159 @@
+//! Rows of `devices`: activated authenticator apps.
+//!
+//! The PIN failure counter changes only through conditional updates, so that
+//! concurrent decisions on any replica serialise on the row: a wrong PIN is
+//! counted before anything else happens, and no attempt can be evaluated
+//! once the device is locked.
+
+use diesel::prelude::*;
+
+use super::schema::devices as d;
+use super::{DbConnection, StoreError, now_unix};
+
+/// Wrong PINs in a row that lock a device (DESIGN §7).
+pub const MAX_PIN_FAILURES: i32 = 3;
+
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct DeviceRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub public_jwk: String,
+    #[serde(skip)]
+    pub pin_verifier: String,
+    pub pin_failures: i32,
+    pub state: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub struct NewDevice<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub public_jwk: &'a str,
+    pub pin_verifier: &'a str,
+}
+
+pub fn insert(conn: &mut DbConnection, device: &NewDevice<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(d::table)
+        .values((
+            d::id.eq(device.id),
+            d::account_id.eq(device.account_id),
+            d::name.eq(device.name),
+            d::public_jwk.eq(device.public_jwk),
+            d::pin_verifier.eq(device.pin_verifier),
+            d::pin_failures.eq(0),
+            d::state.eq("active"),
+            d::created_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<DeviceRow>, StoreError> {
+    Ok(d::table.filter(d::id.eq(id)).first(conn).optional()?)
+}
+
+/// The account's devices, oldest first.
+pub fn of_account(conn: &mut DbConnection, account_id: &str) -> Result<Vec<DeviceRow>, StoreError> {
+    Ok(d::table
+        .filter(d::account_id.eq(account_id))
+        .order(d::created_at.asc())
+        .then_order_by(d::id.asc())
+        .load(conn)?)
+}
+
+/// Counts one wrong PIN on an active device that is not locked yet; returns
+/// the new count, or `None` when the device is no longer active.
+pub fn count_pin_failure(conn: &mut DbConnection, id: &str) -> Result<Option<i32>, StoreError> {
+    let updated = diesel::update(
+        d::table.filter(
+            d::id
+                .eq(id)
+                .and(d::state.eq("active"))
+                .and(d::pin_failures.lt(MAX_PIN_FAILURES)),
+        ),
+    )
+    .set(d::pin_failures.eq(d::pin_failures + 1))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        d::table
+            .filter(d::id.eq(id))
+            .select(d::pin_failures)
+            .first(conn)?,
+    ))
+}
+
+/// A right PIN: resets the count if the device is still active and unlocked.
+/// False when the device was locked or revoked meanwhile.
+pub fn pin_success(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        d::table.filter(
+            d::id
+                .eq(id)
+                .and(d::state.eq("active"))
+                .and(d::pin_failures.lt(MAX_PIN_FAILURES)),
+        ),
+    )
+    .set((d::pin_failures.eq(0), d::last_used_at.eq(Some(now_unix()))))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Locks an active device; true if it was active.
+pub fn lock(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    let updated = diesel::update(d::table.filter(d::id.eq(id).and(d::state.eq("active"))))
+        .set(d::state.eq("locked"))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Revokes one of the account's devices; true if it was not revoked already.
+pub fn revoke(conn: &mut DbConnection, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        d::table.filter(
+            d::id
+                .eq(id)
+                .and(d::account_id.eq(account_id))
+                .and(d::state.ne("revoked")),
+        ),
+    )
+    .set((d::state.eq("revoked"), d::revoked_at.eq(Some(now_unix()))))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Revokes the account's locked devices (re-activation replaces them).
+pub fn revoke_locked(conn: &mut DbConnection, account_id: &str) -> Result<usize, StoreError> {
+    Ok(
+        diesel::update(d::table.filter(d::account_id.eq(account_id).and(d::state.eq("locked"))))
+            .set((d::state.eq("revoked"), d::revoked_at.eq(Some(now_unix()))))
+            .execute(conn)?,
+    )
+}
+
+/// Renames one of the account's devices that is not revoked.
+pub fn rename(
+    conn: &mut DbConnection,
+    account_id: &str,
+    id: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(
+        d::table.filter(
+            d::id
+                .eq(id)
+                .and(d::account_id.eq(account_id))
+                .and(d::state.ne("revoked")),
+        ),
+    )
+    .set(d::name.eq(name))
+    .execute(conn)?;
+    Ok(updated == 1)
+}

@@ -1,0 +1,329 @@
+//! The device API (`/api/device/v1`, documented in `docs/device-api.yaml`)
+//! and the files of the app served at `/app`.
+
+use std::time::Duration;
+
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::device::DeviceError;
+use crate::device::activation::{self, ActivationRequest};
+use crate::device::challenge::{self, ChallengeView};
+use crate::device::devices::{self, DeviceView};
+use crate::device::request::{self, DECISION_TYP, REQUEST_TYP};
+use crate::oidc::Provider;
+use crate::store::devices::DeviceRow;
+
+type Answer = Result<HttpResponse, DeviceError>;
+
+/// Longest long-poll a device may ask for.
+const MAX_WAIT_SECS: u64 = 30;
+/// An event stream is closed after this long; the app reconnects.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+fn json(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(serde_json::to_string(body).unwrap_or_default())
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, DeviceError> {
+    serde_json::from_slice(body)
+        .map_err(|e| DeviceError::InvalidRequest(format!("the body is not the expected JSON: {e}")))
+}
+
+pub(crate) fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// The device that signed this request's `Authorization: Device` header.
+async fn signed_by(provider: &Provider, req: &HttpRequest) -> Result<DeviceRow, DeviceError> {
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let jws = request::from_header(header)?;
+    let (device, _) = request::authenticate(
+        provider,
+        jws,
+        REQUEST_TYP,
+        req.method().as_str(),
+        req.path(),
+    )
+    .await?;
+    Ok(device)
+}
+
+pub async fn activate(provider: web::Data<Provider>, req: HttpRequest, body: Bytes) -> Answer {
+    let request: ActivationRequest = parse_json(&body)?;
+    let activated = activation::activate(&provider, request, &client_ip(&req)).await?;
+    Ok(json(actix_web::http::StatusCode::CREATED, &activated))
+}
+
+#[derive(Deserialize)]
+struct CodeRequest {
+    email: String,
+    password: String,
+}
+
+pub async fn request_code(provider: web::Data<Provider>, req: HttpRequest, body: Bytes) -> Answer {
+    let request: CodeRequest = parse_json(&body)?;
+    activation::request_code(
+        &provider,
+        &request.email,
+        &request.password,
+        &client_ip(&req),
+    )
+    .await?;
+    Ok(json(
+        actix_web::http::StatusCode::ACCEPTED,
+        &serde_json::json!({ "sent": true }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct WaitQuery {
+    wait: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Challenges {
+    challenges: Vec<ChallengeView>,
+}
+
+pub async fn challenges(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<WaitQuery>,
+) -> Answer {
+    let wait = match query.wait.as_deref() {
+        None => 0,
+        Some(raw) => raw
+            .parse::<u64>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_SECS)
+            .ok_or_else(|| {
+                DeviceError::InvalidRequest(format!("wait must be 0 to {MAX_WAIT_SECS} seconds"))
+            })?,
+    };
+    let device = signed_by(&provider, &req).await?;
+    let found =
+        challenge::wait_for(&provider, &device.account_id, Duration::from_secs(wait)).await?;
+    Ok(json(
+        actix_web::http::StatusCode::OK,
+        &Challenges {
+            challenges: found.iter().map(ChallengeView::from).collect(),
+        },
+    ))
+}
+
+struct Stream {
+    provider: web::Data<Provider>,
+    account_id: String,
+    wake: crate::ephemeral::Subscription,
+    last_sent: Option<String>,
+    deadline: tokio::time::Instant,
+    next_keepalive: tokio::time::Instant,
+}
+
+/// The next chunk of the event stream: a challenge not sent yet, a
+/// keep-alive comment, or the end.
+async fn next_event(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)> {
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= s.deadline {
+            return None;
+        }
+        match challenge::pending_for(&s.provider, &s.account_id).await {
+            Ok(Some(c)) if s.last_sent.as_deref() != Some(c.id.as_str()) => {
+                s.last_sent = Some(c.id.clone());
+                let data = serde_json::to_string(&ChallengeView::from(&c)).unwrap_or_default();
+                let chunk = Bytes::from(format!("event: challenge\ndata: {data}\n\n"));
+                return Some((Ok(chunk), s));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "device event stream ended");
+                return None;
+            }
+        }
+        if now >= s.next_keepalive {
+            s.next_keepalive = now + KEEPALIVE;
+            return Some((Ok(Bytes::from_static(b": keepalive\n\n")), s));
+        }
+        let until = s
+            .deadline
+            .min(s.next_keepalive)
+            .min(now + challenge::RECHECK);
+        let _ = tokio::time::timeout_at(until, s.wake.recv()).await;
+    }
+}
+
+pub async fn challenge_events(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    let now = tokio::time::Instant::now();
+    let state = Stream {
+        wake: challenge::subscribe_device(&provider, &device.account_id),
+        provider,
+        account_id: device.account_id,
+        last_sent: None,
+        deadline: now + STREAM_LIFETIME,
+        next_keepalive: now + KEEPALIVE,
+    };
+    let stream = futures_util::stream::unfold(state, next_event);
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
+
+pub async fn decision(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Answer {
+    let jws = std::str::from_utf8(&body)
+        .map(str::trim)
+        .map_err(|_| DeviceError::InvalidDeviceRequest("the body must be a compact JWS"))?;
+    let (device, claims) =
+        request::authenticate(&provider, jws, DECISION_TYP, "POST", req.path()).await?;
+    let decided = challenge::decide(&provider, &device, &path, &claims).await?;
+    Ok(json(
+        actix_web::http::StatusCode::OK,
+        &serde_json::json!({ "status": decided }),
+    ))
+}
+
+pub async fn list_devices(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    let rows = devices::list(&provider.core, &device.account_id).await?;
+    let views: Vec<DeviceView> = rows
+        .into_iter()
+        .map(|row| DeviceView::new(row, &device.id))
+        .collect();
+    Ok(json(
+        actix_web::http::StatusCode::OK,
+        &serde_json::json!({ "devices": views }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    name: String,
+}
+
+pub async fn rename_device(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    let rename: Rename = parse_json(&body)?;
+    let row = devices::rename(&provider.core, &device.account_id, &path, &rename.name).await?;
+    Ok(json(
+        actix_web::http::StatusCode::OK,
+        &DeviceView::new(row, &device.id),
+    ))
+}
+
+pub async fn revoke_device(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    let actor = format!("account:{}", device.account_id);
+    devices::revoke(&provider.core, &device.account_id, &path, &actor, None).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/yaml; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../../docs/device-api.yaml"))
+}
+
+// ---------------------------------------------------------------- the app
+
+/// The app's files: (name, content type, body).
+const APP_FILES: [(&str, &str, &str); 6] = [
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../static/app/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app/app.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app/app.css"),
+    ),
+    (
+        "sw.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app/sw.js"),
+    ),
+    (
+        "manifest.webmanifest",
+        "application/manifest+json",
+        include_str!("../../static/app/manifest.webmanifest"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_str!("../../static/app/icon.svg"),
+    ),
+];
+
+fn app_file(name: &str) -> HttpResponse {
+    match APP_FILES.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => {
+            let mut response = HttpResponse::Ok();
+            response.insert_header((CONTENT_TYPE, *content_type));
+            // The shell is small and must update with the server: revalidate.
+            response.insert_header((CACHE_CONTROL, "no-cache"));
+            if name == "sw.js" {
+                response.insert_header(("Service-Worker-Allowed", "/app/"));
+            }
+            response.body(*body)
+        }
+        None => super::error::json_error(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no such file",
+        ),
+    }
+}
+
+pub async fn app_index() -> HttpResponse {
+    app_file("index.html")
+}
+
+pub async fn app_asset(path: web::Path<String>) -> HttpResponse {
+    app_file(&path)
+}
+
+/// The user agent of a request, for the approval screen.
+pub(crate) fn user_agent(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
