@@ -372,7 +372,7 @@ async function activate(event) {
   if (!password) return fail('Saisissez votre mot de passe.', [fields.password]);
   if (!/^[0-9]{6}$/.test(code)) return fail('Le code d\'activation comporte 6 chiffres.', [fields.code]);
   if (!/^[0-9]{4}$/.test(pin)) return fail('Le code secret doit comporter exactement 4 chiffres.', [fields.pin]);
-  if (fields.pin2.value !== pin) return fail('Les deux codes PIN saisis sont différents.', [fields.pin2]);
+  if (fields.pin2.value !== pin) return fail('Les deux codes secrets saisis sont différents.', [fields.pin2]);
   if (name.length > 64) return fail('Le nom de l\'appareil ne doit pas dépasser 64 caractères.', [fields.name]);
 
   state.busy = true;
