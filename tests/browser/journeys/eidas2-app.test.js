@@ -133,7 +133,7 @@ test('activation on the phone, then an eidas2 purchase approved with the PIN', a
   // Two different PINs: caught before anything is sent.
   await fillActivation(app, { code, pin: PIN, pin2: '4832', name: DEVICE_NAME });
   await app.getByTestId('activation-submit').click();
-  assert.equal(await activationError(app), 'Les deux codes PIN saisis sont différents.');
+  assert.equal(await activationError(app), 'Les deux codes secrets saisis sont différents.');
 
   // Activation.
   await fillActivation(app, { code, pin: PIN, name: DEVICE_NAME });
