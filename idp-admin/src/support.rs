@@ -13,6 +13,7 @@ use idp_server::notify::mask_phone;
 use idp_server::store::accounts::{self, AccountRow, IdentityRow};
 use idp_server::store::agents::ActivationRow;
 use idp_server::store::audit::{self, AuditEvent, AuditRow};
+use idp_server::store::devices::DeviceRow;
 use idp_server::store::enrolment::{self as rows, RequestRow};
 use idp_server::store::{Db, StoreError, agents, now_unix};
 use serde_json::{Value, json};
@@ -110,17 +111,20 @@ pub struct Overview {
     pub request: Option<RequestRow>,
     /// A pending, unexpired activation code.
     pub activation: Option<ActivationRow>,
+    /// The app installations, revoked ones included.
+    pub devices: Vec<DeviceRow>,
     pub audit: Vec<AuditRow>,
 }
 
 pub async fn overview(db: &Db, account_id: &str) -> Result<Overview, AdminError> {
     let (db, id) = (db.clone(), account_id.to_owned());
-    let (identity, request, activation, audit) = blocking(move || {
+    let (identity, request, activation, devices, audit) = blocking(move || {
         db.read_blocking(|conn| {
             Ok((
                 accounts::identity(conn, &id)?,
                 rows::latest_request(conn, &id)?,
                 agents::activation(conn, &id)?,
+                idp_server::store::devices::of_account(conn, &id)?,
                 audit::for_subject(conn, &id, AUDIT_SHOWN)?,
             ))
         })
@@ -130,6 +134,7 @@ pub async fn overview(db: &Db, account_id: &str) -> Result<Overview, AdminError>
         identity,
         request,
         activation: activation.filter(|a| a.expires_at > now_unix()),
+        devices,
         audit,
     })
 }
@@ -233,8 +238,32 @@ pub async fn unsuspend(
     Ok(restored)
 }
 
-/// Sends a new activation code (verified or device-locked accounts only);
-/// returns when it expires.
+/// Revokes one of the account's devices (a lost or stolen phone): it can no
+/// longer approve logins nor call the device API.
+pub async fn revoke_device(
+    core: &Core,
+    row: &AccountRow,
+    device_id: &str,
+    actor: &str,
+    reason: &str,
+) -> Result<(), AdminError> {
+    if reason.trim().is_empty() {
+        return Err(usage("give the reason for revoking the device"));
+    }
+    match idp_server::device::devices::revoke(core, &row.id, device_id, actor, Some(reason.trim()))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(idp_server::device::DeviceError::UnknownDevice) => Err(usage(format!(
+            "no device {device_id} on this account, or it is already revoked"
+        ))),
+        Err(idp_server::device::DeviceError::Store(e)) => Err(e.into()),
+        Err(e) => Err(usage(e.to_string())),
+    }
+}
+
+/// Sends a new activation code (verified, active or device-locked accounts:
+/// a first app, another phone, or after a lock); returns when it expires.
 pub async fn reissue_activation(
     core: &Core,
     row: &AccountRow,
@@ -242,9 +271,12 @@ pub async fn reissue_activation(
 ) -> Result<Option<i64>, AdminError> {
     let state = AccountState::parse(&row.state)
         .ok_or_else(|| usage(format!("the account has an unknown state {:?}", row.state)))?;
-    if !matches!(state, AccountState::Verified | AccountState::DeviceLocked) {
+    if !matches!(
+        state,
+        AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+    ) {
         return Err(usage(format!(
-            "activation codes are only for accounts in state verified or device_locked; this one is {state}"
+            "activation codes are only for accounts in state verified, active or device_locked; this one is {state}"
         )));
     }
     let sent = idp_server::verification::issue_activation_code(core, &row.id, actor)
@@ -292,6 +324,18 @@ pub fn request_view(r: &RequestRow) -> Value {
     })
 }
 
+pub fn device_view(d: &DeviceRow) -> Value {
+    json!({
+        "id": d.id,
+        "name": d.name,
+        "state": d.state,
+        "created_at": d.created_at,
+        "last_used_at": d.last_used_at,
+        "revoked_at": d.revoked_at,
+        "pin_failures": d.pin_failures,
+    })
+}
+
 pub fn audit_view(e: &AuditRow) -> Value {
     json!({
         "seq": e.seq,
@@ -308,6 +352,7 @@ pub fn show_text(
     identity: Option<&IdentityRow>,
     request: Option<&RequestRow>,
     activation: Option<&agents::ActivationRow>,
+    devices: &[DeviceRow],
     entries: &[AuditRow],
 ) -> Result<(), AdminError> {
     let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
@@ -382,6 +427,21 @@ pub fn show_text(
             a.attempts
         )?,
         None => writeln!(out, "activation  no pending code")?,
+    }
+    if devices.is_empty() {
+        writeln!(out, "devices     -")?;
+    }
+    for (i, d) in devices.iter().enumerate() {
+        writeln!(
+            out,
+            "{} {} {:?} {}, activated {}, last used {}",
+            if i == 0 { "devices    " } else { "           " },
+            d.id,
+            d.name,
+            d.state,
+            format_time(d.created_at),
+            time(d.last_used_at)
+        )?;
     }
     writeln!(
         out,

@@ -369,7 +369,7 @@ async fn refusals_leave_nothing_behind(backend: Backend) {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("verified or device_locked") && err.contains("identity_submitted"),
+        err.contains("verified, active or device_locked") && err.contains("identity_submitted"),
         "{err}"
     );
     assert_eq!(activation_sms(&messages_to(&app, &person.mobile).await), 0);

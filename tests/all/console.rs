@@ -855,6 +855,73 @@ async fn admins_support_accounts_from_the_console(backend: Backend) {
             .contains("Nouveau code d&#39;activation")
     );
     assert_eq!(messages_to(&app, &person.mobile).await.len(), before + 1);
+
+    // The citizen activates the app; support sees the device and revokes it
+    // (a reason is required), after which the device can do nothing.
+    let code = idp_tests::enrolment::code_sent_to(&app, &person.mobile).await;
+    let mut device =
+        idp_tests::authenticator::Authenticator::new(app.http.clone(), &app.base, &app.base)
+            .unwrap();
+    device
+        .activate(
+            &person.email,
+            &person.password,
+            &code,
+            "2580",
+            "Téléphone de Camille",
+        )
+        .await
+        .unwrap();
+    let device_id = device.device_id.clone().unwrap();
+    let shown = console.get(&format!("/comptes?q={q}")).await;
+    assert!(shown.body.contains("Téléphone de Camille") && shown.body.contains("actif"));
+    let revoke = format!("/comptes/{account_id}/revoquer-appareil");
+    let page = console
+        .post(
+            &revoke,
+            &[("csrf", &csrf), ("device", &device_id), ("reason", "")],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("motif de la révocation"),
+        "{}",
+        page.body
+    );
+    assert!(device.devices().await.is_ok());
+    let page = console
+        .post(
+            &revoke,
+            &[
+                ("csrf", &csrf),
+                ("device", &device_id),
+                ("reason", "téléphone volé"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303);
+    assert!(
+        console
+            .get(page.location.as_deref().unwrap())
+            .await
+            .body
+            .contains("Appareil révoqué.")
+    );
+    assert_eq!(device.devices().await.unwrap_err().code(), "device_revoked");
+    // Revoking again: a clear refusal.
+    let again = console
+        .post(
+            &revoke,
+            &[
+                ("csrf", &csrf),
+                ("device", &device_id),
+                ("reason", "encore"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    assert!(again.body.contains("already revoked"), "{}", again.body);
+
     let actions: Vec<String> = app
         .core
         .db
@@ -869,6 +936,7 @@ async fn admins_support_accounts_from_the_console(backend: Backend) {
         "accounts.suspend",
         "accounts.unsuspend",
         "activation.code_issued",
+        "device.revoked",
     ] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }

@@ -31,6 +31,7 @@ both_backends!(
     denial_fraud_and_expiry_end_on_clear_pages,
     device_list_rename_revoke,
     events_reach_device_and_browser,
+    operators_revoke_devices_from_the_cli,
 );
 
 fn phone_number(n: u32) -> (String, String) {
@@ -1218,4 +1219,113 @@ async fn browser_and_device_on_two_replicas() {
         Some("eidas2")
     );
     assert_eq!(claims.issuer().as_str(), a.base);
+}
+
+// ------------------------------------------------------------------ operators
+
+async fn admin(env: &TestEnv, args: &[&str]) -> Result<String, idp_admin::AdminError> {
+    use clap::Parser;
+    let cli =
+        idp_admin::Cli::try_parse_from(std::iter::once("idp-admin").chain(args.iter().copied()))
+            .unwrap();
+    let mut out = Vec::new();
+    idp_admin::run_with(cli, env.config(), None, &mut out).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+async fn operators_revoke_devices_from_the_cli(backend: Backend) {
+    let (env, app, _) = spawn(backend).await;
+    let (citizen, phone, device) = activated(&app, 17).await;
+    let device_id = device.device_id.clone().unwrap();
+    let shown: Value = serde_json::from_str(
+        &admin(&env, &["--json", "accounts", "show", &citizen.email])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shown["state"], "active");
+    assert_eq!(shown["devices"][0]["id"], device_id.as_str());
+    assert_eq!(shown["devices"][0]["state"], "active");
+    let text = admin(&env, &["accounts", "show", &citizen.email])
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&device_id) && text.contains("\"Pixel\""),
+        "{text}"
+    );
+
+    let err = admin(
+        &env,
+        &[
+            "accounts",
+            "revoke-device",
+            &citizen.email,
+            "--device",
+            "nope",
+            "--reason",
+            "perdu",
+        ],
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no device nope on this account"), "{err}");
+    let err = admin(
+        &env,
+        &[
+            "accounts",
+            "revoke-device",
+            &citizen.email,
+            "--device",
+            &device_id,
+            "--reason",
+            " ",
+        ],
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("reason"), "{err}");
+    assert!(device.devices().await.is_ok());
+
+    let out = admin(
+        &env,
+        &[
+            "--json",
+            "accounts",
+            "revoke-device",
+            &phone,
+            "--device",
+            &device_id,
+            "--reason",
+            "téléphone perdu",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(out.contains("\"revoked\""), "{out}");
+    expect_error(
+        device.devices().await.map(Value::from),
+        403,
+        "device_revoked",
+    );
+    // A login by phone reaches no device any more.
+    let mut waiting = wait_for_login(&app, &phone).await;
+    assert_eq!(waiting.state().await, "pending");
+    let entry = app
+        .core
+        .db
+        .read(|conn| idp_server::store::audit::recent(conn, 20))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "device.revoked")
+        .unwrap();
+    assert!(entry.actor.starts_with("cli:"), "{}", entry.actor);
+    assert!(entry.details.contains("téléphone perdu"));
+    // An operator can send a code for another phone of an active account.
+    let out = admin(&env, &["accounts", "reissue-activation", &citizen.email])
+        .await
+        .unwrap();
+    assert!(out.contains("new activation code sent"), "{out}");
 }

@@ -1,5 +1,6 @@
 //! `idp-admin accounts …`: account support for operators (look an account
-//! up, suspend it, lift the suspension, send a new activation code).
+//! up, suspend it, lift the suspension, send a new activation code, revoke
+//! a device).
 //!
 //! State changes go through the domain state machine and a conditional
 //! transition, with their audit entry in the same transaction.
@@ -13,7 +14,7 @@ use idp_server::domain::account::AccountState;
 use idp_server::notify::mask_phone;
 use serde_json::json;
 
-use crate::support::{self, audit_view, identity_view, request_view, show_text};
+use crate::support::{self, audit_view, device_view, identity_view, request_view, show_text};
 use crate::{AdminError, actor, format_time};
 
 #[derive(Subcommand, Debug)]
@@ -45,6 +46,17 @@ pub enum AccountsCommand {
         /// The account's email address or French mobile number.
         account: String,
     },
+    /// Revoke one of the account's app installations (lost or stolen phone).
+    RevokeDevice {
+        /// The account's email address or French mobile number.
+        account: String,
+        /// The device id (see `accounts show`).
+        #[arg(long)]
+        device: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 pub async fn run(
@@ -62,6 +74,7 @@ pub async fn run(
                 identity,
                 request,
                 activation,
+                devices,
                 audit: entries,
             } = support::overview(&core.db, &row.id).await?;
             let view = json!({
@@ -77,6 +90,7 @@ pub async fn run(
                     Some(a) => json!({ "pending": true, "expires_at": a.expires_at, "failed_attempts": a.attempts }),
                     None => json!({ "pending": false }),
                 },
+                "devices": devices.iter().map(device_view).collect::<Vec<_>>(),
                 "audit": entries.iter().map(audit_view).collect::<Vec<_>>(),
             });
             if json {
@@ -88,6 +102,7 @@ pub async fn run(
                     identity.as_ref(),
                     request.as_ref(),
                     activation.as_ref(),
+                    &devices,
                     &entries,
                 )?;
             }
@@ -143,6 +158,24 @@ pub async fn run(
                         .map(|t| format!(", valid until {}", format_time(t)))
                         .unwrap_or_default()
                 )?;
+            }
+        }
+        AccountsCommand::RevokeDevice {
+            account,
+            device,
+            reason,
+        } => {
+            let core = Core::init(config, master_key_env).await?;
+            let row = support::find(&core.db, &support::Lookup::parse(&account)?).await?;
+            support::revoke_device(&core, &row, &device, &actor(), &reason).await?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "account": row.id, "device": device, "state": "revoked" })
+                )?;
+            } else {
+                writeln!(out, "{}: device {device} revoked", row.email)?;
             }
         }
     }

@@ -964,6 +964,7 @@ async fn support_get(
         Some("activation") => {
             Some("Nouveau code d'activation envoyé par SMS et par courriel.".to_owned())
         }
+        Some("appareil") => Some("Appareil révoqué.".to_owned()),
         _ => None,
     };
     support_page(&console, &agent, &session, &q, notice, None, StatusCode::OK).await
@@ -1068,8 +1069,40 @@ async fn support_page(
             when(a.expires_at)
         ));
     }
-    body.push_str("<h2>Actions</h2>");
     let base = format!("/comptes/{}", row.id);
+    body.push_str("<h2>Appareils</h2>");
+    if overview.devices.is_empty() {
+        body.push_str("<p>Aucune application activée.</p>");
+    }
+    for d in &overview.devices {
+        let state = match d.state.as_str() {
+            "active" => "actif",
+            "locked" => "bloqué (3 codes secrets erronés)",
+            _ => "révoqué",
+        };
+        body.push_str(&format!(
+            "<div class=\"device\"><p><strong>{}</strong> — {} — activé le {}{}</p>",
+            esc(&d.name),
+            state,
+            when(d.created_at),
+            d.last_used_at
+                .map(|t| format!(", dernière approbation le {}", when(t)))
+                .unwrap_or_default()
+        ));
+        if d.state != "revoked" {
+            body.push_str(&format!(
+                "<form method=\"post\" action=\"{}\">{}<input type=\"hidden\" name=\"device\" value=\"{}\">\
+                 <label for=\"reason-{id}\">Motif</label><input id=\"reason-{id}\" name=\"reason\" type=\"text\" required>\
+                 <button type=\"submit\" class=\"secondary\">Révoquer cet appareil</button></form>",
+                esc(&format!("{base}/revoquer-appareil")),
+                hidden_csrf(&session.csrf),
+                esc(&d.id),
+                id = esc(&d.id),
+            ));
+        }
+        body.push_str("</div>");
+    }
+    body.push_str("<h2>Actions</h2>");
     if row.state == "suspended" {
         body.push_str(&action_form(
             &format!("{base}/retablir"),
@@ -1085,7 +1118,7 @@ async fn support_page(
             true,
         ));
     }
-    if row.state == "verified" || row.state == "device_locked" {
+    if matches!(row.state.as_str(), "verified" | "active" | "device_locked") {
         body.push_str(&action_form(
             &format!("{base}/activation"),
             &session.csrf,
@@ -1150,8 +1183,13 @@ async fn support_action(
     };
     let actor = format!("agent:{}", agent.username);
     let reason = form.get("reason").cloned().unwrap_or_default();
-    if action == "suspendre" && reason.trim().is_empty() {
-        let message = "Indiquez le motif de la suspension.".to_owned();
+    if matches!(action.as_str(), "suspendre" | "revoquer-appareil") && reason.trim().is_empty() {
+        let message = if action == "suspendre" {
+            "Indiquez le motif de la suspension."
+        } else {
+            "Indiquez le motif de la révocation de l'appareil."
+        }
+        .to_owned();
         return support_page(
             &console,
             &agent,
@@ -1173,15 +1211,29 @@ async fn support_action(
         "activation" => crate::support::reissue_activation(&console.core, &row, &actor)
             .await
             .map(|_| "activation"),
+        "revoquer-appareil" => {
+            let device = form.get("device").map(String::as_str).unwrap_or("");
+            crate::support::revoke_device(&console.core, &row, device, &actor, &reason)
+                .await
+                .map(|_| "appareil")
+        }
         _ => return HttpResponse::NotFound().finish(),
     };
     let email: String = url::form_urlencoded::byte_serialize(row.email.as_bytes()).collect();
     match done {
         Ok(what) => see_other(&format!("/comptes?q={email}&fait={what}")),
+        // Refusals are rendered on the account's page, never put in a URL.
         Err(crate::AdminError::Usage(message)) => {
-            let message: String =
-                url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
-            see_other(&format!("/comptes?q={email}&erreur={message}"))
+            support_page(
+                &console,
+                &agent,
+                &session,
+                &row.email,
+                None,
+                Some(message),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => unavailable(e),
     }
