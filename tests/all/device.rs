@@ -987,6 +987,28 @@ async fn denial_fraud_and_expiry_end_on_clear_pages(backend: Backend) {
     assert!(!page.body.contains(">Réessayer<"));
     assert_eq!(audit_count(&app, "login.fraud_reported"), 1);
 
+    // A decision racing the expiry: whichever wins, device and browser agree.
+    let mut waiting = wait_for_login(&app, &phone).await;
+    let challenge = one_challenge(&device).await;
+    let expires_ms = challenge["expires_at"].as_i64().unwrap() * 1000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    tokio::time::sleep(Duration::from_millis(
+        (expires_ms - now_ms - 3).max(0) as u64
+    ))
+    .await;
+    let raced = device.approve(&challenge, PIN, waiting.number).await;
+    let seen = waiting.state().await;
+    match raced {
+        Ok(body) => assert_eq!(
+            (body["status"].as_str(), seen.as_str()),
+            (Some("approved"), "approved")
+        ),
+        Err(e) => assert_eq!((e.code(), seen.as_str()), ("challenge_expired", "expired")),
+    }
+
     // Expired: the device cannot approve any more, the browser says so.
     let mut waiting = wait_for_login(&app, &phone).await;
     let challenge = one_challenge(&device).await;

@@ -312,7 +312,10 @@ async fn transition(
     let eph = &provider.core.ephemeral;
     challenge.state = state;
     let next = serde_json::to_vec(&*challenge)?;
-    let ttl = eph.ttl(&key(&challenge.id)).await?.unwrap_or(AFTER_EXPIRY);
+    // The value lives until shortly after the challenge's expiry, whatever
+    // its state (computed, not read: one round trip less).
+    let left = u64::try_from(challenge.expires_at - now_unix()).unwrap_or(0);
+    let ttl = Duration::from_secs(left) + AFTER_EXPIRY;
     let applied = eph
         .compare_and_set(
             &key(&challenge.id),
