@@ -103,15 +103,7 @@ impl Browser {
     }
 
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let mut request = request.header("Accept-Language", &self.language);
-        if !self.cookies.is_empty() {
-            let header: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(COOKIE, header.join("; "));
-        }
+        let request = self.with_cookies(request.header("Accept-Language", &self.language));
         let response = request.send().await.expect("request");
         for value in response.headers().get_all(SET_COOKIE) {
             let text = value.to_str().unwrap_or("");
@@ -159,30 +151,32 @@ impl Browser {
     /// GET of a streaming response (Server-Sent Events), with the cookies;
     /// the caller reads the body as it arrives.
     pub async fn get_stream(&mut self, url: &str) -> reqwest::Response {
-        let mut request = self.http.get(self.absolute(url));
-        if !self.cookies.is_empty() {
-            let header: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(COOKIE, header.join("; "));
+        self.with_cookies(self.http.get(self.absolute(url)))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The request with this browser's cookies.
+    fn with_cookies(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.cookies.is_empty() {
+            return request;
         }
-        request.send().await.expect("request")
+        let header: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        request.header(COOKIE, header.join("; "))
     }
 
     /// GET returning the raw body (binary content), with the session cookies.
     pub async fn get_bytes(&mut self, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-        let mut request = self.http.get(self.absolute(url));
-        if !self.cookies.is_empty() {
-            let header: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(COOKIE, header.join("; "));
-        }
-        let response = request.send().await.expect("request");
+        let response = self
+            .with_cookies(self.http.get(self.absolute(url)))
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         (

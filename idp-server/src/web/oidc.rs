@@ -41,6 +41,14 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// Adds `Retry-After: seconds` (a throttled form).
+pub(crate) fn with_retry_after(mut response: HttpResponse, seconds: u64) -> HttpResponse {
+    if let Ok(value) = seconds.to_string().parse() {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
 /// An infrastructure failure on a page: 503 or 500, in the person's language.
 pub(crate) fn page_failure(lang: Lang, error: OidcError) -> HttpResponse {
     pages::failure_page(lang, WebError::from(error))
@@ -226,19 +234,16 @@ pub async fn login_post(
             Some(t.suspended),
             StatusCode::FORBIDDEN,
         ),
-        Ok(Err(LoginFailure::Throttled { retry_after })) => {
-            let mut response = login_page(
+        Ok(Err(LoginFailure::Throttled { retry_after })) => with_retry_after(
+            login_page(
                 &request,
                 &client.name,
                 email,
                 Some(t.throttled),
                 StatusCode::TOO_MANY_REQUESTS,
-            );
-            if let Ok(value) = retry_after.to_string().parse() {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
-            response
-        }
+            ),
+            retry_after,
+        ),
         Err(e) => page_failure(lang, e),
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -15,7 +15,7 @@ use super::cookies;
 use super::device::{client_ip, user_agent};
 use super::error::WebError;
 use super::i18n::{Texts, texts};
-use super::oidc::{page_failure, render_next, resume, see_other};
+use super::oidc::{page_failure, render_next, resume, see_other, with_retry_after};
 use super::pages::{self, PhoneEndPage, PhonePage, WaitPage, html};
 use crate::device::DeviceError;
 use crate::device::challenge::{self, BrowserStatus, StartRefusal, StartRequest};
@@ -117,19 +117,16 @@ pub async fn phone_post(
             Some(t.phone_invalid),
             StatusCode::BAD_REQUEST,
         ),
-        Ok(Err(StartRefusal::Throttled { retry_after })) => {
-            let mut response = phone_page(
+        Ok(Err(StartRefusal::Throttled { retry_after })) => with_retry_after(
+            phone_page(
                 &request,
                 &client.name,
                 phone,
                 Some(t.throttled),
                 StatusCode::TOO_MANY_REQUESTS,
-            );
-            if let Ok(value) = retry_after.to_string().parse() {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
-            response
-        }
+            ),
+            retry_after,
+        ),
         Err(e) => device_failure(lang, e),
     }
 }
@@ -232,6 +229,22 @@ pub async fn wait_get(
     }
 }
 
+/// The request of `tx` for the page's script (JSON errors, not pages).
+async fn resume_for_script(
+    provider: &Provider,
+    req: &HttpRequest,
+    query: &Params,
+) -> Result<AuthRequest, HttpResponse> {
+    match resume(provider, req, query, false).await {
+        Ok((request, _)) => Ok(request),
+        Err(_) => Err(super::error::json_error(
+            StatusCode::NOT_FOUND,
+            "unknown_request",
+            "no such login request in this browser",
+        )),
+    }
+}
+
 /// The request's approval status, as JSON, for the polling fallback.
 async fn current_status(
     provider: &Provider,
@@ -252,15 +265,9 @@ pub async fn status_get(
     req: HttpRequest,
     query: web::Query<Params>,
 ) -> HttpResponse {
-    let (request, _) = match resume(&provider, &req, &query, false).await {
-        Ok(found) => found,
-        Err(_) => {
-            return super::error::json_error(
-                StatusCode::NOT_FOUND,
-                "unknown_request",
-                "no such login request in this browser",
-            );
-        }
+    let request = match resume_for_script(&provider, &req, &query).await {
+        Ok(request) => request,
+        Err(response) => return response,
     };
     match current_status(&provider, &request).await {
         Ok(status) => HttpResponse::Ok()
@@ -306,15 +313,9 @@ pub async fn events_get(
     req: HttpRequest,
     query: web::Query<Params>,
 ) -> HttpResponse {
-    let (request, _) = match resume(&provider, &req, &query, false).await {
-        Ok(found) => found,
-        Err(_) => {
-            return super::error::json_error(
-                StatusCode::NOT_FOUND,
-                "unknown_request",
-                "no such login request in this browser",
-            );
-        }
+    let request = match resume_for_script(&provider, &req, &query).await {
+        Ok(request) => request,
+        Err(response) => return response,
     };
     let topic = challenge::challenge_topic(request.challenge.as_deref().unwrap_or(""));
     let watch = Watch {
