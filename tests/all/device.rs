@@ -432,6 +432,14 @@ async fn activation_rules(backend: Backend) {
         .await
         .expect("activation");
     assert_eq!(account_state(&app, &citizen.account_id), "active");
+    let mails = messages_to(&app, &citizen.email).await;
+    assert!(
+        mails.iter().any(
+            |m| m.subject.as_deref() == Some("Application Sésame activée")
+                && m.text.contains("« Pixel »")
+        ),
+        "{mails:?}"
+    );
     let mut second = authenticator(&app);
     expect_error(
         second

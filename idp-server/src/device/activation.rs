@@ -202,12 +202,34 @@ pub async fn activate(
         })
         .await?;
     match outcome {
-        Outcome::Activated(account_state) => Ok(Activated {
-            device_id,
-            name,
-            account_state,
-        }),
+        Outcome::Activated(account_state) => {
+            notify_activation(provider, &account.email, &name).await;
+            Ok(Activated {
+                device_id,
+                name,
+                account_state,
+            })
+        }
         Outcome::Refused(e) => Err(e),
+    }
+}
+
+/// Tells the citizen a device was activated on their account (best effort:
+/// the activation stands anyway), so an activation they did not make shows.
+async fn notify_activation(provider: &Provider, email: &str, device_name: &str) {
+    let message = crate::notify::EmailMessage {
+        to: email.to_owned(),
+        subject: "Application Sésame activée".to_owned(),
+        text: format!(
+            "Bonjour,\n\nL'application Sésame a été activée sur un appareil nommé « {device_name} ». \
+             Elle peut désormais approuver vos connexions avec votre code secret.\n\n\
+             Si ce n'était pas vous, changez votre mot de passe et contactez le support : \
+             l'appareil sera révoqué.\n"
+        ),
+        html: None,
+    };
+    if let Err(e) = provider.core.notifier.send_email(&message).await {
+        tracing::warn!(error = %e, "could not send the activation email");
     }
 }
 
