@@ -41,7 +41,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: deps run test test-cargo test-browser lint fmt services clean-data
+.PHONY: deps run test test-cargo test-browser lint fmt services clean-data bench
 
 # Install/check the system libraries the build links against (OpenSSL, libpq, SQLite).
 deps:
@@ -117,6 +117,13 @@ lint:
 # Reformat the whole workspace.
 fmt:
 	$(CARGO) fmt --all
+
+# Complete eidas2 logins per second (docs/performance.md): release build, seed,
+# idp-server on throwaway PostgreSQL + Redis and on the embedded default, load
+# driver at 1, 16 and 64 virtual users; writes bench/results/<date>.{json,md}.
+# Knobs: BENCH_SECONDS, BENCH_ACCOUNTS, BENCH_LARGE_ACCOUNTS… (bench/run.sh).
+bench: deps
+	bench/run.sh
 
 # Start throwaway PostgreSQL and Redis in the foreground, print their URLs, stop on Ctrl-C.
 services:

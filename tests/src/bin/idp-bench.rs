@@ -1,0 +1,1546 @@
+//! `idp-bench`: the load driver and the seeding command of `make bench`
+//! (docs/performance.md).
+//!
+//! - `seed`: creates N verified, active accounts, each with an active device
+//!   and a remembered consent for the bench client, directly through the
+//!   service layer (one transaction and one audit entry per batch).
+//! - `run`: N virtual users doing complete eidas2 logins for a fixed time
+//!   (authorize with PKCE → phone page → phone → waiting page → device
+//!   challenge → signed approval with PIN and number → code → token with
+//!   client_secret_basic → userinfo), with per-step latencies, errors, and
+//!   the CPU time and peak RSS of the watched server processes.
+//! - `endpoint`: one endpoint alone (discovery, JWKS, token).
+//! - `wait`: many browsers waiting on approvals at once (SSE open), then
+//!   approved; reports the server's RSS with all of them waiting.
+//! - `report`: merges the JSON lines of a run into the results file and the
+//!   Markdown table.
+//!
+//! Device keys: the seeder writes a small pool of P-256 keys to the state
+//! file; account `i` uses key `i % pool`. The server stores one public key
+//! per device row, so sharing keys between seeded devices changes nothing on
+//! its path (each device is still looked up by its own id).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Parser, Subcommand};
+use idp_tests::authenticator::{Authenticator, Saved};
+use reqwest::header::{AUTHORIZATION, LOCATION, SET_COOKIE};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+const CLIENT_ID: &str = "bench-rp";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/bench/callback";
+const PIN: &str = "2580";
+const SCOPE: &str = "openid profile";
+const SEED_ACTOR: &str = "cli:bench-seed";
+
+#[derive(Parser)]
+#[command(about = "Sésame load driver and seeder (make bench)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the bench client and N active accounts with devices.
+    Seed {
+        /// Configuration file of the server (same as idp-server --config).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value_t = 10_000)]
+        accounts: u64,
+        /// Accounts per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch: u64,
+        /// Distinct device keys shared round-robin by the accounts.
+        #[arg(long, default_value_t = 64)]
+        key_pool: usize,
+        /// Where the driver's state (client secret, device keys) is written.
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// Complete eidas2 logins by N virtual users for a fixed time.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Unmeasured warm-up before the measured period.
+        #[arg(long, default_value_t = 2)]
+        warmup: u64,
+        /// Verify the ID token signature on one flow in this many.
+        #[arg(long, default_value_t = 50)]
+        verify_every: u64,
+    },
+    /// One endpoint alone: discovery, jwks or token (invalid code, valid client).
+    Endpoint {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// N browsers waiting on approvals at once (SSE open), then all approved.
+    Wait {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 10_000)]
+        browsers: u64,
+        /// Logins started in parallel while building up.
+        #[arg(long, default_value_t = 64)]
+        parallel: usize,
+    },
+    /// Merge JSON lines into results JSON and a Markdown table.
+    Report {
+        /// JSON lines written by run/endpoint/wait (and the script's notes).
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        json_out: PathBuf,
+        #[arg(long)]
+        md_out: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Base URL of the server (also the issuer).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    #[arg(long)]
+    state: PathBuf,
+    /// Label of the configuration (e.g. postgres-redis, embedded).
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Processes to watch, as name=pid[,pid…] (CPU: the process, its
+    /// reaped children and its live children; RSS: the first pid).
+    #[arg(long)]
+    watch: Vec<String>,
+    /// Driver worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Where one JSON line with the result is appended.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Use accounts [offset, offset + count) only (0 = all).
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+    #[arg(long, default_value_t = 0)]
+    count: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    client_id: String,
+    client_secret: String,
+    redirect_uri: String,
+    accounts: u64,
+    pin: String,
+    keys: Vec<String>,
+}
+
+fn account_id(i: u64) -> String {
+    format!("b0000000-0000-4000-8000-{i:012}")
+}
+fn device_id(i: u64) -> String {
+    format!("d0000000-0000-4000-8000-{i:012}")
+}
+/// +33 61 xxx xxxx: 10 million distinct valid French mobiles.
+fn phone(i: u64) -> String {
+    format!("+3361{:07}", i % 10_000_000)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Seed {
+            config,
+            accounts,
+            batch,
+            key_pool,
+            state,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(seed(config, accounts, batch.max(1), key_pool.max(1), state));
+        }
+        Command::Report {
+            input,
+            json_out,
+            md_out,
+        } => report(&input, &json_out, &md_out),
+        Command::Run {
+            common,
+            concurrency,
+            seconds,
+            warmup,
+            verify_every,
+        } => {
+            let rt = runtime(common.threads);
+            let line = rt.block_on(run(
+                &common,
+                concurrency,
+                seconds,
+                warmup,
+                verify_every.max(1),
+            ));
+            emit(&common, &line);
+        }
+        Command::Endpoint {
+            common,
+            name,
+            concurrency,
+            seconds,
+        } => {
+            let rt = runtime(common.threads);
+            let line = rt.block_on(endpoint(&common, &name, concurrency, seconds));
+            emit(&common, &line);
+        }
+        Command::Wait {
+            common,
+            browsers,
+            parallel,
+        } => {
+            let rt = runtime(common.threads);
+            let line = rt.block_on(wait(&common, browsers, parallel.max(1)));
+            emit(&common, &line);
+        }
+    }
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn emit(common: &Common, line: &Value) {
+    let text = serde_json::to_string(line).unwrap();
+    println!("{}", serde_json::to_string_pretty(line).unwrap());
+    if let Some(path) = &common.out {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(f, "{text}").unwrap();
+    }
+}
+
+// ------------------------------------------------------------------ seeding
+
+async fn seed(config: Option<PathBuf>, n: u64, batch: u64, key_pool: usize, state_path: PathBuf) {
+    use idp_server::app::Core;
+    use idp_server::config::Config;
+    use idp_server::domain::acr::Acr;
+    use idp_server::domain::client::ClientMetadata;
+    use idp_server::domain::pin::Pin;
+    use idp_server::oidc::clients;
+    use idp_server::store::accounts::{self, IdentityRow, NewAccount};
+    use idp_server::store::audit::{self, AuditEvent};
+    use idp_server::store::{consents, devices, now_unix};
+
+    let started = Instant::now();
+    let config = Config::load(config.as_deref()).expect("configuration");
+    let core = Core::init(config, std::env::var("IDP_MASTER_KEY").ok())
+        .await
+        .expect("core");
+
+    // The state file is kept across runs so the keys match the seeded rows.
+    let state: State = match std::fs::read(&state_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).expect("state file"),
+        Err(_) => {
+            let keys = (0..key_pool)
+                .map(|_| {
+                    let key = josekit::jws::ES256.generate_key_pair().unwrap();
+                    String::from_utf8(key.to_pem_private_key()).unwrap()
+                })
+                .collect();
+            let secret = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(
+                uuid::Uuid::new_v4().as_bytes().as_slice(),
+            ));
+            State {
+                client_id: CLIENT_ID.into(),
+                client_secret: secret,
+                redirect_uri: REDIRECT_URI.into(),
+                accounts: 0,
+                pin: PIN.into(),
+                keys,
+            }
+        }
+    };
+    let jwks: Vec<String> = state
+        .keys
+        .iter()
+        .map(|pem| {
+            let a = Authenticator::load(
+                reqwest::Client::new(),
+                &Saved {
+                    server: String::new(),
+                    issuer: String::new(),
+                    device_id: None,
+                    private_key_pem: pem.clone(),
+                },
+            )
+            .unwrap();
+            a.public_jwk().to_string()
+        })
+        .collect();
+
+    let metadata = ClientMetadata {
+        redirect_uris: vec![REDIRECT_URI.into()],
+        allowed_acr: vec![Acr::Eidas1, Acr::Eidas2],
+        default_acr: Acr::Eidas2,
+        ..ClientMetadata::default()
+    };
+    let db = core.db.clone();
+    let key = core.subkeys.client_secret_key;
+    let secret = state.client_secret.clone();
+    tokio::task::spawn_blocking(move || {
+        clients::ensure_blocking(
+            &db,
+            &key,
+            CLIENT_ID,
+            "Banc d'essai",
+            &metadata,
+            Some(&secret),
+            SEED_ACTOR,
+        )
+    })
+    .await
+    .unwrap()
+    .expect("bench client");
+
+    let pin = Pin::parse(PIN).expect("PIN");
+    let pepper = core.subkeys.pin_pepper;
+    let scopes: Vec<String> = SCOPE.split(' ').map(str::to_owned).collect();
+    let mut created = 0u64;
+    let mut from = 0u64;
+    while from < n {
+        let to = (from + batch).min(n);
+        let db = core.db.clone();
+        let jwks = jwks.clone();
+        let pin = pin.clone();
+        let scopes = scopes.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            db.write_blocking(|conn| {
+                // Batches are all or nothing: skip the ones already there.
+                if accounts::by_id(conn, &account_id(to - 1))?.is_some() {
+                    return Ok(0);
+                }
+                let now = now_unix();
+                for i in from..to {
+                    let (id, dev) = (account_id(i), device_id(i));
+                    let email = format!("bench-{i}@bench.sesame.test");
+                    let phone = phone(i);
+                    accounts::insert(
+                        conn,
+                        &NewAccount {
+                            id: &id,
+                            state: "active",
+                            email: &email,
+                            password_hash: None,
+                            phone: Some(&phone),
+                        },
+                    )?;
+                    accounts::insert_identity(
+                        conn,
+                        &IdentityRow {
+                            account_id: id.clone(),
+                            given_name: "Camille".into(),
+                            family_name: "BANC".into(),
+                            preferred_username: None,
+                            birthdate: "1980-01-01".into(),
+                            gender: "female".into(),
+                            birthplace: "75056".into(),
+                            birthcountry: "99100".into(),
+                            verified_at: Some(now),
+                            verification_method: Some("face_to_face".into()),
+                        },
+                    )?;
+                    let verifier = idp_server::device::pin_verifier(&pepper, &dev, &pin);
+                    devices::insert(
+                        conn,
+                        &devices::NewDevice {
+                            id: &dev,
+                            account_id: &id,
+                            name: "Banc d'essai",
+                            public_jwk: &jwks[(i % jwks.len() as u64) as usize],
+                            pin_verifier: &verifier,
+                        },
+                    )?;
+                    consents::grant(conn, &id, CLIENT_ID, &scopes)?;
+                }
+                audit::append(
+                    conn,
+                    &AuditEvent {
+                        actor: SEED_ACTOR,
+                        action: "bench.seed_accounts",
+                        subject: CLIENT_ID,
+                        details: json!({ "from": from, "to": to }),
+                    },
+                )?;
+                Ok(to - from)
+            })
+        })
+        .await
+        .unwrap()
+        .expect("seeding batch");
+        created += made;
+        from = to;
+        if made > 0 && (to.is_multiple_of(batch * 20) || to == n) {
+            eprintln!(
+                "idp-bench seed: {to}/{n} accounts ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let state = State {
+        accounts: state.accounts.max(n),
+        ..state
+    };
+    std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    eprintln!(
+        "idp-bench seed: {created} accounts created ({n} wanted) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// ------------------------------------------------------------------ processes
+
+/// utime + stime (+ reaped children) of `pid`, in seconds.
+fn proc_cpu(pid: u32, with_children: bool) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // Fields after the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+    let mut ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    if with_children {
+        ticks += f.get(13)?.parse::<u64>().ok()? + f.get(14)?.parse::<u64>().ok()?;
+    }
+    Some(ticks as f64 / 100.0)
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat"))
+                && let Some(close) = stat.rfind(')')
+                && stat[close + 2..].split(' ').nth(1) == Some(&pid.to_string())
+            {
+                out.push(child);
+            }
+        }
+    }
+    out
+}
+
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+struct Watched {
+    name: String,
+    pids: Vec<u32>,
+}
+
+impl Watched {
+    fn parse(specs: &[String]) -> Vec<Watched> {
+        specs
+            .iter()
+            .filter_map(|s| {
+                let (name, pids) = s.split_once('=')?;
+                Some(Watched {
+                    name: name.to_owned(),
+                    pids: pids.split(',').filter_map(|p| p.parse().ok()).collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// CPU seconds of the processes, their reaped and their live children.
+    fn cpu(&self) -> f64 {
+        let mut total = 0.0;
+        for &pid in &self.pids {
+            total += proc_cpu(pid, true).unwrap_or(0.0);
+            for child in children(pid) {
+                total += proc_cpu(child, false).unwrap_or(0.0);
+            }
+        }
+        total
+    }
+}
+
+fn self_cpu() -> f64 {
+    proc_cpu(std::process::id(), false).unwrap_or(0.0)
+}
+
+// ------------------------------------------------------------------ HTTP
+
+fn http_client(max_idle: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(max_idle)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap()
+}
+
+/// One browser: a cookie jar of its own.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn take(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            let pair = value.split(';').next().unwrap_or("");
+            let Some((name, v)) = pair.split_once('=') else {
+                continue;
+            };
+            let (name, v) = (name.trim().to_owned(), v.trim().to_owned());
+            self.0.retain(|(k, _)| *k != name);
+            if !v.is_empty() {
+                self.0.push((name, v));
+            }
+        }
+    }
+}
+
+struct Resp {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+async fn send(jar: &mut Jar, request: reqwest::RequestBuilder) -> Result<Resp, String> {
+    let request = if jar.0.is_empty() {
+        request
+    } else {
+        request.header(reqwest::header::COOKIE, jar.header())
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("transport: {e}"))?;
+    jar.take(&response);
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("transport: {e}"))?;
+    Ok(Resp {
+        status,
+        location,
+        body,
+    })
+}
+
+fn field(body: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = body.find(&needle)? + needle.len();
+    let end = body[start..].find('"')? + start;
+    Some(
+        body[start..end]
+            .replace("&#x2d;", "-")
+            .replace("&#x5f;", "_"),
+    )
+}
+
+fn shown_number(body: &str) -> Option<i64> {
+    let start = body.find("id=\"match-number\"")?;
+    let rest = &body[start..];
+    let digits: String = rest[rest.find('>')? + 1..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+// ------------------------------------------------------------------ the flow
+
+const STEPS: [&str; 11] = [
+    "authorize",
+    "phone_page",
+    "phone_post",
+    "wait_page",
+    "device_challenges",
+    "device_approve",
+    "wait_done",
+    "consent",
+    "token",
+    "userinfo",
+    "verify_id_token",
+];
+
+struct Ctx {
+    http: reqwest::Client,
+    base: String,
+    state: State,
+    basic: String,
+    /// ES256 verifiers of the server's key set, by kid.
+    jwks: HashMap<String, josekit::jws::alg::ecdsa::EcdsaJwsVerifier>,
+}
+
+impl Ctx {
+    async fn new(common: &Common, max_idle: usize) -> Arc<Ctx> {
+        let state: State = serde_json::from_slice(&std::fs::read(&common.state).unwrap()).unwrap();
+        let http = http_client(max_idle);
+        let base = common.server.trim_end_matches('/').to_owned();
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                form_encode(&state.client_id),
+                form_encode(&state.client_secret)
+            ))
+        );
+        let jwks_doc: Value = http
+            .get(format!("{base}/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        let mut jwks = HashMap::new();
+        if let Some(keys) = jwks_doc["keys"].as_array() {
+            for key in keys {
+                if key["kty"] == "EC"
+                    && let Ok(jwk) =
+                        josekit::jwk::Jwk::from_map(key.as_object().cloned().unwrap_or_default())
+                    && let Ok(v) = josekit::jws::ES256.verifier_from_jwk(&jwk)
+                {
+                    jwks.insert(key["kid"].as_str().unwrap_or("").to_owned(), v);
+                }
+            }
+        }
+        Arc::new(Ctx {
+            http,
+            base,
+            state,
+            basic,
+            jwks,
+        })
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The keys of one virtual user: one authenticator per pool key.
+struct Devices(Vec<Authenticator>);
+
+impl Devices {
+    fn new(ctx: &Ctx) -> Devices {
+        Devices(
+            ctx.state
+                .keys
+                .iter()
+                .map(|pem| {
+                    Authenticator::load(
+                        ctx.http.clone(),
+                        &Saved {
+                            server: ctx.base.clone(),
+                            issuer: ctx.base.clone(),
+                            device_id: None,
+                            private_key_pem: pem.clone(),
+                        },
+                    )
+                    .unwrap()
+                })
+                .collect(),
+        )
+    }
+
+    fn for_account(&mut self, i: u64) -> &Authenticator {
+        let n = self.0.len() as u64;
+        let device = &mut self.0[(i % n) as usize];
+        device.device_id = Some(device_id(i));
+        device
+    }
+}
+
+struct Timer<'a> {
+    times: &'a mut [u64; STEPS.len()],
+    at: Instant,
+}
+
+impl Timer<'_> {
+    fn lap(&mut self, step: usize) {
+        let now = Instant::now();
+        self.times[step] += (now - self.at).as_micros() as u64;
+        self.at = now;
+    }
+}
+
+fn pkce() -> (String, String) {
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn authorize_url(ctx: &Ctx, state: &str, nonce: &str, challenge: &str) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256&acr_values=eidas2",
+        ctx.base,
+        form_encode(&ctx.state.client_id),
+        form_encode(&ctx.state.redirect_uri),
+        form_encode(SCOPE),
+    )
+}
+
+/// A browser at the waiting page.
+struct Waiting {
+    jar: Jar,
+    tx: String,
+    number: i64,
+    verifier: String,
+    state: String,
+    nonce: String,
+}
+
+/// authorize → phone page → phone → waiting page. Errors name the step.
+async fn start_login(
+    ctx: &Ctx,
+    account: u64,
+    timer: &mut Timer<'_>,
+) -> Result<Waiting, (usize, String)> {
+    let mut jar = Jar::default();
+    let (verifier, challenge) = pkce();
+    let state = uuid::Uuid::new_v4().simple().to_string();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let r = send(
+        &mut jar,
+        ctx.http.get(authorize_url(ctx, &state, &nonce, &challenge)),
+    )
+    .await
+    .map_err(|e| (0, e))?;
+    let location = match (r.status, r.location) {
+        (303, Some(l)) if l.starts_with("/login/telephone?") => l,
+        (s, l) => return Err((0, format!("authorize: {s} {l:?}"))),
+    };
+    timer.lap(0);
+    let r = send(&mut jar, ctx.http.get(format!("{}{location}", ctx.base)))
+        .await
+        .map_err(|e| (1, e))?;
+    let (Some(tx), Some(csrf)) = (field(&r.body, "tx"), field(&r.body, "csrf")) else {
+        return Err((1, format!("phone page: {} without tx/csrf", r.status)));
+    };
+    timer.lap(1);
+    let body = format!(
+        "tx={}&csrf={}&phone={}",
+        form_encode(&tx),
+        form_encode(&csrf),
+        form_encode(&phone(account))
+    );
+    let r = send(
+        &mut jar,
+        ctx.http
+            .post(format!("{}/login/telephone", ctx.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await
+    .map_err(|e| (2, e))?;
+    let location = match (r.status, r.location) {
+        (303, Some(l)) if l.starts_with("/login/telephone/attente") => l,
+        (s, _) => return Err((2, format!("phone post: {s} {}", snippet(&r.body)))),
+    };
+    timer.lap(2);
+    let r = send(&mut jar, ctx.http.get(format!("{}{location}", ctx.base)))
+        .await
+        .map_err(|e| (3, e))?;
+    let Some(number) = shown_number(&r.body) else {
+        return Err((3, format!("waiting page: {} without number", r.status)));
+    };
+    timer.lap(3);
+    Ok(Waiting {
+        jar,
+        tx,
+        number,
+        verifier,
+        state,
+        nonce,
+    })
+}
+
+fn snippet(body: &str) -> String {
+    body.chars().take(120).collect()
+}
+
+/// The device: its pending challenge, approved with PIN and number.
+async fn approve(
+    device: &Authenticator,
+    number: i64,
+    timer: &mut Timer<'_>,
+) -> Result<(), (usize, String)> {
+    let challenges = device.challenges(5).await.map_err(|e| (4, e.to_string()))?;
+    let Some(challenge) = challenges.into_iter().next() else {
+        return Err((4, "no pending challenge".into()));
+    };
+    timer.lap(4);
+    device
+        .approve(&challenge, PIN, number)
+        .await
+        .map_err(|e| (5, e.to_string()))?;
+    timer.lap(5);
+    Ok(())
+}
+
+/// Waiting page after approval → (consent) → code → token → userinfo.
+async fn finish_login(
+    ctx: &Ctx,
+    mut w: Waiting,
+    verify: bool,
+    timer: &mut Timer<'_>,
+) -> Result<(), (usize, String)> {
+    let mut r = send(
+        &mut w.jar,
+        ctx.http
+            .get(format!("{}/login/telephone/attente?tx={}", ctx.base, w.tx)),
+    )
+    .await
+    .map_err(|e| (6, e))?;
+    timer.lap(6);
+    for _ in 0..2 {
+        match (&r.status, &r.location) {
+            (303, Some(l)) if l.starts_with("/consent") => {
+                let page = send(&mut w.jar, ctx.http.get(format!("{}{l}", ctx.base)))
+                    .await
+                    .map_err(|e| (7, e))?;
+                let csrf = field(&page.body, "csrf").ok_or((7, "consent page".to_owned()))?;
+                r = send(
+                    &mut w.jar,
+                    ctx.http
+                        .post(format!("{}/consent", ctx.base))
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .body(format!(
+                            "tx={}&csrf={}&decision=approve",
+                            form_encode(&w.tx),
+                            form_encode(&csrf)
+                        )),
+                )
+                .await
+                .map_err(|e| (7, e))?;
+                timer.lap(7);
+            }
+            _ => break,
+        }
+    }
+    let location = match (r.status, r.location) {
+        (303 | 302, Some(l)) if l.starts_with(&ctx.state.redirect_uri) => l,
+        (s, l) => return Err((6, format!("after approval: {s} {l:?}"))),
+    };
+    if query_param(&location, "state").as_deref() != Some(w.state.as_str()) {
+        return Err((6, "state mismatch".into()));
+    }
+    let code = query_param(&location, "code").ok_or((6, format!("no code: {location}")))?;
+    let body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
+        form_encode(&code),
+        form_encode(&ctx.state.redirect_uri),
+        w.verifier
+    );
+    let response = ctx
+        .http
+        .post(format!("{}/token", ctx.base))
+        .header(AUTHORIZATION, &ctx.basic)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| (8, e.to_string()))?;
+    let status = response.status().as_u16();
+    let tokens: Value = response.json().await.map_err(|e| (8, e.to_string()))?;
+    if status != 200 {
+        return Err((8, format!("token: {status} {tokens}")));
+    }
+    timer.lap(8);
+    let access = tokens["access_token"].as_str().unwrap_or("");
+    let response = ctx
+        .http
+        .get(format!("{}/userinfo", ctx.base))
+        .header(AUTHORIZATION, format!("Bearer {access}"))
+        .send()
+        .await
+        .map_err(|e| (9, e.to_string()))?;
+    let status = response.status().as_u16();
+    let info: Value = response.json().await.map_err(|e| (9, e.to_string()))?;
+    if status != 200 || info["sub"].as_str().is_none() {
+        return Err((9, format!("userinfo: {status} {info}")));
+    }
+    timer.lap(9);
+    if verify {
+        let id_token = tokens["id_token"].as_str().unwrap_or("");
+        verify_id_token(ctx, id_token, &w.nonce).map_err(|e| (10, e))?;
+        timer.lap(10);
+    }
+    Ok(())
+}
+
+fn verify_id_token(ctx: &Ctx, token: &str, nonce: &str) -> Result<(), String> {
+    let header = token.split('.').next().unwrap_or("");
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|e| format!("ID token header: {e}"))?,
+    )
+    .map_err(|e| e.to_string())?;
+    let kid = header["kid"].as_str().unwrap_or("");
+    let verifier = ctx
+        .jwks
+        .get(kid)
+        .ok_or_else(|| format!("ID token: unknown kid {kid} (alg {})", header["alg"]))?;
+    let (payload, _) = josekit::jws::deserialize_compact(token, verifier)
+        .map_err(|e| format!("ID token signature: {e}"))?;
+    let claims: Value = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+    if claims["nonce"] != nonce || claims["acr"] != "eidas2" || claims["iss"] != ctx.base {
+        return Err(format!("ID token claims: {claims}"));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct VuResult {
+    flows: u64,
+    latencies: Vec<u32>,
+    steps: Vec<Vec<u32>>,
+    errors: HashMap<String, (u64, String)>,
+}
+
+fn account_range(common: &Common, state: &State) -> (u64, u64) {
+    let total = state.accounts;
+    let count = if common.count == 0 {
+        total.saturating_sub(common.offset)
+    } else {
+        common.count
+    };
+    (common.offset, count.max(1))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn virtual_user(
+    ctx: Arc<Ctx>,
+    vu: u64,
+    users: u64,
+    range: (u64, u64),
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    counter: Arc<AtomicU64>,
+    verify_every: u64,
+) -> VuResult {
+    let mut result = VuResult {
+        steps: vec![Vec::new(); STEPS.len()],
+        ..VuResult::default()
+    };
+    let mut devices = Devices::new(&ctx);
+    // Each user walks its own slice of the accounts, so two users never
+    // log in to the same account at once.
+    let per_user = (range.1 / users).max(1);
+    let mut k = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let account = range.0 + (vu * per_user + k % per_user) % range.1;
+        k += 1;
+        let seq = counter.fetch_add(1, Ordering::Relaxed);
+        let verify = seq.is_multiple_of(verify_every);
+        let mut times = [0u64; STEPS.len()];
+        let started = Instant::now();
+        let outcome = {
+            let mut timer = Timer {
+                times: &mut times,
+                at: started,
+            };
+            async {
+                let w = start_login(&ctx, account, &mut timer).await?;
+                let number = w.number;
+                approve(devices.for_account(account), number, &mut timer).await?;
+                finish_login(&ctx, w, verify, &mut timer).await
+            }
+            .await
+        };
+        let elapsed = started.elapsed().as_micros() as u32;
+        if !measuring.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+            continue;
+        }
+        match outcome {
+            Ok(()) => {
+                result.flows += 1;
+                result.latencies.push(elapsed);
+                for (i, t) in times.iter().enumerate() {
+                    if *t > 0 || i < 7 || i == 8 || i == 9 {
+                        result.steps[i].push(*t as u32);
+                    }
+                }
+            }
+            Err((step, message)) => {
+                let key = format!(
+                    "{}: {}",
+                    STEPS[step],
+                    message.chars().take(60).collect::<String>()
+                );
+                let e = result.errors.entry(key).or_insert((0, message));
+                e.0 += 1;
+            }
+        }
+    }
+    result
+}
+
+fn percentiles(mut v: Vec<u32>) -> Value {
+    if v.is_empty() {
+        return Value::Null;
+    }
+    v.sort_unstable();
+    let at = |p: f64| {
+        let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+        (v[i] as f64 / 1000.0 * 100.0).round() / 100.0
+    };
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64 / 1000.0;
+    json!({
+        "n": v.len(),
+        "mean_ms": (mean * 100.0).round() / 100.0,
+        "p50_ms": at(0.50),
+        "p90_ms": at(0.90),
+        "p99_ms": at(0.99),
+        "max_ms": at(1.0),
+    })
+}
+
+struct Snapshot {
+    at: Instant,
+    cpu: Vec<f64>,
+    driver: f64,
+}
+
+fn snapshot(watched: &[Watched]) -> Snapshot {
+    Snapshot {
+        at: Instant::now(),
+        cpu: watched.iter().map(Watched::cpu).collect(),
+        driver: self_cpu(),
+    }
+}
+
+/// CPU of each watched process between two snapshots, and its RSS now.
+fn resources(watched: &[Watched], a: &Snapshot, b: &Snapshot, units: u64) -> (Value, f64) {
+    let wall = (b.at - a.at).as_secs_f64();
+    let mut out = serde_json::Map::new();
+    let mut server_cpu = 0.0;
+    for (i, w) in watched.iter().enumerate() {
+        let cpu = b.cpu[i] - a.cpu[i];
+        if w.name == "server" {
+            server_cpu = cpu;
+        }
+        let pid = w.pids.first().copied().unwrap_or(0);
+        out.insert(
+            w.name.clone(),
+            json!({
+                "cpu_s": round3(cpu),
+                "cores": round3(cpu / wall),
+                "cpu_ms_per_unit": if units > 0 { round3(cpu * 1000.0 / units as f64) } else { 0.0 },
+                "rss_mb": status_kb(pid, "VmRSS:").map(|k| round3(k as f64 / 1024.0)),
+                "peak_rss_mb": status_kb(pid, "VmHWM:").map(|k| round3(k as f64 / 1024.0)),
+            }),
+        );
+    }
+    let driver = b.driver - a.driver;
+    out.insert(
+        "driver".into(),
+        json!({
+            "cpu_s": round3(driver),
+            "cores": round3(driver / wall),
+            "cpu_ms_per_unit": if units > 0 { round3(driver * 1000.0 / units as f64) } else { 0.0 },
+            "peak_rss_mb": status_kb(std::process::id(), "VmHWM:").map(|k| round3(k as f64 / 1024.0)),
+        }),
+    );
+    (Value::Object(out), server_cpu)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+async fn run(
+    common: &Common,
+    concurrency: usize,
+    seconds: u64,
+    warmup: u64,
+    verify_every: u64,
+) -> Value {
+    let ctx = Ctx::new(common, concurrency * 2).await;
+    let range = account_range(common, &ctx.state);
+    let watched = Watched::parse(&common.watch);
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(AtomicU64::new(0));
+    let users: Vec<_> = (0..concurrency as u64)
+        .map(|vu| {
+            tokio::spawn(virtual_user(
+                Arc::clone(&ctx),
+                vu,
+                concurrency as u64,
+                range,
+                Arc::clone(&measuring),
+                Arc::clone(&stop),
+                Arc::clone(&counter),
+                verify_every,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(warmup)).await;
+    let before = snapshot(&watched);
+    measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let after = snapshot(&watched);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = VuResult {
+        steps: vec![Vec::new(); STEPS.len()],
+        ..VuResult::default()
+    };
+    for user in users {
+        let r = user.await.unwrap();
+        all.flows += r.flows;
+        all.latencies.extend(r.latencies);
+        for (i, s) in r.steps.into_iter().enumerate() {
+            all.steps[i].extend(s);
+        }
+        for (k, (n, m)) in r.errors {
+            all.errors.entry(k).or_insert((0, m)).0 += n;
+        }
+    }
+    let wall = (after.at - before.at).as_secs_f64();
+    let (res, server_cpu) = resources(&watched, &before, &after, all.flows);
+    let errors: u64 = all.errors.values().map(|(n, _)| n).sum();
+    let mut steps = serde_json::Map::new();
+    for (i, s) in all.steps.into_iter().enumerate() {
+        if !s.is_empty() {
+            steps.insert(STEPS[i].into(), percentiles(s));
+        }
+    }
+    json!({
+        "kind": "flow",
+        "label": common.label,
+        "accounts": range.1,
+        "concurrency": concurrency,
+        "driver_threads": common.threads,
+        "seconds": round3(wall),
+        "flows": all.flows,
+        "flows_per_s": round3(all.flows as f64 / wall),
+        "errors": errors,
+        "error_samples": all.errors.iter().map(|(k, (n, m))| json!({"what": k, "count": n, "sample": m})).collect::<Vec<_>>(),
+        "latency": percentiles(all.latencies),
+        "steps": steps,
+        "server_cpu_ms_per_flow": if all.flows > 0 { round3(server_cpu * 1000.0 / all.flows as f64) } else { 0.0 },
+        "resources": res,
+    })
+}
+
+// ------------------------------------------------------------------ endpoints alone
+
+async fn endpoint(common: &Common, name: &str, concurrency: usize, seconds: u64) -> Value {
+    let ctx = Ctx::new(common, concurrency * 2).await;
+    let watched = Watched::parse(&common.watch);
+    let stop = Arc::new(AtomicBool::new(false));
+    let before = snapshot(&watched);
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (ctx, stop, name) = (Arc::clone(&ctx), Arc::clone(&stop), name.to_owned());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let request = match name.as_str() {
+                        "discovery" => ctx
+                            .http
+                            .get(format!("{}/.well-known/openid-configuration", ctx.base)),
+                        "jwks" => ctx.http.get(format!("{}/jwks", ctx.base)),
+                        _ => ctx
+                            .http
+                            .post(format!("{}/token", ctx.base))
+                            .header(AUTHORIZATION, &ctx.basic)
+                            .header("Content-Type", "application/x-www-form-urlencoded")
+                            .body(format!(
+                                "grant_type=authorization_code&code=unknown{}&redirect_uri={}&code_verifier={}",
+                                uuid::Uuid::new_v4().simple(),
+                                form_encode(&ctx.state.redirect_uri),
+                                "x".repeat(43)
+                            )),
+                    };
+                    let expected = if name == "token" { 400 } else { 200 };
+                    match request.send().await {
+                        Ok(r) if r.status().as_u16() == expected => {
+                            let _ = r.bytes().await;
+                            lat.push(t.elapsed().as_micros() as u32);
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let after = snapshot(&watched);
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    let n = lat.len() as u64;
+    let wall = (after.at - before.at).as_secs_f64();
+    let (res, server_cpu) = resources(&watched, &before, &after, n);
+    json!({
+        "kind": "endpoint",
+        "label": common.label,
+        "endpoint": name,
+        "concurrency": concurrency,
+        "seconds": round3(wall),
+        "requests": n,
+        "requests_per_s": round3(n as f64 / wall),
+        "errors": errors,
+        "latency": percentiles(lat),
+        "server_cpu_ms_per_request": if n > 0 { round3(server_cpu * 1000.0 / n as f64) } else { 0.0 },
+        "resources": res,
+    })
+}
+
+// ------------------------------------------------------------------ waiting browsers
+
+async fn wait(common: &Common, browsers: u64, parallel: usize) -> Value {
+    let ctx = Ctx::new(common, parallel * 2).await;
+    let range = account_range(common, &ctx.state);
+    let browsers = browsers.min(range.1);
+    let watched = Watched::parse(&common.watch);
+    let server_pid = watched
+        .iter()
+        .find(|w| w.name == "server")
+        .and_then(|w| w.pids.first().copied())
+        .unwrap_or(0);
+    let rss = || status_kb(server_pid, "VmRSS:").map(|k| round3(k as f64 / 1024.0));
+    let rss_before = rss();
+    let started = Instant::now();
+    // Each waiting browser keeps its own connection open on the SSE stream.
+    let sse_http = http_client(0);
+    let errors = Arc::new(AtomicU64::new(0));
+    let approved_seen = Arc::new(AtomicU64::new(0));
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut waiting = Vec::new();
+    let mut set = tokio::task::JoinSet::new();
+    for b in 0..browsers {
+        let account = range.0 + b;
+        let (ctx, sse_http, sem, errors) = (
+            Arc::clone(&ctx),
+            sse_http.clone(),
+            Arc::clone(&sem),
+            Arc::clone(&errors),
+        );
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.unwrap();
+            let mut times = [0u64; STEPS.len()];
+            let mut timer = Timer {
+                times: &mut times,
+                at: Instant::now(),
+            };
+            let w = match start_login(&ctx, account, &mut timer).await {
+                Ok(w) => w,
+                Err((_, e)) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("wait: {e}");
+                    return None;
+                }
+            };
+            let response = sse_http
+                .get(format!(
+                    "{}/login/telephone/evenements?tx={}",
+                    ctx.base, w.tx
+                ))
+                .header(reqwest::header::COOKIE, w.jar.header())
+                .send()
+                .await;
+            match response {
+                Ok(mut r) if r.status().is_success() => {
+                    // The first event (pending) arrives at once.
+                    let _ = r.chunk().await;
+                    Some((account, w, r))
+                }
+                _ => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            }
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        if let Ok(Some(w)) = done {
+            waiting.push(w);
+        }
+    }
+    let build_s = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_waiting = rss();
+    let open = waiting.len();
+    // Approve them all; every SSE stream must then say "approved".
+    let approve_start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for (account, w, mut stream) in waiting {
+        let (ctx, sem, errors, seen) = (
+            Arc::clone(&ctx),
+            Arc::clone(&sem),
+            Arc::clone(&errors),
+            Arc::clone(&approved_seen),
+        );
+        set.spawn(async move {
+            {
+                let _permit = sem.acquire_owned().await.unwrap();
+                let mut devices = Devices::new_one(&ctx, account);
+                let mut times = [0u64; STEPS.len()];
+                let mut timer = Timer {
+                    times: &mut times,
+                    at: Instant::now(),
+                };
+                if let Err((_, e)) =
+                    approve(devices.for_account(account), w.number, &mut timer).await
+                {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("wait/approve: {e}");
+                    return;
+                }
+            }
+            let got = tokio::time::timeout(Duration::from_secs(30), async {
+                let mut text = String::new();
+                while let Ok(Some(chunk)) = stream.chunk().await {
+                    text.push_str(&String::from_utf8_lossy(&chunk));
+                    if text.contains("data: approved") {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            if matches!(got, Ok(true)) {
+                seen.fetch_add(1, Ordering::Relaxed);
+            } else {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+    json!({
+        "kind": "wait",
+        "label": common.label,
+        "browsers": browsers,
+        "waiting_at_once": open,
+        "build_up_s": round3(build_s),
+        "approve_s": round3(approve_start.elapsed().as_secs_f64()),
+        "approved_events_seen": approved_seen.load(Ordering::Relaxed),
+        "errors": errors.load(Ordering::Relaxed),
+        "server_rss_mb_before": rss_before,
+        "server_rss_mb_waiting": rss_waiting,
+        "server_peak_rss_mb": status_kb(server_pid, "VmHWM:").map(|k| round3(k as f64 / 1024.0)),
+    })
+}
+
+impl Devices {
+    /// Only the key `account` needs (the waiting test has one per task).
+    fn new_one(ctx: &Ctx, account: u64) -> Devices {
+        let n = ctx.state.keys.len() as u64;
+        let pem = ctx.state.keys[(account % n) as usize].clone();
+        // A pool of one: for_account's index arithmetic still holds.
+        Devices(vec![
+            Authenticator::load(
+                ctx.http.clone(),
+                &Saved {
+                    server: ctx.base.clone(),
+                    issuer: ctx.base.clone(),
+                    device_id: None,
+                    private_key_pem: pem,
+                },
+            )
+            .unwrap(),
+        ])
+    }
+}
+
+// ------------------------------------------------------------------ report
+
+fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::path::Path) {
+    let text = std::fs::read_to_string(input).unwrap_or_default();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut md = String::new();
+    let get = |v: &Value, path: &[&str]| -> String {
+        let mut x = v;
+        for p in path {
+            x = &x[*p];
+        }
+        match x {
+            Value::Null => "–".into(),
+            Value::Number(n) => {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 || f >= 100.0 {
+                    format!("{f:.0}")
+                } else {
+                    format!("{f:.2}")
+                }
+            }
+            other => other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned),
+        }
+    };
+    for note in lines.iter().filter(|l| l["kind"] == "note") {
+        md.push_str(&format!("- {}\n", get(note, &["text"])));
+    }
+    md.push_str("\n### Complete eidas2 logins\n\n");
+    md.push_str("| configuration | accounts | VUs | flows/s | p50 ms | p90 ms | p99 ms | errors | server CPU ms/flow | server cores | server peak RSS MB | PG CPU ms/flow | Redis CPU ms/flow | driver CPU ms/flow |\n");
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for l in lines.iter().filter(|l| l["kind"] == "flow") {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            get(l, &["label"]),
+            get(l, &["accounts"]),
+            get(l, &["concurrency"]),
+            get(l, &["flows_per_s"]),
+            get(l, &["latency", "p50_ms"]),
+            get(l, &["latency", "p90_ms"]),
+            get(l, &["latency", "p99_ms"]),
+            get(l, &["errors"]),
+            get(l, &["server_cpu_ms_per_flow"]),
+            get(l, &["resources", "server", "cores"]),
+            get(l, &["resources", "server", "peak_rss_mb"]),
+            get(l, &["resources", "postgres", "cpu_ms_per_unit"]),
+            get(l, &["resources", "redis", "cpu_ms_per_unit"]),
+            get(l, &["resources", "driver", "cpu_ms_per_unit"]),
+        ));
+    }
+    md.push_str("\n### Per-step latency (p50 / p99 ms)\n\n| configuration | VUs |");
+    for s in STEPS {
+        md.push_str(&format!(" {s} |"));
+    }
+    md.push_str("\n|---|---:|");
+    for _ in STEPS {
+        md.push_str("---:|");
+    }
+    md.push('\n');
+    for l in lines.iter().filter(|l| l["kind"] == "flow") {
+        md.push_str(&format!(
+            "| {} | {} |",
+            get(l, &["label"]),
+            get(l, &["concurrency"])
+        ));
+        for s in STEPS {
+            md.push_str(&format!(
+                " {} / {} |",
+                get(l, &["steps", s, "p50_ms"]),
+                get(l, &["steps", s, "p99_ms"])
+            ));
+        }
+        md.push('\n');
+    }
+    md.push_str("\n### Endpoints alone\n\n| configuration | endpoint | VUs | req/s | p50 ms | p99 ms | errors | server CPU ms/req |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for l in lines.iter().filter(|l| l["kind"] == "endpoint") {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            get(l, &["label"]),
+            get(l, &["endpoint"]),
+            get(l, &["concurrency"]),
+            get(l, &["requests_per_s"]),
+            get(l, &["latency", "p50_ms"]),
+            get(l, &["latency", "p99_ms"]),
+            get(l, &["errors"]),
+            get(l, &["server_cpu_ms_per_request"]),
+        ));
+    }
+    let waits: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "wait").collect();
+    if !waits.is_empty() {
+        md.push_str("\n### Browsers waiting on approvals at once\n\n| configuration | browsers | waiting at once | errors | server RSS before MB | RSS while waiting MB | peak RSS MB | build-up s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for l in waits {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                get(l, &["label"]),
+                get(l, &["browsers"]),
+                get(l, &["waiting_at_once"]),
+                get(l, &["errors"]),
+                get(l, &["server_rss_mb_before"]),
+                get(l, &["server_rss_mb_waiting"]),
+                get(l, &["server_peak_rss_mb"]),
+                get(l, &["build_up_s"]),
+            ));
+        }
+    }
+    std::fs::write(md_out, &md).unwrap();
+    std::fs::write(
+        json_out,
+        serde_json::to_vec_pretty(&json!({ "results": lines })).unwrap(),
+    )
+    .unwrap();
+    print!("{md}");
+}
