@@ -33,6 +33,8 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long a decided challenge stays readable after its expiry, so the
 /// browser can still learn the outcome.
 const AFTER_EXPIRY: Duration = Duration::from_secs(300);
+/// How long past the expiry a decision in progress is still waited for.
+const DECIDING_GRACE_SECS: i64 = 10;
 /// Waiters re-read state at least this often (pub/sub is best-effort).
 pub const RECHECK: Duration = Duration::from_secs(5);
 
@@ -723,7 +725,13 @@ impl BrowserStatus {
 /// The status of the challenge as the browser of `request_id` sees it.
 pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
     match &challenge.state {
-        State::Pending | State::Deciding if challenge.expired() => BrowserStatus::Expired,
+        State::Pending if challenge.expired() => BrowserStatus::Expired,
+        // A decision claimed before the expiry is still being made: wait for
+        // it, so the browser and the device never disagree; only a device
+        // that vanished mid-decision leaves it so for long.
+        State::Deciding if now_unix() >= challenge.expires_at + DECIDING_GRACE_SECS => {
+            BrowserStatus::Expired
+        }
         State::Pending | State::Deciding => BrowserStatus::Pending,
         State::Approved { .. } => BrowserStatus::Approved,
         State::Consumed => BrowserStatus::Expired,
@@ -786,6 +794,38 @@ mod tests {
                 choices[0] != choices[1] && choices[1] != choices[2] && choices[0] != choices[2]
             );
         }
+    }
+
+    fn challenge(state: State, expires_in: i64) -> Challenge {
+        Challenge {
+            id: "c".into(),
+            account_id: Some("a".into()),
+            nonce: "n".into(),
+            number: 42,
+            choices: [42, 17, 88],
+            client_id: "rp".into(),
+            client_name: "RP".into(),
+            request_id: "tx".into(),
+            created_at: now_unix(),
+            expires_at: now_unix() + expires_in,
+            ip: String::new(),
+            user_agent: String::new(),
+            state,
+        }
+    }
+
+    #[test]
+    fn the_browser_waits_for_a_decision_claimed_before_the_expiry() {
+        use BrowserStatus as B;
+        assert_eq!(browser_status(&challenge(State::Pending, 60)), B::Pending);
+        assert_eq!(browser_status(&challenge(State::Pending, -1)), B::Expired);
+        assert_eq!(browser_status(&challenge(State::Deciding, -3)), B::Pending);
+        assert_eq!(browser_status(&challenge(State::Deciding, -30)), B::Expired);
+        assert_eq!(browser_status(&challenge(State::Consumed, 60)), B::Expired);
+        assert_eq!(
+            browser_status(&challenge(State::WrongNumber, 60)),
+            B::WrongNumber
+        );
     }
 
     #[test]
