@@ -73,6 +73,8 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     pub public_url: String,
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (per-IP limits).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -32,6 +32,7 @@ both_backends!(
     device_list_rename_revoke,
     events_reach_device_and_browser,
     operators_revoke_devices_from_the_cli,
+    per_ip_limits_count_clients_behind_a_trusted_proxy,
 );
 
 fn phone_number(n: u32) -> (String, String) {
@@ -1358,4 +1359,38 @@ async fn operators_revoke_devices_from_the_cli(backend: Backend) {
         .await
         .unwrap();
     assert!(out.contains("new activation code sent"), "{out}");
+}
+
+async fn per_ip_limits_count_clients_behind_a_trusted_proxy(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let mut config = env.config();
+    config.login.phone_ip_limit = 2;
+    config.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let app = env.spawn_with(config).await;
+    register_client(&app, CLIENT, &idp_tests::oidc::client_metadata());
+    let request = manual_authorize(&app.base, CLIENT, "openid", &[("acr_values", "eidas2")]);
+    let mut browser = Browser::new(&app.base);
+    let start = browser.get(&request.url).await;
+    let form = browser.get(start.location.as_deref().unwrap()).await;
+    let (tx, csrf) = (form.field("tx").unwrap(), form.field("csrf").unwrap());
+    let mut statuses = Vec::new();
+    for from in [
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.1",
+        "198.51.100.2",
+        "1.2.3.4, 198.51.100.2",
+    ] {
+        let page = browser
+            .post_with(
+                "/login/telephone",
+                &[("tx", &tx), ("csrf", &csrf), ("phone", "01 23")],
+                &[("X-Forwarded-For", from)],
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    // Two per client address: the third from .1 is throttled, .2 has its
+    // own count, and a forged left-hand entry does not change who it is.
+    assert_eq!(statuses, [400, 400, 429, 400, 400]);
 }

@@ -213,7 +213,20 @@ impl Browser {
     }
 
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
-        let request = self.http.post(self.absolute(url)).form(form);
+        self.post_with(url, form, &[]).await
+    }
+
+    /// A form POST with extra headers (as sent through a reverse proxy).
+    pub async fn post_with(
+        &mut self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut request = self.http.post(self.absolute(url)).form(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         self.send(request).await
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::client_ip;
 use crate::device::DeviceError;
 use crate::device::activation::{self, ActivationRequest};
 use crate::device::challenge::{self, ChallengeView};
@@ -35,12 +36,6 @@ fn json(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpRespo
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, DeviceError> {
     serde_json::from_slice(body)
         .map_err(|e| DeviceError::InvalidRequest(format!("the body is not the expected JSON: {e}")))
-}
-
-pub(crate) fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
 }
 
 /// The device that signed this request's `Authorization: Device` header.

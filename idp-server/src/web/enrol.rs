@@ -200,11 +200,7 @@ fn forged(lang: Lang) -> HttpResponse {
     pages::page_error(lang, &crate::oidc::authorize::PageError::Forged)
 }
 
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
-}
+use super::client_ip;
 
 fn refusal_text(lang: Lang, refusal: SendRefusal) -> (String, u64) {
     match refusal {

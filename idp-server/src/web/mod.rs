@@ -328,6 +328,45 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
 }
 
+/// The client's IP address, for per-IP limits: the TCP peer, or, when the
+/// peer is a trusted reverse proxy (`server.trusted_proxies`), the right-most
+/// `X-Forwarded-For` address that is not a trusted proxy. A malformed entry
+/// stops the walk at the proxy (never trust what the client could forge).
+pub(crate) fn client_ip(req: &actix_web::HttpRequest) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return String::new();
+    };
+    let trusted = req
+        .app_data::<web::Data<crate::app::Core>>()
+        .map(|core| core.config.server.trusted_proxies.as_slice())
+        .unwrap_or(&[]);
+    forwarded_client(peer, trusted, req.headers().get_all("x-forwarded-for")).to_string()
+}
+
+fn forwarded_client<'a>(
+    peer: std::net::IpAddr,
+    trusted: &[std::net::IpAddr],
+    headers: impl Iterator<Item = &'a actix_web::http::header::HeaderValue>,
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
 async fn method_not_allowed() -> HttpResponse {
     error::json_error(
         actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -342,4 +381,62 @@ async fn not_found() -> HttpResponse {
         "not_found",
         "no such endpoint",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn client(peer: &str, trusted: &[&str], xff: &[&str]) -> IpAddr {
+        let trusted: Vec<IpAddr> = trusted.iter().map(|t| ip(t)).collect();
+        let values: Vec<HeaderValue> = xff
+            .iter()
+            .map(|v| HeaderValue::from_str(v).unwrap())
+            .collect();
+        super::forwarded_client(ip(peer), &trusted, values.iter())
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_from_trusted_proxies_only() {
+        // No proxy configured: the peer, whatever the header says.
+        assert_eq!(
+            client("203.0.113.9", &[], &["198.51.100.1"]),
+            ip("203.0.113.9")
+        );
+        // An untrusted peer cannot choose its address.
+        assert_eq!(
+            client("203.0.113.9", &["10.0.0.5"], &["198.51.100.1"]),
+            ip("203.0.113.9")
+        );
+        // Through the trusted proxy: the address it saw.
+        assert_eq!(
+            client("10.0.0.5", &["10.0.0.5"], &["198.51.100.1"]),
+            ip("198.51.100.1")
+        );
+        // A client forging the header: its forgery is left of the real hop.
+        assert_eq!(
+            client("10.0.0.5", &["10.0.0.5"], &["1.2.3.4, 198.51.100.1"]),
+            ip("198.51.100.1")
+        );
+        // Two proxies in a row, headers split over two lines.
+        assert_eq!(
+            client(
+                "10.0.0.5",
+                &["10.0.0.5", "10.0.0.6"],
+                &["198.51.100.1", "10.0.0.6"]
+            ),
+            ip("198.51.100.1")
+        );
+        // Garbage stops the walk at the last trusted hop; no header: the proxy.
+        assert_eq!(
+            client("10.0.0.5", &["10.0.0.5"], &["1.2.3.4, nonsense"]),
+            ip("10.0.0.5")
+        );
+        assert_eq!(client("10.0.0.5", &["10.0.0.5"], &[]), ip("10.0.0.5"));
+    }
 }

@@ -202,10 +202,7 @@ pub async fn login_post(
     let t = texts(lang);
     let email = form.get("email").map(String::as_str).unwrap_or("");
     let password = form.get("password").map(String::as_str).unwrap_or("");
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let ip = super::client_ip(&req);
     match login::password(&provider, email, password, &ip).await {
         Ok(Ok(auth)) => {
             let cookie = match session::create(&provider, &auth).await {

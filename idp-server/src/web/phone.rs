@@ -11,8 +11,9 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::client_ip;
 use super::cookies;
-use super::device::{client_ip, user_agent};
+use super::device::user_agent;
 use super::error::WebError;
 use super::i18n::{Texts, texts};
 use super::oidc::{page_failure, render_next, resume, see_other, with_retry_after};
