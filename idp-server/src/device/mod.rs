@@ -10,6 +10,7 @@
 pub mod activation;
 pub mod challenge;
 pub mod devices;
+pub mod key;
 pub mod request;
 
 use crate::enrol::EnrolError;

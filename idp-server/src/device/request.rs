@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::DeviceError;
+use super::key::DeviceKey;
 use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::store::devices::{self, DeviceRow};
@@ -83,7 +84,12 @@ pub async fn authenticate(
         .await?
         .ok_or(DeviceError::InvalidDeviceRequest("unknown device"))?;
 
-    let payload = verify_signature(&device.public_jwk, jws)?;
+    let payload = {
+        let key = DeviceKey::from_jwk_str(&device.public_jwk)
+            .map_err(|_| DeviceError::Internal("stored device key is not a P-256 key".into()))?;
+        key.verify_compact(jws)
+            .map_err(|_| DeviceError::InvalidDeviceRequest("the signature does not verify"))?
+    };
     let claims: Map<String, Value> = serde_json::from_slice(&payload).map_err(|_| {
         DeviceError::InvalidDeviceRequest("the signed payload is not a JSON object")
     })?;
@@ -133,17 +139,6 @@ pub async fn authenticate(
     Ok((device, claims))
 }
 
-fn verify_signature(public_jwk: &str, jws: &str) -> Result<Vec<u8>, DeviceError> {
-    let jwk = josekit::jwk::Jwk::from_bytes(public_jwk.as_bytes())
-        .map_err(|e| DeviceError::Internal(format!("stored device key: {e}")))?;
-    let verifier = josekit::jws::ES256
-        .verifier_from_jwk(&jwk)
-        .map_err(|e| DeviceError::Internal(format!("stored device key: {e}")))?;
-    josekit::jws::deserialize_compact(jws, &verifier)
-        .map(|(payload, _)| payload)
-        .map_err(|_| DeviceError::InvalidDeviceRequest("the signature does not verify"))
-}
-
 /// Checks that a JWK is a P-256 public key and returns its canonical form
 /// (`kty`, `crv`, `x`, `y` only); private members are refused.
 pub fn canonical_public_key(value: &Value) -> Result<String, DeviceError> {
@@ -173,11 +168,8 @@ pub fn canonical_public_key(value: &Value) -> Result<String, DeviceError> {
         "y": coordinate("y")?,
     })
     .to_string();
-    // The point must be on the curve: building a verifier checks it.
-    let jwk = josekit::jwk::Jwk::from_bytes(canonical.as_bytes())
-        .map_err(|_| bad("is not a valid JWK"))?;
-    josekit::jws::ES256
-        .verifier_from_jwk(&jwk)
-        .map_err(|_| bad("is not a point on P-256"))?;
+    // The point must be on the curve; this is also the parser the signed
+    // requests will go through.
+    DeviceKey::from_jwk_str(&canonical).map_err(|_| bad("is not a point on P-256"))?;
     Ok(canonical)
 }
