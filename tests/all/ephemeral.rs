@@ -25,6 +25,8 @@ both_backends!(
     take_is_once_under_concurrency,
     incr_is_atomic_and_windowed,
     compare_and_set_rules,
+    compare_and_set_publish_tells_only_when_applied,
+    swap_returns_what_it_replaced,
     publish_reaches_subscribers_of_the_topic_only,
 );
 
@@ -170,6 +172,97 @@ async fn compare_and_set_rules(backend: Backend) {
         !s.compare_and_set("st", Expect::Value(&decided), Replace::Delete)
             .await
             .unwrap()
+    );
+}
+
+async fn compare_and_set_publish_tells_only_when_applied(backend: Backend) {
+    let (s, _ns) = ready(backend).await;
+    let ttl = Duration::from_secs(30);
+    let mut watcher = s.subscribe("chal.1");
+    s.set("st", b"pending", ttl).await.unwrap();
+    // Not applied (the state is not the expected one): nothing is published.
+    assert!(
+        !s.compare_and_set_publish(
+            "st",
+            Expect::Value(b"deciding"),
+            Replace::Value(b"approved", ttl),
+            "chal.1",
+            b"changed",
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), watcher.recv())
+            .await
+            .is_err(),
+        "a compare-and-set that did not apply publishes nothing"
+    );
+    // Applied: the value changes and the subscriber hears it.
+    assert!(
+        s.compare_and_set_publish(
+            "st",
+            Expect::Value(b"pending"),
+            Replace::Value(b"approved", ttl),
+            "chal.1",
+            b"changed",
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        s.get("st").await.unwrap().as_deref(),
+        Some(&b"approved"[..])
+    );
+    let heard = tokio::time::timeout(Duration::from_secs(3), watcher.recv())
+        .await
+        .expect("published once applied")
+        .unwrap();
+    assert_eq!(&*heard, b"changed");
+    // Delete + publish.
+    assert!(
+        s.compare_and_set_publish(
+            "st",
+            Expect::Value(b"approved"),
+            Replace::Delete,
+            "chal.1",
+            b"gone",
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.get("st").await.unwrap(), None);
+    let heard = tokio::time::timeout(Duration::from_secs(3), watcher.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*heard, b"gone");
+}
+
+async fn swap_returns_what_it_replaced(backend: Backend) {
+    let (s, _ns) = ready(backend).await;
+    assert_eq!(
+        s.swap("ptr", b"first", Duration::from_secs(30))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.swap("ptr", b"second", Duration::from_millis(300))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"first"[..])
+    );
+    assert_eq!(s.get("ptr").await.unwrap().as_deref(), Some(&b"second"[..]));
+    // The new TTL applies: gone after it, and an expired value is not returned.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(s.get("ptr").await.unwrap(), None);
+    assert_eq!(
+        s.swap("ptr", b"third", Duration::from_secs(30))
+            .await
+            .unwrap(),
+        None
     );
 }
 

@@ -233,18 +233,7 @@ pub async fn start(
     let account_id = provider
         .core
         .db
-        .read(move |conn| {
-            for account in accounts::by_phone(conn, &e164)? {
-                if account.state == "active"
-                    && devices::of_account(conn, &account.id)?
-                        .iter()
-                        .any(|d| d.state == "active")
-                {
-                    return Ok(Some(account.id));
-                }
-            }
-            Ok(None)
-        })
+        .read(move |conn| accounts::approver_by_phone(conn, &e164))
         .await?;
 
     let (number, choices) = numbers()?;
@@ -275,13 +264,13 @@ pub async fn start(
     .await?;
     if let Some(account) = &challenge.account_id {
         // One pending approval per account: the new one replaces the old.
-        let previous = eph.get(&account_key(account)).await?;
-        eph.set(
-            &account_key(account),
-            challenge.id.as_bytes(),
-            Duration::from_secs(ttl),
-        )
-        .await?;
+        let previous = eph
+            .swap(
+                &account_key(account),
+                challenge.id.as_bytes(),
+                Duration::from_secs(ttl),
+            )
+            .await?;
         if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()) {
             cancel(provider, &previous).await?;
         }
@@ -318,18 +307,16 @@ async fn transition(
     // its state (computed, not read: one round trip less).
     let left = u64::try_from(challenge.expires_at - now_unix()).unwrap_or(0);
     let ttl = Duration::from_secs(left) + AFTER_EXPIRY;
-    let applied = eph
-        .compare_and_set(
+    // The browser is told in the same step.
+    Ok(eph
+        .compare_and_set_publish(
             &key(&challenge.id),
             Expect::Value(raw),
             Replace::Value(&next, ttl),
+            &challenge_topic(&challenge.id),
+            b"changed",
         )
-        .await?;
-    if applied {
-        eph.publish(&challenge_topic(&challenge.id), b"changed")
-            .await?;
-    }
-    Ok(applied)
+        .await?)
 }
 
 /// Cancels a pending challenge (replaced by a newer one).
@@ -596,7 +583,7 @@ fn pin_outcome(
 ) -> Result<PinOutcome, crate::store::StoreError> {
     let actor = format!("account:{account_id}");
     if correct {
-        let Some(account) = accounts::by_id(conn, account_id)? else {
+        let Some((account, identity)) = accounts::with_identity(conn, account_id)? else {
             return Ok(PinOutcome::AccountInactive);
         };
         if account.state != AccountState::Active.as_str() {
@@ -605,7 +592,6 @@ fn pin_outcome(
         if !devices::pin_success(conn, device_id)? {
             return Ok(PinOutcome::Locked { newly: false });
         }
-        let identity = accounts::identity(conn, account_id)?;
         let acr = acr::achieved(
             Person { account, identity }.proofing(),
             Authentication::DevicePin,

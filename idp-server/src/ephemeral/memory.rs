@@ -188,6 +188,39 @@ impl EphemeralStore for MemoryStore {
         Ok(true)
     }
 
+    async fn compare_and_set_publish(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<bool, EphemeralError> {
+        let applied = self.compare_and_set(key, expect, replace).await?;
+        if applied {
+            self.hub.deliver(topic, payload);
+        }
+        Ok(applied)
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, EphemeralError> {
+        let mut state = self.lock();
+        let previous = state.live(key).map(|e| std::mem::take(&mut e.value));
+        state.entries.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_vec(),
+                expires: deadline(ttl),
+            },
+        );
+        Ok(previous)
+    }
+
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
         let now = Instant::now();
         Ok(self

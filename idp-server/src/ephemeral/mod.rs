@@ -71,6 +71,23 @@ pub trait EphemeralStore {
         expect: Expect<'_>,
         replace: Replace<'_>,
     ) -> Result<bool, EphemeralError>;
+    /// [`Self::compare_and_set`], then, only if it applied, [`Self::publish`]
+    /// of `payload` to `topic`, as one step (one round trip to Redis).
+    async fn compare_and_set_publish(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<bool, EphemeralError>;
+    /// Stores `value` for `ttl` and returns the value it replaced, atomically.
+    async fn swap(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, EphemeralError>;
     /// Remaining time to live, `None` if the key is absent.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError>;
     /// Sends `payload` to every current subscriber of `topic`, on every replica.
@@ -176,6 +193,24 @@ impl EphemeralStore for Ephemeral {
         replace: Replace<'_>,
     ) -> Result<bool, EphemeralError> {
         dispatch!(self, s => s.compare_and_set(key, expect, replace).await)
+    }
+    async fn compare_and_set_publish(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<bool, EphemeralError> {
+        dispatch!(self, s => s.compare_and_set_publish(key, expect, replace, topic, payload).await)
+    }
+    async fn swap(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, EphemeralError> {
+        dispatch!(self, s => s.swap(key, value, ttl).await)
     }
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
         dispatch!(self, s => s.ttl(key).await)

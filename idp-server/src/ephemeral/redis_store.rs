@@ -24,7 +24,8 @@ local v = redis.call('INCR', KEYS[1])
 if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return v";
 
-/// ARGV: expect_present (0/1), expected, replace_with_value (0/1), value, ttl_ms.
+/// ARGV: expect_present (0/1), expected, replace_with_value (0/1), value,
+/// ttl_ms, and optionally a channel and a message to publish once applied.
 const CAS_SCRIPT: &str = r"
 local cur = redis.call('GET', KEYS[1])
 if ARGV[1] == '0' then
@@ -37,6 +38,7 @@ if ARGV[3] == '0' then
 else
   redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
 end
+if ARGV[6] then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return 1";
 
 #[derive(Clone)]
@@ -167,6 +169,49 @@ impl RedisStore {
     }
 }
 
+/// A message on the namespace's channel: `topic \0 payload`.
+fn bus_message(topic: &str, payload: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(topic.len() + 1 + payload.len());
+    message.extend_from_slice(topic.as_bytes());
+    message.push(0);
+    message.extend_from_slice(payload);
+    message
+}
+
+impl RedisStore {
+    async fn cas(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+        message: Option<Vec<u8>>,
+    ) -> Result<bool, EphemeralError> {
+        let (present, expected): (u8, &[u8]) = match expect {
+            Expect::Absent => (0, b""),
+            Expect::Value(v) => (1, v),
+        };
+        let (set, value, ttl): (u8, &[u8], u64) = match replace {
+            Replace::Delete => (0, b"", 1),
+            Replace::Value(v, ttl) => (1, v, ttl_millis(ttl)),
+        };
+        let mut invocation = self.inner.cas.key(self.key(key));
+        invocation
+            .arg(present)
+            .arg(expected)
+            .arg(set)
+            .arg(value)
+            .arg(ttl);
+        if let Some(message) = message {
+            invocation.arg(&self.inner.channel).arg(message);
+        }
+        let applied: i64 = invocation
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(applied == 1)
+    }
+}
+
 async fn run_subscriber(
     client: Client,
     channel: String,
@@ -275,27 +320,36 @@ impl EphemeralStore for RedisStore {
         expect: Expect<'_>,
         replace: Replace<'_>,
     ) -> Result<bool, EphemeralError> {
-        let (present, expected): (u8, &[u8]) = match expect {
-            Expect::Absent => (0, b""),
-            Expect::Value(v) => (1, v),
-        };
-        let (set, value, ttl): (u8, &[u8], u64) = match replace {
-            Replace::Delete => (0, b"", 1),
-            Replace::Value(v, ttl) => (1, v, ttl_millis(ttl)),
-        };
-        let applied: i64 = self
-            .inner
-            .cas
-            .key(self.key(key))
-            .arg(present)
-            .arg(expected)
-            .arg(set)
-            .arg(value)
-            .arg(ttl)
-            .invoke_async(&mut self.conn())
+        self.cas(key, expect, replace, None).await
+    }
+
+    async fn compare_and_set_publish(
+        &self,
+        key: &str,
+        expect: Expect<'_>,
+        replace: Replace<'_>,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<bool, EphemeralError> {
+        self.cas(key, expect, replace, Some(bus_message(topic, payload)))
             .await
-            .map_err(map_err)?;
-        Ok(applied == 1)
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, EphemeralError> {
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_millis(ttl))
+            .arg("GET")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(map_err)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
@@ -312,13 +366,9 @@ impl EphemeralStore for RedisStore {
     }
 
     async fn publish(&self, topic: &str, payload: &[u8]) -> Result<(), EphemeralError> {
-        let mut message = Vec::with_capacity(topic.len() + 1 + payload.len());
-        message.extend_from_slice(topic.as_bytes());
-        message.push(0);
-        message.extend_from_slice(payload);
         redis::cmd("PUBLISH")
             .arg(&self.inner.channel)
-            .arg(message)
+            .arg(bus_message(topic, payload))
             .query_async::<i64>(&mut self.conn())
             .await
             .map(|_| ())

@@ -23,11 +23,8 @@ impl Person {
             .core
             .db
             .read(move |conn| {
-                let Some(account) = accounts::by_id(conn, &id)? else {
-                    return Ok(None);
-                };
-                let identity = accounts::identity(conn, &id)?;
-                Ok(Some(Person { account, identity }))
+                Ok(accounts::with_identity(conn, &id)?
+                    .map(|(account, identity)| Person { account, identity }))
             })
             .await?)
     }

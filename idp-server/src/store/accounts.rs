@@ -49,6 +49,39 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, St
     Ok(a::table.filter(a::id.eq(id)).first(conn).optional()?)
 }
 
+/// The account and its identity, in one query.
+pub fn with_identity(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(AccountRow, Option<IdentityRow>)>, StoreError> {
+    Ok(a::table
+        .left_join(i::table)
+        .filter(a::id.eq(id))
+        .first(conn)
+        .optional()?)
+}
+
+/// The oldest active account of this phone number (E.164) that has an active
+/// device, in one query: the account a phone login asks to approve.
+pub fn approver_by_phone(
+    conn: &mut DbConnection,
+    phone: &str,
+) -> Result<Option<String>, StoreError> {
+    use super::schema::devices as d;
+    Ok(a::table
+        .filter(a::phone.eq(phone))
+        .filter(a::state.eq("active"))
+        .filter(diesel::dsl::exists(
+            d::table
+                .filter(d::account_id.eq(a::id))
+                .filter(d::state.eq("active")),
+        ))
+        .order(a::created_at.asc())
+        .select(a::id)
+        .first(conn)
+        .optional()?)
+}
+
 pub fn identity(
     conn: &mut DbConnection,
     account_id: &str,

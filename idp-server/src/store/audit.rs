@@ -39,13 +39,12 @@ pub struct AuditRow {
 
 /// Appends one entry; call it inside the transaction of the change it records.
 pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, StoreError> {
-    diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
-        .set(audit_head::seq.eq(audit_head::seq + 1))
-        .execute(conn)?;
-    let (seq, prev_hash): (i64, String) = audit_head::table
-        .filter(audit_head::id.eq(1))
-        .select((audit_head::seq, audit_head::hash))
-        .first(conn)?;
+    // Takes the head's lock and reads it in one statement.
+    let (seq, prev_hash): (i64, String) =
+        diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+            .set(audit_head::seq.eq(audit_head::seq + 1))
+            .returning((audit_head::seq, audit_head::hash))
+            .get_result(conn)?;
     let at = now_unix();
     let details = event.details.to_string();
     let hash = entry_hash(

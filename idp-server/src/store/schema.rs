@@ -201,3 +201,5 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
     }
 }
+
+diesel::allow_tables_to_appear_in_same_query!(accounts, devices);
