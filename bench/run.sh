@@ -24,8 +24,9 @@
 #   BENCH_POOL=16               database.pool_size
 #   BENCH_SERVER_CPUS= BENCH_DRIVER_CPUS=   taskset CPU lists (empty: no pinning)
 #   BENCH_DRIVER_THREADS=2      driver worker threads
-#   BENCH_PERF=0                1: `perf record -g` the server during the
+#   BENCH_PERF=0                1: `perf record --call-graph dwarf` the server during the
 #                               first configuration's last login run
+#                               (BENCH_PERF_KEEP=1 keeps the perf.data file)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -221,19 +222,21 @@ EOF
     if [[ "$PERF" == 1 && $n -eq 1 ]]; then
         last="${*: -1}"
         logins "$ACCOUNTS" "${@:1:$#-1}"
-        perf record -e cpu-clock -F 499 -g -p "$SERVER_PID" -o "$RESULTS/$STAMP-perf.data" -- sleep $((SECONDS_RUN + 1)) >/dev/null 2>&1 &
+        perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$SERVER_PID" -o "$RESULTS/$STAMP-perf.data" -- sleep $((SECONDS_RUN + 1)) >/dev/null 2>&1 &
         perf_pid=$!
         logins "$ACCOUNTS" "$last"
         wait "$perf_pid" || true
         {
             echo "## self time (flat)"
             perf report -i "$RESULTS/$STAMP-perf.data" --no-children --sort dso,symbol -g none \
-                --percent-limit 0.4 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' | head -80
-            echo "## inclusive time (callers included)"
+                --percent-limit 0.4 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
+                sed -E 's/ +$//' | cut -c1-200 | head -80
+            echo "## inclusive time (callers included), Sésame's functions"
             perf report -i "$RESULTS/$STAMP-perf.data" --children --sort symbol -g none \
-                --percent-limit 3 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' | head -120
+                --percent-limit 1 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
+                sed -E 's/ +$//' | cut -c1-200 | grep 'idp_server::' | grep -v '(inlined)' | head -80
         } >"$RESULTS/$STAMP-perf.txt" || true
-        rm -f "$RESULTS/$STAMP-perf.data"
+        [[ "${BENCH_PERF_KEEP:-0}" == 1 ]] || rm -f "$RESULTS/$STAMP-perf.data"
     else
         logins "$ACCOUNTS" "$@"
     fi
