@@ -228,11 +228,11 @@ EOF
         wait "$perf_pid" || true
         {
             echo "## self time (flat)"
-            perf report -i "$RESULTS/$STAMP-perf.data" --no-children --sort dso,symbol -g none \
+            perf report --no-inline -i "$RESULTS/$STAMP-perf.data" --no-children --sort dso,symbol -g none \
                 --percent-limit 0.4 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
                 sed -E 's/ +$//' | cut -c1-200 | head -80
             echo "## inclusive time (callers included), Sésame's functions"
-            perf report -i "$RESULTS/$STAMP-perf.data" --children --sort symbol -g none \
+            perf report --no-inline -i "$RESULTS/$STAMP-perf.data" --children --sort symbol -g none \
                 --percent-limit 1 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
                 sed -E 's/ +$//' | cut -c1-200 | grep 'idp_server::' | grep -v '(inlined)' | head -80
         } >"$RESULTS/$STAMP-perf.txt" || true
