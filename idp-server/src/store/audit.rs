@@ -95,11 +95,7 @@ pub fn entry_hash(
     }
     h.update(seq.to_be_bytes());
     h.update(at.to_be_bytes());
-    hex(&h.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::hex(&h.finalize())
 }
 
 /// Outcome of walking the chain.
