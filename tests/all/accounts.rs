@@ -5,7 +5,7 @@
 use clap::Parser;
 use idp_admin::Cli;
 use idp_server::store::audit::{self, AuditRow};
-use idp_server::store::{accounts, enrolment as rows};
+use idp_server::store::{accounts, consents, devices, enrolment as rows};
 use idp_tests::browser::Browser;
 use idp_tests::enrolment::{Person, enrol_until_choice, messages_to, submit};
 use idp_tests::oidc::{self as kit, Outcome, REDIRECT_URI, manual_authorize, post_form};
@@ -13,7 +13,8 @@ use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 
 both_backends!(
     show_suspend_unsuspend_and_reissue,
-    refusals_leave_nothing_behind
+    refusals_leave_nothing_behind,
+    bulk_inserts_store_every_row_or_none
 );
 
 /// The document number `enrol_until_choice` declares for an identity card.
@@ -417,4 +418,136 @@ async fn refusals_leave_nothing_behind(backend: Backend) {
         assert!(err.contains(needle), "{who}: {err}");
         assert!(!err.contains('\n'), "{err}");
     }
+}
+
+fn bulk_identity(account_id: &str) -> accounts::IdentityRow {
+    accounts::IdentityRow {
+        account_id: account_id.to_owned(),
+        given_name: "Camille".into(),
+        family_name: "VRAC".into(),
+        preferred_username: None,
+        birthdate: "1980-01-01".into(),
+        gender: "female".into(),
+        birthplace: "75056".into(),
+        birthcountry: "99100".into(),
+        verified_at: Some(1),
+        verification_method: Some("face_to_face".into()),
+    }
+}
+
+/// The multi-row inserts the benchmark seeds with (one statement per table on
+/// PostgreSQL, one per row on SQLite): every row lands, and a batch with a
+/// bad row leaves nothing behind.
+async fn bulk_inserts_store_every_row_or_none(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    kit::register_client(&app, "bulk-client", &kit::client_metadata());
+    let ids: Vec<String> = (0..3).map(|i| format!("bulk-account-{i}")).collect();
+    let written = {
+        let ids = ids.clone();
+        app.core
+            .db
+            .write(move |conn| {
+                let emails: Vec<String> = ids.iter().map(|id| format!("{id}@vrac.test")).collect();
+                let phones: Vec<String> = (0..3).map(|i| format!("+3361000000{i}")).collect();
+                let new: Vec<accounts::NewAccount<'_>> = (0..3)
+                    .map(|i| accounts::NewAccount {
+                        id: &ids[i],
+                        state: "active",
+                        email: &emails[i],
+                        password_hash: None,
+                        phone: Some(&phones[i]),
+                    })
+                    .collect();
+                accounts::insert_many(conn, &new)?;
+                let identities: Vec<_> = ids.iter().map(|id| bulk_identity(id)).collect();
+                accounts::insert_identities(conn, &identities)?;
+                let device_ids: Vec<String> = ids.iter().map(|id| format!("{id}-device")).collect();
+                let new_devices: Vec<devices::NewDevice<'_>> = (0..3)
+                    .map(|i| devices::NewDevice {
+                        id: &device_ids[i],
+                        account_id: &ids[i],
+                        name: "Vrac",
+                        public_jwk: "{}",
+                        pin_verifier: "v",
+                    })
+                    .collect();
+                devices::insert_many(conn, &new_devices)?;
+                let account_ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                consents::grant_new(
+                    conn,
+                    &account_ids,
+                    "bulk-client",
+                    &[
+                        "openid".to_owned(),
+                        "profile".to_owned(),
+                        "openid".to_owned(),
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+    };
+    written.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let id = id.clone();
+        let (account, identity, device, consent) = app
+            .core
+            .db
+            .read(move |conn| {
+                let (account, identity) = accounts::with_identity(conn, &id)?.unwrap();
+                let device = devices::by_id(conn, &format!("{id}-device"))?.unwrap();
+                let consent = consents::granted(conn, &id, "bulk-client")?;
+                Ok((account, identity, device, consent))
+            })
+            .await
+            .unwrap();
+        assert_eq!(account.email, format!("bulk-account-{i}@vrac.test"));
+        assert_eq!(
+            account.phone.as_deref(),
+            Some(format!("+3361000000{i}").as_str())
+        );
+        assert_eq!(identity.unwrap().family_name, "VRAC");
+        assert_eq!(
+            (device.account_id.as_str(), device.state.as_str()),
+            (account.id.as_str(), "active")
+        );
+        assert_eq!(
+            consent,
+            Some(vec!["openid".to_owned(), "profile".to_owned()])
+        );
+    }
+
+    // The second row repeats an existing id: the whole batch is refused.
+    let refused = app
+        .core
+        .db
+        .write(|conn| {
+            let new = [
+                accounts::NewAccount {
+                    id: "bulk-new",
+                    state: "active",
+                    email: "bulk-new@vrac.test",
+                    password_hash: None,
+                    phone: None,
+                },
+                accounts::NewAccount {
+                    id: "bulk-account-0",
+                    state: "active",
+                    email: "again@vrac.test",
+                    password_hash: None,
+                    phone: None,
+                },
+            ];
+            accounts::insert_many(conn, &new)
+        })
+        .await;
+    assert!(refused.is_err());
+    let left = app
+        .core
+        .db
+        .read(|conn| accounts::by_id(conn, "bulk-new"))
+        .await
+        .unwrap();
+    assert!(left.is_none(), "a refused batch left a row behind");
 }

@@ -101,24 +101,47 @@ pub struct NewAccount<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, account: &NewAccount<'_>) -> Result<(), StoreError> {
+    insert_many(conn, std::slice::from_ref(account))
+}
+
+/// Inserts the accounts in one statement (bulk loads such as the benchmark's
+/// seeding). Keep slices to a few thousand rows: SQLite takes at most 32,766
+/// parameters per statement.
+pub fn insert_many(conn: &mut DbConnection, accounts: &[NewAccount<'_>]) -> Result<(), StoreError> {
+    if accounts.is_empty() {
+        return Ok(());
+    }
     let now = now_unix();
-    diesel::insert_into(a::table)
-        .values((
-            a::id.eq(account.id),
-            a::state.eq(account.state),
-            a::email.eq(account.email),
-            a::password_hash.eq(account.password_hash),
-            a::phone.eq(account.phone),
-            a::created_at.eq(now),
-            a::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    let rows: Vec<_> = accounts
+        .iter()
+        .map(|account| {
+            (
+                a::id.eq(account.id),
+                a::state.eq(account.state),
+                a::email.eq(account.email),
+                a::password_hash.eq(account.password_hash),
+                a::phone.eq(account.phone),
+                a::created_at.eq(now),
+                a::updated_at.eq(now),
+            )
+        })
+        .collect();
+    insert_rows!(conn, a::table, rows);
     Ok(())
 }
 
 pub fn insert_identity(conn: &mut DbConnection, identity: &IdentityRow) -> Result<(), StoreError> {
-    diesel::insert_into(i::table)
-        .values(identity)
-        .execute(conn)?;
+    insert_identities(conn, std::slice::from_ref(identity))
+}
+
+/// Inserts the identities in one statement (see [`insert_many`]).
+pub fn insert_identities(
+    conn: &mut DbConnection,
+    identities: &[IdentityRow],
+) -> Result<(), StoreError> {
+    if identities.is_empty() {
+        return Ok(());
+    }
+    insert_rows!(conn, i::table, identities);
     Ok(())
 }

@@ -53,3 +53,34 @@ pub fn grant(
     }
     Ok(())
 }
+
+/// Records the same consent for accounts that have none for `client_id` yet,
+/// in one statement (bulk loads; keep slices to a few thousand rows).
+pub fn grant_new(
+    conn: &mut DbConnection,
+    account_ids: &[&str],
+    client_id: &str,
+    scopes: &[String],
+) -> Result<(), StoreError> {
+    if account_ids.is_empty() {
+        return Ok(());
+    }
+    let mut all = scopes.to_vec();
+    all.sort_unstable();
+    all.dedup();
+    let joined = all.join(" ");
+    let now = now_unix();
+    let rows: Vec<_> = account_ids
+        .iter()
+        .map(|account_id| {
+            (
+                c::account_id.eq(*account_id),
+                c::client_id.eq(client_id),
+                c::scopes.eq(joined.as_str()),
+                c::granted_at.eq(now),
+            )
+        })
+        .collect();
+    insert_rows!(conn, c::table, rows);
+    Ok(())
+}

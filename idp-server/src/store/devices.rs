@@ -38,18 +38,32 @@ pub struct NewDevice<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, device: &NewDevice<'_>) -> Result<(), StoreError> {
-    diesel::insert_into(d::table)
-        .values((
-            d::id.eq(device.id),
-            d::account_id.eq(device.account_id),
-            d::name.eq(device.name),
-            d::public_jwk.eq(device.public_jwk),
-            d::pin_verifier.eq(device.pin_verifier),
-            d::pin_failures.eq(0),
-            d::state.eq("active"),
-            d::created_at.eq(now_unix()),
-        ))
-        .execute(conn)?;
+    insert_many(conn, std::slice::from_ref(device))
+}
+
+/// Inserts active devices in one statement (bulk loads; keep slices to a
+/// few thousand rows, see `accounts::insert_many`).
+pub fn insert_many(conn: &mut DbConnection, devices: &[NewDevice<'_>]) -> Result<(), StoreError> {
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let now = now_unix();
+    let rows: Vec<_> = devices
+        .iter()
+        .map(|device| {
+            (
+                d::id.eq(device.id),
+                d::account_id.eq(device.account_id),
+                d::name.eq(device.name),
+                d::public_jwk.eq(device.public_jwk),
+                d::pin_verifier.eq(device.pin_verifier),
+                d::pin_failures.eq(0),
+                d::state.eq("active"),
+                d::created_at.eq(now),
+            )
+        })
+        .collect();
+    insert_rows!(conn, d::table, rows);
     Ok(())
 }
 

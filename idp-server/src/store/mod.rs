@@ -6,6 +6,25 @@
 //! `BEGIN IMMEDIATE`, so a read-then-write transaction waits for the write lock
 //! (busy_timeout) instead of failing when it tries to upgrade.
 
+/// `INSERT INTO table VALUES` the rows: one multi-row statement on
+/// PostgreSQL, one statement per row on SQLite (in process: a row costs no
+/// round trip there). Diesel has no multi-row INSERT for a connection that may
+/// be either, hence the match. Errors return from the enclosing function.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Pg(pg) => {
+                diesel::insert_into($table).values($rows).execute(pg)?;
+            }
+            $crate::store::DbConnection::Sqlite(sqlite) => {
+                for row in $rows {
+                    diesel::insert_into($table).values(row).execute(sqlite)?;
+                }
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod agents;
 pub mod audit;

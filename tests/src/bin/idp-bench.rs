@@ -350,23 +350,36 @@ async fn seed(config: Option<PathBuf>, n: u64, batch: u64, key_pool: usize, stat
                     return Ok(0);
                 }
                 let now = now_unix();
-                for i in from..to {
-                    let (id, dev) = (account_id(i), device_id(i));
-                    let email = format!("bench-{i}@bench.sesame.test");
-                    let phone = phone(i);
-                    accounts::insert(
-                        conn,
-                        &NewAccount {
-                            id: &id,
+                // Multi-row INSERTs of at most CHUNK rows: one statement per
+                // table and chunk instead of one per row.
+                const CHUNK: u64 = 1_000;
+                let mut start = from;
+                while start < to {
+                    let end = (start + CHUNK).min(to);
+                    let ids: Vec<(String, String, String, String)> = (start..end)
+                        .map(|i| {
+                            (
+                                account_id(i),
+                                device_id(i),
+                                format!("bench-{i}@bench.sesame.test"),
+                                phone(i),
+                            )
+                        })
+                        .collect();
+                    let new_accounts: Vec<NewAccount<'_>> = ids
+                        .iter()
+                        .map(|(id, _, email, phone)| NewAccount {
+                            id,
                             state: "active",
-                            email: &email,
+                            email,
                             password_hash: None,
-                            phone: Some(&phone),
-                        },
-                    )?;
-                    accounts::insert_identity(
-                        conn,
-                        &IdentityRow {
+                            phone: Some(phone),
+                        })
+                        .collect();
+                    accounts::insert_many(conn, &new_accounts)?;
+                    let identities: Vec<IdentityRow> = ids
+                        .iter()
+                        .map(|(id, ..)| IdentityRow {
                             account_id: id.clone(),
                             given_name: "Camille".into(),
                             family_name: "BANC".into(),
@@ -377,20 +390,29 @@ async fn seed(config: Option<PathBuf>, n: u64, batch: u64, key_pool: usize, stat
                             birthcountry: "99100".into(),
                             verified_at: Some(now),
                             verification_method: Some("face_to_face".into()),
-                        },
-                    )?;
-                    let verifier = idp_server::device::pin_verifier(&pepper, &dev, &pin);
-                    devices::insert(
-                        conn,
-                        &devices::NewDevice {
-                            id: &dev,
-                            account_id: &id,
+                        })
+                        .collect();
+                    accounts::insert_identities(conn, &identities)?;
+                    let verifiers: Vec<String> = ids
+                        .iter()
+                        .map(|(_, dev, ..)| idp_server::device::pin_verifier(&pepper, dev, &pin))
+                        .collect();
+                    let new_devices: Vec<devices::NewDevice<'_>> = ids
+                        .iter()
+                        .zip(&verifiers)
+                        .zip(start..end)
+                        .map(|(((id, dev, ..), verifier), i)| devices::NewDevice {
+                            id: dev,
+                            account_id: id,
                             name: "Banc d'essai",
                             public_jwk: &jwks[(i % jwks.len() as u64) as usize],
-                            pin_verifier: &verifier,
-                        },
-                    )?;
-                    consents::grant(conn, &id, CLIENT_ID, &scopes)?;
+                            pin_verifier: verifier,
+                        })
+                        .collect();
+                    devices::insert_many(conn, &new_devices)?;
+                    let account_ids: Vec<&str> = ids.iter().map(|(id, ..)| id.as_str()).collect();
+                    consents::grant_new(conn, &account_ids, CLIENT_ID, &scopes)?;
+                    start = end;
                 }
                 audit::append(
                     conn,
