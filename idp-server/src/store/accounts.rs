@@ -105,8 +105,8 @@ pub fn insert(conn: &mut DbConnection, account: &NewAccount<'_>) -> Result<(), S
 }
 
 /// Inserts the accounts in one statement (bulk loads such as the benchmark's
-/// seeding). Keep slices to a few thousand rows: SQLite takes at most 32,766
-/// parameters per statement.
+/// seeding). Keep slices to a few thousand rows: PostgreSQL takes at most
+/// 65,535 parameters per statement (7 per account here).
 pub fn insert_many(conn: &mut DbConnection, accounts: &[NewAccount<'_>]) -> Result<(), StoreError> {
     if accounts.is_empty() {
         return Ok(());
