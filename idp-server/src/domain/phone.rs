@@ -38,25 +38,10 @@ impl FrenchMobile {
         if cleaned.is_empty() || cleaned.len() > 20 {
             return Err(PhoneError::Unparseable);
         }
-        if let Some(mobile) = metropolitan_mobile(&cleaned) {
-            return Ok(mobile);
+        match metropolitan_mobile(&cleaned) {
+            Some(mobile) => Ok(mobile),
+            None => parse_with_metadata(&cleaned),
         }
-        let number: PhoneNumber =
-            phonenumber::parse(Some(Id::FR), &cleaned).map_err(|_| PhoneError::Unparseable)?;
-        if !phonenumber::is_valid(&number) {
-            return Err(PhoneError::Unparseable);
-        }
-        match number.country().id() {
-            Some(id) if FRENCH_REGIONS.contains(&id) => {}
-            _ => return Err(PhoneError::NotFrench),
-        }
-        if !matches!(
-            number.number_type(&phonenumber::metadata::DATABASE),
-            Type::Mobile | Type::FixedLineOrMobile
-        ) {
-            return Err(PhoneError::NotMobile);
-        }
-        Ok(FrenchMobile(number.format().mode(Mode::E164).to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -72,12 +57,33 @@ impl FrenchMobile {
     }
 }
 
+/// Any French mobile, through libphonenumber's metadata (all regions, all
+/// input shapes the library knows).
+fn parse_with_metadata(cleaned: &str) -> Result<FrenchMobile, PhoneError> {
+    let number: PhoneNumber =
+        phonenumber::parse(Some(Id::FR), cleaned).map_err(|_| PhoneError::Unparseable)?;
+    if !phonenumber::is_valid(&number) {
+        return Err(PhoneError::Unparseable);
+    }
+    match number.country().id() {
+        Some(id) if FRENCH_REGIONS.contains(&id) => {}
+        _ => return Err(PhoneError::NotFrench),
+    }
+    if !matches!(
+        number.number_type(&phonenumber::metadata::DATABASE),
+        Type::Mobile | Type::FixedLineOrMobile
+    ) {
+        return Err(PhoneError::NotMobile);
+    }
+    Ok(FrenchMobile(number.format().mode(Mode::E164).to_string()))
+}
+
 /// The usual shapes of a metropolitan mobile (`0612345678`, `+33612345678`,
 /// `0033612345678`), recognised without the general parser, which costs
 /// tens of microseconds per number (docs/performance.md). The accepted
 /// numbers are exactly those of libphonenumber's FR mobile pattern
 /// (`6[0-24-8]…`, `63[0-8]…`, `69[589]…`, `7[3-9]…`, nine digits), which a test
-/// checks against the parser; any other input goes through the parser.
+/// checks against [`parse_with_metadata`]; any other input goes through it.
 fn metropolitan_mobile(cleaned: &str) -> Option<FrenchMobile> {
     let national = cleaned
         .strip_prefix("+33")
@@ -122,26 +128,6 @@ mod tests {
         );
     }
 
-    /// The parser alone, as `parse` was before the fast path.
-    fn parse_slow(cleaned: &str) -> Result<String, PhoneError> {
-        let number: PhoneNumber =
-            phonenumber::parse(Some(Id::FR), cleaned).map_err(|_| PhoneError::Unparseable)?;
-        if !phonenumber::is_valid(&number) {
-            return Err(PhoneError::Unparseable);
-        }
-        match number.country().id() {
-            Some(id) if FRENCH_REGIONS.contains(&id) => {}
-            _ => return Err(PhoneError::NotFrench),
-        }
-        if !matches!(
-            number.number_type(&phonenumber::metadata::DATABASE),
-            Type::Mobile | Type::FixedLineOrMobile
-        ) {
-            return Err(PhoneError::NotMobile);
-        }
-        Ok(number.format().mode(Mode::E164).to_string())
-    }
-
     #[test]
     fn the_fast_path_agrees_with_the_parser() {
         // Every three-digit start of a national number from 600 to 799 (and
@@ -154,7 +140,7 @@ mod tests {
                 for prefix in ["0", "+33", "0033"] {
                     let cleaned = format!("{prefix}{start}{tail}");
                     let fast = metropolitan_mobile(&cleaned).map(|m| m.0);
-                    let slow = parse_slow(&cleaned).ok();
+                    let slow = parse_with_metadata(&cleaned).ok().map(|m| m.0);
                     if fast.is_some() {
                         assert_eq!(fast, slow, "{cleaned}");
                     } else {
