@@ -24,6 +24,13 @@ pub fn granted(
     }))
 }
 
+/// Scopes as the `scopes` column holds them: sorted, once each, space-separated.
+fn stored_form(mut scopes: Vec<String>) -> String {
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes.join(" ")
+}
+
 /// Records (or widens) the consent; call inside a write transaction.
 pub fn grant(
     conn: &mut DbConnection,
@@ -33,9 +40,7 @@ pub fn grant(
 ) -> Result<(), StoreError> {
     let mut all = granted(conn, account_id, client_id)?.unwrap_or_default();
     all.extend(scopes.iter().cloned());
-    all.sort_unstable();
-    all.dedup();
-    let joined = all.join(" ");
+    let joined = stored_form(all);
     let updated = diesel::update(
         c::table.filter(c::account_id.eq(account_id).and(c::client_id.eq(client_id))),
     )
@@ -65,10 +70,7 @@ pub fn grant_new(
     if account_ids.is_empty() {
         return Ok(());
     }
-    let mut all = scopes.to_vec();
-    all.sort_unstable();
-    all.dedup();
-    let joined = all.join(" ");
+    let joined = stored_form(scopes.to_vec());
     let now = now_unix();
     let rows: Vec<_> = account_ids
         .iter()
