@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use idp_server::ephemeral::{Ephemeral, EphemeralStore, Expect, Replace};
+use idp_server::ephemeral::{Ephemeral, EphemeralStore, Expect, Replace, Write};
 use idp_tests::{Backend, both_backends, ephemeral_store};
 
 async fn ready(backend: Backend) -> (Ephemeral, Option<idp_tests::RedisNamespace>) {
@@ -27,6 +27,7 @@ both_backends!(
     compare_and_set_rules,
     compare_and_set_publish_tells_only_when_applied,
     swap_returns_what_it_replaced,
+    apply_writes_in_order_in_one_step,
     publish_reaches_subscribers_of_the_topic_only,
 );
 
@@ -264,6 +265,60 @@ async fn swap_returns_what_it_replaced(backend: Backend) {
             .unwrap(),
         None
     );
+}
+
+async fn apply_writes_in_order_in_one_step(backend: Backend) {
+    let (s, _ns) = ready(backend).await;
+    let ttl = Duration::from_secs(30);
+    s.set("ptr", b"old", ttl).await.unwrap();
+    s.set("gone", b"x", ttl).await.unwrap();
+    let mut watcher = s.subscribe("device.1");
+    let replies = s
+        .apply(&[
+            Write::Set("chal", b"pending", Duration::from_millis(300)),
+            Write::Swap("ptr", b"new", ttl),
+            Write::Swap("fresh", b"first", ttl),
+            Write::Delete("gone"),
+            Write::Publish("device.1", b"chal"),
+            // Later writes see earlier ones.
+            Write::Swap("chal", b"seen", Duration::from_millis(300)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        replies,
+        vec![
+            None,
+            Some(b"old".to_vec()),
+            None,
+            None,
+            None,
+            Some(b"pending".to_vec())
+        ]
+    );
+    assert_eq!(s.get("ptr").await.unwrap().as_deref(), Some(&b"new"[..]));
+    assert_eq!(
+        s.get("fresh").await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    assert_eq!(s.get("gone").await.unwrap(), None);
+    assert_eq!(s.get("chal").await.unwrap().as_deref(), Some(&b"seen"[..]));
+    let heard = tokio::time::timeout(Duration::from_secs(3), watcher.recv())
+        .await
+        .expect("the batch's publish is heard")
+        .unwrap();
+    assert_eq!(&*heard, b"chal");
+    // Each write keeps its own TTL.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(s.get("chal").await.unwrap(), None);
+    assert_eq!(s.get("ptr").await.unwrap().as_deref(), Some(&b"new"[..]));
+    // A single write and an empty batch.
+    assert_eq!(
+        s.apply(&[Write::Set("one", b"1", ttl)]).await.unwrap(),
+        vec![None]
+    );
+    assert_eq!(s.get("one").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert!(s.apply(&[]).await.unwrap().is_empty());
 }
 
 async fn publish_reaches_subscribers_of_the_topic_only(backend: Backend) {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::hub::{Hub, Subscription};
-use super::{EphemeralError, EphemeralStore, Expect, Replace, ttl_millis};
+use super::{EphemeralError, EphemeralStore, Expect, Replace, Write, ttl_millis};
 
 /// How often expired entries are swept out (they are also ignored on read).
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -75,6 +75,23 @@ fn deadline(ttl: Duration) -> Instant {
 }
 
 impl State {
+    fn put(&mut self, key: &str, value: &[u8], ttl: Duration) {
+        self.entries.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_vec(),
+                expires: deadline(ttl),
+            },
+        );
+    }
+
+    /// Stores the value and returns the live one it replaced.
+    fn swap(&mut self, key: &str, value: &[u8], ttl: Duration) -> Option<Vec<u8>> {
+        let previous = self.live(key).map(|e| std::mem::take(&mut e.value));
+        self.put(key, value, ttl);
+        previous
+    }
+
     fn live(&mut self, key: &str) -> Option<&mut Entry> {
         let now = Instant::now();
         if self.entries.get(key).is_some_and(|e| e.expires <= now) {
@@ -86,13 +103,7 @@ impl State {
 
 impl EphemeralStore for MemoryStore {
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
-        self.lock().entries.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_vec(),
-                expires: deadline(ttl),
-            },
-        );
+        self.lock().put(key, value, ttl);
         Ok(())
     }
 
@@ -106,13 +117,7 @@ impl EphemeralStore for MemoryStore {
         if state.live(key).is_some() {
             return Ok(false);
         }
-        state.entries.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_vec(),
-                expires: deadline(ttl),
-            },
-        );
+        state.put(key, value, ttl);
         Ok(true)
     }
 
@@ -146,13 +151,7 @@ impl EphemeralStore for MemoryStore {
             entry.value = next.to_string().into_bytes();
             return Ok(next);
         }
-        state.entries.insert(
-            key.to_owned(),
-            Entry {
-                value: b"1".to_vec(),
-                expires: deadline(ttl),
-            },
-        );
+        state.put(key, b"1", ttl);
         Ok(1)
     }
 
@@ -176,13 +175,7 @@ impl EphemeralStore for MemoryStore {
                 state.entries.remove(key);
             }
             Replace::Value(value, ttl) => {
-                state.entries.insert(
-                    key.to_owned(),
-                    Entry {
-                        value: value.to_vec(),
-                        expires: deadline(ttl),
-                    },
-                );
+                state.put(key, value, ttl);
             }
         }
         Ok(true)
@@ -209,16 +202,36 @@ impl EphemeralStore for MemoryStore {
         value: &[u8],
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, EphemeralError> {
-        let mut state = self.lock();
-        let previous = state.live(key).map(|e| std::mem::take(&mut e.value));
-        state.entries.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_vec(),
-                expires: deadline(ttl),
-            },
-        );
-        Ok(previous)
+        Ok(self.lock().swap(key, value, ttl))
+    }
+
+    async fn apply(&self, writes: &[Write<'_>]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError> {
+        let mut replies = Vec::with_capacity(writes.len());
+        {
+            let mut state = self.lock();
+            for write in writes {
+                let reply = match *write {
+                    Write::Set(key, value, ttl) => {
+                        state.put(key, value, ttl);
+                        None
+                    }
+                    Write::Swap(key, value, ttl) => state.swap(key, value, ttl),
+                    Write::Delete(key) => {
+                        state.entries.remove(key);
+                        None
+                    }
+                    Write::Publish(..) => None,
+                };
+                replies.push(reply);
+            }
+        }
+        // Subscribers hear of the writes once all of them are visible.
+        for write in writes {
+            if let Write::Publish(topic, payload) = *write {
+                self.hub.deliver(topic, payload);
+            }
+        }
+        Ok(replies)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {

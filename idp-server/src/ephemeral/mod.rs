@@ -43,6 +43,34 @@ pub enum Replace<'a> {
     Value(&'a [u8], Duration),
 }
 
+/// One write of [`EphemeralStore::apply`].
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// As [`EphemeralStore::set`]: key, value, TTL.
+    Set(&'a str, &'a [u8], Duration),
+    /// As [`EphemeralStore::swap`]: its reply is the value it replaced.
+    Swap(&'a str, &'a [u8], Duration),
+    /// As [`EphemeralStore::delete`].
+    Delete(&'a str),
+    /// As [`EphemeralStore::publish`]: topic, payload.
+    Publish(&'a str, &'a [u8]),
+}
+
+/// A [`Write::Set`] that owns its key and value: prepared in one place,
+/// applied with other writes in another.
+#[derive(Debug, Clone)]
+pub struct PreparedSet {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub ttl: Duration,
+}
+
+impl PreparedSet {
+    pub fn write(&self) -> Write<'_> {
+        Write::Set(&self.key, &self.value, self.ttl)
+    }
+}
+
 /// The ephemeral-store contract. Keys and topics are relative to the store's
 /// namespace; every operation is atomic on its own.
 #[allow(async_fn_in_trait)]
@@ -88,6 +116,11 @@ pub trait EphemeralStore {
         value: &[u8],
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// Applies `writes` in order as one step: one round trip to Redis, in a
+    /// MULTI/EXEC transaction, so other clients see all of them or none.
+    /// Returns, for each write, the value a [`Write::Swap`] replaced (`None`
+    /// for the other writes).
+    async fn apply(&self, writes: &[Write<'_>]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError>;
     /// Remaining time to live, `None` if the key is absent.
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError>;
     /// Sends `payload` to every current subscriber of `topic`, on every replica.
@@ -211,6 +244,9 @@ impl EphemeralStore for Ephemeral {
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, EphemeralError> {
         dispatch!(self, s => s.swap(key, value, ttl).await)
+    }
+    async fn apply(&self, writes: &[Write<'_>]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError> {
+        dispatch!(self, s => s.apply(writes).await)
     }
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
         dispatch!(self, s => s.ttl(key).await)

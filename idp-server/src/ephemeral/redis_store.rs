@@ -16,7 +16,7 @@ use redis::{Client, RedisError, Script};
 use tokio::sync::watch;
 
 use super::hub::{Hub, Subscription};
-use super::{EphemeralError, EphemeralStore, Expect, Replace, ttl_millis};
+use super::{EphemeralError, EphemeralStore, Expect, Replace, Write, ttl_millis};
 
 /// INCR, starting the expiry window on the first increment.
 const INCR_SCRIPT: &str = r"
@@ -350,6 +350,60 @@ impl EphemeralStore for RedisStore {
             .query_async(&mut self.conn())
             .await
             .map_err(map_err)
+    }
+
+    async fn apply(&self, writes: &[Write<'_>]) -> Result<Vec<Option<Vec<u8>>>, EphemeralError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        if writes.len() > 1 {
+            pipe.atomic();
+        }
+        for write in writes {
+            match *write {
+                Write::Set(key, value, ttl) => {
+                    pipe.cmd("SET")
+                        .arg(self.key(key))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl_millis(ttl))
+                        .ignore();
+                }
+                Write::Swap(key, value, ttl) => {
+                    pipe.cmd("SET")
+                        .arg(self.key(key))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl_millis(ttl))
+                        .arg("GET");
+                }
+                Write::Delete(key) => {
+                    pipe.cmd("DEL").arg(self.key(key)).ignore();
+                }
+                Write::Publish(topic, payload) => {
+                    pipe.cmd("PUBLISH")
+                        .arg(&self.inner.channel)
+                        .arg(bus_message(topic, payload))
+                        .ignore();
+                }
+            }
+        }
+        // Only the swaps' replies come back, in order.
+        let mut swapped: std::vec::IntoIter<Option<Vec<u8>>> = pipe
+            .query_async::<Vec<Option<Vec<u8>>>>(&mut self.conn())
+            .await
+            .map_err(map_err)?
+            .into_iter();
+        writes
+            .iter()
+            .map(|write| match write {
+                Write::Swap(..) => swapped.next().ok_or_else(|| {
+                    EphemeralError::Protocol("a swap in a batch got no reply".into())
+                }),
+                _ => Ok(None),
+            })
+            .collect()
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>, EphemeralError> {
