@@ -19,7 +19,7 @@ use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::acr::{self, Acr, Authentication};
 use crate::domain::phone::FrenchMobile;
 use crate::domain::pin::Pin;
-use crate::ephemeral::{EphemeralStore, Expect, Replace, Subscription};
+use crate::ephemeral::{EphemeralStore, Expect, Replace, Subscription, Write};
 use crate::notify::EmailMessage;
 use crate::oidc::Provider;
 use crate::oidc::claims::Person;
@@ -186,8 +186,19 @@ pub enum StartRefusal {
     Throttled { retry_after: u64 },
 }
 
+/// A new challenge's id; the caller picks it so that it can store it with
+/// the challenge ([`StartRequest::also`]).
+pub fn new_id() -> Result<String, DeviceError> {
+    Ok(random_token()?)
+}
+
 /// What the browser's phone page starts with.
 pub struct StartRequest<'a> {
+    /// The challenge's id, from [`new_id`].
+    pub challenge_id: &'a str,
+    /// Written in the same step as the challenge (the authorization request,
+    /// now pointing at it), only if the challenge starts.
+    pub also: &'a [Write<'a>],
     pub request_id: &'a str,
     pub client_id: &'a str,
     pub client_name: &'a str,
@@ -240,7 +251,7 @@ pub async fn start(
     let now = now_unix();
     let ttl = provider.core.config.login.approval_ttl_secs;
     let challenge = Challenge {
-        id: random_token()?,
+        id: request.challenge_id.to_owned(),
         account_id,
         nonce: random_token()?,
         number,
@@ -254,28 +265,35 @@ pub async fn start(
         user_agent: request.user_agent.chars().take(200).collect(),
         state: State::Pending,
     };
-    let eph = &provider.core.ephemeral;
     let raw = serde_json::to_vec(&challenge)?;
-    eph.set(
-        &key(&challenge.id),
+    let challenge_key = key(&challenge.id);
+    let mut writes = vec![Write::Set(
+        &challenge_key,
         &raw,
         Duration::from_secs(ttl) + AFTER_EXPIRY,
-    )
-    .await?;
-    if let Some(account) = &challenge.account_id {
-        // One pending approval per account: the new one replaces the old.
-        let previous = eph
-            .swap(
-                &account_key(account),
-                challenge.id.as_bytes(),
-                Duration::from_secs(ttl),
-            )
-            .await?;
-        if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()) {
-            cancel(provider, &previous).await?;
-        }
-        eph.publish(&device_topic(account), challenge.id.as_bytes())
-            .await?;
+    )];
+    // One pending approval per account: the new one replaces the old, and the
+    // device hears of it.
+    let account = challenge
+        .account_id
+        .as_deref()
+        .map(|a| (account_key(a), device_topic(a)));
+    if let Some((pointer, topic)) = &account {
+        writes.push(Write::Swap(
+            pointer,
+            challenge.id.as_bytes(),
+            Duration::from_secs(ttl),
+        ));
+        writes.push(Write::Publish(topic, challenge.id.as_bytes()));
+    }
+    writes.extend_from_slice(request.also);
+    let mut replies = provider.core.ephemeral.apply(&writes).await?;
+    let previous = match account {
+        Some(_) => replies.get_mut(1).and_then(Option::take),
+        None => None,
+    };
+    if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()) {
+        cancel(provider, &previous).await?;
     }
     Ok(Ok(challenge))
 }

@@ -14,13 +14,14 @@ use serde_json::Value;
 use super::Provider;
 use super::clients::Client;
 use super::error::{ErrorCode, OAuthError, OidcError};
+use super::session::{self, NewSession};
 use super::types::{
     AuthRequest, Authenticated, ClaimsRequest, CodeData, Grant, Lang, Prompt, ResponseMode,
 };
 use crate::crypto::random_token;
 use crate::domain::acr::Acr;
 use crate::domain::scope;
-use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::{EphemeralStore, PreparedSet, Write};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{consents, now_unix};
 
@@ -476,16 +477,30 @@ fn request_key(id: &str) -> String {
     format!("authz:{id}")
 }
 
+/// The write that stores `request` (to apply together with others).
+pub fn prepare_save(request: &AuthRequest) -> Result<PreparedSet, OidcError> {
+    Ok(PreparedSet {
+        key: request_key(&request.id),
+        value: serde_json::to_vec(request)?,
+        ttl: REQUEST_TTL,
+    })
+}
+
 pub async fn save(provider: &Provider, request: &AuthRequest) -> Result<(), OidcError> {
-    provider
-        .core
-        .ephemeral
-        .set(
-            &request_key(&request.id),
-            &serde_json::to_vec(request)?,
-            REQUEST_TTL,
-        )
-        .await?;
+    store(provider, &[prepare_save(request)?.write()], None).await
+}
+
+/// Applies `writes`, and the new SSO session's write if there is one, as one step.
+async fn store(
+    provider: &Provider,
+    writes: &[Write<'_>],
+    session: Option<&NewSession>,
+) -> Result<(), OidcError> {
+    let mut all = writes.to_vec();
+    all.extend(session.map(|s| s.store.write()));
+    if !all.is_empty() {
+        provider.core.ephemeral.apply(&all).await?;
+    }
     Ok(())
 }
 
@@ -525,20 +540,44 @@ fn to_consent(granted: &[String], request: &AuthRequest) -> Vec<String> {
         .collect()
 }
 
-/// The person is authenticated for this request: check the level, then
-/// consent, then answer with a code.
+/// The person is authenticated for this request (by a reused SSO session):
+/// check the level, then consent, then answer with a code.
 pub async fn after_authentication(
+    provider: &Provider,
+    request: AuthRequest,
+    client: Arc<Client>,
+    auth: Authenticated,
+) -> Result<Next, OidcError> {
+    proceed(provider, request, client, auth, None).await
+}
+
+/// The person has just logged in for this request: as
+/// [`after_authentication`], and starts their SSO session, stored in the same
+/// step as the request's outcome. Returns the session cookie's value too.
+pub async fn after_login(
+    provider: &Provider,
+    request: AuthRequest,
+    client: Arc<Client>,
+    auth: Authenticated,
+) -> Result<(Next, String), OidcError> {
+    let session = session::prepare(provider, &auth)?;
+    let next = proceed(provider, request, client, auth, Some(&session)).await?;
+    Ok((next, session.cookie))
+}
+
+async fn proceed(
     provider: &Provider,
     mut request: AuthRequest,
     client: Arc<Client>,
     auth: Authenticated,
+    session: Option<&NewSession>,
 ) -> Result<Next, OidcError> {
     let issuer = provider.issuer();
     // (prompt=none never gets here with a weak session: `start` answers
     // login_required before, since only sessions strong enough are reused.)
     if auth.acr < request.min_acr {
         request.authenticated = Some(auth);
-        save(provider, &request).await?;
+        store(provider, &[prepare_save(&request)?.write()], session).await?;
         return Ok(Next::AcrUnreachable(request, client));
     }
     let (account, client_id) = (auth.account_id.clone(), client.id.clone());
@@ -551,6 +590,7 @@ pub async fn after_authentication(
         granted.is_none() || !to_consent(granted.as_deref().unwrap_or(&[]), &request).is_empty();
     if request.prompt.consent || missing {
         if request.prompt.none {
+            store(provider, &[], session).await?;
             return Ok(Next::Respond(AuthorizationResponse::error(
                 issuer,
                 &request.redirect_uri,
@@ -560,10 +600,10 @@ pub async fn after_authentication(
             )));
         }
         request.authenticated = Some(auth);
-        save(provider, &request).await?;
+        store(provider, &[prepare_save(&request)?.write()], session).await?;
         return Ok(Next::Consent(request, client));
     }
-    finish(provider, request, auth).await
+    finish(provider, request, auth, session).await
 }
 
 /// Records the person's consent decision.
@@ -603,7 +643,7 @@ pub async fn consent(
             Ok(())
         })
         .await?;
-    finish(provider, request, auth).await
+    finish(provider, request, auth, None).await
 }
 
 /// The person gave up (or the level cannot be reached): `access_denied`.
@@ -644,6 +684,7 @@ async fn finish(
     provider: &Provider,
     request: AuthRequest,
     auth: Authenticated,
+    session: Option<&NewSession>,
 ) -> Result<Next, OidcError> {
     let code = random_token()?;
     let data = CodeData {
@@ -661,15 +702,20 @@ async fn finish(
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
     };
-    let eph = &provider.core.ephemeral;
-    eph.set(
-        &format!("code:{}", provider.lookup_hash(&code)),
-        &serde_json::to_vec(&data)?,
-        // 60 s by default (DESIGN §6).
-        Duration::from_secs(provider.core.config.oidc.code_ttl_secs),
+    let code_key = format!("code:{}", provider.lookup_hash(&code));
+    let code_data = serde_json::to_vec(&data)?;
+    // 60 s by default (DESIGN §6).
+    let code_ttl = Duration::from_secs(provider.core.config.oidc.code_ttl_secs);
+    let request_key = request_key(&request.id);
+    store(
+        provider,
+        &[
+            Write::Set(&code_key, &code_data, code_ttl),
+            Write::Delete(&request_key),
+        ],
+        session,
     )
     .await?;
-    eph.delete(&request_key(&request.id)).await?;
     Ok(Next::Respond(AuthorizationResponse::code(
         provider.issuer(),
         &request,

@@ -8,7 +8,7 @@ use super::Provider;
 use super::error::OidcError;
 use super::types::Authenticated;
 use crate::crypto::random_token;
-use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::{EphemeralStore, PreparedSet};
 
 /// HttpOnly cookie of the SSO session.
 pub const SESSION_COOKIE: &str = "sesame_session";
@@ -28,19 +28,32 @@ pub async fn load(provider: &Provider, cookie: &str) -> Result<Option<Authentica
     Ok(serde_json::from_slice(&raw).ok())
 }
 
+/// A session not stored yet: the cookie value to set and the write that
+/// stores the session.
+pub struct NewSession {
+    pub cookie: String,
+    pub store: PreparedSet,
+}
+
+pub fn prepare(provider: &Provider, auth: &Authenticated) -> Result<NewSession, OidcError> {
+    let cookie = random_token()?;
+    let store = PreparedSet {
+        key: key(provider, &cookie),
+        value: serde_json::to_vec(auth)?,
+        ttl: SESSION_TTL,
+    };
+    Ok(NewSession { cookie, store })
+}
+
 /// Starts a session; returns the cookie value to set.
 pub async fn create(provider: &Provider, auth: &Authenticated) -> Result<String, OidcError> {
-    let cookie = random_token()?;
+    let session = prepare(provider, auth)?;
     provider
         .core
         .ephemeral
-        .set(
-            &key(provider, &cookie),
-            &serde_json::to_vec(auth)?,
-            SESSION_TTL,
-        )
+        .apply(&[session.store.write()])
         .await?;
-    Ok(cookie)
+    Ok(session.cookie)
 }
 
 pub async fn destroy(provider: &Provider, cookie: &str) -> Result<(), OidcError> {

@@ -2,6 +2,7 @@
 //! request, calls one service of `crate::oidc`, and renders what it returns.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
@@ -17,13 +18,14 @@ use super::pages::{self, AcrPage, ConsentPage, LoginPage, LogoutPage, html};
 use crate::domain::acr::Acr;
 use crate::oidc::authorize::{self, Next, PageError};
 use crate::oidc::client_auth::ClientAuthError;
+use crate::oidc::clients::Client;
 use crate::oidc::end_session::{self, Logout};
 use crate::oidc::error::{OAuthError, OidcError};
 use crate::oidc::introspection;
 use crate::oidc::login::{self, LoginFailure};
 use crate::oidc::revocation::{self, Revocation};
 use crate::oidc::token::{self, TokenError};
-use crate::oidc::types::Lang;
+use crate::oidc::types::{AuthRequest, Authenticated, Lang};
 use crate::oidc::userinfo::{self, Userinfo};
 use crate::oidc::{Provider, claims, session};
 
@@ -52,6 +54,25 @@ pub(crate) fn with_retry_after(mut response: HttpResponse, seconds: u64) -> Http
 /// An infrastructure failure on a page: 503 or 500, in the person's language.
 pub(crate) fn page_failure(lang: Lang, error: OidcError) -> HttpResponse {
     pages::failure_page(lang, WebError::from(error))
+}
+
+/// The person has just logged in for `request`: their SSO session starts
+/// (cookie set) and the request moves on (consent, or back to the client).
+pub(super) async fn logged_in(
+    provider: &Provider,
+    lang: Lang,
+    request: AuthRequest,
+    client: Arc<Client>,
+    auth: Authenticated,
+) -> HttpResponse {
+    match authorize::after_login(provider, request, client, auth).await {
+        Ok((next, cookie)) => {
+            let mut response = render_next(lang, next);
+            let _ = response.add_cookie(&cookies::session(provider, cookie));
+            response
+        }
+        Err(e) => page_failure(lang, e),
+    }
 }
 
 pub(crate) fn render_next(lang: Lang, next: Next) -> HttpResponse {
@@ -204,19 +225,7 @@ pub async fn login_post(
     let password = form.get("password").map(String::as_str).unwrap_or("");
     let ip = super::client_ip(&req);
     match login::password(&provider, email, password, &ip).await {
-        Ok(Ok(auth)) => {
-            let cookie = match session::create(&provider, &auth).await {
-                Ok(value) => cookies::session(&provider, value),
-                Err(e) => return page_failure(lang, e),
-            };
-            let mut response =
-                match authorize::after_authentication(&provider, request, client, auth).await {
-                    Ok(next) => render_next(lang, next),
-                    Err(e) => page_failure(lang, e),
-                };
-            let _ = response.add_cookie(&cookie);
-            response
-        }
+        Ok(Ok(auth)) => logged_in(&provider, lang, request, client, auth).await,
         Ok(Err(LoginFailure::Invalid)) => login_page(
             &request,
             &client.name,

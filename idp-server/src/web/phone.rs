@@ -12,18 +12,17 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client_ip;
-use super::cookies;
 use super::device::user_agent;
 use super::error::WebError;
 use super::i18n::{Texts, texts};
-use super::oidc::{page_failure, render_next, resume, see_other, with_retry_after};
+use super::oidc::{logged_in, page_failure, resume, see_other, with_retry_after};
 use super::pages::{self, PhoneEndPage, PhonePage, WaitPage, html};
 use crate::device::DeviceError;
 use crate::device::challenge::{self, BrowserStatus, StartRefusal, StartRequest};
 use crate::domain::acr::Acr;
 use crate::ephemeral::EphemeralStore;
 use crate::oidc::types::{AuthRequest, Lang};
-use crate::oidc::{Provider, authorize, session};
+use crate::oidc::{Provider, authorize};
 use crate::store::now_unix;
 
 type Params = HashMap<String, String>;
@@ -91,9 +90,22 @@ pub async fn phone_post(
     let t = texts(lang);
     let phone = form.get("phone").map(String::as_str).unwrap_or("");
     let ip = client_ip(&req);
+    // The request is stored pointing at the new challenge in the same step
+    // as the challenge; if none starts, the stored request stays as it was.
+    let challenge_id = match challenge::new_id() {
+        Ok(id) => id,
+        Err(e) => return device_failure(lang, e),
+    };
+    request.challenge = Some(challenge_id.clone());
+    let save = match authorize::prepare_save(&request) {
+        Ok(save) => save,
+        Err(e) => return page_failure(lang, e),
+    };
     let started = challenge::start(
         &provider,
         StartRequest {
+            challenge_id: &challenge_id,
+            also: &[save.write()],
             request_id: &request.id,
             client_id: &client.id,
             client_name: &client.name,
@@ -104,13 +116,7 @@ pub async fn phone_post(
     )
     .await;
     match started {
-        Ok(Ok(challenge)) => {
-            request.challenge = Some(challenge.id);
-            match authorize::save(&provider, &request).await {
-                Ok(()) => see_other(&format!("/login/telephone/attente?tx={}", request.id)),
-                Err(e) => page_failure(lang, e),
-            }
-        }
+        Ok(Ok(_)) => see_other(&format!("/login/telephone/attente?tx={}", request.id)),
         Ok(Err(StartRefusal::InvalidPhone)) => phone_page(
             &request,
             &client.name,
@@ -213,18 +219,8 @@ pub async fn wait_get(
                 Ok(None) => return end_page(&request, BrowserStatus::Expired),
                 Err(e) => return device_failure(lang, e),
             };
-            let cookie = match session::create(&provider, &auth).await {
-                Ok(value) => cookies::session(&provider, value),
-                Err(e) => return page_failure(lang, e),
-            };
             request.challenge = None;
-            let mut response =
-                match authorize::after_authentication(&provider, request, client, auth).await {
-                    Ok(next) => render_next(lang, next),
-                    Err(e) => page_failure(lang, e),
-                };
-            let _ = response.add_cookie(&cookie);
-            response
+            logged_in(&provider, lang, request, client, auth).await
         }
         other => end_page(&request, other),
     }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{TokenError, TokenResponse, issue, revoke_family};
 use crate::crypto::{constant_time_eq, random_token};
-use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::{EphemeralStore, Write};
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{OAuthError, OidcError};
@@ -104,12 +104,10 @@ pub async fn redeem(
         access_token_hash: provider.lookup_hash(&access_token),
         family: family.clone(),
     };
-    eph.set(
-        &format!("code-used:{hash}"),
-        &serde_json::to_vec(&redeemed)?,
-        REPLAY_MEMORY,
-    )
-    .await?;
+    // Remembered with the access token, in the same step: a replay either
+    // finds both or neither.
+    let used_key = format!("code-used:{hash}");
+    let used = serde_json::to_vec(&redeemed)?;
     let issued = issue(
         provider,
         client,
@@ -117,6 +115,7 @@ pub async fn redeem(
         data.nonce.as_deref(),
         family,
         Some(access_token),
+        &[Write::Set(&used_key, &used, REPLAY_MEMORY)],
     )
     .await?;
     Ok(Ok(issued.response))

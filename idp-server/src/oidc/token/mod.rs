@@ -5,6 +5,7 @@ mod refresh_token;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -17,7 +18,7 @@ use super::error::{ErrorCode, OAuthError, OidcError};
 use super::tokens;
 use super::types::{AccessTokenData, Grant};
 use crate::crypto::random_token;
-use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::{EphemeralStore, Write};
 use crate::store::now_unix;
 use crate::store::refresh_tokens::{self, NewRefreshToken};
 
@@ -76,7 +77,8 @@ struct Issued {
     response: TokenResponse,
 }
 
-/// Access token (ephemeral), refresh token (durable, if offline_access) and ID token.
+/// Access token (ephemeral), refresh token (durable, if offline_access) and ID
+/// token. `also` is written with the access token, in the same step.
 async fn issue(
     provider: &Provider,
     client: &Arc<Client>,
@@ -84,6 +86,7 @@ async fn issue(
     nonce: Option<&str>,
     family: Option<String>,
     planned_access_token: Option<String>,
+    also: &[Write<'_>],
 ) -> Result<Issued, OidcError> {
     let person = Person::load(provider, &grant.account_id)
         .await?
@@ -99,15 +102,11 @@ async fn issue(
         expires_at: now + ttl as i64,
         family: family.clone(),
     };
-    provider
-        .core
-        .ephemeral
-        .set(
-            &format!("at:{}", provider.lookup_hash(&access_token)),
-            &serde_json::to_vec(&data)?,
-            std::time::Duration::from_secs(ttl),
-        )
-        .await?;
+    let key = format!("at:{}", provider.lookup_hash(&access_token));
+    let value = serde_json::to_vec(&data)?;
+    let mut writes = vec![Write::Set(&key, &value, Duration::from_secs(ttl))];
+    writes.extend_from_slice(also);
+    provider.core.ephemeral.apply(&writes).await?;
 
     let refresh_token = match family {
         Some(family) => Some(store_refresh_token(provider, client, grant, &family).await?),

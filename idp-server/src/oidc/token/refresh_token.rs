@@ -89,6 +89,15 @@ pub async fn refresh(
         }
         grant.scopes = narrowed;
     }
-    let issued = issue(provider, client, &grant, None, Some(row.family_id), None).await?;
+    let issued = issue(
+        provider,
+        client,
+        &grant,
+        None,
+        Some(row.family_id),
+        None,
+        &[],
+    )
+    .await?;
     Ok(Ok(issued.response))
 }
