@@ -2,8 +2,8 @@
 # `make bench`: complete eidas2 logins per second (docs/performance.md).
 #
 # Builds the release binaries, then (under tests/scripts/with-services.sh,
-# which starts a throwaway PostgreSQL and Redis unless DATABASE_URL and
-# REDIS_URL are set) for each configuration:
+# which starts a throwaway PostgreSQL, with production's durability settings,
+# and Redis unless DATABASE_URL and REDIS_URL are set) for each configuration:
 #   seed N accounts → start idp-server → idle RSS → discovery, JWKS and token
 #   alone → complete logins at each concurrency → (PostgreSQL + Redis only)
 #   many browsers waiting at once → optionally the same at a large account
@@ -40,7 +40,9 @@ if [[ "${1:-}" != "--inner" ]]; then
     # The whole workspace, as one build: building the packages one at a time
     # unifies dependency features differently and recompiles the tree.
     cargo build --release --workspace --bins
-    exec tests/scripts/with-services.sh "$0" --inner
+    # A throwaway PostgreSQL flushes to disk as in production (the tests'
+    # one does not).
+    SESAME_PG_DURABLE=1 exec tests/scripts/with-services.sh "$0" --inner
 fi
 
 SECONDS_RUN="${BENCH_SECONDS:-20}"

@@ -15,6 +15,10 @@
 #
 # --foreground always starts both servers, prints `export ...` lines for them
 # and waits until interrupted (Ctrl-C), then cleans up.
+#
+# The throwaway PostgreSQL skips disk flushes (fsync, synchronous_commit and
+# full_page_writes off), which tests do not need; SESAME_PG_DURABLE=1 keeps
+# PostgreSQL's defaults, as in production (`make bench` sets it).
 set -euo pipefail
 
 PROG="with-services"
@@ -222,8 +226,12 @@ start_pg() {
         return 1
     fi
     PG_STARTED=1
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    if [[ "${SESAME_PG_DURABLE:-0}" == 1 ]]; then
+        durability=""
+    fi
     if ! (cd "$WORKDIR" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir" -w -t 60 -l "$dir/log" start \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300") >/dev/null 2>&1; then
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=300") >/dev/null 2>&1; then
         echo "$PROG: PostgreSQL failed to start; server log:" >&2
         cat "$dir/log" >&2 || true
         return 1
