@@ -23,6 +23,9 @@
 #   BENCH_WORKERS=0             server.workers (0: one per core)
 #   BENCH_POOL=16               database.pool_size
 #   BENCH_SERVER_CPUS= BENCH_DRIVER_CPUS=   taskset CPU lists (empty: no pinning)
+#   BENCH_SERVICES_CPUS=        taskset CPU list for the throwaway PostgreSQL (every
+#                               process of it) and Redis; a Redis given by URL is
+#                               pinned too and stays so
 #   BENCH_DRIVER_THREADS=2      driver worker threads
 #   BENCH_PERF=0                1: `perf record --call-graph dwarf` the server during the
 #                               first configuration's last login run
@@ -56,6 +59,7 @@ WORKERS="${BENCH_WORKERS:-0}"
 POOL="${BENCH_POOL:-16}"
 SERVER_CPUS="${BENCH_SERVER_CPUS:-}"
 DRIVER_CPUS="${BENCH_DRIVER_CPUS:-}"
+SERVICES_CPUS="${BENCH_SERVICES_CPUS:-}"
 DRIVER_THREADS="${BENCH_DRIVER_THREADS:-2}"
 PERF="${BENCH_PERF:-0}"
 
@@ -103,8 +107,15 @@ PG_PORT="$(url_port "$DATABASE_URL")"
 REDIS_PORT="$(url_port "$REDIS_URL")"
 PG_PID="$(pgrep -o -f -- "postgres.*-p $PG_PORT" || true)"
 REDIS_PID="$(pgrep -o -f -- "redis-server .*:$REDIS_PORT" || true)"
+if [[ -n "$SERVICES_CPUS" ]]; then
+    # The postmaster, the processes it has started (backends started later
+    # inherit its affinity) and Redis.
+    for pid in ${PG_PID:+$PG_PID $(pgrep -P "$PG_PID")} $REDIS_PID; do
+        taskset -a -p -c "$SERVICES_CPUS" "$pid" >/dev/null
+    done
+fi
 
-note "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -m | awk '/^Mem:/ {print $2}') MB RAM; server.workers=$WORKERS (0 = one per core), database.pool_size=$POOL, driver threads=$DRIVER_THREADS, server CPUs=${SERVER_CPUS:-all}, driver CPUs=${DRIVER_CPUS:-all}, ${SECONDS_RUN} s per login run after 2 s warm-up"
+note "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -m | awk '/^Mem:/ {print $2}') MB RAM; server.workers=$WORKERS (0 = one per core), database.pool_size=$POOL, driver threads=$DRIVER_THREADS, server CPUs=${SERVER_CPUS:-all}, driver CPUs=${DRIVER_CPUS:-all}, PostgreSQL and Redis CPUs=${SERVICES_CPUS:-all}, ${SECONDS_RUN} s per login run after 2 s warm-up"
 
 start_server() { # start_server CONFIG
     local config="$1" port="$2" i
