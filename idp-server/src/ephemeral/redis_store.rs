@@ -119,6 +119,16 @@ impl RedisStore {
         format!("{}{key}", self.inner.prefix)
     }
 
+    /// `SET key value PX ttl`, to which callers may add NX or GET.
+    fn set_command(&self, key: &str, value: &[u8], ttl: Duration) -> redis::Cmd {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_millis(ttl));
+        cmd
+    }
+
     fn conn(&self) -> ConnectionManager {
         self.inner.conn.clone()
     }
@@ -251,11 +261,7 @@ async fn run_subscriber(
 
 impl EphemeralStore for RedisStore {
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
-        redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_millis(ttl))
+        self.set_command(key, value, ttl)
             .query_async::<()>(&mut self.conn())
             .await
             .map_err(map_err)
@@ -267,11 +273,8 @@ impl EphemeralStore for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool, EphemeralError> {
-        let reply: Option<String> = redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_millis(ttl))
+        let reply: Option<String> = self
+            .set_command(key, value, ttl)
             .arg("NX")
             .query_async(&mut self.conn())
             .await
@@ -341,11 +344,7 @@ impl EphemeralStore for RedisStore {
         value: &[u8],
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, EphemeralError> {
-        redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_millis(ttl))
+        self.set_command(key, value, ttl)
             .arg("GET")
             .query_async(&mut self.conn())
             .await
@@ -363,19 +362,10 @@ impl EphemeralStore for RedisStore {
         for write in writes {
             match *write {
                 Write::Set(key, value, ttl) => {
-                    pipe.cmd("SET")
-                        .arg(self.key(key))
-                        .arg(value)
-                        .arg("PX")
-                        .arg(ttl_millis(ttl))
-                        .ignore();
+                    pipe.add_command(self.set_command(key, value, ttl)).ignore();
                 }
                 Write::Swap(key, value, ttl) => {
-                    pipe.cmd("SET")
-                        .arg(self.key(key))
-                        .arg(value)
-                        .arg("PX")
-                        .arg(ttl_millis(ttl))
+                    pipe.add_command(self.set_command(key, value, ttl))
                         .arg("GET");
                 }
                 Write::Delete(key) => {
