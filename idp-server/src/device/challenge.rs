@@ -44,6 +44,9 @@ pub enum State {
     Pending,
     /// A device is deciding (PIN being checked); no other decision may start.
     Deciding,
+    /// Replaced by a newer login while a device was deciding: whatever the
+    /// device decides, the challenge ends `Cancelled`.
+    Superseding,
     Approved {
         device_id: String,
         acr: Acr,
@@ -131,6 +134,11 @@ fn key(id: &str) -> String {
 }
 fn account_key(account_id: &str) -> String {
     format!("chal:acct:{account_id}")
+}
+/// The current challenge of a phone number, whether or not it has an
+/// identity: superseding works the same for both (no enumeration).
+fn phone_pointer(phone_hash: &str) -> String {
+    format!("chal:phone:{phone_hash}")
 }
 pub fn device_topic(account_id: &str) -> String {
     format!("device.{account_id}")
@@ -237,7 +245,8 @@ pub async fn start(
         return Ok(Err(StartRefusal::InvalidPhone));
     };
     let e164 = phone.as_str().to_owned();
-    let phone_key = format!("rl:chal:phone:{}", provider.lookup_hash(&e164));
+    let phone_hash = provider.lookup_hash(&e164);
+    let phone_key = format!("rl:chal:phone:{phone_hash}");
     if let Some(refusal) = throttle(provider, &phone_key, limits.approvals_per_phone).await? {
         return Ok(Err(refusal));
     }
@@ -267,33 +276,38 @@ pub async fn start(
     };
     let raw = serde_json::to_vec(&challenge)?;
     let challenge_key = key(&challenge.id);
-    let mut writes = vec![Write::Set(
-        &challenge_key,
-        &raw,
-        Duration::from_secs(ttl) + AFTER_EXPIRY,
-    )];
-    // One pending approval per account: the new one replaces the old, and the
-    // device hears of it.
+    let life = Duration::from_secs(ttl);
+    // One pending approval per phone number, and so per account: the new one
+    // replaces the old one whether or not the number has an identity, so the
+    // first browser learns nothing from being cancelled. The account's own
+    // pointer (what its devices read) is replaced too, and its devices hear
+    // of the new challenge.
+    let number_pointer = phone_pointer(&phone_hash);
     let account = challenge
         .account_id
         .as_deref()
         .map(|a| (account_key(a), device_topic(a)));
+    let mut writes = vec![
+        Write::Set(&challenge_key, &raw, life + AFTER_EXPIRY),
+        Write::Swap(&number_pointer, challenge.id.as_bytes(), life),
+    ];
     if let Some((pointer, topic)) = &account {
-        writes.push(Write::Swap(
-            pointer,
-            challenge.id.as_bytes(),
-            Duration::from_secs(ttl),
-        ));
+        writes.push(Write::Swap(pointer, challenge.id.as_bytes(), life));
         writes.push(Write::Publish(topic, challenge.id.as_bytes()));
     }
     writes.extend_from_slice(request.also);
     let mut replies = provider.core.ephemeral.apply(&writes).await?;
-    let previous = match account {
-        Some(_) => replies.get_mut(1).and_then(Option::take),
-        None => None,
-    };
-    if let Some(previous) = previous.and_then(|p| String::from_utf8(p).ok()) {
-        cancel(provider, &previous).await?;
+    let swapped = if account.is_some() { 1..3 } else { 1..2 };
+    let mut previous: Vec<String> = replies
+        .get_mut(swapped)
+        .into_iter()
+        .flatten()
+        .filter_map(Option::take)
+        .filter_map(|p| String::from_utf8(p).ok())
+        .collect();
+    previous.dedup();
+    for id in previous {
+        cancel(provider, &id).await?;
     }
     Ok(Ok(challenge))
 }
@@ -337,21 +351,50 @@ async fn transition(
         .await?)
 }
 
-/// Cancels a pending challenge (replaced by a newer one).
+/// Cancels a challenge replaced by a newer one: a pending one at once, one
+/// being decided as soon as its decision ends ([`conclude`]).
 async fn cancel(provider: &Provider, id: &str) -> Result<(), DeviceError> {
-    // A few rounds: a concurrent change makes the compare-and-set fail once.
-    for _ in 0..3 {
+    // Each failed compare-and-set means another step moved the challenge
+    // (claimed, put back to pending, decided): read it again.
+    for _ in 0..8 {
         let Some((raw, mut challenge)) = load(provider, id).await? else {
             return Ok(());
         };
-        if challenge.state != State::Pending {
-            return Ok(());
-        }
-        if transition(provider, &raw, &mut challenge, State::Cancelled).await? {
+        let next = match challenge.state {
+            State::Pending => State::Cancelled,
+            State::Deciding => State::Superseding,
+            _ => return Ok(()),
+        };
+        if transition(provider, &raw, &mut challenge, next).await? {
             return Ok(());
         }
     }
-    Ok(())
+    Err(DeviceError::Internal(
+        "a superseded challenge kept changing; could not cancel it".into(),
+    ))
+}
+
+/// Ends the decision of a challenge claimed as `claimed` in `state`. False
+/// if a newer login superseded it meanwhile: it is then `Cancelled` instead,
+/// and the decision must be refused.
+async fn conclude(
+    provider: &Provider,
+    claimed: &[u8],
+    challenge: &mut Challenge,
+    state: State,
+) -> Result<bool, DeviceError> {
+    if transition(provider, claimed, challenge, state).await? {
+        return Ok(true);
+    }
+    // Only `cancel` changes a claimed challenge besides its decider.
+    let Some((raw, mut current)) = load(provider, &challenge.id).await? else {
+        return Ok(false);
+    };
+    if current.state == State::Superseding {
+        transition(provider, &raw, &mut current, State::Cancelled).await?;
+    }
+    *challenge = current;
+    Ok(false)
 }
 
 /// The account's pending challenge, if any.
@@ -520,7 +563,9 @@ pub async fn decide(
                 )
             })
             .await?;
-        transition(provider, &claimed, &mut challenge, state).await?;
+        // A report or a refusal stands even if a newer login superseded
+        // the challenge meanwhile (it then ends cancelled).
+        conclude(provider, &claimed, &mut challenge, state).await?;
         return Ok(decided);
     };
 
@@ -549,27 +594,32 @@ pub async fn decide(
                 acr,
                 auth_time: now_unix(),
             };
-            transition(provider, &claimed, &mut challenge, state).await?;
+            if !conclude(provider, &claimed, &mut challenge, state).await? {
+                // A newer login for the account replaced this one while the
+                // PIN was checked: only the newest may be approved.
+                return Err(DeviceError::ChallengeDecided);
+            }
             Ok(Decided::Approved)
         }
         PinOutcome::Wrong { attempts_left } if right_number => {
-            // Back to pending: the person may type the PIN again.
-            transition(provider, &claimed, &mut challenge, State::Pending).await?;
+            // Back to pending: the person may type the PIN again (unless a
+            // newer login superseded it meanwhile).
+            conclude(provider, &claimed, &mut challenge, State::Pending).await?;
             Err(DeviceError::WrongPin { attempts_left })
         }
         PinOutcome::Wrong { attempts_left } => {
-            transition(provider, &claimed, &mut challenge, State::WrongNumber).await?;
+            conclude(provider, &claimed, &mut challenge, State::WrongNumber).await?;
             Err(DeviceError::WrongNumber { attempts_left })
         }
         PinOutcome::Locked { newly } => {
-            transition(provider, &claimed, &mut challenge, State::Locked).await?;
+            conclude(provider, &claimed, &mut challenge, State::Locked).await?;
             if newly {
                 notify_lock(provider, &device.account_id).await;
             }
             Err(DeviceError::DeviceLocked)
         }
         PinOutcome::AccountInactive => {
-            transition(provider, &claimed, &mut challenge, State::Cancelled).await?;
+            conclude(provider, &claimed, &mut challenge, State::Cancelled).await?;
             Err(DeviceError::NotActivatable)
         }
     }
@@ -737,6 +787,8 @@ pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
             BrowserStatus::Expired
         }
         State::Pending | State::Deciding => BrowserStatus::Pending,
+        // Replaced by a newer login: the decision under way cannot succeed.
+        State::Superseding => BrowserStatus::Cancelled,
         State::Approved { .. } => BrowserStatus::Approved,
         State::Consumed => BrowserStatus::Expired,
         State::Denied => BrowserStatus::Denied,
