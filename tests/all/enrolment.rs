@@ -14,7 +14,7 @@ both_backends!(
     eligibility_email_and_code_abuse,
     password_mobile_and_identity_errors,
     forms_need_their_csrf_token_and_steps_follow_the_state,
-    used_email_phone_and_document_are_refused,
+    used_email_phone_and_document_lead_nowhere,
     parallel_wrong_codes_cannot_exceed_five_attempts,
     sends_are_capped_per_ip_and_the_outbox_page_is_dev_only,
 );
@@ -746,7 +746,7 @@ async fn forms_need_their_csrf_token_and_steps_follow_the_state(backend: Backend
     assert!(stranger.get("/compte").await.body.contains(&person.email));
 }
 
-async fn used_email_phone_and_document_are_refused(backend: Backend) {
+async fn used_email_phone_and_document_lead_nowhere(backend: Backend) {
     let env = TestEnv::new(backend);
     let app = env.spawn().await;
     let first = Person::new(5);
@@ -779,18 +779,46 @@ async fn used_email_phone_and_document_are_refused(backend: Backend) {
         &[("adult", "yes"), ("smartphone", "yes"), ("document", "yes")],
     )
     .await;
+    // An address that has an identity (the first person's just received a
+    // code, so its one-minute cooldown applies, alike for every address).
+    let known = format!("Deja.{}@Example.fr", &first.email[..12]);
+    let stored = known.to_lowercase();
+    app.core
+        .db
+        .write(move |conn| {
+            accounts::insert(
+                conn,
+                &accounts::NewAccount {
+                    id: &uuid::Uuid::new_v4().to_string(),
+                    state: "active",
+                    email: &stored,
+                    password_hash: None,
+                    phone: Some("+33612340077"),
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let page = submit(&mut other, "/inscription/courriel", &[("email", &known)]).await;
+    // The same answer as for a new address (no enumeration): on to the code
+    // page; the owner is told by email, and no code can work.
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        page.location.as_deref(),
+        Some(app.url("/inscription/courriel/code").as_str())
+    );
+    let notice = messages_to(&app, &known.to_lowercase()).await;
+    assert!(
+        notice.iter().any(|m| m.text.contains("déjà associée")),
+        "{notice:?}"
+    );
     let page = submit(
         &mut other,
-        "/inscription/courriel",
-        &[("email", &first.email.to_uppercase())],
+        "/inscription/courriel/code",
+        &[("code", "123456")],
     )
     .await;
-    assert_eq!(page.status, 400);
-    assert!(
-        page.body.contains("ne peut pas être utilisée"),
-        "{}",
-        page.body
-    );
+    assert_eq!(page.status, 400, "{}", page.body);
     assert!(!page.body.contains("Dupont"), "does not say whose");
 
     let second = Person {
@@ -817,15 +845,25 @@ async fn used_email_phone_and_document_are_refused(backend: Backend) {
     let page = submit(
         &mut other,
         "/inscription/mobile",
-        &[("mobile", &first.mobile)],
+        &[("mobile", "+33612340077")],
     )
     .await;
-    assert_eq!(page.status, 400);
+    // Same for a number bound to another identity: the code page, and an
+    // SMS to its owner saying what happened.
+    assert_eq!(page.status, 303, "{}", page.body);
+    let sms = messages_to(&app, "+33612340077").await;
     assert!(
-        page.body.contains("ne peut pas être utilisé"),
-        "{}",
-        page.body
+        sms.iter()
+            .any(|m| m.text.contains("Il reste associé à la vôtre")),
+        "{sms:?}"
     );
+    let page = submit(
+        &mut other,
+        "/inscription/mobile/code",
+        &[("code", "123456")],
+    )
+    .await;
+    assert_eq!(page.status, 400, "{}", page.body);
     submit(
         &mut other,
         "/inscription/mobile",

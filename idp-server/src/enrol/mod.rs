@@ -28,7 +28,7 @@ use crate::store::accounts::{self, IdentityRow, NewAccount};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, NewDocument, NewRequest, RequestRow};
 use crate::store::{DbConnection, StoreError, now_unix};
-use otp::{CheckFailure, Purpose, SendRefusal};
+use otp::{CheckFailure, Issue, Purpose, SendRefusal};
 
 /// How long an unfinished enrolment (before the account exists) is kept.
 pub const ENROL_TTL: Duration = Duration::from_secs(3600);
@@ -111,12 +111,13 @@ fn audit(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailProblem {
     Invalid,
-    /// Already used by an account (the page does not say whose).
-    InUse,
     Refused(SendRefusal),
 }
 
-/// Sends the email code, after checking the address can be used.
+/// Sends the email code. An address that already has an identity gets the
+/// same answer and the same next page, but its owner receives a notice
+/// instead of a code (nobody can learn from this step who has an identity).
+/// The send limits count before the address is looked up.
 pub async fn start_email(
     provider: &Provider,
     cookie: &str,
@@ -127,40 +128,64 @@ pub async fn start_email(
         return Ok(Err(EmailProblem::Invalid));
     };
     let address = email.as_str().to_owned();
+    let reservation = match otp::reserve(provider, Purpose::Email, &address, client_ip).await? {
+        Ok(reservation) => reservation,
+        Err(refusal) => return Ok(Err(EmailProblem::Refused(refusal))),
+    };
     let lookup = address.clone();
-    if provider
+    let known = provider
         .core
         .db
         .read(move |conn| accounts::by_email(conn, &lookup))
         .await?
-        .is_some()
-    {
-        return Ok(Err(EmailProblem::InUse));
-    }
+        .is_some();
+    let issue = if known { Issue::Decoy } else { Issue::Code };
     let notifier = provider.core.notifier.clone();
-    let to = address.clone();
-    let sent = otp::send(provider, Purpose::Email, &address, client_ip, |code| async move {
-        notifier
-            .send_email(&EmailMessage {
-                to,
-                subject: "Votre code de vérification Sésame".to_owned(),
-                text: format!(
-                    "Bonjour,\n\nVotre code de vérification est : {code}\nIl est valable 15 minutes.\n\n\
-                     Si vous n'avez pas demandé à créer un compte Sésame, ignorez ce message.\n"
-                ),
-                html: None,
-            })
-            .await
-    })
-    .await?;
-    if let Err(refusal) = sent {
-        return Ok(Err(EmailProblem::Refused(refusal)));
-    }
+    let (to, base) = (
+        address.clone(),
+        provider.core.config.server.public_url.clone(),
+    );
+    reservation
+        .issue(provider, issue, |code| async move {
+            notifier
+                .send_email(&email_code_message(to, code, &base))
+                .await
+        })
+        .await?;
     let mut pending = load_pending(provider, cookie).await?;
     pending.email = Some(address.clone());
     pending.email_verified = false;
     save_pending(provider, cookie, &pending).await?;
     Ok(Ok(address))
+}
+
+/// The enrolment code, or, for an address that already has an identity, a
+/// notice telling its owner that someone tried to use it.
+fn email_code_message(to: String, code: Option<String>, base: &str) -> EmailMessage {
+    match code {
+        Some(code) => EmailMessage {
+            to,
+            subject: "Votre code de vérification Sésame".to_owned(),
+            text: format!(
+                "Bonjour,\n\nVotre code de vérification est : {code}\nIl est valable 15 minutes.\n\n\
+                 Si vous n'avez pas demandé à créer un compte Sésame, ignorez ce message.\n"
+            ),
+            html: None,
+        },
+        None => EmailMessage {
+            to,
+            subject: "Tentative de création d'identité numérique Sésame".to_owned(),
+            text: format!(
+                "Bonjour,\n\nQuelqu'un vient de demander à créer une identité numérique Sésame avec \
+                 cette adresse électronique. Elle est déjà associée à votre identité numérique : \
+                 aucune nouvelle identité ne sera créée, et aucun code ne vous est demandé.\n\n\
+                 Si c'était vous, connectez-vous à votre compte : {base}/compte/connexion\n\n\
+                 Si ce n'était pas vous, vous n'avez rien à faire : votre identité numérique \
+                 n'a pas été modifiée.\n"
+            ),
+            html: None,
+        },
+    }
 }
 
 /// Resends the email code to the address being verified.
@@ -328,7 +353,6 @@ where
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhoneProblem {
     Invalid(PhoneError),
-    InUse,
     Refused(SendRefusal),
 }
 
@@ -336,6 +360,9 @@ fn phone_key(account_id: &str) -> String {
     format!("enrol-phone:{account_id}")
 }
 
+/// Sends the SMS code. A number already bound to another identity gets the
+/// same answer and the same next page; its owner receives a notice instead
+/// of a code. The send limits count before the number is looked up.
 pub async fn start_phone(
     provider: &Provider,
     account_id: &str,
@@ -346,37 +373,38 @@ pub async fn start_phone(
         Ok(phone) => phone,
         Err(e) => return Ok(Err(PhoneProblem::Invalid(e))),
     };
+    // Per number, per IP, and per enrolment (the account being created).
+    let reservation =
+        match otp::reserve(provider, Purpose::Phone, phone.as_str(), client_ip).await? {
+            Ok(reservation) => reservation,
+            Err(refusal) => return Ok(Err(PhoneProblem::Refused(refusal))),
+        };
+    if let Some(refusal) = otp::count_enrolment_send(provider, account_id).await? {
+        return Ok(Err(PhoneProblem::Refused(refusal)));
+    }
     let (number, id) = (phone.as_str().to_owned(), account_id.to_owned());
-    if provider
+    let in_use = provider
         .core
         .db
         .read(move |conn| rows::phone_in_use(conn, &number, &id))
-        .await?
-    {
-        return Ok(Err(PhoneProblem::InUse));
-    }
+        .await?;
+    let issue = if in_use { Issue::Decoy } else { Issue::Code };
     let notifier = provider.core.notifier.clone();
     let to = phone.as_str().to_owned();
-    let sent = otp::send(
-        provider,
-        Purpose::Phone,
-        phone.as_str(),
-        client_ip,
-        |code| async move {
-            notifier
-                .send_sms(&SmsMessage {
-                    to,
-                    text: format!(
-                        "Sésame : votre code de vérification est {code}. Il est valable 10 minutes."
-                    ),
-                })
-                .await
-        },
-    )
-    .await?;
-    if let Err(refusal) = sent {
-        return Ok(Err(PhoneProblem::Refused(refusal)));
-    }
+    reservation
+        .issue(provider, issue, |code| async move {
+            let text = match code {
+                Some(code) => format!(
+                    "Sésame : votre code de vérification est {code}. Il est valable 10 minutes."
+                ),
+                None => "Sésame : quelqu'un a demandé à associer ce numéro à une nouvelle \
+                         identité numérique. Il reste associé à la vôtre. Si ce n'était pas \
+                         vous, vous n'avez rien à faire."
+                    .to_owned(),
+            };
+            notifier.send_sms(&SmsMessage { to, text }).await
+        })
+        .await?;
     provider
         .core
         .ephemeral

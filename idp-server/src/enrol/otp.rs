@@ -79,19 +79,35 @@ fn new_code() -> Result<String, EnrolError> {
     }
 }
 
-/// Issues a code for `address` and hands it to `deliver`; the code itself is
-/// only kept as its keyed hash.
-pub async fn send<F, Fut>(
+/// The right to send one code to an address, taken by [`reserve`] before
+/// anything about the address is looked up (the limits count the same for
+/// an address with an identity and for a new one).
+#[must_use = "a reservation sends nothing until it is issued"]
+pub struct Reservation {
+    purpose: Purpose,
+    code_key: String,
+    attempts_key: String,
+    cooldown_key: String,
+}
+
+/// What [`Reservation::issue`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issue {
+    /// A code the recipient can type.
+    Code,
+    /// The address cannot be enrolled (it already has an identity): a code
+    /// is stored all the same, so the code page behaves exactly as for a
+    /// new address, but nobody knows it; the owner gets a notice instead.
+    Decoy,
+}
+
+/// Counts a send for `address` and `client_ip` (cooldown, hourly caps).
+pub async fn reserve(
     provider: &Provider,
     purpose: Purpose,
     address: &str,
     client_ip: &str,
-    deliver: F,
-) -> Result<Result<(), SendRefusal>, EnrolError>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<(), crate::notify::NotifyError>>,
-{
+) -> Result<Result<Reservation, SendRefusal>, EnrolError> {
     let eph = &provider.core.ephemeral;
     let (code_key, attempts_key, cooldown_key, sends_key) = keys(provider, purpose, address);
     if !eph.set_if_absent(&cooldown_key, b"1", COOLDOWN).await? {
@@ -114,21 +130,64 @@ where
             retry_after: wait.as_secs().max(1),
         }));
     }
-    let code = new_code()?;
-    eph.set(
-        &code_key,
-        provider.lookup_hash(&code).as_bytes(),
-        purpose.ttl(),
-    )
-    .await?;
-    eph.delete(&attempts_key).await?;
-    if let Err(e) = deliver(code).await {
-        // Let the person retry at once: nothing was delivered.
-        eph.delete(&cooldown_key).await?;
-        eph.delete(&code_key).await?;
-        return Err(e.into());
+    Ok(Ok(Reservation {
+        purpose,
+        code_key,
+        attempts_key,
+        cooldown_key,
+    }))
+}
+
+/// Counts a send for one enrolment (the account being created), whatever
+/// the number: one enrolment cannot try more than [`SENDS_PER_HOUR`] numbers
+/// an hour.
+pub async fn count_enrolment_send(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<SendRefusal>, EnrolError> {
+    let eph = &provider.core.ephemeral;
+    let key = format!("otp-sends-enrol:{account_id}");
+    if eph.incr(&key, HOUR).await? > SENDS_PER_HOUR {
+        let wait = eph.ttl(&key).await?.unwrap_or(HOUR);
+        return Ok(Some(SendRefusal::HourlyCap {
+            retry_after: wait.as_secs().max(1),
+        }));
     }
-    Ok(Ok(()))
+    Ok(None)
+}
+
+impl Reservation {
+    /// Stores a new code (only its keyed hash) and hands `deliver` the code
+    /// to send, or `None` for a [`Issue::Decoy`].
+    pub async fn issue<F, Fut>(
+        self,
+        provider: &Provider,
+        issue: Issue,
+        deliver: F,
+    ) -> Result<(), EnrolError>
+    where
+        F: FnOnce(Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::notify::NotifyError>>,
+    {
+        let eph = &provider.core.ephemeral;
+        let code = new_code()?;
+        let stored = match issue {
+            Issue::Code => provider.lookup_hash(&code),
+            // A hash no six-digit code has: nothing typed can match it.
+            Issue::Decoy => provider.lookup_hash(&format!("decoy:{code}")),
+        };
+        eph.set(&self.code_key, stored.as_bytes(), self.purpose.ttl())
+            .await?;
+        eph.delete(&self.attempts_key).await?;
+        let sent = (issue == Issue::Code).then_some(code);
+        if let Err(e) = deliver(sent).await {
+            // Let the person retry at once: nothing was delivered.
+            eph.delete(&self.cooldown_key).await?;
+            eph.delete(&self.code_key).await?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
 }
 
 /// Checks a code; a correct code works once.

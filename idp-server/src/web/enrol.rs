@@ -535,23 +535,17 @@ pub async fn email_post(
             lang,
             &csrf,
             raw,
-            Some(tr(lang, "Saisissez une adresse électronique valide, par exemple nom@exemple.fr.", "Enter a valid email address, for example name@example.fr.")),
-        )
-        .render(StatusCode::BAD_REQUEST),
-        Ok(Err(EmailProblem::InUse)) => email_page(
-            lang,
-            &csrf,
-            raw,
             Some(tr(
                 lang,
-                "Cette adresse ne peut pas être utilisée pour créer une identité numérique. Si vous avez déjà un compte, connectez-vous depuis « Mon compte ».",
-                "This address cannot be used to create a digital identity. If you already have an account, log in from \"My account\".",
+                "Saisissez une adresse électronique valide, par exemple nom@exemple.fr.",
+                "Enter a valid email address, for example name@example.fr.",
             )),
         )
         .render(StatusCode::BAD_REQUEST),
         Ok(Err(EmailProblem::Refused(refusal))) => {
             let (text, retry) = refusal_text(lang, refusal);
-            let mut r = email_page(lang, &csrf, raw, Some(text)).render(StatusCode::TOO_MANY_REQUESTS);
+            let mut r =
+                email_page(lang, &csrf, raw, Some(text)).render(StatusCode::TOO_MANY_REQUESTS);
             if let Ok(v) = retry.to_string().parse() {
                 r.headers_mut().insert(RETRY_AFTER, v);
             }
@@ -907,11 +901,6 @@ pub async fn mobile_post(
         Ok(Err(PhoneProblem::Invalid(PhoneError::Unparseable))) => problem(
             "Saisissez un numéro valide, par exemple 06 12 34 56 78.",
             "Enter a valid number, for example 06 12 34 56 78.",
-            StatusCode::BAD_REQUEST,
-        ),
-        Ok(Err(PhoneProblem::InUse)) => problem(
-            "Ce numéro ne peut pas être utilisé pour une nouvelle identité numérique.",
-            "This number cannot be used for a new digital identity.",
             StatusCode::BAD_REQUEST,
         ),
         Ok(Err(PhoneProblem::Refused(refusal))) => {
