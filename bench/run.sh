@@ -207,6 +207,8 @@ url = "$eph_url"
 namespace = "bench$$"
 [keys]
 master_key_file = "$WORK/master.key"
+[oidc]
+authorize_ip_limit = 1000000000
 [login]
 approvals_per_phone = 1000000000
 phone_ip_limit = 1000000000

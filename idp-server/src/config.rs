@@ -53,6 +53,13 @@ pub struct ConsoleConfig {
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     pub code_ttl_secs: u64,
+    /// Authorization requests stored per client IP and window (anonymous
+    /// state is bounded).
+    pub authorize_ip_limit: i64,
+    pub authorize_ip_window_secs: u64,
+    /// How long a stored authorization request lives until the person first
+    /// submits a login form (then 30 minutes).
+    pub authorize_idle_ttl_secs: u64,
 }
 
 /// The eidas2 login: approval on the app (DESIGN §7).
@@ -461,6 +468,21 @@ impl Config {
         }
         if !(1..=600).contains(&self.oidc.code_ttl_secs) {
             return Err(key_error("oidc.code_ttl_secs", "must be between 1 and 600"));
+        }
+        if self.oidc.authorize_ip_limit < 1 {
+            return Err(key_error("oidc.authorize_ip_limit", "must be at least 1"));
+        }
+        if !(1..=86_400).contains(&self.oidc.authorize_ip_window_secs) {
+            return Err(key_error(
+                "oidc.authorize_ip_window_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if !(30..=1800).contains(&self.oidc.authorize_idle_ttl_secs) {
+            return Err(key_error(
+                "oidc.authorize_idle_ttl_secs",
+                "must be between 30 and 1800",
+            ));
         }
         if !(1..=600).contains(&self.login.approval_ttl_secs) {
             return Err(key_error(

@@ -29,6 +29,12 @@ use crate::store::{consents, now_unix};
 pub const REQUEST_TTL: Duration = Duration::from_secs(30 * 60);
 
 const MAX_PARAM_LEN: usize = 2048;
+/// `state` and `nonce` are stored with the request until the person logs
+/// in: they are kept shorter than other parameters so that what an
+/// anonymous request can store stays small (docs/operations.md).
+const MAX_STORED_PARAM_LEN: usize = 1024;
+/// A login hint is a phone number or an email address.
+const MAX_LOGIN_HINT_LEN: usize = 256;
 
 /// A problem shown on a page instead of being sent to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +47,10 @@ pub enum PageError {
     UnknownRequest,
     /// The form was not posted by the page we served (CSRF).
     Forged,
+    /// This address has too many authorization requests in progress.
+    TooManyRequests {
+        retry_after: u64,
+    },
 }
 
 /// Where the browser goes back to the relying party.
@@ -189,8 +199,7 @@ fn is_pkce_value(s: &str) -> bool {
 pub async fn start(
     provider: &Provider,
     params: &HashMap<String, String>,
-    browser: &str,
-    accept_language: Option<&str>,
+    browser: &Browser<'_>,
     session: Option<Authenticated>,
 ) -> Result<Next, OidcError> {
     let Some(client_id) = param(params, "client_id") else {
@@ -268,10 +277,13 @@ pub async fn start(
             ),
         );
     }
-    if let Some((name, _)) = params.iter().find(|(_, v)| v.len() > MAX_PARAM_LEN) {
+    if let Some((name, _)) = params.iter().find(|(name, v)| v.len() > max_len(name)) {
         return fail(
             mode,
-            OAuthError::invalid_request(format!("{name} is too long")),
+            OAuthError::invalid_request(format!(
+                "{name} is too long ({} bytes at most)",
+                max_len(name)
+            )),
         );
     }
 
@@ -407,8 +419,8 @@ pub async fn start(
         min_acr,
         claims,
         login_hint: param(params, "login_hint").map(str::to_owned),
-        lang: Lang::negotiate(param(params, "ui_locales"), accept_language),
-        browser: browser.to_owned(),
+        lang: Lang::negotiate(param(params, "ui_locales"), browser.accept_language),
+        browser: browser.hash.to_owned(),
         csrf: random_token()?,
         created_at: now_unix(),
         authenticated: None,
@@ -434,7 +446,17 @@ pub async fn start(
             OAuthError::new(ErrorCode::LoginRequired, "the person must log in"),
         ),
         None => {
-            save(provider, &request).await?;
+            // Anonymous state: bounded per address, short-lived until the
+            // person submits a form.
+            if let Some(retry_after) = over_budget(provider, browser.ip).await? {
+                return Ok(Next::Page(PageError::TooManyRequests { retry_after }));
+            }
+            let idle = Duration::from_secs(provider.core.config.oidc.authorize_idle_ttl_secs);
+            let stored = PreparedSet {
+                ttl: idle,
+                ..prepare_save(&request)?
+            };
+            store(provider, &[stored.write()], None).await?;
             if request.min_acr > HIGHEST_LOGIN_LEVEL {
                 // No login offered here can reach the level: say so at once
                 // rather than asking for a password that cannot be enough.
@@ -443,6 +465,58 @@ pub async fn start(
             Ok(Next::Login(request))
         }
     }
+}
+
+/// The browser an authorization request comes from.
+pub struct Browser<'a> {
+    /// Hash of the browser cookie.
+    pub hash: &'a str,
+    pub accept_language: Option<&'a str>,
+    /// The client's address (behind trusted proxies, the forwarded one).
+    pub ip: &'a str,
+}
+
+fn max_len(name: &str) -> usize {
+    match name {
+        "state" | "nonce" => MAX_STORED_PARAM_LEN,
+        "login_hint" => MAX_LOGIN_HINT_LEN,
+        _ => MAX_PARAM_LEN,
+    }
+}
+
+/// The per-address budget of stored authorization requests: `Some(wait)`
+/// once `oidc.authorize_ip_limit` were stored in the window. An IPv6 client
+/// counts by its /64, which one person usually has whole.
+async fn over_budget(provider: &Provider, ip: &str) -> Result<Option<u64>, OidcError> {
+    let config = &provider.core.config.oidc;
+    let window = Duration::from_secs(config.authorize_ip_window_secs);
+    let key = format!("rl:authz:ip:{}", address_bucket(ip));
+    let eph = &provider.core.ephemeral;
+    if eph.incr(&key, window).await? <= config.authorize_ip_limit {
+        return Ok(None);
+    }
+    let wait = eph.ttl(&key).await?.unwrap_or(window);
+    Ok(Some(wait.as_secs().max(1)))
+}
+
+/// The unit a per-address limit counts: an IPv4 address, an IPv6 /64.
+pub fn address_bucket(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_canonical().to_string(),
+        _ => ip.to_owned(),
+    }
+}
+
+/// Saves the request with its full lifetime (it was stored with a short
+/// one until the person first submits a form): for forms that keep the
+/// person on the same page without saving it (a wrong password, an
+/// invalid number).
+pub async fn keep(provider: &Provider, request: &AuthRequest) -> Result<(), OidcError> {
+    save(provider, request).await
 }
 
 /// Whether the account is suspended (or gone).

@@ -123,11 +123,16 @@ async fn authorize(provider: &Provider, req: &HttpRequest, params: Params) -> Ht
         None => None,
     };
     let hash = cookies::browser_hash(provider, &browser);
-    let mut response =
-        match authorize::start(provider, &params, &hash, accept_language(req), session).await {
-            Ok(next) => render_next(lang, next),
-            Err(e) => page_failure(lang, e),
-        };
+    let ip = super::client_ip(req);
+    let from = authorize::Browser {
+        hash: &hash,
+        accept_language: accept_language(req),
+        ip: &ip,
+    };
+    let mut response = match authorize::start(provider, &params, &from, session).await {
+        Ok(next) => render_next(lang, next),
+        Err(e) => page_failure(lang, e),
+    };
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
@@ -224,7 +229,14 @@ pub async fn login_post(
     let email = form.get("email").map(String::as_str).unwrap_or("");
     let password = form.get("password").map(String::as_str).unwrap_or("");
     let ip = super::client_ip(&req);
-    match login::password(&provider, email, password, &ip).await {
+    let outcome = login::password(&provider, email, password, &ip).await;
+    // The person stays on the login page: the request lives on.
+    if matches!(outcome, Ok(Err(_)))
+        && let Err(e) = authorize::keep(&provider, &request).await
+    {
+        return page_failure(lang, e);
+    }
+    match outcome {
         Ok(Ok(auth)) => logged_in(&provider, lang, request, client, auth).await,
         Ok(Err(LoginFailure::Invalid)) => login_page(
             &request,

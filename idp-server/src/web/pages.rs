@@ -117,6 +117,10 @@ pub fn page_error(lang: Lang, error: &PageError) -> HttpResponse {
         PageError::UnregisteredRedirectUri => t.unregistered_redirect_uri,
         PageError::UnknownRequest => t.unknown_request,
         PageError::Forged => t.forged,
+        PageError::TooManyRequests { retry_after } => {
+            let page = error_page(lang, StatusCode::TOO_MANY_REQUESTS, t.authorize_throttled);
+            return super::oidc::with_retry_after(page, *retry_after);
+        }
     };
     error_page(lang, StatusCode::BAD_REQUEST, message)
 }

@@ -96,7 +96,7 @@ pub async fn phone_post(
         Ok(id) => id,
         Err(e) => return device_failure(lang, e),
     };
-    request.challenge = Some(challenge_id.clone());
+    let previous = request.challenge.replace(challenge_id.clone());
     let save = match authorize::prepare_save(&request) {
         Ok(save) => save,
         Err(e) => return page_failure(lang, e),
@@ -115,6 +115,14 @@ pub async fn phone_post(
         },
     )
     .await;
+    if let Ok(Err(_)) = &started {
+        // The person stays on the phone page: the request lives on (as it
+        // was, without the challenge that did not start).
+        request.challenge = previous;
+        if let Err(e) = authorize::keep(&provider, &request).await {
+            return page_failure(lang, e);
+        }
+    }
     match started {
         Ok(Ok(_)) => see_other(&format!("/login/telephone/attente?tx={}", request.id)),
         Ok(Err(StartRefusal::InvalidPhone)) => phone_page(
