@@ -73,6 +73,8 @@ pub enum DeviceError {
     Ephemeral(#[from] EphemeralError),
     #[error(transparent)]
     Enrol(#[from] EnrolError),
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -33,6 +33,52 @@ fn json(status: actix_web::http::StatusCode, body: &impl Serialize) -> HttpRespo
         .body(serde_json::to_string(body).unwrap_or_default())
 }
 
+/// Largest request body of the device API (a signed decision or an
+/// activation with its public key is well under 4 KiB).
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// A device-API request body of at most [`MAX_BODY`] bytes; a larger one is
+/// refused with 413 in the API's JSON error shape.
+pub struct Body(Bytes);
+
+impl actix_web::FromRequest for Body {
+    type Error = DeviceError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, DeviceError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use futures_util::StreamExt;
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > MAX_BODY) {
+                return Err(DeviceError::BodyTooLarge { limit: MAX_BODY });
+            }
+            let mut body = actix_web::web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    DeviceError::InvalidRequest("the request body could not be read".into())
+                })?;
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(DeviceError::BodyTooLarge { limit: MAX_BODY });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Body(body.freeze()))
+        })
+    }
+}
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, DeviceError> {
     serde_json::from_slice(body)
         .map_err(|e| DeviceError::InvalidRequest(format!("the body is not the expected JSON: {e}")))
@@ -56,7 +102,7 @@ async fn signed_by(provider: &Provider, req: &HttpRequest) -> Result<DeviceRow, 
     Ok(device)
 }
 
-pub async fn activate(provider: web::Data<Provider>, req: HttpRequest, body: Bytes) -> Answer {
+pub async fn activate(provider: web::Data<Provider>, req: HttpRequest, body: Body) -> Answer {
     let request: ActivationRequest = parse_json(&body)?;
     let activated = activation::activate(&provider, request, &client_ip(&req)).await?;
     Ok(json(actix_web::http::StatusCode::CREATED, &activated))
@@ -68,7 +114,7 @@ struct CodeRequest {
     password: String,
 }
 
-pub async fn request_code(provider: web::Data<Provider>, req: HttpRequest, body: Bytes) -> Answer {
+pub async fn request_code(provider: web::Data<Provider>, req: HttpRequest, body: Body) -> Answer {
     let request: CodeRequest = parse_json(&body)?;
     activation::request_code(
         &provider,
@@ -184,7 +230,7 @@ pub async fn decision(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Answer {
     let jws = std::str::from_utf8(&body)
         .map(str::trim)
@@ -220,7 +266,7 @@ pub async fn rename_device(
     provider: web::Data<Provider>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Answer {
     let device = signed_by(&provider, &req).await?;
     let rename: Rename = parse_json(&body)?;

@@ -164,6 +164,7 @@ fn device_error_parts(error: &crate::device::DeviceError) -> (StatusCode, &'stat
     use crate::device::DeviceError as E;
     match error {
         E::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        E::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
         E::InvalidDeviceRequest(_) => (StatusCode::UNAUTHORIZED, "invalid_device_request"),
         E::DeviceRevoked => (StatusCode::FORBIDDEN, "device_revoked"),
         E::DeviceLocked => (StatusCode::FORBIDDEN, "device_locked"),

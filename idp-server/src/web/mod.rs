@@ -51,11 +51,20 @@ pub fn server(
                 web::FormConfig::default()
                     .limit(64 * 1024)
                     .error_handler(|err, _| {
-                        let response = error::json_error(
-                            actix_web::http::StatusCode::BAD_REQUEST,
-                            "invalid_request",
-                            &format!("the request body is not a valid form: {err}"),
-                        );
+                        let response = match err {
+                            actix_web::error::UrlencodedError::Overflow { limit, .. } => {
+                                error::json_error(
+                                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                                    "invalid_request",
+                                    &format!("the request body is larger than {limit} bytes"),
+                                )
+                            }
+                            _ => error::json_error(
+                                actix_web::http::StatusCode::BAD_REQUEST,
+                                "invalid_request",
+                                &format!("the request body is not a valid form: {err}"),
+                            ),
+                        };
                         actix_web::error::InternalError::from_response(err, response).into()
                     }),
             )
