@@ -28,6 +28,8 @@ both_backends!(
     parallel_wrong_pins_cannot_pass_the_count,
     one_pending_approval_per_account_and_rate_limits,
     unknown_numbers_look_like_known_ones,
+    superseding_looks_the_same_for_known_and_unknown_numbers,
+    a_new_login_racing_a_wrong_pin_leaves_one_pending,
     denial_fraud_and_expiry_end_on_clear_pages,
     device_list_rename_revoke,
     events_reach_device_and_browser,
@@ -942,6 +944,137 @@ async fn unknown_numbers_look_like_known_ones(backend: Backend) {
     assert_eq!(stranger.state().await, "pending");
     assert_eq!(known.state().await, "pending");
     let _ = one_challenge(&device).await;
+}
+
+/// The app with the per-number and per-IP limits out of the way, for tests
+/// that log in many times from one address.
+async fn spawn_unthrottled(backend: Backend) -> (TestEnv, TestApp) {
+    let env = TestEnv::new(backend);
+    let mut config = env.config();
+    config.login.approvals_per_phone = 100_000;
+    config.login.phone_ip_limit = 100_000;
+    config.oidc.authorize_ip_limit = 100_000;
+    let app = env.spawn_with(config).await;
+    register_client(&app, CLIENT, &idp_tests::oidc::client_metadata()).unwrap();
+    (env, app)
+}
+
+/// A browser on the phone page of a new eidas2 login: (browser, tx, csrf).
+async fn on_phone_page(app: &TestApp) -> (Browser, String, String) {
+    let request = manual_authorize(&app.base, CLIENT, "openid", &[("acr_values", "eidas2")]);
+    let mut browser = Browser::new(&app.base);
+    let start = browser.get(&request.url).await;
+    let form = browser.get(start.location.as_deref().unwrap()).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let (tx, csrf) = (form.field("tx").unwrap(), form.field("csrf").unwrap());
+    (browser, tx, csrf)
+}
+
+async fn status_of(browser: &mut Browser, tx: &str) -> String {
+    let page = browser.get(&format!("/login/telephone/etat?tx={tx}")).await;
+    let body: Value = serde_json::from_str(&page.body).unwrap();
+    body["state"].as_str().unwrap().to_owned()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// A second login for the same number cancels the first one whether or not
+/// the number has an identity, and the phone page takes as long either way:
+/// neither the first browser's status nor the timing tells them apart.
+/// Timing: the medians of 20 interleaved phone-page submissions each must be
+/// within 5 ms (the difference between the two paths is one extra key swap
+/// in the same Redis transaction; a database lookup runs for both).
+async fn superseding_looks_the_same_for_known_and_unknown_numbers(backend: Backend) {
+    let (_env, app) = spawn_unthrottled(backend).await;
+    let (_, known, _device) = activated(&app, 12).await;
+    let (unknown, _) = phone_number(13);
+    let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
+    for round in 0..21 {
+        for (phone, times) in [(&known, &mut known_times), (&unknown, &mut unknown_times)] {
+            let (mut first, tx1, csrf1) = on_phone_page(&app).await;
+            let posted = first
+                .post(
+                    "/login/telephone",
+                    &[("tx", &tx1), ("csrf", &csrf1), ("phone", phone)],
+                )
+                .await;
+            assert_eq!(posted.status, 303, "{}", posted.body);
+            let (mut second, tx2, csrf2) = on_phone_page(&app).await;
+            let started = std::time::Instant::now();
+            let posted = second
+                .post(
+                    "/login/telephone",
+                    &[("tx", &tx2), ("csrf", &csrf2), ("phone", phone)],
+                )
+                .await;
+            let took = started.elapsed();
+            assert_eq!(posted.status, 303, "{}", posted.body);
+            // The first round warms caches and connections.
+            if round > 0 {
+                times.push(took);
+            }
+            assert_eq!(status_of(&mut first, &tx1).await, "cancelled", "{phone}");
+            assert_eq!(status_of(&mut second, &tx2).await, "pending", "{phone}");
+        }
+    }
+    let (k, u) = (median(known_times), median(unknown_times));
+    let gap = k.abs_diff(u);
+    eprintln!("phone page medians: known {k:?}, unknown {u:?}, gap {gap:?}");
+    assert!(
+        gap <= Duration::from_millis(5),
+        "known {k:?} vs unknown {u:?}"
+    );
+}
+
+/// "One pending approval per account" holds when a wrong-PIN decision on the
+/// current challenge and a new login for the account arrive together: the
+/// older challenge always ends cancelled and can no longer be approved.
+async fn a_new_login_racing_a_wrong_pin_leaves_one_pending(backend: Backend) {
+    let (_env, app) = spawn_unthrottled(backend).await;
+    let (_, phone, device) = activated(&app, 14).await;
+    let (mut double_pending, mut approved_old) = (0, 0);
+    for _ in 0..40 {
+        let mut first = wait_for_login(&app, &phone).await;
+        let old = one_challenge(&device).await;
+        let (mut second, tx, csrf) = on_phone_page(&app).await;
+        let form = [
+            ("tx", tx.as_str()),
+            ("csrf", csrf.as_str()),
+            ("phone", phone.as_str()),
+        ];
+        let (wrong, posted) = tokio::join!(
+            device.approve(&old, "1357", first.number),
+            second.post("/login/telephone", &form),
+        );
+        assert_eq!(posted.status, 303, "{}", posted.body);
+        if let Err(e) = &wrong {
+            assert!(
+                ["wrong_pin", "challenge_decided"].contains(&e.code()),
+                "{}",
+                e.body
+            );
+        }
+        if first.state().await == "pending" {
+            double_pending += 1;
+        }
+        if device.approve(&old, PIN, first.number).await.is_ok() {
+            approved_old += 1;
+        }
+        // The new one is the only one offered, and it can be approved (which
+        // also resets the PIN failure count for the next round).
+        let current = one_challenge(&device).await;
+        assert_ne!(current["id"], old["id"]);
+        let waiting = second.get(posted.location.as_deref().unwrap()).await;
+        device
+            .approve(&current, PIN, shown_number(&waiting))
+            .await
+            .expect("the new challenge is approved");
+    }
+    eprintln!("40 rounds: {double_pending} double-pending, {approved_old} superseded approved");
+    assert_eq!((double_pending, approved_old), (0, 0));
 }
 
 async fn denial_fraud_and_expiry_end_on_clear_pages(backend: Backend) {

@@ -11,6 +11,8 @@ pub struct Browser {
     cookies: HashMap<String, String>,
     /// Value sent as Accept-Language.
     pub language: String,
+    /// Sent as X-Forwarded-For when set (a client behind a trusted proxy).
+    pub forwarded_for: Option<String>,
 }
 
 /// A response with its body read.
@@ -83,6 +85,7 @@ impl Browser {
             base: base.to_owned(),
             cookies: HashMap::new(),
             language: "fr-FR,fr;q=0.9".to_owned(),
+            forwarded_for: None,
         }
     }
 
@@ -103,7 +106,11 @@ impl Browser {
     }
 
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let request = self.with_cookies(request.header("Accept-Language", &self.language));
+        let mut request = request.header("Accept-Language", &self.language);
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("X-Forwarded-For", address);
+        }
+        let request = self.with_cookies(request);
         let response = request.send().await.expect("request");
         for value in response.headers().get_all(SET_COOKIE) {
             let text = value.to_str().unwrap_or("");
