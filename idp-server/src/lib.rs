@@ -17,6 +17,7 @@ pub mod ephemeral;
 pub mod keys;
 pub mod notify;
 pub mod oidc;
+pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
 pub mod verification;

@@ -389,6 +389,27 @@ async fn anonymous_authorization_requests_are_bounded_per_address(backend: Backe
         );
     }
 
+    // New enrolments are anonymous state too: the same budget per address.
+    for n in 0..6 {
+        let mut person = Browser::new(&app.base);
+        person.forwarded_for = Some("203.0.113.60".into());
+        let page = idp_tests::enrolment::submit(
+            &mut person,
+            "/inscription",
+            &[("adult", "yes"), ("smartphone", "yes"), ("document", "yes")],
+        )
+        .await;
+        assert_eq!(page.status, if n < 5 { 303 } else { 429 }, "{}", page.body);
+        if n == 5 {
+            assert!(page.headers.contains_key("retry-after"));
+            assert!(
+                page.body.contains("Trop d&#39;inscriptions"),
+                "{}",
+                page.body
+            );
+        }
+    }
+
     // A short life until the person submits a form, the full one after.
     let tx = first.unwrap();
     let key = format!("authz:{tx}");

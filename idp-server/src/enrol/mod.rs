@@ -88,6 +88,28 @@ pub async fn save_pending(
         .await?)
 }
 
+/// Marks the enrolment under `cookie` as eligible. A new enrolment is
+/// anonymous state: an address may start a bounded number per window
+/// (`Err(seconds to wait)` beyond).
+pub async fn start(
+    provider: &Provider,
+    cookie: &str,
+    client_ip: &str,
+) -> Result<Result<(), u64>, EnrolError> {
+    let mut pending = load_pending(provider, cookie).await?;
+    if pending.eligible {
+        return Ok(Ok(()));
+    }
+    let budget = crate::oidc::authorize::anonymous_budget(&provider.core.config.oidc, "enrol:ip");
+    let bucket = crate::ratelimit::address_bucket(client_ip);
+    if let Some(wait) = budget.hit(&provider.core.ephemeral, &bucket).await? {
+        return Ok(Err(wait));
+    }
+    pending.eligible = true;
+    save_pending(provider, cookie, &pending).await?;
+    Ok(Ok(()))
+}
+
 fn audit(
     conn: &mut DbConnection,
     account_id: &str,

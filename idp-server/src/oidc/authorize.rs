@@ -22,6 +22,7 @@ use crate::crypto::random_token;
 use crate::domain::acr::Acr;
 use crate::domain::scope;
 use crate::ephemeral::{EphemeralStore, PreparedSet, Write};
+use crate::ratelimit::{Limit, address_bucket};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{consents, now_unix};
 
@@ -484,31 +485,23 @@ fn max_len(name: &str) -> usize {
     }
 }
 
-/// The per-address budget of stored authorization requests: `Some(wait)`
-/// once `oidc.authorize_ip_limit` were stored in the window. An IPv6 client
-/// counts by its /64, which one person usually has whole.
-async fn over_budget(provider: &Provider, ip: &str) -> Result<Option<u64>, OidcError> {
-    let config = &provider.core.config.oidc;
-    let window = Duration::from_secs(config.authorize_ip_window_secs);
-    let key = format!("rl:authz:ip:{}", address_bucket(ip));
-    let eph = &provider.core.ephemeral;
-    if eph.incr(&key, window).await? <= config.authorize_ip_limit {
-        return Ok(None);
+/// The per-address budget of anonymous stored state (authorization
+/// requests here, new enrolments in `enrol`), `oidc.authorize_ip_limit` per
+/// `oidc.authorize_ip_window_secs` each.
+pub fn anonymous_budget(config: &crate::config::OidcConfig, name: &'static str) -> Limit {
+    Limit {
+        name,
+        max: config.authorize_ip_limit,
+        window: Duration::from_secs(config.authorize_ip_window_secs),
     }
-    let wait = eph.ttl(&key).await?.unwrap_or(window);
-    Ok(Some(wait.as_secs().max(1)))
 }
 
-/// The unit a per-address limit counts: an IPv4 address, an IPv6 /64.
-pub fn address_bucket(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Ok(std::net::IpAddr::V6(v6)) => v6.to_canonical().to_string(),
-        _ => ip.to_owned(),
-    }
+/// `Some(wait)` once the address stored its budget of requests.
+async fn over_budget(provider: &Provider, ip: &str) -> Result<Option<u64>, OidcError> {
+    let limit = anonymous_budget(&provider.core.config.oidc, "authz:ip");
+    Ok(limit
+        .hit(&provider.core.ephemeral, &address_bucket(ip))
+        .await?)
 }
 
 /// Saves the request with its full lifetime (it was stored with a short

@@ -444,14 +444,18 @@ pub async fn eligibility_post(
         return eligibility_page(lang, &csrf_for(&provider, &cookie), &form, Some(error))
             .render(StatusCode::BAD_REQUEST);
     }
-    let result = async {
-        let mut pending = enrol::load_pending(&provider, &cookie).await?;
-        pending.eligible = true;
-        enrol::save_pending(&provider, &cookie, &pending).await
-    }
-    .await;
-    match result {
-        Ok(()) => see_other("/inscription/courriel"),
+    match enrol::start(&provider, &cookie, &client_ip(&req)).await {
+        Ok(Ok(())) => see_other("/inscription/courriel"),
+        Ok(Err(retry_after)) => {
+            let error = tr(
+                lang,
+                "Trop d'inscriptions ont été commencées depuis votre connexion internet. Patientez quelques minutes, puis recommencez.",
+                "Too many enrolments were started from your internet connection. Wait a few minutes, then start again.",
+            );
+            let page = eligibility_page(lang, &csrf_for(&provider, &cookie), &form, Some(error))
+                .render(StatusCode::TOO_MANY_REQUESTS);
+            super::oidc::with_retry_after(page, retry_after)
+        }
         Err(e) => failure(lang, e),
     }
 }
