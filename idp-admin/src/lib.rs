@@ -77,8 +77,28 @@ pub enum KeysCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Walk the hash chain and name the first entry that does not hold.
-    Verify,
+    /// Walk the hash chain and name the first entry that does not hold; with
+    /// --export, check an exported range instead (offline, no database).
+    Verify {
+        /// A file written by `audit export` (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+    /// Stream entries as JSON lines for a SIEM, each with its chain position
+    /// (seq, prev_hash, hash) so that the range can be verified.
+    Export {
+        /// First moment to export: RFC 3339, YYYY-MM-DD (UTC) or unix seconds.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Output format (one JSON object per line).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Jsonl,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,7 +284,13 @@ pub async fn run_with(
         Command::Dev(command) => {
             commands::dev::run(command, config, master_key_env, cli.json, out).await?
         }
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Export { since, format: _ }) => {
+            commands::audit::export(&config, since.as_deref(), out).await?
+        }
+        Command::Audit(AuditCommand::Verify { export: Some(file) }) => {
+            commands::audit::verify_export(&file, cli.json, out)?
+        }
+        Command::Audit(AuditCommand::Verify { export: None }) => {
             let db = Db::new(&config)?;
             let status = blocking(move || db.read_blocking(audit::verify)).await?;
             match status {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod audit;
 pub mod clients;
 pub mod dev;
 pub mod verify;

@@ -131,58 +131,123 @@ pub enum ChainStatus {
     Broken { seq: i64, reason: String },
 }
 
-/// Walks the whole chain in order and names the first entry that does not hold.
-pub fn verify(conn: &mut DbConnection) -> Result<ChainStatus, StoreError> {
+/// Checks entries one after the other: consecutive positions, each linked to
+/// the one before it, each matching its hash. Shared by [`verify`] (from the
+/// first entry) and by the check of an exported range (from wherever the
+/// range starts).
+#[derive(Debug, Clone)]
+pub struct ChainWalker {
+    expected_seq: i64,
+    prev: String,
+}
+
+impl ChainWalker {
+    /// A walk from the first entry of the log.
+    pub fn from_start() -> Self {
+        ChainWalker::from(1, GENESIS_HASH)
+    }
+
+    /// A walk that expects entry `seq`, linked to the hash `prev`.
+    pub fn from(seq: i64, prev: &str) -> Self {
+        ChainWalker {
+            expected_seq: seq,
+            prev: prev.to_owned(),
+        }
+    }
+
+    /// Position and hash of the last entry checked.
+    pub fn last(&self) -> (i64, &str) {
+        (self.expected_seq - 1, &self.prev)
+    }
+
+    /// Checks the next entry; on failure, the position and the reason.
+    pub fn check(&mut self, row: &AuditRow) -> Result<(), (i64, String)> {
+        let expected = self.expected_seq;
+        if row.seq != expected {
+            return Err((
+                expected,
+                format!("entry {expected} is missing (next is {})", row.seq),
+            ));
+        }
+        if row.prev_hash != self.prev {
+            return Err((
+                row.seq,
+                "previous-hash link does not match the entry before it".into(),
+            ));
+        }
+        let recomputed = entry_hash(
+            &row.prev_hash,
+            row.seq,
+            row.at,
+            &row.actor,
+            &row.action,
+            &row.subject,
+            &row.details,
+        );
+        if recomputed != row.hash {
+            return Err((row.seq, "content does not match its hash (edited)".into()));
+        }
+        self.prev.clone_from(&row.hash);
+        self.expected_seq += 1;
+        Ok(())
+    }
+}
+
+/// Entries from position `from_seq` on, in order, `BATCH` rows per query, each
+/// handed to `each` (a stream for exports: memory stays flat).
+pub fn each_from<E: From<StoreError>>(
+    conn: &mut DbConnection,
+    from_seq: i64,
+    mut each: impl FnMut(AuditRow) -> Result<(), E>,
+) -> Result<(), E> {
     const BATCH: i64 = 1000;
-    let mut expected_seq = 1i64;
-    let mut prev = GENESIS_HASH.to_owned();
+    let mut next = from_seq;
     loop {
         let rows: Vec<AuditRow> = audit_log::table
-            .filter(audit_log::seq.ge(expected_seq))
+            .filter(audit_log::seq.ge(next))
             .order(audit_log::seq.asc())
             .limit(BATCH)
-            .load(conn)?;
+            .load(conn)
+            .map_err(StoreError::from)?;
         let done = (rows.len() as i64) < BATCH;
         for row in rows {
-            if row.seq != expected_seq {
-                return Ok(ChainStatus::Broken {
-                    seq: expected_seq,
-                    reason: format!("entry {expected_seq} is missing (next is {})", row.seq),
-                });
-            }
-            if row.prev_hash != prev {
-                return Ok(ChainStatus::Broken {
-                    seq: row.seq,
-                    reason: "previous-hash link does not match the entry before it".into(),
-                });
-            }
-            let recomputed = entry_hash(
-                &row.prev_hash,
-                row.seq,
-                row.at,
-                &row.actor,
-                &row.action,
-                &row.subject,
-                &row.details,
-            );
-            if recomputed != row.hash {
-                return Ok(ChainStatus::Broken {
-                    seq: row.seq,
-                    reason: "content does not match its hash (edited)".into(),
-                });
-            }
-            prev = row.hash;
-            expected_seq += 1;
+            next = row.seq + 1;
+            each(row)?;
         }
         if done {
-            break;
+            return Ok(());
         }
+    }
+}
+
+/// Position of the first entry written at or after `at` (unix seconds).
+pub fn first_seq_since(conn: &mut DbConnection, at: i64) -> Result<Option<i64>, StoreError> {
+    Ok(audit_log::table
+        .filter(audit_log::at.ge(at))
+        .select(diesel::dsl::min(audit_log::seq))
+        .first::<Option<i64>>(conn)?)
+}
+
+/// Walks the whole chain in order and names the first entry that does not hold.
+pub fn verify(conn: &mut DbConnection) -> Result<ChainStatus, StoreError> {
+    let mut walker = ChainWalker::from_start();
+    let mut broken = None;
+    each_from(conn, 1, |row| {
+        if broken.is_none()
+            && let Err(at) = walker.check(&row)
+        {
+            broken = Some(at);
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    if let Some((seq, reason)) = broken {
+        return Ok(ChainStatus::Broken { seq, reason });
     }
     let (head_seq, head_hash): (i64, String) = audit_head::table
         .filter(audit_head::id.eq(1))
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
-    let last = expected_seq - 1;
+    let (last, prev) = walker.last();
     if head_seq != last || head_hash != prev {
         return Ok(ChainStatus::Broken {
             seq: last + 1,
