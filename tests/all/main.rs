@@ -9,6 +9,7 @@ mod console;
 mod device;
 mod enrolment;
 mod ephemeral;
+mod hardening;
 mod keys;
 mod notify;
 mod oidc_errors;

@@ -308,3 +308,9 @@ fn one_line(message: &str) -> String {
 pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+/// UTC unix milliseconds, where seconds are too coarse to order two events
+/// (an access token issued just after its account's tokens were revoked).
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

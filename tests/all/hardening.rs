@@ -1,0 +1,223 @@
+//! Protocol hardening (issue #14): codes survive failed exchanges, repeated
+//! parameters are refused, revocations stop access tokens at once, and https
+//! deployments send HSTS and `Secure` cookies.
+
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use idp_tests::browser::Browser;
+use idp_tests::oidc::{self as kit, Citizen, REDIRECT_URI, code, manual_authorize, post_form};
+use idp_tests::{Backend, TestApp, TestEnv, both_backends};
+use serde_json::Value;
+
+both_backends!(
+    a_code_survives_a_database_failure_while_issuing,
+    another_clients_request_does_not_use_up_the_code,
+);
+
+async fn exchange(app: &TestApp, code: &str, verifier: &str, client: (&str, &str)) -> (u16, Value) {
+    let (status, _, body) = post_form(
+        app,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ],
+        Some(client),
+    )
+    .await;
+    (status, body)
+}
+
+/// Status and `WWW-Authenticate` of `/userinfo` with `token`.
+async fn userinfo(app: &TestApp, token: &str) -> (u16, String) {
+    let response = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status().as_u16(), challenge)
+}
+
+async fn introspect_active(app: &TestApp, token: &str, client: (&str, &str)) -> bool {
+    let (status, _, body) = post_form(app, "/introspect", &[("token", token)], Some(client)).await;
+    assert_eq!(status, 200, "{body}");
+    body["active"].as_bool().unwrap()
+}
+
+/// Asserts the access token is refused the way RFC 6750 says, everywhere.
+async fn assert_stopped(app: &TestApp, token: &str, client: (&str, &str), why: &str) {
+    let (status, challenge) = userinfo(app, token).await;
+    assert_eq!(status, 401, "{why}: userinfo");
+    assert!(
+        challenge.contains("error=\"invalid_token\""),
+        "{why}: {challenge}"
+    );
+    assert!(
+        !introspect_active(app, token, client).await,
+        "{why}: introspection"
+    );
+}
+
+/// A client, a citizen and a browser logged in nowhere yet.
+async fn setup(env: &TestEnv) -> (TestApp, String, Citizen, Browser) {
+    let app = env.spawn().await;
+    let secret = kit::register_client(&app, "rp", &kit::client_metadata()).unwrap();
+    let citizen = kit::create_citizen(&app, true);
+    let browser = Browser::new(&app.base);
+    (app, secret, citizen, browser)
+}
+
+/// Another connection that holds the lock on `refresh_tokens` writes, as a
+/// long migration or a stuck transaction would: SQLite's write lock (the
+/// server gives up after its 5 s busy_timeout), or a PostgreSQL table lock
+/// (the server's sessions give up after the database's 1 s lock_timeout).
+enum WriteLock {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl WriteLock {
+    /// Makes the server's PostgreSQL sessions give up on a lock after 1 s
+    /// (before it starts, so every pooled connection has the setting).
+    fn prepare(env: &TestEnv) {
+        if let Some(pg) = &env.pg {
+            let mut conn = PgConnection::establish(&pg.url).unwrap();
+            diesel::sql_query(format!(
+                "ALTER DATABASE \"{}\" SET lock_timeout = '1s'",
+                pg.name
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        }
+    }
+
+    fn hold(env: &TestEnv) -> Self {
+        match &env.pg {
+            Some(pg) => {
+                let mut conn = PgConnection::establish(&pg.url).unwrap();
+                diesel::sql_query("BEGIN").execute(&mut conn).unwrap();
+                diesel::sql_query("LOCK TABLE refresh_tokens IN EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .unwrap();
+                WriteLock::Postgres(conn)
+            }
+            None => {
+                let path = env.dir.path().join("idp.db");
+                let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+                diesel::sql_query("BEGIN EXCLUSIVE")
+                    .execute(&mut conn)
+                    .unwrap();
+                WriteLock::Sqlite(conn)
+            }
+        }
+    }
+
+    fn release(self) {
+        match self {
+            WriteLock::Sqlite(mut conn) => diesel::sql_query("COMMIT").execute(&mut conn),
+            WriteLock::Postgres(mut conn) => diesel::sql_query("COMMIT").execute(&mut conn),
+        }
+        .unwrap();
+    }
+}
+
+async fn a_code_survives_a_database_failure_while_issuing(backend: Backend) {
+    let env = TestEnv::new(backend);
+    WriteLock::prepare(&env);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let client = ("rp", secret.as_str());
+    let request = manual_authorize(&app.base, "rp", "openid offline_access", &[]);
+    let c = code(&mut browser, &request, &citizen).await;
+
+    // The refresh token cannot be stored: the exchange fails…
+    let lock = WriteLock::hold(&env);
+    let (status, body) = exchange(&app, &c, &request.verifier, client).await;
+    lock.release();
+    assert!(status >= 500, "{status} {body}");
+    assert_ne!(body["error"], "invalid_grant", "{body}");
+
+    // …and the client's retry with the same code gets its tokens.
+    let (status, tokens) = exchange(&app, &c, &request.verifier, client).await;
+    assert_eq!(status, 200, "the retry redeems the code: {tokens}");
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, at).await.0, 200);
+
+    // Once tokens were issued, a replay still revokes them.
+    let (status, body) = exchange(&app, &c, &request.verifier, client).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_stopped(&app, at, client, "replayed code").await;
+    let (status, _, body) = post_form(
+        &app,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        Some(client),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+async fn another_clients_request_does_not_use_up_the_code(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let other = kit::register_client(&app, "rp-other", &kit::client_metadata()).unwrap();
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut browser, &request, &citizen).await;
+
+    // Another registered client, with its own valid credentials.
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp-other", &other)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // The rightful client id with a wrong secret.
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", "not-the-secret")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Another client that names the rightful one in the form.
+    let (status, _, body) = post_form(
+        &app,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &request.verifier),
+            ("client_id", "rp"),
+        ],
+        Some(("rp-other", &other)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    let (status, tokens) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert_eq!(
+        status, 200,
+        "the rightful client still redeems it: {tokens}"
+    );
+    assert_eq!(
+        userinfo(&app, tokens["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
+}
