@@ -11,6 +11,7 @@ use serde_json::Value;
 both_backends!(
     a_code_survives_a_database_failure_while_issuing,
     another_clients_request_does_not_use_up_the_code,
+    repeated_parameters_are_invalid_request,
 );
 
 async fn exchange(app: &TestApp, code: &str, verifier: &str, client: (&str, &str)) -> (u16, Value) {
@@ -220,4 +221,117 @@ async fn another_clients_request_does_not_use_up_the_code(backend: Backend) {
             .0,
         200
     );
+}
+
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+async fn repeated_parameters_are_invalid_request(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+
+    // client_id or redirect_uri twice: which one to trust is unknown, so a page.
+    for (name, value) in [
+        ("client_id", "rp"),
+        ("client_id", "rp-evil"),
+        ("redirect_uri", REDIRECT_URI),
+        ("redirect_uri", "http://127.0.0.1:9/elsewhere"),
+    ] {
+        let request = manual_authorize(&app.base, "rp", "openid", &[(name, value)]);
+        let response = app.http.get(&request.url).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{name}={value}");
+        assert!(response.headers().get("location").is_none());
+        let body = response.text().await.unwrap();
+        assert!(body.contains("plusieurs fois"), "{name}: {body}");
+    }
+
+    // Any other parameter twice, once the client and redirect URI are
+    // trusted: back to the client with invalid_request (and its state).
+    for (name, value) in [
+        ("scope", "openid email"),
+        ("response_type", "code"),
+        (
+            "code_challenge",
+            "a-second-challenge-a-second-challenge-a-second",
+        ),
+        ("code_challenge_method", "S256"),
+        ("nonce", "n2"),
+    ] {
+        let request = manual_authorize(&app.base, "rp", "openid", &[(name, value)]);
+        let response = app.http.get(&request.url).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{name}");
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(REDIRECT_URI), "{location}");
+        let params = query_of(&location);
+        assert_eq!(params["error"], "invalid_request", "{name}: {location}");
+        assert!(params["error_description"].contains(name), "{location}");
+        assert_eq!(params["state"], request.state);
+    }
+
+    // The same through a POSTed form.
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let mut pairs: Vec<(String, String)> = query_of(&request.url).into_iter().collect();
+    pairs.push(("state".into(), "another-state".into()));
+    let response = app
+        .http
+        .post(app.url("/authorize"))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    let params = query_of(response.headers()["location"].to_str().unwrap());
+    assert_eq!(params["error"], "invalid_request");
+    let mut pairs: Vec<(String, String)> = query_of(&request.url).into_iter().collect();
+    pairs.push(("client_id".into(), "rp".into()));
+    let response = app
+        .http
+        .post(app.url("/authorize"))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.headers().get("location").is_none());
+
+    // At /token, before anything is checked or consumed.
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut browser, &request, &citizen).await;
+    let base = [
+        ("grant_type", "authorization_code"),
+        ("code", c.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", request.verifier.as_str()),
+    ];
+    for (name, value) in [
+        ("grant_type", "authorization_code"),
+        ("code", "another-code"),
+        ("code", c.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        (
+            "code_verifier",
+            "another-verifier-another-verifier-another-verifier",
+        ),
+        ("grant_type", "refresh_token"),
+    ] {
+        let mut form = base.to_vec();
+        form.push((name, value));
+        let (status, _, body) = post_form(&app, "/token", &form, Some(("rp", &secret))).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{name}: {body}"
+        );
+        assert!(
+            body["error_description"].as_str().unwrap().contains(name),
+            "{body}"
+        );
+    }
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert_eq!(status, 200, "refused requests consumed nothing: {body}");
 }

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oidc;
 pub mod pages;
+pub mod params;
 pub mod phone;
 pub mod wellknown;
 
