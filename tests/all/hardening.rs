@@ -2,7 +2,12 @@
 //! parameters are refused, revocations stop access tokens at once, and https
 //! deployments send HSTS and `Secure` cookies.
 
+use std::time::Duration;
+
+use clap::Parser;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use idp_admin::Cli;
+use idp_server::store::devices::{self, NewDevice};
 use idp_tests::browser::Browser;
 use idp_tests::oidc::{self as kit, Citizen, REDIRECT_URI, code, manual_authorize, post_form};
 use idp_tests::{Backend, TestApp, TestEnv, both_backends};
@@ -12,6 +17,9 @@ both_backends!(
     a_code_survives_a_database_failure_while_issuing,
     another_clients_request_does_not_use_up_the_code,
     repeated_parameters_are_invalid_request,
+    suspending_an_account_stops_its_access_tokens_at_once,
+    revoking_a_device_stops_the_accounts_access_tokens,
+    revoking_a_refresh_family_stops_its_access_tokens,
 );
 
 async fn exchange(app: &TestApp, code: &str, verifier: &str, client: (&str, &str)) -> (u16, Value) {
@@ -67,6 +75,15 @@ async fn assert_stopped(app: &TestApp, token: &str, client: (&str, &str), why: &
     );
 }
 
+async fn admin(env: &TestEnv, args: &[&str]) {
+    let cli =
+        Cli::try_parse_from(std::iter::once("idp-admin").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    idp_admin::run_with(cli, env.config(), None, &mut out)
+        .await
+        .unwrap();
+}
+
 /// A client, a citizen and a browser logged in nowhere yet.
 async fn setup(env: &TestEnv) -> (TestApp, String, Citizen, Browser) {
     let app = env.spawn().await;
@@ -74,6 +91,21 @@ async fn setup(env: &TestEnv) -> (TestApp, String, Citizen, Browser) {
     let citizen = kit::create_citizen(&app, true);
     let browser = Browser::new(&app.base);
     (app, secret, citizen, browser)
+}
+
+/// Logs in (or reuses the SSO session) and redeems a code for `scope`.
+async fn tokens(
+    app: &TestApp,
+    browser: &mut Browser,
+    citizen: &Citizen,
+    secret: &str,
+    scope: &str,
+) -> Value {
+    let request = manual_authorize(&app.base, "rp", scope, &[]);
+    let c = code(browser, &request, citizen).await;
+    let (status, tokens) = exchange(app, &c, &request.verifier, ("rp", secret)).await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
 }
 
 /// Another connection that holds the lock on `refresh_tokens` writes, as a
@@ -334,4 +366,152 @@ async fn repeated_parameters_are_invalid_request(backend: Backend) {
     }
     let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
     assert_eq!(status, 200, "refused requests consumed nothing: {body}");
+}
+
+async fn suspending_an_account_stops_its_access_tokens_at_once(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let client = ("rp", secret.as_str());
+    let issued = tokens(&app, &mut browser, &citizen, &secret, "openid email").await;
+    let at = issued["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, at).await.0, 200);
+    assert!(introspect_active(&app, at, client).await);
+
+    // The CLI is another process with its own ephemeral store (on the
+    // embedded backend it cannot see the server's): only the database links them.
+    admin(
+        &env,
+        &["accounts", "suspend", &citizen.email, "--reason", "fraud"],
+    )
+    .await;
+    assert_stopped(&app, at, client, "suspended").await;
+
+    // Lifting the suspension does not bring the old token back.
+    admin(
+        &env,
+        &[
+            "accounts",
+            "unsuspend",
+            &citizen.email,
+            "--reason",
+            "cleared",
+        ],
+    )
+    .await;
+    assert_stopped(&app, at, client, "issued before the suspension").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut fresh_browser = Browser::new(&app.base);
+    let fresh = tokens(&app, &mut fresh_browser, &citizen, &secret, "openid").await;
+    assert_eq!(
+        userinfo(&app, fresh["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200,
+        "tokens issued after the suspension work"
+    );
+}
+
+async fn revoking_a_device_stops_the_accounts_access_tokens(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let client = ("rp", secret.as_str());
+    let device = uuid::Uuid::new_v4().to_string();
+    let (id, account) = (device.clone(), citizen.account_id.clone());
+    app.core
+        .db
+        .write(move |conn| {
+            devices::insert(
+                conn,
+                &NewDevice {
+                    id: &id,
+                    account_id: &account,
+                    name: "Téléphone perdu",
+                    public_jwk: "{}",
+                    pin_verifier: "00",
+                },
+            )
+        })
+        .await
+        .unwrap();
+    let issued = tokens(&app, &mut browser, &citizen, &secret, "openid").await;
+    let at = issued["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, at).await.0, 200);
+
+    admin(
+        &env,
+        &[
+            "accounts",
+            "revoke-device",
+            &citizen.email,
+            "--device",
+            &device,
+            "--reason",
+            "lost",
+        ],
+    )
+    .await;
+    assert_stopped(&app, at, client, "device revoked").await;
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let fresh = tokens(&app, &mut browser, &citizen, &secret, "openid").await;
+    assert_eq!(
+        userinfo(&app, fresh["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200
+    );
+}
+
+async fn revoking_a_refresh_family_stops_its_access_tokens(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let client = ("rp", secret.as_str());
+    let kept = tokens(&app, &mut browser, &citizen, &secret, "openid").await;
+    let first = tokens(
+        &app,
+        &mut browser,
+        &citizen,
+        &secret,
+        "openid offline_access",
+    )
+    .await;
+    let (status, _, second) = post_form(
+        &app,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+        ],
+        Some(client),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    for t in [&first, &second] {
+        assert_eq!(
+            userinfo(&app, t["access_token"].as_str().unwrap()).await.0,
+            200
+        );
+    }
+
+    let (status, _, _) = post_form(
+        &app,
+        "/revoke",
+        &[
+            ("token", second["refresh_token"].as_str().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ],
+        Some(client),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for t in [&first, &second] {
+        assert_stopped(&app, t["access_token"].as_str().unwrap(), client, "family").await;
+    }
+    assert_eq!(
+        userinfo(&app, kept["access_token"].as_str().unwrap())
+            .await
+            .0,
+        200,
+        "tokens of other grants are untouched"
+    );
 }

@@ -36,6 +36,7 @@ pub mod refresh_tokens;
 pub mod schema;
 pub mod settings;
 pub mod signing_keys;
+pub mod token_revocations;
 
 use std::path::Path;
 use std::time::Duration;
