@@ -515,3 +515,116 @@ async fn revoking_a_refresh_family_stops_its_access_tokens(backend: Backend) {
         "tokens of other grants are untouched"
     );
 }
+
+// ------------------------------------------------------------ transport (backend-independent)
+
+async fn console(app: &TestApp) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = idp_admin::console::server(app.core.clone(), listener)
+        .await
+        .unwrap();
+    tokio::spawn(server);
+    base
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn hsts(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("strict-transport-security")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Set-Cookie headers and HSTS of the console's login page and logout.
+async fn console_transport(app: &TestApp) -> Vec<(Vec<String>, Option<String>)> {
+    let base = console(app).await;
+    let mut seen = Vec::new();
+    let login = app
+        .http
+        .get(format!("{base}/connexion"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200);
+    seen.push((set_cookies(&login), hsts(&login)));
+    let logout = app
+        .http
+        .post(format!("{base}/deconnexion"))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    seen.push((set_cookies(&logout), hsts(&logout)));
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_public_urls_send_hsts_and_secure_cookies() {
+    let env = TestEnv::new(Backend::Embedded);
+
+    // Plain http (local development): no HSTS, no Secure.
+    let mut config = env.config();
+    config.console.public_url = "http://localhost:8081".into();
+    let app = env.spawn_with(config).await;
+    let page = app.get("/healthz").await;
+    assert_eq!(hsts(&page), None);
+    let authorize = app
+        .http
+        .get(manual_authorize(&app.base, "rp", "openid", &[]).url)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        set_cookies(&authorize)
+            .iter()
+            .all(|c| !c.contains("Secure"))
+    );
+    for (cookies, hsts) in console_transport(&app).await {
+        assert!(!cookies.is_empty());
+        assert!(cookies.iter().all(|c| !c.contains("Secure")), "{cookies:?}");
+        assert_eq!(hsts, None);
+    }
+    app.stop().await;
+
+    // https public URLs, served on plain HTTP behind a (pretend) proxy.
+    let mut config = env.config();
+    config.console.public_url = "https://console.sesame.example".into();
+    let app = env.spawn_with(config).await;
+    let replica = env.spawn_replica("https://sesame.example").await;
+    for path in ["/healthz", "/.well-known/openid-configuration", "/nowhere"] {
+        let response = replica.get(path).await;
+        assert_eq!(
+            hsts(&response).as_deref(),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}"
+        );
+    }
+    let authorize = replica
+        .http
+        .get(manual_authorize(&replica.base, "rp", "openid", &[]).url)
+        .send()
+        .await
+        .unwrap();
+    let cookies = set_cookies(&authorize);
+    assert!(!cookies.is_empty());
+    assert!(cookies.iter().all(|c| c.contains("Secure")), "{cookies:?}");
+    for (cookies, hsts) in console_transport(&app).await {
+        assert!(!cookies.is_empty());
+        assert!(
+            cookies
+                .iter()
+                .all(|c| c.contains("Secure") && c.contains("HttpOnly")),
+            "{cookies:?}"
+        );
+        assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"));
+    }
+}

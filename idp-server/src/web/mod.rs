@@ -44,6 +44,9 @@ pub fn server(
     let core = web::Data::new(core);
     let provider = web::Data::new(provider);
     let metrics = web::Data::from(metrics);
+    let transport = web::Data::new(middleware::TransportSecurity::for_public_url(
+        &core.config.server.public_url,
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(core.clone())
@@ -62,6 +65,7 @@ pub fn server(
             )
             .app_data(metrics.clone())
             .app_data(discovery.clone())
+            .app_data(transport.clone())
             .wrap(actix_web::middleware::from_fn(middleware::observe))
             .configure(routes)
     })
