@@ -15,7 +15,7 @@ use idp_server::store::agents::ActivationRow;
 use idp_server::store::audit::{self, AuditEvent, AuditRow};
 use idp_server::store::devices::DeviceRow;
 use idp_server::store::enrolment::{self as rows, RequestRow};
-use idp_server::store::{Db, StoreError, agents, now_unix};
+use idp_server::store::{Db, StoreError, agents, now_millis, now_unix, token_revocations};
 use serde_json::{Value, json};
 
 use std::io::Write;
@@ -169,6 +169,9 @@ pub async fn suspend(
                     details: json!({ "reason": why, "previous_state": current.as_str() }),
                 },
             )?;
+            // Its access tokens stop at once, and stay stopped if the
+            // suspension is lifted before they expire.
+            token_revocations::revoke_all(conn, &id, now_millis())?;
             Ok(Ok(current))
         })
     })

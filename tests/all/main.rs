@@ -16,6 +16,7 @@ mod oidc_errors;
 mod oidc_flow;
 mod oidc_tokens;
 mod outage;
+mod protocol_hardening;
 mod rp_python;
 mod startup;
 mod verification;

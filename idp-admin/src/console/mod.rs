@@ -1441,10 +1441,18 @@ pub async fn server(core: Core, listener: TcpListener) -> std::io::Result<Server
         .await
         .map_err(std::io::Error::other)?
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Cookies become `Secure` and HSTS is sent when the console is reached
+    // through https (the middleware rewrites every Set-Cookie).
+    let transport = web::Data::new(
+        idp_server::web::middleware::TransportSecurity::for_public_url(
+            &core.config.console.public_url,
+        ),
+    );
     let console = web::Data::new(Console { core, dummy_hash });
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(console.clone())
+            .app_data(transport.clone())
             .wrap(actix_web::middleware::from_fn(
                 idp_server::web::middleware::observe,
             ))

@@ -7,6 +7,7 @@ use super::DeviceError;
 use crate::app::Core;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::devices::{self, DeviceRow};
+use crate::store::{now_millis, token_revocations};
 
 /// A device as the app and the console show it.
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +100,9 @@ pub async fn revoke(
                     details: serde_json::json!({ "device": device, "reason": reason }),
                 },
             )?;
+            // Grants do not record which device approved them: every access
+            // token of the account issued until now stops.
+            token_revocations::revoke_all(conn, &account, now_millis())?;
             Ok(true)
         })
         .await?;

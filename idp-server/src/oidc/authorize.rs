@@ -44,6 +44,9 @@ pub enum PageError {
     UnknownClient,
     MissingRedirectUri,
     UnregisteredRedirectUri,
+    /// `client_id` or `redirect_uri` appears more than once (RFC 6749 §3.1):
+    /// which one to trust cannot be known, so nothing is redirected.
+    RepeatedParameter,
     /// The request expired or was never made from this browser.
     UnknownRequest,
     /// The form was not posted by the page we served (CSRF).
@@ -197,12 +200,19 @@ fn is_pkce_value(s: &str) -> bool {
 
 /// Validates an authorization request (GET query or POST form).
 /// `browser` is the hash of the browser cookie, `session` the SSO session if any.
+/// `repeated` names a parameter that appeared more than once (the map keeps
+/// its first value): once the client and redirect URI are trusted, the
+/// request goes back with `invalid_request` (RFC 6749 §3.1).
 pub async fn start(
     provider: &Provider,
     params: &HashMap<String, String>,
+    repeated: Option<&str>,
     browser: &Browser<'_>,
     session: Option<Authenticated>,
 ) -> Result<Next, OidcError> {
+    if matches!(repeated, Some("client_id" | "redirect_uri")) {
+        return Ok(Next::Page(PageError::RepeatedParameter));
+    }
     let Some(client_id) = param(params, "client_id") else {
         return Ok(Next::Page(PageError::MissingClientId));
     };
@@ -233,6 +243,7 @@ pub async fn start(
     };
 
     let mode = match param(params, "response_mode") {
+        _ if repeated == Some("response_mode") => ResponseMode::Query,
         None | Some("query") => ResponseMode::Query,
         Some("form_post") => ResponseMode::FormPost,
         Some(other) => {
@@ -242,6 +253,12 @@ pub async fn start(
             );
         }
     };
+    if let Some(name) = repeated {
+        return fail(
+            mode,
+            OAuthError::invalid_request(format!("{name} must not be sent more than once")),
+        );
+    }
     match param(params, "response_type") {
         None => {
             return fail(

@@ -137,9 +137,14 @@ pub struct AccessTokenData {
     pub expires_at: i64,
     /// Refresh-token family it was issued with, for revocation.
     pub family: Option<String>,
+    /// When it was issued (unix ms): a revocation of the account's tokens
+    /// at or after this instant ends it.
+    #[serde(default)]
+    pub issued_at_ms: i64,
 }
 
-/// Left behind by a redeemed code so that a replay can revoke what it issued.
+/// Left behind by a redeemed code, under the code's own key (it replaces the
+/// code when the redemption succeeds), so that a replay can revoke what it issued.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RedeemedCode {
     pub access_token_hash: String,

@@ -10,14 +10,18 @@ use super::error::{OAuthError, OidcError};
 use super::types::AccessTokenData;
 use crate::crypto::SigningAlg;
 use crate::ephemeral::EphemeralStore;
-use crate::store::now_unix;
+use crate::store::{now_unix, token_revocations};
 
 pub enum Userinfo {
     Json(Map<String, Value>),
     Jwt(String),
 }
 
-/// Looks up a live access token.
+/// Looks up a live access token: present, not expired, and still standing
+/// in the database (account not suspended, its tokens not revoked since
+/// issue, refresh-token family not revoked). The database check costs one
+/// read on the blocking pool with two primary-key lookups (three with a
+/// family), only for a token the ephemeral store knows.
 pub async fn access_token(
     provider: &Provider,
     token: &str,
@@ -27,9 +31,25 @@ pub async fn access_token(
         .ephemeral
         .get(&format!("at:{}", provider.lookup_hash(token)))
         .await?;
-    Ok(raw
+    let Some(data) = raw
         .and_then(|r| serde_json::from_slice::<AccessTokenData>(&r).ok())
-        .filter(|d| d.expires_at >= now_unix()))
+        .filter(|d| d.expires_at >= now_unix())
+    else {
+        return Ok(None);
+    };
+    let (account, issued, family) = (
+        data.grant.account_id.clone(),
+        data.issued_at_ms,
+        data.family.clone(),
+    );
+    let stands = provider
+        .core
+        .db
+        .read(move |conn| {
+            token_revocations::access_token_stands(conn, &account, issued, family.as_deref())
+        })
+        .await?;
+    Ok(stands.then_some(data))
 }
 
 pub async fn userinfo(

@@ -36,6 +36,7 @@ pub mod refresh_tokens;
 pub mod schema;
 pub mod settings;
 pub mod signing_keys;
+pub mod token_revocations;
 
 use std::path::Path;
 use std::time::Duration;
@@ -307,4 +308,10 @@ fn one_line(message: &str) -> String {
 /// Current UTC time in unix seconds, the unit of every `*_at` column.
 pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// UTC unix milliseconds, where seconds are too coarse to order two events
+/// (an access token issued just after its account's tokens were revoked).
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

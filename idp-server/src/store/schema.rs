@@ -203,3 +203,10 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(accounts, devices);
+
+diesel::table! {
+    token_revocations (account_id) {
+        account_id -> Text,
+        revoked_at_ms -> BigInt,
+    }
+}

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oidc;
 pub mod pages;
+pub mod params;
 pub mod phone;
 pub mod wellknown;
 
@@ -43,6 +44,9 @@ pub fn server(
     let core = web::Data::new(core);
     let provider = web::Data::new(provider);
     let metrics = web::Data::from(metrics);
+    let transport = web::Data::new(middleware::TransportSecurity::for_public_url(
+        &core.config.server.public_url,
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(core.clone())
@@ -70,6 +74,7 @@ pub fn server(
             )
             .app_data(metrics.clone())
             .app_data(discovery.clone())
+            .app_data(transport.clone())
             .wrap(actix_web::middleware::from_fn(middleware::observe))
             .configure(routes)
     })

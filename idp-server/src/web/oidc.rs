@@ -15,6 +15,7 @@ use super::cookies;
 use super::error::WebError;
 use super::i18n::texts;
 use super::pages::{self, AcrPage, ConsentPage, LoginPage, LogoutPage, html};
+use super::params::{self, Pairs};
 use crate::domain::acr::Acr;
 use crate::oidc::authorize::{self, Next, PageError};
 use crate::oidc::client_auth::ClientAuthError;
@@ -93,7 +94,7 @@ pub(crate) fn render_next(lang: Lang, next: Next) -> HttpResponse {
 pub async fn authorize_get(
     provider: web::Data<Provider>,
     req: HttpRequest,
-    query: web::Query<Params>,
+    query: web::Query<Pairs>,
 ) -> HttpResponse {
     authorize(&provider, &req, query.into_inner()).await
 }
@@ -101,12 +102,13 @@ pub async fn authorize_get(
 pub async fn authorize_post(
     provider: web::Data<Provider>,
     req: HttpRequest,
-    form: web::Form<Params>,
+    form: web::Form<Pairs>,
 ) -> HttpResponse {
     authorize(&provider, &req, form.into_inner()).await
 }
 
-async fn authorize(provider: &Provider, req: &HttpRequest, params: Params) -> HttpResponse {
+async fn authorize(provider: &Provider, req: &HttpRequest, pairs: Pairs) -> HttpResponse {
+    let (params, repeated) = params::single(pairs);
     let lang = Lang::negotiate(
         params.get("ui_locales").map(String::as_str),
         accept_language(req),
@@ -129,10 +131,11 @@ async fn authorize(provider: &Provider, req: &HttpRequest, params: Params) -> Ht
         accept_language: accept_language(req),
         ip: &ip,
     };
-    let mut response = match authorize::start(provider, &params, &from, session).await {
-        Ok(next) => render_next(lang, next),
-        Err(e) => page_failure(lang, e),
-    };
+    let mut response =
+        match authorize::start(provider, &params, repeated.as_deref(), &from, session).await {
+            Ok(next) => render_next(lang, next),
+            Err(e) => page_failure(lang, e),
+        };
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
@@ -543,11 +546,26 @@ fn authorization_header(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The form of a JSON endpoint as a map, or the `invalid_request` to answer
+/// when a parameter is repeated (RFC 6749 §3.1), before anything is checked.
+fn single_form(pairs: Pairs) -> Result<Params, OAuthError> {
+    match params::single(pairs) {
+        (map, None) => Ok(map),
+        (_, Some(name)) => Err(OAuthError::invalid_request(format!(
+            "{name} must not be sent more than once"
+        ))),
+    }
+}
+
 pub async fn token(
     provider: web::Data<Provider>,
     req: HttpRequest,
-    form: web::Form<Params>,
+    form: web::Form<Pairs>,
 ) -> HttpResponse {
+    let form = match single_form(form.into_inner()) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(StatusCode::BAD_REQUEST, &e),
+    };
     match token::exchange(&provider, authorization_header(&req), &form).await {
         Ok(Ok(response)) => json_no_store(StatusCode::OK, &response),
         Ok(Err(TokenError::Client(e))) => client_error(&e),
@@ -620,8 +638,12 @@ pub async fn userinfo_post(
 pub async fn revoke(
     provider: web::Data<Provider>,
     req: HttpRequest,
-    form: web::Form<Params>,
+    form: web::Form<Pairs>,
 ) -> HttpResponse {
+    let form = match single_form(form.into_inner()) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(StatusCode::BAD_REQUEST, &e),
+    };
     match revocation::revoke(&provider, authorization_header(&req), &form).await {
         Ok(Revocation::Done) => HttpResponse::Ok()
             .insert_header((CACHE_CONTROL, "no-store"))
@@ -635,8 +657,12 @@ pub async fn revoke(
 pub async fn introspect(
     provider: web::Data<Provider>,
     req: HttpRequest,
-    form: web::Form<Params>,
+    form: web::Form<Pairs>,
 ) -> HttpResponse {
+    let form = match single_form(form.into_inner()) {
+        Ok(form) => form,
+        Err(e) => return oauth_error(StatusCode::BAD_REQUEST, &e),
+    };
     match introspection::introspect(&provider, authorization_header(&req), &form).await {
         Ok(Ok(body)) => json_no_store(StatusCode::OK, &body),
         Ok(Err(e)) => client_error(&e),

@@ -116,6 +116,7 @@ pub fn page_error(lang: Lang, error: &PageError) -> HttpResponse {
         PageError::MissingRedirectUri => t.missing_redirect_uri,
         PageError::UnregisteredRedirectUri => t.unregistered_redirect_uri,
         PageError::UnknownRequest => t.unknown_request,
+        PageError::RepeatedParameter => t.repeated_parameter,
         PageError::Forged => t.forged,
         PageError::TooManyRequests { retry_after } => {
             let page = error_page(lang, StatusCode::TOO_MANY_REQUESTS, t.authorize_throttled);

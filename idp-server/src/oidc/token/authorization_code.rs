@@ -1,6 +1,14 @@
 //! `grant_type=authorization_code`: single-use, 60 s codes bound to the client,
 //! the redirect URI and the PKCE challenge. A replayed code revokes what the
 //! first redemption issued (RFC 6749 §4.1.2, RFC 9700 §4.5).
+//!
+//! The code is read, checked and only then consumed: a request that fails a
+//! check (another client's credentials, a wrong redirect URI or verifier) or
+//! that fails for an outage while issuing leaves the code as it was, so the
+//! rightful client can still redeem it. Consuming is one compare-and-set that
+//! replaces the code with the [`RedeemedCode`] marker, after the access token
+//! is live: of concurrent redemptions exactly one wins, and a replay that sees
+//! the marker always finds the token to revoke.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,9 +18,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::{TokenError, TokenResponse, issue, revoke_family};
+use super::{TokenError, TokenResponse, mint, revoke_family};
 use crate::crypto::{constant_time_eq, random_token};
-use crate::ephemeral::{EphemeralStore, Write};
+use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{OAuthError, OidcError};
@@ -21,39 +29,57 @@ use crate::oidc::types::{CodeData, RedeemedCode};
 /// How long a redeemed code is remembered to detect its replay.
 const REPLAY_MEMORY: Duration = Duration::from_secs(3600);
 
+type Outcome = Result<Result<TokenResponse, TokenError>, OidcError>;
+
+fn expired() -> Outcome {
+    Ok(Err(OAuthError::invalid_grant(
+        "the code is invalid or has expired",
+    )
+    .into()))
+}
+
+/// A redeemed code presented again: what its redemption issued is revoked.
+/// The marker stays until it expires, so every replay revokes (idempotent).
+async fn replayed(provider: &Provider, client: &Client, redeemed: RedeemedCode) -> Outcome {
+    provider
+        .core
+        .ephemeral
+        .delete(&format!("at:{}", redeemed.access_token_hash))
+        .await?;
+    if let Some(family) = &redeemed.family {
+        revoke_family(provider, family).await?;
+    }
+    tracing::warn!(client_id = %client.id, "authorization code replayed; tokens issued from it revoked");
+    Ok(Err(OAuthError::invalid_grant(
+        "the code has already been used; tokens issued from it are revoked",
+    )
+    .into()))
+}
+
 pub async fn redeem(
     provider: &Provider,
     client: &Arc<Client>,
     form: &HashMap<String, String>,
-) -> Result<Result<TokenResponse, TokenError>, OidcError> {
+) -> Outcome {
     let Some(code) = form.get("code").filter(|c| !c.is_empty()) else {
         return Ok(Err(OAuthError::invalid_request("code is required").into()));
     };
-    let hash = provider.lookup_hash(code);
+    let key = format!("code:{}", provider.lookup_hash(code));
     let eph = &provider.core.ephemeral;
-    let Some(raw) = eph.take(&format!("code:{hash}")).await? else {
-        // Unknown, expired, or already used: if used, revoke what it produced.
-        if let Some(raw) = eph.take(&format!("code-used:{hash}")).await?
-            && let Ok(redeemed) = serde_json::from_slice::<RedeemedCode>(&raw)
-        {
-            eph.delete(&format!("at:{}", redeemed.access_token_hash))
-                .await?;
-            if let Some(family) = &redeemed.family {
-                revoke_family(provider, family).await?;
-            }
-            tracing::warn!(client_id = %client.id, "authorization code replayed; tokens issued from it revoked");
-            return Ok(Err(OAuthError::invalid_grant(
-                "the code has already been used; tokens issued from it are revoked",
-            )
-            .into()));
-        }
-        return Ok(Err(OAuthError::invalid_grant(
-            "the code is invalid or has expired",
-        )
-        .into()));
+    let Some(raw) = eph.get(&key).await? else {
+        return expired();
     };
-    let data: CodeData = serde_json::from_slice(&raw)?;
+    let data: CodeData = match serde_json::from_slice(&raw) {
+        Ok(data) => data,
+        Err(e) => match serde_json::from_slice::<RedeemedCode>(&raw) {
+            Ok(redeemed) => return replayed(provider, client, redeemed).await,
+            Err(_) => return Err(e.into()),
+        },
+    };
+    // Checked before anything is consumed: another client's request must
+    // not use up the rightful client's code.
     if data.grant.client_id != client.id {
+        tracing::warn!(client_id = %client.id, "authorization code presented by another client");
         return Ok(Err(OAuthError::invalid_grant(
             "the code was issued to another client",
         )
@@ -90,8 +116,8 @@ pub async fn redeem(
         (None, None) => {}
     }
 
-    // Remember the redemption before minting, so that a replay racing this
-    // request finds what to revoke.
+    // Everything durable first (refresh token, account read, ID token): an
+    // outage there leaves the code untouched, so the client can retry.
     let access_token = random_token()?;
     let family = data
         .grant
@@ -100,23 +126,43 @@ pub async fn redeem(
         .any(|s| s == "offline_access")
         .then(random_token)
         .transpose()?;
-    let redeemed = RedeemedCode {
+    let marker = serde_json::to_vec(&RedeemedCode {
         access_token_hash: provider.lookup_hash(&access_token),
         family: family.clone(),
-    };
-    // Remembered with the access token, in the same step: a replay either
-    // finds both or neither.
-    let used_key = format!("code-used:{hash}");
-    let used = serde_json::to_vec(&redeemed)?;
-    let issued = issue(
+    })?;
+    let minted = mint(
         provider,
         client,
         &data.grant,
         data.nonce.as_deref(),
-        family,
+        family.clone(),
         Some(access_token),
-        &[Write::Set(&used_key, &used, REPLAY_MEMORY)],
     )
     .await?;
-    Ok(Ok(issued.response))
+    // The access token is live before the code is marked redeemed, so a
+    // replay that finds the marker finds the token too.
+    eph.apply(&[minted.access_write()]).await?;
+    let claimed = eph
+        .compare_and_set(
+            &key,
+            Expect::Value(&raw),
+            Replace::Value(&marker, REPLAY_MEMORY),
+        )
+        .await?;
+    if claimed {
+        return Ok(Ok(minted.response));
+    }
+    // Another redemption won (or the code expired meanwhile): what this one
+    // minted never leaves the server.
+    eph.delete(&minted.access_key).await?;
+    if let Some(family) = &family {
+        revoke_family(provider, family).await?;
+    }
+    match eph.get(&key).await? {
+        Some(now) => match serde_json::from_slice::<RedeemedCode>(&now) {
+            Ok(redeemed) => replayed(provider, client, redeemed).await,
+            Err(_) => expired(),
+        },
+        None => expired(),
+    }
 }

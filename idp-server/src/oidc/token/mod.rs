@@ -18,9 +18,9 @@ use super::error::{ErrorCode, OAuthError, OidcError};
 use super::tokens;
 use super::types::{AccessTokenData, Grant};
 use crate::crypto::random_token;
-use crate::ephemeral::{EphemeralStore, Write};
-use crate::store::now_unix;
+use crate::ephemeral::Write;
 use crate::store::refresh_tokens::{self, NewRefreshToken};
+use crate::store::{now_millis, now_unix};
 
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -72,22 +72,34 @@ pub async fn exchange(
     }
 }
 
-/// Tokens minted for one grant: stored, then returned.
-struct Issued {
+/// Tokens minted for one grant: the refresh token is stored and the ID token
+/// signed, but the access token is not live until the caller writes
+/// [`Minted::access_write`], so a step that fails before that leaves nothing usable.
+struct Minted {
     response: TokenResponse,
+    access_key: String,
+    access_value: Vec<u8>,
+    access_ttl: Duration,
 }
 
-/// Access token (ephemeral), refresh token (durable, if offline_access) and ID
-/// token. `also` is written with the access token, in the same step.
-async fn issue(
+impl Minted {
+    /// The write that makes the access token live.
+    fn access_write(&self) -> Write<'_> {
+        Write::Set(&self.access_key, &self.access_value, self.access_ttl)
+    }
+}
+
+/// Refresh token (durable, if offline_access), ID token and the access
+/// token's data (written by the caller): every durable read and write of an
+/// issue happens here, before anything in the ephemeral store changes.
+async fn mint(
     provider: &Provider,
     client: &Arc<Client>,
     grant: &Grant,
     nonce: Option<&str>,
     family: Option<String>,
     planned_access_token: Option<String>,
-    also: &[Write<'_>],
-) -> Result<Issued, OidcError> {
+) -> Result<Minted, OidcError> {
     let person = Person::load(provider, &grant.account_id)
         .await?
         .ok_or_else(|| OidcError::Internal("account of a grant vanished".into()))?;
@@ -101,12 +113,10 @@ async fn issue(
         grant: grant.clone(),
         expires_at: now + ttl as i64,
         family: family.clone(),
+        issued_at_ms: now_millis(),
     };
-    let key = format!("at:{}", provider.lookup_hash(&access_token));
-    let value = serde_json::to_vec(&data)?;
-    let mut writes = vec![Write::Set(&key, &value, Duration::from_secs(ttl))];
-    writes.extend_from_slice(also);
-    provider.core.ephemeral.apply(&writes).await?;
+    let access_key = format!("at:{}", provider.lookup_hash(&access_token));
+    let access_value = serde_json::to_vec(&data)?;
 
     let refresh_token = match family {
         Some(family) => Some(store_refresh_token(provider, client, grant, &family).await?),
@@ -142,7 +152,7 @@ async fn issue(
         client.metadata.id_token_encryption.as_ref(),
     )
     .await?;
-    Ok(Issued {
+    Ok(Minted {
         response: TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -151,6 +161,9 @@ async fn issue(
             refresh_token,
             scope: grant.scopes.join(" "),
         },
+        access_key,
+        access_value,
+        access_ttl: Duration::from_secs(ttl),
     })
 }
 

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{TokenError, TokenResponse, issue, revoke_family};
+use super::{TokenError, TokenResponse, mint, revoke_family};
+use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
 use crate::oidc::error::{OAuthError, OidcError};
@@ -89,15 +90,11 @@ pub async fn refresh(
         }
         grant.scopes = narrowed;
     }
-    let issued = issue(
-        provider,
-        client,
-        &grant,
-        None,
-        Some(row.family_id),
-        None,
-        &[],
-    )
-    .await?;
-    Ok(Ok(issued.response))
+    let minted = mint(provider, client, &grant, None, Some(row.family_id), None).await?;
+    provider
+        .core
+        .ephemeral
+        .apply(&[minted.access_write()])
+        .await?;
+    Ok(Ok(minted.response))
 }
