@@ -335,6 +335,21 @@ async fn authorize(browser: &mut Browser, url: &str) -> Page {
     browser.get(url).await
 }
 
+/// `url` with the values of `replace` instead of its own (each name once).
+fn with_params(url: &str, replace: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| match replace.iter().find(|(name, _)| *name == k) {
+            Some((_, value)) => (k, (*value).to_owned()),
+            None => (k, v),
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.to_string()
+}
+
 fn tx_of(page: &Page) -> String {
     let location = page
         .location
@@ -432,21 +447,23 @@ async fn anonymous_authorization_requests_are_bounded_per_address(backend: Backe
     let long = "s".repeat(1024);
     let hint = "h".repeat(256);
     let claims = r#"{"id_token":{"given_name":{"essential":true},"family_name":null,"birthdate":null,"acr":{"values":["eidas2"]}}}"#;
-    let big = manual_authorize(
-        &app.base,
-        CLIENT,
-        "openid profile email phone birth",
-        &[
-            ("acr_values", "eidas2"),
-            ("state", &long),
-            ("nonce", &long),
-            ("login_hint", &hint),
-            ("claims", claims),
-        ],
+    let big = with_params(
+        &manual_authorize(
+            &app.base,
+            CLIENT,
+            "openid profile email phone birth",
+            &[
+                ("acr_values", "eidas2"),
+                ("login_hint", &hint),
+                ("claims", claims),
+            ],
+        )
+        .url,
+        &[("state", &long), ("nonce", &long)],
     );
     let mut fresh = Browser::new(&app.base);
     fresh.forwarded_for = Some("203.0.113.52".into());
-    let page = authorize(&mut fresh, &big.url).await;
+    let page = authorize(&mut fresh, &big).await;
     let stored = app
         .core
         .ephemeral
@@ -459,8 +476,11 @@ async fn anonymous_authorization_requests_are_bounded_per_address(backend: Backe
         stored.len()
     );
     assert!(stored.len() <= 4096, "{} bytes", stored.len());
-    let too_long = manual_authorize(&app.base, CLIENT, "openid", &[("state", &"s".repeat(1025))]);
-    let page = authorize(&mut fresh, &too_long.url).await;
+    let too_long = with_params(
+        &manual_authorize(&app.base, CLIENT, "openid", &[]).url,
+        &[("state", &"s".repeat(1025))],
+    );
+    let page = authorize(&mut fresh, &too_long).await;
     let location = page.location.expect("an error redirect");
     assert!(location.contains("error=invalid_request"), "{location}");
 }
