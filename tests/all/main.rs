@@ -15,6 +15,7 @@ mod oidc_errors;
 mod oidc_flow;
 mod oidc_tokens;
 mod outage;
+mod pg_outage;
 mod rp_python;
 mod startup;
 mod verification;
