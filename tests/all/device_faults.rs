@@ -2,6 +2,8 @@
 //! requests never answer 500 and are counted exactly; a signed device request
 //! cannot be replayed after Redis lost its data.
 
+use std::time::Duration;
+
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use idp_server::store::schema::{accounts, activation_codes};
@@ -13,6 +15,7 @@ use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 both_backends!(
     parallel_activation_code_requests_are_counted_exactly,
     parallel_activation_codes_replace_each_other,
+    replays_are_refused_after_the_replay_cache_is_lost,
 );
 
 const PIN: &str = "2580";
@@ -141,4 +144,86 @@ async fn parallel_activation_codes_replace_each_other(backend: Backend) {
         })
         .unwrap();
     assert_eq!(rows, 1);
+}
+
+/// `GET /api/device/v1/devices` with the proof `proof`: status and body.
+async fn list_with(app: &TestApp, proof: &str) -> (u16, serde_json::Value) {
+    let response = app
+        .http
+        .get(app.url("/api/device/v1/devices"))
+        .header("Authorization", format!("Device {proof}"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// A signed request accepted once, then replayed after the ephemeral store
+/// lost everything it remembered: a wiped Redis namespace (as after a restart
+/// without persistence), or a restarted embedded server (its in-process
+/// store starts empty). The replay is refused; new requests pass again.
+async fn replays_are_refused_after_the_replay_cache_is_lost(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let first = env.spawn().await;
+    let issuer = first.base.clone();
+    let e164 = "+33622334477";
+    let (citizen, code) = verified(&first, e164).await;
+    let mut device = Authenticator::new(first.http.clone(), &first.base, &issuer).unwrap();
+    device
+        .activate(&citizen.email, &citizen.password, &code, PIN, "Pixel")
+        .await
+        .expect("activation");
+
+    let proof = device.request_proof("GET", "/api/device/v1/devices");
+    let (status, body) = list_with(&first, &proof).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = list_with(&first, &proof).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_device_request")),
+        "an immediate replay is refused: {body}"
+    );
+
+    // The ephemeral store forgets everything.
+    let app = match &env.redis {
+        Some(namespace) => {
+            namespace.wipe();
+            first
+        }
+        None => {
+            first.stop().await;
+            env.spawn_replica(&issuer).await
+        }
+    };
+    let (status, body) = list_with(&app, &proof).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_device_request")),
+        "the replay is refused after the loss: {body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("replay")),
+        "{body}"
+    );
+
+    // Requests signed after the lease are accepted again, once each.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let accepted = loop {
+        let proof = device.request_proof("GET", "/api/device/v1/devices");
+        if list_with(&app, &proof).await.0 == 200 {
+            break proof;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new signed requests pass again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let again = list_with(&app, &accepted).await;
+    assert_eq!(again.0, 401, "{}", again.1);
+    let (status, body) = list_with(&app, &proof).await;
+    assert_eq!(status, 401, "the old request stays refused: {body}");
 }
