@@ -160,8 +160,9 @@ impl StoreError {
 /// generation it was opened in, and when one of them finds the server gone,
 /// the generation moves on, so every connection opened before (all dead if
 /// the server was restarted) is discarded at its next check-out or return,
-/// without a round trip. The pool thus recovers by itself once the server is
-/// back, after one failed request at most.
+/// without a round trip. (Diesel already marks a connection broken once it
+/// failed on it; without generations each dead connection in the pool would
+/// fail one request of its own after a restart.)
 #[derive(Debug)]
 pub struct Manager {
     target: DatabaseTarget,
