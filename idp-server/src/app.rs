@@ -209,6 +209,7 @@ impl Application {
             tracing::info!(outbox = %dir.display(), email, sms, "development outbox: messages are written there, not sent");
         }
         let provider = Provider::new(core.clone()).await?;
+        crate::device::request::prime_replay_floor(&provider).await;
         let background = vec![
             core.spawn_key_reloader(),
             provider.spawn_client_invalidation(),

@@ -153,6 +153,18 @@ impl RedisNamespace {
     }
 }
 
+impl RedisNamespace {
+    /// Deletes every key of the namespace, as a Redis restart without
+    /// persistence (or a `FLUSHALL`) would.
+    pub fn wipe(&self) {
+        let (url, pattern) = (self.url.clone(), format!("{}:*", self.name));
+        std::thread::spawn(move || purge(&url, &pattern))
+            .join()
+            .expect("purge thread")
+            .expect("namespace wiped");
+    }
+}
+
 impl Default for RedisNamespace {
     fn default() -> Self {
         Self::new()

@@ -1,7 +1,36 @@
 //! Device-signed requests: a short-lived ES256 JWS whose `kid` is the device
 //! id, bound to the method and URL (`htm`, `htu`), fresh (`iat`) and used
 //! once (`jti`), like DPoP (RFC 9449) proofs.
+//!
+//! # Replays after the ephemeral store lost its data
+//!
+//! The `jti`s seen are remembered in the ephemeral store, which a Redis
+//! restart without persistence (or a `FLUSHALL`, or a restart of the embedded
+//! server) empties: a request accepted just before could then be replayed
+//! within its `iat` window. Writing every `jti` to SQL would cost a write per
+//! device request; instead:
+//!
+//! - a durable *lease* (`device_request_lease`, one row) bounds every `iat`
+//!   ever accepted: a request whose `iat` is above the lease raises it to
+//!   `iat + LEASE_SECS` before it is accepted, so the table is written about
+//!   once per [`LEASE_SECS`] per process under traffic, not per request;
+//! - the ephemeral store holds a *floor* ([`FLOOR_KEY`]) next to the `jti`s.
+//!   A request is accepted only if its `jti` was new **and** the floor was
+//!   there, with `iat` above it. When the floor is missing, the store lost
+//!   its data (or the key expired): the floor is set again to the durable
+//!   lease, which is at least the `iat` of any request accepted before, so
+//!   none of them passes again. The `jti` is written before the floor is
+//!   read, so a loss between the two refuses the request rather than
+//!   letting a replay through.
+//!
+//! The price: after a loss, requests signed up to the lease (at most
+//! [`LEASE_SECS`] ahead of the newest one accepted) are refused once as
+//! replays, and the app signs a new one. Partial losses that keep the floor
+//! but drop `jti`s (eviction under `maxmemory`, a replica promoted with
+//! replication lag) are not detected: Redis must run with
+//! `maxmemory-policy noeviction`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -24,6 +53,87 @@ pub const MAX_SKEW_SECS: i64 = 60;
 /// How long a `jti` is remembered: longer than any `iat` accepted.
 const JTI_TTL: Duration = Duration::from_secs(2 * MAX_SKEW_SECS as u64 + 10);
 const MAX_JWS_LEN: usize = 8 * 1024;
+/// How far above an accepted `iat` the durable lease is raised at a time.
+pub const LEASE_SECS: i64 = 5;
+/// Ephemeral key of the replay floor (no accepted `iat` is at or below it).
+pub const FLOOR_KEY: &str = "djti:floor";
+/// The floor outlives any `jti` by far; when it expires it is set again from
+/// the lease (at worst, requests of the last [`LEASE_SECS`] are refused once).
+const FLOOR_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// This process's view of the durable lease: never above the stored value.
+#[derive(Debug, Default)]
+pub struct ReplayLease {
+    until: AtomicI64,
+    /// One extension at a time per process: the others wait and find it done.
+    extending: tokio::sync::Mutex<()>,
+}
+
+impl ReplayLease {
+    /// Makes sure the durable lease covers `iat` before a request is accepted.
+    async fn cover(&self, provider: &Provider, iat: i64) -> Result<(), DeviceError> {
+        if iat <= self.until.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _one = self.extending.lock().await;
+        if iat <= self.until.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let until = iat.max(now_unix()) + LEASE_SECS;
+        provider
+            .core
+            .db
+            .write(move |conn| devices::extend_request_lease(conn, until))
+            .await?;
+        self.until.fetch_max(until, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// At start-up, sets the replay floor if the ephemeral store has none (a new
+/// deployment, or the in-process store of a restarted server), so that the
+/// first request does not find it missing after raising the lease itself
+/// (and get refused). Best effort and bounded: start-up does not wait for
+/// Redis; without it the first request sets the floor.
+pub async fn prime_replay_floor(provider: &Provider) {
+    match tokio::time::timeout(Duration::from_secs(2), replay_floor(provider)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not set the device replay floor yet"),
+        Err(_) => tracing::warn!("timed out setting the device replay floor"),
+    }
+}
+
+/// The replay floor, set again from the durable lease when the ephemeral
+/// store lost it.
+async fn replay_floor(provider: &Provider) -> Result<i64, DeviceError> {
+    let eph = &provider.core.ephemeral;
+    let parse = |raw: Vec<u8>| {
+        std::str::from_utf8(&raw)
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| DeviceError::Internal("the replay floor is not a number".into()))
+    };
+    if let Some(raw) = eph.get(FLOOR_KEY).await? {
+        return parse(raw);
+    }
+    let lease = provider.core.db.read(devices::request_lease).await?;
+    if eph
+        .set_if_absent(FLOOR_KEY, lease.to_string().as_bytes(), FLOOR_TTL)
+        .await?
+    {
+        tracing::warn!(
+            floor = lease,
+            "the ephemeral store lost the device replay floor (restart or flush): \
+             device requests signed up to the floor are refused"
+        );
+        return Ok(lease);
+    }
+    // Another request or replica set it first: use the higher of the two.
+    match eph.get(FLOOR_KEY).await? {
+        Some(raw) => Ok(parse(raw)?.max(lease)),
+        None => Ok(lease),
+    }
+}
 
 /// The compact JWS of an `Authorization: Device <jws>` header.
 pub fn from_header(value: Option<&str>) -> Result<&str, DeviceError> {
@@ -125,15 +235,24 @@ pub async fn authenticate(
         "locked" => return Err(DeviceError::DeviceLocked),
         _ => return Err(DeviceError::DeviceRevoked),
     }
+    // Order matters (module documentation): lease, then jti, then floor.
+    provider.device_requests.cover(provider, iat).await?;
     let seen_key = format!("djti:{}:{}", device.id, provider.lookup_hash(jti));
-    if !provider
+    let fresh = provider
         .core
         .ephemeral
         .set_if_absent(&seen_key, b"1", JTI_TTL)
-        .await?
-    {
+        .await?;
+    let floor = replay_floor(provider).await?;
+    if !fresh {
         return Err(DeviceError::InvalidDeviceRequest(
             "this signed request was already used (replayed jti)",
+        ));
+    }
+    if iat <= floor {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "this signed request may have been used already (replay cache reset); \
+             sign a new one",
         ));
     }
     Ok((device, claims))

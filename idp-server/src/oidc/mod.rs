@@ -30,6 +30,8 @@ pub struct Provider {
     /// Argon2id hash of a random password, verified against when an email is
     /// unknown so that both cases take the same time.
     pub dummy_password_hash: Arc<String>,
+    /// The device-request replay guard's view of its durable lease.
+    pub device_requests: Arc<crate::device::request::ReplayLease>,
 }
 
 impl Provider {
@@ -47,6 +49,7 @@ impl Provider {
             )),
             core,
             dummy_password_hash: Arc::new(dummy),
+            device_requests: Arc::default(),
         })
     }
 

@@ -114,23 +114,47 @@ pub struct ActivationRow {
     pub expires_at: i64,
 }
 
-/// Replaces the account's activation code.
+/// Replaces the account's activation code (a fresh one, no attempts yet).
+///
+/// One upsert rather than DELETE then INSERT: two transactions issuing codes
+/// at once on PostgreSQL would both find nothing left to delete and the
+/// second INSERT would hit the primary key; with `ON CONFLICT DO UPDATE` the
+/// second waits for the first and replaces its row. (SQLite serialises the
+/// transactions anyway; the statement is the same.)
 pub fn put_activation(
     conn: &mut DbConnection,
     account_id: &str,
     code_hash: &str,
     expires_at: i64,
 ) -> Result<(), StoreError> {
-    diesel::delete(c::table.filter(c::account_id.eq(account_id))).execute(conn)?;
-    diesel::insert_into(c::table)
-        .values((
-            c::account_id.eq(account_id),
-            c::code_hash.eq(code_hash),
-            c::attempts.eq(0),
-            c::created_at.eq(now_unix()),
-            c::expires_at.eq(expires_at),
-        ))
-        .execute(conn)?;
+    let now = now_unix();
+    let row = (
+        c::account_id.eq(account_id),
+        c::code_hash.eq(code_hash),
+        c::attempts.eq(0),
+        c::created_at.eq(now),
+        c::expires_at.eq(expires_at),
+    );
+    let fresh = (
+        c::code_hash.eq(code_hash),
+        c::attempts.eq(0),
+        c::created_at.eq(now),
+        c::expires_at.eq(expires_at),
+    );
+    match conn {
+        DbConnection::Pg(pg) => diesel::insert_into(c::table)
+            .values(row)
+            .on_conflict(c::account_id)
+            .do_update()
+            .set(fresh)
+            .execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(c::table)
+            .values(row)
+            .on_conflict(c::account_id)
+            .do_update()
+            .set(fresh)
+            .execute(sqlite)?,
+    };
     Ok(())
 }
 

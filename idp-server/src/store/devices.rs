@@ -171,3 +171,24 @@ pub fn rename(
     .execute(conn)?;
     Ok(updated == 1)
 }
+
+/// The durable bound on accepted request `iat`s (see `device::request`).
+pub fn request_lease(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    use super::schema::device_request_lease as l;
+    Ok(l::table
+        .filter(l::id.eq(1))
+        .select(l::lease_until)
+        .first::<i64>(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Raises the durable bound to `until` (never lowers it). Not audited: it is
+/// a clock bound of the replay guard, not a change of anyone's state.
+pub fn extend_request_lease(conn: &mut DbConnection, until: i64) -> Result<(), StoreError> {
+    use super::schema::device_request_lease as l;
+    diesel::update(l::table.filter(l::id.eq(1).and(l::lease_until.lt(until))))
+        .set(l::lease_until.eq(until))
+        .execute(conn)?;
+    Ok(())
+}

@@ -39,6 +39,8 @@ pub mod signing_keys;
 pub mod token_revocations;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -76,16 +78,68 @@ impl Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database cannot be reached or no connection was free in time.
+    /// The database cannot be reached, the connection broke, or no connection
+    /// was free in time: the same call may succeed shortly (503).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Any other query error (a bug, a constraint): not worth retrying.
     #[error("database error: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("database migration failed: {0}")]
     Migration(String),
     /// A row holds something this version cannot read (or that fails authentication).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+}
+
+/// The one place where driver errors are sorted: a lost connection (the
+/// server was killed, restarted or is shutting down), a lock that stayed busy
+/// or a serialization failure is [`StoreError::Unavailable`]; the rest is a
+/// [`StoreError::Query`].
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        if is_transient(&e) {
+            StoreError::Unavailable(one_line(&e.to_string()))
+        } else {
+            StoreError::Query(e)
+        }
+    }
+}
+
+/// SQLSTATE classes and libpq/SQLite messages of failures that say nothing
+/// about the query, only that the server (or the lock) is not there now.
+fn is_transient(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match e {
+        Error::DatabaseError(
+            Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::SerializationFailure,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            const MESSAGES: &[&str] = &[
+                // libpq, when the socket closes or the server goes away.
+                "server closed the connection unexpectedly",
+                "no connection to the server",
+                "could not receive data from server",
+                "could not send data to server",
+                "connection to server",
+                "terminating connection",
+                "the database system is",
+                "SSL SYSCALL error",
+                // SQLite, when busy_timeout expired.
+                "database is locked",
+            ];
+            let message = info.message();
+            MESSAGES.iter().any(|m| message.contains(m))
+        }
+        // A transaction whose BEGIN, COMMIT or ROLLBACK met a dead connection.
+        Error::BrokenTransactionManager => true,
+        Error::RollbackErrorOnCommit {
+            rollback_error,
+            commit_error,
+        } => is_transient(commit_error) || is_transient(rollback_error),
+        _ => false,
+    }
 }
 
 impl StoreError {
@@ -102,16 +156,63 @@ impl StoreError {
 
 /// Builds connections of the configured backend explicitly (never by guessing
 /// from the URL, which would turn a mistyped PostgreSQL URL into a SQLite file).
+///
+/// `generation` counts connection losses: every connection remembers the
+/// generation it was opened in, and when one of them finds the server gone,
+/// the generation moves on, so every connection opened before (all dead if
+/// the server was restarted) is discarded at its next check-out or return,
+/// without a round trip. (Diesel already marks a connection broken once it
+/// failed on it; without generations each dead connection in the pool would
+/// fail one request of its own after a restart.)
 #[derive(Debug)]
 pub struct Manager {
     target: DatabaseTarget,
+    generation: Arc<AtomicU64>,
+}
+
+/// A pooled connection and the generation it was opened in.
+pub struct Pooled {
+    conn: DbConnection,
+    generation: u64,
+}
+
+impl Manager {
+    fn outdated(&self, conn: &Pooled) -> bool {
+        conn.generation < self.generation.load(Ordering::Acquire)
+    }
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let generation = self.generation.load(Ordering::Acquire);
+        self.open().map(|conn| Pooled { conn, generation })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        if self.outdated(conn) {
+            return Err(r2d2::Error::QueryError(
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    Box::new("connection opened before the database was lost".to_owned()),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        // A panic in the middle of a closure may leave a transaction open.
+        std::thread::panicking()
+            || self.outdated(conn)
+            || r2d2::R2D2Connection::is_broken(&mut conn.conn)
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.target {
             DatabaseTarget::Postgres(url) => diesel::PgConnection::establish(url)
                 .map(DbConnection::Pg)
@@ -128,16 +229,6 @@ impl r2d2::ManageConnection for Manager {
             }
         }
     }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        // A panic in the middle of a closure may leave a transaction open.
-        std::thread::panicking() || r2d2::R2D2Connection::is_broken(conn)
-    }
 }
 
 /// Handle on the durable store; cheap to clone.
@@ -145,6 +236,8 @@ impl r2d2::ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    /// The pool manager's connection generation (see [`Manager`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -160,13 +253,22 @@ impl Db {
                 Backend::Sqlite
             }
         };
+        let generation = Arc::new(AtomicU64::new(0));
         let pool = Pool::builder()
             .max_size(config.database.pool_size)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_millis(config.database.acquire_timeout_ms))
-            .test_on_check_out(false)
-            .build_unchecked(Manager { target });
-        Ok(Db { pool, backend })
+            // `is_valid` only compares generations: no round trip.
+            .test_on_check_out(true)
+            .build_unchecked(Manager {
+                target,
+                generation: Arc::clone(&generation),
+            });
+        Ok(Db {
+            pool,
+            backend,
+            generation,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -185,7 +287,7 @@ impl Db {
         })?;
         let migration_error =
             |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
-        match &mut *conn {
+        match &mut conn.conn {
             DbConnection::Pg(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))?;
                 let applied = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
@@ -216,7 +318,9 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        let result = f(&mut conn.conn);
+        self.note_loss(&conn, &result);
+        result
     }
 
     /// Runs `f` inside one transaction, on the calling thread (CLI and start-up).
@@ -225,7 +329,22 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
-        transaction(&mut conn, f)
+        let result = transaction(&mut conn.conn, f);
+        self.note_loss(&conn, &result);
+        result
+    }
+
+    /// After a failure that says the server is gone, retires `conn` and
+    /// every connection opened before it (see [`Manager`]).
+    fn note_loss<T>(&self, conn: &Pooled, result: &Result<T, StoreError>) {
+        if let Err(StoreError::Unavailable(detail)) = result {
+            let before = self
+                .generation
+                .fetch_max(conn.generation + 1, Ordering::AcqRel);
+            if before <= conn.generation {
+                tracing::warn!(error = %detail, "database connection lost; reconnecting");
+            }
+        }
     }
 
     /// Runs `f` on a pooled connection on the blocking pool.

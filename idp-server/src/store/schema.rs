@@ -202,6 +202,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    device_request_lease (id) {
+        id -> Integer,
+        lease_until -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(accounts, devices);
 
 diesel::table! {

@@ -188,13 +188,28 @@ fn device_error_parts(error: &crate::device::DeviceError) -> (StatusCode, &'stat
         E::Store(StoreError::Unavailable(_)) | E::Ephemeral(EphemeralError::Unavailable(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
-        E::Enrol(crate::enrol::EnrolError::Notify(crate::notify::NotifyError::Unavailable(_))) => {
+        E::Enrol(inner) if enrol_unavailable(inner) => {
             (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
         E::Store(_) | E::Ephemeral(_) | E::Enrol(_) | E::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
         }
     }
+}
+
+/// True when an enrolment-side error (issuing an activation code from the
+/// device API, say) only says that a backing service is down.
+fn enrol_unavailable(error: &crate::enrol::EnrolError) -> bool {
+    use crate::enrol::EnrolError;
+    use crate::oidc::error::OidcError;
+    matches!(
+        error,
+        EnrolError::Store(StoreError::Unavailable(_))
+            | EnrolError::Ephemeral(EphemeralError::Unavailable(_))
+            | EnrolError::Notify(crate::notify::NotifyError::Unavailable(_))
+            | EnrolError::Oidc(OidcError::Store(StoreError::Unavailable(_)))
+            | EnrolError::Oidc(OidcError::Ephemeral(EphemeralError::Unavailable(_)))
+    )
 }
 
 /// `{"error": code, "error_description": description}` with `no-store`.
@@ -230,5 +245,47 @@ mod tests {
         assert_eq!(unavailable.status_code(), StatusCode::SERVICE_UNAVAILABLE);
         let corrupt: WebError = StoreError::Corrupt("bad row".into()).into();
         assert_eq!(corrupt.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable_and_other_query_errors_internal() {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        let lost = |kind, message: &str| -> WebError {
+            StoreError::from(Error::DatabaseError(kind, Box::new(message.to_owned()))).into()
+        };
+        for (kind, message) in [
+            (Kind::ClosedConnection, "no connection to the server"),
+            (Kind::UnableToSendCommand, "could not send data"),
+            (
+                Kind::Unknown,
+                "server closed the connection unexpectedly\n\tThis probably means",
+            ),
+            (
+                Kind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (Kind::Unknown, "database is locked"),
+        ] {
+            assert_eq!(
+                lost(kind, message).status_code(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{message}"
+            );
+        }
+        let broken: WebError = StoreError::from(Error::BrokenTransactionManager).into();
+        assert_eq!(broken.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let unique = StoreError::from(Error::DatabaseError(
+            Kind::UniqueViolation,
+            Box::new("duplicate key".to_owned()),
+        ));
+        assert!(unique.is_unique_violation());
+        assert_eq!(
+            WebError::from(unique).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            WebError::from(StoreError::from(Error::NotFound)).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }
