@@ -84,20 +84,113 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `Debug` hides the password of the URL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// A file holding the PostgreSQL password (systemd credentials, container
+    /// secrets); put into `url` at load time.
+    pub password_file: PathBuf,
     pub pool_size: u32,
     pub acquire_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `Debug` hides the password of the URL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EphemeralConfig {
     pub url: String,
+    /// A file holding the Redis password; put into `url` at load time.
+    pub password_file: PathBuf,
     pub namespace: String,
     pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("password_file", &self.password_file)
+            .field("pool_size", &self.pool_size)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EphemeralConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EphemeralConfig")
+            .field("url", &redact_url(&self.url))
+            .field("password_file", &self.password_file)
+            .field("namespace", &self.namespace)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// The content of a secret file (one trailing newline dropped), or an error
+/// naming the key and the path, never the content.
+fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError> {
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| key_error(key, &format!("cannot read {}: {e}", path.display())))?;
+    let secret = raw
+        .strip_suffix("\r\n")
+        .or_else(|| raw.strip_suffix('\n'))
+        .unwrap_or(&raw);
+    if secret.is_empty() {
+        return Err(key_error(key, &format!("{} is empty", path.display())));
+    }
+    Ok(secret.to_owned())
+}
+
+/// Puts the password read from `file` into the URL of `url_key`.
+fn url_with_password(
+    url_key: &str,
+    file_key: &str,
+    url: &str,
+    file: &Path,
+) -> Result<String, ConfigError> {
+    let mut parsed = Url::parse(url.trim()).map_err(|e| {
+        key_error(
+            url_key,
+            &format!("is not a URL (needed with {file_key}): {e}"),
+        )
+    })?;
+    if parsed.password().is_some() {
+        return Err(key_error(
+            file_key,
+            &format!("{url_key} already holds a password; set only one of them"),
+        ));
+    }
+    let password = read_secret(file_key, file)?;
+    parsed.set_password(Some(&password)).map_err(|()| {
+        key_error(
+            url_key,
+            &format!("cannot hold a password (needed with {file_key})"),
+        )
+    })?;
+    Ok(parsed.to_string())
+}
+
+/// Reads a secret from `file` into `value`, which must be empty then.
+fn secret_from_file(
+    value_key: &str,
+    file_key: &str,
+    value: &mut String,
+    file: &Path,
+) -> Result<(), ConfigError> {
+    if file.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if !value.is_empty() {
+        return Err(key_error(
+            file_key,
+            &format!("{value_key} is set too; set only one of them"),
+        ));
+    }
+    *value = read_secret(file_key, file)?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,6 +272,8 @@ pub struct SmtpConfig {
     pub tls: SmtpTls,
     pub username: String,
     pub password: String,
+    /// A file holding the password instead (read into `password` at load).
+    pub password_file: PathBuf,
     /// Extra PEM certificates to trust for the server (empty: system roots only).
     pub ca_file: PathBuf,
     pub timeout_ms: u64,
@@ -190,6 +285,8 @@ pub struct SmtpConfig {
 pub struct SmsHttpConfig {
     pub url: String,
     pub auth_header: String,
+    /// A file holding the header instead (read into `auth_header` at load).
+    pub auth_header_file: PathBuf,
     pub body_template: String,
     pub timeout_ms: u64,
 }
@@ -423,6 +520,7 @@ impl Config {
     }
 
     fn validate(mut self) -> Result<Self, ConfigError> {
+        self.read_secret_files()?;
         self.server.public_url = normalise_public_url(&self.server.public_url)?;
         self.database_target()?;
         self.ephemeral_target()?;
@@ -529,6 +627,53 @@ impl Config {
     /// The issuer identifier: the public URL without a trailing slash.
     pub fn issuer(&self) -> &str {
         &self.server.public_url
+    }
+
+    /// `*_file` keys: secrets kept out of the configuration file and the
+    /// environment (systemd credentials, container secrets).
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if !self.database.password_file.as_os_str().is_empty() {
+            if !self.database.url.trim().starts_with("postgres") {
+                return Err(key_error(
+                    "database.password_file",
+                    "is only for a postgres:// database.url",
+                ));
+            }
+            self.database.url = url_with_password(
+                "database.url",
+                "database.password_file",
+                &self.database.url,
+                &self.database.password_file,
+            )?;
+        }
+        if !self.ephemeral.password_file.as_os_str().is_empty() {
+            if !self.ephemeral.url.trim().starts_with("redis") {
+                return Err(key_error(
+                    "ephemeral.password_file",
+                    "is only for a redis:// or rediss:// ephemeral.url",
+                ));
+            }
+            self.ephemeral.url = url_with_password(
+                "ephemeral.url",
+                "ephemeral.password_file",
+                &self.ephemeral.url,
+                &self.ephemeral.password_file,
+            )?;
+        }
+        let smtp = &mut self.notify.smtp;
+        secret_from_file(
+            "notify.smtp.password",
+            "notify.smtp.password_file",
+            &mut smtp.password,
+            &smtp.password_file,
+        )?;
+        let sms = &mut self.notify.sms_http;
+        secret_from_file(
+            "notify.sms_http.auth_header",
+            "notify.sms_http.auth_header_file",
+            &mut sms.auth_header,
+            &sms.auth_header_file,
+        )
     }
 
     pub fn database_target(&self) -> Result<DatabaseTarget, ConfigError> {
@@ -718,6 +863,133 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// A file with `content` in a fresh temporary directory (removed by the caller).
+    fn secret_file(name: &str, content: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sesame-config-{}-{name}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_never_shown() {
+        let db = secret_file("db", "p@ss w0rd/1\n");
+        let redis = secret_file("redis", "r3dis-pw");
+        let smtp = secret_file("smtp", "smtp-s3cret\r\n");
+        let sms = secret_file("sms", "Authorization: Bearer sms-t0ken\n");
+        let config = Config::load_from(
+            None,
+            env(&[
+                (
+                    "IDP__DATABASE__URL",
+                    "postgres://sesame@db.example:5432/sesame",
+                ),
+                ("IDP__DATABASE__PASSWORD_FILE", db.to_str().unwrap()),
+                ("IDP__EPHEMERAL__URL", "rediss://redis.example:6380/0"),
+                ("IDP__EPHEMERAL__PASSWORD_FILE", redis.to_str().unwrap()),
+                ("IDP__NOTIFY__SMTP__PASSWORD_FILE", smtp.to_str().unwrap()),
+                (
+                    "IDP__NOTIFY__SMS_HTTP__AUTH_HEADER_FILE",
+                    sms.to_str().unwrap(),
+                ),
+            ]),
+        )
+        .unwrap();
+        let url = Url::parse(&config.database.url).unwrap();
+        assert_eq!(url.username(), "sesame");
+        let password = url.password().unwrap();
+        assert_eq!(
+            percent_encoding_decode(password),
+            "p@ss w0rd/1",
+            "the newline is dropped, the rest is the password"
+        );
+        assert_eq!(
+            Url::parse(&config.ephemeral.url).unwrap().password(),
+            Some("r3dis-pw")
+        );
+        assert_eq!(config.notify.smtp.password, "smtp-s3cret");
+        let (name, value) = config.notify.sms_http.auth_header_parts().unwrap().unwrap();
+        assert_eq!(
+            (name.as_str(), value.to_str().unwrap()),
+            ("authorization", "Bearer sms-t0ken")
+        );
+        let debug = format!("{config:?}");
+        for secret in ["w0rd", "r3dis-pw", "smtp-s3cret", "sms-t0ken"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+
+        // Both the value and its file: refused, naming the key.
+        let err = Config::load_from(
+            None,
+            env(&[
+                (
+                    "IDP__DATABASE__URL",
+                    "postgres://sesame:inline@db.example/sesame",
+                ),
+                ("IDP__DATABASE__PASSWORD_FILE", db.to_str().unwrap()),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("database.password_file") && err.contains("only one"),
+            "{err}"
+        );
+        assert!(!err.contains("inline"), "{err}");
+        let err = Config::load_from(
+            None,
+            env(&[
+                ("IDP__NOTIFY__SMTP__PASSWORD", "x"),
+                ("IDP__NOTIFY__SMTP__PASSWORD_FILE", smtp.to_str().unwrap()),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("notify.smtp.password_file"), "{err}");
+        // A missing file names the key and the path; a SQLite URL has no password.
+        let err = Config::load_from(
+            None,
+            env(&[(
+                "IDP__NOTIFY__SMS_HTTP__AUTH_HEADER_FILE",
+                "/nonexistent/sesame-sms",
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("notify.sms_http.auth_header_file")
+                && err.contains("/nonexistent/sesame-sms"),
+            "{err}"
+        );
+        let err = Config::load_from(
+            None,
+            env(&[("IDP__DATABASE__PASSWORD_FILE", db.to_str().unwrap())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("only for a postgres"), "{err}");
+        let empty = secret_file("empty", "\n");
+        let err = Config::load_from(
+            None,
+            env(&[("IDP__NOTIFY__SMTP__PASSWORD_FILE", empty.to_str().unwrap())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("is empty"), "{err}");
+        for file in [db, redis, smtp, sms, empty] {
+            std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+        }
+    }
+
+    fn percent_encoding_decode(raw: &str) -> String {
+        url::form_urlencoded::parse(format!("x={}", raw.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
     }
 
     #[test]
