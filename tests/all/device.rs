@@ -45,24 +45,8 @@ fn phone_number(n: u32) -> (String, String) {
 
 /// A verified citizen with phone number `n` and an activation code; returns the code.
 async fn verified(app: &TestApp, n: u32) -> (Citizen, String, String) {
-    let citizen = create_citizen(app, true);
     let (national, e164) = phone_number(n);
-    let (id, phone) = (citizen.account_id.clone(), e164.clone());
-    app.core
-        .db
-        .write_blocking(move |conn| {
-            diesel::update(accounts::table.filter(accounts::id.eq(&id)))
-                .set(accounts::phone.eq(Some(phone)))
-                .execute(conn)?;
-            Ok(())
-        })
-        .unwrap();
-    assert!(
-        idp_server::verification::issue_activation_code(&app.core, &citizen.account_id, "test")
-            .await
-            .unwrap()
-    );
-    let code = code_sent_to(app, &e164).await;
+    let (citizen, code) = idp_tests::oidc::verified_with_activation_code(app, &e164).await;
     (citizen, national, code)
 }
 

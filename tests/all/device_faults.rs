@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use futures_util::future::join_all;
-use idp_server::store::schema::{accounts, activation_codes};
+use idp_server::store::schema::activation_codes;
 use idp_tests::authenticator::Authenticator;
-use idp_tests::enrolment::{code_sent_to, messages_to};
-use idp_tests::oidc::{Citizen, create_citizen};
+use idp_tests::enrolment::messages_to;
+use idp_tests::oidc::verified_with_activation_code;
 use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 
 both_backends!(
@@ -21,28 +21,6 @@ both_backends!(
 const PIN: &str = "2580";
 /// New activation codes a citizen may request per hour (DESIGN §7).
 const CODES_PER_HOUR: usize = 3;
-
-/// A verified citizen with phone `e164` and a first activation code.
-async fn verified(app: &TestApp, e164: &str) -> (Citizen, String) {
-    let citizen = create_citizen(app, true);
-    let (id, phone) = (citizen.account_id.clone(), e164.to_owned());
-    app.core
-        .db
-        .write_blocking(move |conn| {
-            diesel::update(accounts::table.filter(accounts::id.eq(&id)))
-                .set(accounts::phone.eq(Some(phone)))
-                .execute(conn)?;
-            Ok(())
-        })
-        .unwrap();
-    assert!(
-        idp_server::verification::issue_activation_code(&app.core, &citizen.account_id, "test")
-            .await
-            .unwrap()
-    );
-    let code = code_sent_to(app, e164).await;
-    (citizen, code)
-}
 
 /// The six digits of an activation-code SMS.
 fn code_of(text: &str) -> String {
@@ -57,7 +35,7 @@ async fn parallel_activation_code_requests_are_counted_exactly(backend: Backend)
     let env = TestEnv::new(backend);
     let app = env.spawn().await;
     let e164 = "+33622334455";
-    let (citizen, _first) = verified(&app, e164).await;
+    let (citizen, _first) = verified_with_activation_code(&app, e164).await;
     let device = Authenticator::new(app.http.clone(), &app.base, &app.base).unwrap();
 
     let answers =
@@ -122,7 +100,7 @@ async fn parallel_activation_codes_replace_each_other(backend: Backend) {
     let env = TestEnv::new(backend);
     let app = env.spawn().await;
     let e164 = "+33622334466";
-    let (citizen, _first) = verified(&app, e164).await;
+    let (citizen, _first) = verified_with_activation_code(&app, e164).await;
     let results = join_all((0..10).map(|_| {
         idp_server::verification::issue_activation_code(&app.core, &citizen.account_id, "test")
     }))
@@ -168,7 +146,7 @@ async fn replays_are_refused_after_the_replay_cache_is_lost(backend: Backend) {
     let first = env.spawn().await;
     let issuer = first.base.clone();
     let e164 = "+33622334477";
-    let (citizen, code) = verified(&first, e164).await;
+    let (citizen, code) = verified_with_activation_code(&first, e164).await;
     let mut device = Authenticator::new(first.http.clone(), &first.base, &issuer).unwrap();
     device
         .activate(&citizen.email, &citizen.password, &code, PIN, "Pixel")

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use idp_server::domain::client::{ClientAuthMethod, Encryption};
 use idp_tests::browser::Browser;
 use idp_tests::oidc::{
-    self as kit, POST_LOGOUT_URI, REDIRECT_URI, code, manual_authorize, post_form,
+    self as kit, POST_LOGOUT_URI, REDIRECT_URI, code, exchange, manual_authorize, post_form,
 };
 use idp_tests::{Backend, TestApp, TestEnv, both_backends, rp};
 use josekit::jwe::{ECDH_ES, RSA_OAEP_256};
@@ -16,7 +16,7 @@ use josekit::jws::{ES256, JwsHeader};
 use josekit::jwt::{self, JwtPayload};
 use openidconnect::Nonce;
 use openidconnect::core::CoreIdToken;
-use serde_json::{Value, json};
+use serde_json::json;
 
 both_backends!(
     refresh_tokens_rotate_and_reuse_revokes_the_family,
@@ -27,22 +27,6 @@ both_backends!(
     encrypted_id_tokens_and_userinfo_jwt,
     logout_ends_the_session,
 );
-
-async fn exchange(app: &TestApp, code: &str, verifier: &str, client: (&str, &str)) -> (u16, Value) {
-    let (status, _, body) = post_form(
-        app,
-        "/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", verifier),
-        ],
-        Some(client),
-    )
-    .await;
-    (status, body)
-}
 
 async fn userinfo_status(app: &TestApp, token: &str) -> u16 {
     app.http

@@ -10,12 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
 use futures_util::future::join_all;
-use idp_server::store::schema::accounts;
 use idp_tests::authenticator::Authenticator;
 use idp_tests::browser::Browser;
-use idp_tests::enrolment::code_sent_to;
 use idp_tests::oidc::{self as kit, REDIRECT_URI, manual_authorize, post_form};
 use idp_tests::{Backend, RedisNamespace, TestApp, TestEnv, eventually};
 
@@ -374,23 +371,7 @@ async fn setup(app: &TestApp) -> (Fixture, Vec<PhoneForm>) {
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // A second citizen with a phone and an activated app.
-    let holder = kit::create_citizen(app, true);
-    let (id, phone) = (holder.account_id.clone(), "+33611223344".to_owned());
-    app.core
-        .db
-        .write_blocking(move |conn| {
-            diesel::update(accounts::table.filter(accounts::id.eq(&id)))
-                .set(accounts::phone.eq(Some(phone)))
-                .execute(conn)?;
-            Ok(())
-        })
-        .unwrap();
-    assert!(
-        idp_server::verification::issue_activation_code(&app.core, &holder.account_id, "test")
-            .await
-            .unwrap()
-    );
-    let activation = code_sent_to(app, "+33611223344").await;
+    let (holder, activation) = kit::verified_with_activation_code(app, "+33611223344").await;
     let mut device = Authenticator::new(app.http.clone(), &app.base, &app.base).unwrap();
     device
         .activate(&holder.email, &holder.password, &activation, PIN, "Pixel")

@@ -9,7 +9,9 @@ use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use idp_admin::Cli;
 use idp_server::store::devices::{self, NewDevice};
 use idp_tests::browser::Browser;
-use idp_tests::oidc::{self as kit, Citizen, REDIRECT_URI, code, manual_authorize, post_form};
+use idp_tests::oidc::{
+    self as kit, Citizen, REDIRECT_URI, code, exchange, manual_authorize, post_form,
+};
 use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 use serde_json::Value;
 
@@ -21,22 +23,6 @@ both_backends!(
     revoking_a_device_stops_the_accounts_access_tokens,
     revoking_a_refresh_family_stops_its_access_tokens,
 );
-
-async fn exchange(app: &TestApp, code: &str, verifier: &str, client: (&str, &str)) -> (u16, Value) {
-    let (status, _, body) = post_form(
-        app,
-        "/token",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", verifier),
-        ],
-        Some(client),
-    )
-    .await;
-    (status, body)
-}
 
 /// Status and `WWW-Authenticate` of `/userinfo` with `token`.
 async fn userinfo(app: &TestApp, token: &str) -> (u16, String) {

@@ -95,6 +95,31 @@ pub fn create_citizen(app: &TestApp, verified: bool) -> Citizen {
     }
 }
 
+/// A verified citizen whose phone is `e164`, with a first activation code
+/// (issued as a clerk's verification does, read from the outbox).
+pub async fn verified_with_activation_code(app: &TestApp, e164: &str) -> (Citizen, String) {
+    use diesel::prelude::*;
+    use idp_server::store::schema::accounts as a;
+    let citizen = create_citizen(app, true);
+    let (id, phone) = (citizen.account_id.clone(), e164.to_owned());
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            diesel::update(a::table.filter(a::id.eq(&id)))
+                .set(a::phone.eq(Some(phone)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .expect("phone set");
+    assert!(
+        idp_server::verification::issue_activation_code(&app.core, &citizen.account_id, "test")
+            .await
+            .expect("activation code issued")
+    );
+    let code = crate::enrolment::code_sent_to(app, e164).await;
+    (citizen, code)
+}
+
 /// Where a login walk ended.
 pub enum Outcome {
     /// Redirected to the relying party (query mode): the full URL.
@@ -247,6 +272,28 @@ pub async fn post_form(
     let text = response.text().await.unwrap_or_default();
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, headers, json)
+}
+
+/// The authorization-code exchange at `/token` with client_secret_basic.
+pub async fn exchange(
+    app: &TestApp,
+    code: &str,
+    verifier: &str,
+    client: (&str, &str),
+) -> (u16, serde_json::Value) {
+    let (status, _, body) = post_form(
+        app,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ],
+        Some(client),
+    )
+    .await;
+    (status, body)
 }
 
 /// Logs in through the pages and returns the code of a manual request.
