@@ -160,8 +160,9 @@ async fn a_code_survives_a_database_failure_while_issuing(backend: Backend) {
     let lock = WriteLock::hold(&env);
     let (status, body) = exchange(&app, &c, &request.verifier, client).await;
     lock.release();
-    assert!(status >= 500, "{status} {body}");
-    assert_ne!(body["error"], "invalid_grant", "{body}");
+    // A lock held too long is a fault, not a bug: 503, retry later.
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
 
     // …and the client's retry with the same code gets its tokens.
     let (status, tokens) = exchange(&app, &c, &request.verifier, client).await;

@@ -126,6 +126,11 @@ fn is_transient(e: &diesel::result::Error) -> bool {
                 "terminating connection",
                 "the database system is",
                 "SSL SYSCALL error",
+                // PostgreSQL, a lock held too long elsewhere (lock_timeout,
+                // statement_timeout) or a deadlock: retrying can succeed.
+                "canceling statement due to lock timeout",
+                "canceling statement due to statement timeout",
+                "deadlock detected",
                 // SQLite, when busy_timeout expired.
                 "database is locked",
             ];

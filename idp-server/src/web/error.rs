@@ -265,6 +265,8 @@ mod tests {
                 "terminating connection due to administrator command",
             ),
             (Kind::Unknown, "database is locked"),
+            (Kind::Unknown, "canceling statement due to lock timeout"),
+            (Kind::Unknown, "deadlock detected"),
         ] {
             assert_eq!(
                 lost(kind, message).status_code(),
