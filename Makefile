@@ -99,7 +99,11 @@ test:
 	@$(MAKE) --no-print-directory -k test-cargo $(if $(filter 0,$(BROWSER)),,test-browser)
 
 # Rust tests of the workspace with DATABASE_URL/REDIS_URL set (throwaway servers if unset).
+# The replicas test drives nginx (installed by test-tools.sh when missing) in
+# front of the idp-server binary, hence the build of the binaries first.
 test-cargo: deps
+	tests/scripts/test-tools.sh
+	$(CARGO) build --workspace --bins
 	tests/scripts/with-services.sh $(CARGO) test --workspace --all-targets --no-fail-fast$(if $(strip $(TEST_ARGS)), -- $(TEST_ARGS))
 
 # Browser journeys (tests/browser/run.sh) against idp-server and the demo RP

@@ -175,6 +175,7 @@ pub struct Application {
     server: Server,
     core: Core,
     background: Vec<tokio::task::JoinHandle<()>>,
+    drain: web::drain::DrainTrigger,
 }
 
 impl Application {
@@ -215,16 +216,19 @@ impl Application {
             provider.spawn_client_invalidation(),
         ];
         let metrics = Arc::new(Metrics::new());
-        let server =
-            web::server(provider, metrics, listener).map_err(|source| StartupError::Bind {
+        let (drain, draining) = web::drain::channel();
+        let server = web::server(provider, metrics, draining, listener).map_err(|source| {
+            StartupError::Bind {
                 addr: addr.to_string(),
                 source,
-            })?;
+            }
+        })?;
         Ok(Application {
             port: addr.port(),
             server,
             core,
             background,
+            drain,
         })
     }
 
@@ -241,7 +245,25 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (signal or handle).
+    /// Serves until SIGTERM or Ctrl-C, then drains: long waits end at once so
+    /// their clients reconnect to another replica, and in-flight requests get
+    /// `server.shutdown_grace_secs` to finish.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let (drain, handle) = (self.drain.clone(), self.server.handle());
+        let grace = self.core.config.server.shutdown_grace_secs;
+        tokio::spawn(async move {
+            web::drain::termination_signal().await;
+            tracing::info!(
+                grace_secs = grace,
+                "shutting down: ending long waits, draining requests"
+            );
+            drain.start();
+            handle.stop(true).await;
+        });
+        self.run().await
+    }
+
+    /// Serves until the server is stopped through its handle.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
         for task in self.background {

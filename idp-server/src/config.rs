@@ -82,6 +82,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed (per-IP limits).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// After SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 /// `Debug` hides the password of the URL.
@@ -566,6 +568,12 @@ impl Config {
         }
         if !(1..=600).contains(&self.oidc.code_ttl_secs) {
             return Err(key_error("oidc.code_ttl_secs", "must be between 1 and 600"));
+        }
+        if !(1..=300).contains(&self.server.shutdown_grace_secs) {
+            return Err(key_error(
+                "server.shutdown_grace_secs",
+                "must be between 1 and 300",
+            ));
         }
         if self.oidc.authorize_ip_limit < 1 {
             return Err(key_error("oidc.authorize_ip_limit", "must be at least 1"));

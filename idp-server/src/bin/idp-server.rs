@@ -49,6 +49,6 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         core.db.backend().name(),
         core.ephemeral.kind()
     );
-    app.run().await?;
+    app.run_until_signal().await?;
     Ok(())
 }

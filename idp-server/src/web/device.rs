@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::client_ip;
+use super::drain::Drain;
 use crate::device::DeviceError;
 use crate::device::activation::{self, ActivationRequest};
 use crate::device::challenge::{self, ChallengeView};
@@ -141,6 +142,7 @@ struct Challenges {
 
 pub async fn challenges(
     provider: web::Data<Provider>,
+    drain: web::Data<Drain>,
     req: HttpRequest,
     query: web::Query<WaitQuery>,
 ) -> Answer {
@@ -155,8 +157,13 @@ pub async fn challenges(
             })?,
     };
     let device = signed_by(&provider, &req).await?;
-    let found =
-        challenge::wait_for(&provider, &device.account_id, Duration::from_secs(wait)).await?;
+    let mut drain = drain.get_ref().clone();
+    // A replica shutting down answers at once (empty): the app polls again,
+    // through the load balancer, on another replica.
+    let found = tokio::select! {
+        found = challenge::wait_for(&provider, &device.account_id, Duration::from_secs(wait)) => found?,
+        () = drain.started() => None,
+    };
     Ok(json(
         actix_web::http::StatusCode::OK,
         &Challenges {
@@ -172,6 +179,8 @@ struct Stream {
     last_sent: Option<String>,
     deadline: tokio::time::Instant,
     next_keepalive: tokio::time::Instant,
+    /// The stream ends when the replica shuts down (the app reconnects).
+    drain: Drain,
 }
 
 /// The next chunk of the event stream: a challenge not sent yet, a
@@ -179,7 +188,7 @@ struct Stream {
 async fn next_event(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)> {
     loop {
         let now = tokio::time::Instant::now();
-        if now >= s.deadline {
+        if now >= s.deadline || s.drain.is_draining() {
             return None;
         }
         match challenge::pending_for(&s.provider, &s.account_id).await {
@@ -203,11 +212,18 @@ async fn next_event(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
             .deadline
             .min(s.next_keepalive)
             .min(now + challenge::RECHECK);
-        let _ = tokio::time::timeout_at(until, s.wake.recv()).await;
+        tokio::select! {
+            _ = tokio::time::timeout_at(until, s.wake.recv()) => {}
+            () = s.drain.started() => return None,
+        }
     }
 }
 
-pub async fn challenge_events(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
+pub async fn challenge_events(
+    provider: web::Data<Provider>,
+    drain: web::Data<Drain>,
+    req: HttpRequest,
+) -> Answer {
     let device = signed_by(&provider, &req).await?;
     let now = tokio::time::Instant::now();
     let state = Stream {
@@ -217,6 +233,7 @@ pub async fn challenge_events(provider: web::Data<Provider>, req: HttpRequest) -
         last_sent: None,
         deadline: now + STREAM_LIFETIME,
         next_keepalive: now + KEEPALIVE,
+        drain: drain.get_ref().clone(),
     };
     let stream = futures_util::stream::unfold(state, next_event);
     Ok(HttpResponse::Ok()

@@ -2,6 +2,7 @@
 
 pub mod cookies;
 pub mod device;
+pub mod drain;
 pub mod enrol;
 pub mod error;
 pub mod health;
@@ -31,6 +32,7 @@ pub struct DiscoveryDocument(pub String);
 pub fn server(
     provider: Provider,
     metrics: Arc<Metrics>,
+    drain: drain::Drain,
     listener: TcpListener,
 ) -> std::io::Result<Server> {
     let core = provider.core.clone();
@@ -41,6 +43,8 @@ pub fn server(
     let discovery = web::Data::new(DiscoveryDocument(
         discovery::metadata(&core.config).to_string(),
     ));
+    let grace = core.config.server.shutdown_grace_secs;
+    let drain = web::Data::new(drain);
     let core = web::Data::new(core);
     let provider = web::Data::new(provider);
     let metrics = web::Data::from(metrics);
@@ -73,13 +77,17 @@ pub fn server(
                     }),
             )
             .app_data(metrics.clone())
+            .app_data(drain.clone())
             .app_data(discovery.clone())
             .app_data(transport.clone())
             .wrap(actix_web::middleware::from_fn(middleware::observe))
             .configure(routes)
     })
     .workers(workers)
-    .shutdown_timeout(10)
+    // Signals are handled by the application (`Application::run_until_signal`),
+    // which ends long waits first; then in-flight requests get this long.
+    .disable_signals()
+    .shutdown_timeout(grace)
     .listen(listener)?
     .run();
     Ok(server)

@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::client_ip;
 use super::device::user_agent;
+use super::drain::Drain;
 use super::error::WebError;
 use super::i18n::{Texts, texts};
 use super::oidc::{logged_in, page_failure, resume, see_other, with_retry_after};
@@ -291,10 +292,12 @@ struct Watch {
     wake: crate::ephemeral::Subscription,
     last: Option<BrowserStatus>,
     done: bool,
+    /// The stream ends when the replica shuts down (EventSource reconnects).
+    drain: Drain,
 }
 
 async fn next_state(mut w: Watch) -> Option<(Result<Bytes, actix_web::Error>, Watch)> {
-    if w.done {
+    if w.done || w.drain.is_draining() {
         return None;
     }
     loop {
@@ -307,7 +310,10 @@ async fn next_state(mut w: Watch) -> Option<(Result<Bytes, actix_web::Error>, Wa
             let chunk = Bytes::from(format!("event: state\ndata: {}\n\n", status.as_str()));
             return Some((Ok(chunk), w));
         }
-        let _ = tokio::time::timeout(BROWSER_RECHECK, w.wake.recv()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(BROWSER_RECHECK, w.wake.recv()) => {}
+            () = w.drain.started() => return None,
+        }
     }
 }
 
@@ -315,6 +321,7 @@ async fn next_state(mut w: Watch) -> Option<(Result<Bytes, actix_web::Error>, Wa
 /// until the approval is decided or expires.
 pub async fn events_get(
     provider: web::Data<Provider>,
+    drain: web::Data<Drain>,
     req: HttpRequest,
     query: web::Query<Params>,
 ) -> HttpResponse {
@@ -329,6 +336,7 @@ pub async fn events_get(
         request,
         last: None,
         done: false,
+        drain: drain.get_ref().clone(),
     };
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
