@@ -571,3 +571,91 @@ async fn replicas_behind_nginx_survive_a_killed_replica_and_drain_on_sigterm() {
     assert!(poll_took < Duration::from_secs(3), "{poll_took:?}");
     assert!(exit_took < Duration::from_secs(6), "{exit_took:?}");
 }
+
+fn deploy_file(name: &str) -> String {
+    std::fs::read_to_string(idp_tests::config_path("../docs/deploy").join(name)).unwrap()
+}
+
+/// docs/deploy/nginx.conf passes `nginx -t` (with a throwaway certificate in
+/// place of the real one), and the systemd units pass `systemd-analyze
+/// verify` with no warning (when systemd-analyze is installed).
+#[test]
+fn shipped_deploy_files_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=sesame.test"])
+        .arg("-keyout")
+        .arg(dir.path().join("privkey.pem"))
+        .arg("-out")
+        .arg(dir.path().join("fullchain.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let site = deploy_file("nginx.conf").replace("/etc/ssl/sesame/", &format!("{d}/"));
+    std::fs::write(dir.path().join("sesame.conf"), site).unwrap();
+    let main = format!(
+        "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n    \
+         client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;\n    \
+         uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n    include {d}/sesame.conf;\n}}\n"
+    );
+    std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
+    let checked = Command::new(nginx_binary())
+        .arg("-t")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let Ok(analyze) = which("systemd-analyze") else {
+        eprintln!("systemd-analyze is not installed: the units are not verified");
+        return;
+    };
+    let bin = server_binary();
+    let bin_dir = bin.parent().unwrap().display().to_string();
+    for (unit, file) in [
+        ("idp-server@.service", "idp-server@8080.service"),
+        ("idp-admin-console.service", "idp-admin-console.service"),
+    ] {
+        // verify wants the executables to exist: point them at the build.
+        let text = deploy_file(unit).replace("/usr/local/bin", &bin_dir);
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let verified = Command::new(&analyze)
+            .arg("verify")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&verified.stderr);
+        assert!(
+            verified.status.success() && stderr.trim().is_empty(),
+            "systemd-analyze verify {unit}: {stderr}"
+        );
+    }
+}
+
+fn which(program: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|p| p.exists())
+        })
+        .ok_or(())
+}
