@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod console;
 mod device;
+mod device_api_docs;
 mod device_faults;
 mod enrolment;
 mod ephemeral;
