@@ -57,11 +57,6 @@ fn existing_account(app: &TestApp, email: &str, phone: Option<&str>) {
         .unwrap();
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 /// The page with what legitimately differs between two people (the address
 /// typed, the CSRF token) replaced by placeholders.
 fn normalised(page: &Page, typed: &str) -> String {
@@ -150,17 +145,12 @@ fn assert_alike(known: &Walk, new: &Walk, known_value: &str, new_value: &str) {
     );
 }
 
-/// Within 5 ms: the two paths run the same statements and round trips and
-/// send one message each; only the message's text differs. A median of 20
-/// interleaved tries each keeps the other tests' load out of the figure.
+/// Within 5 ms (`idp_tests::assert_same_time`: the median of paired
+/// differences of 20 interleaved tries): the two paths run the same
+/// statements and round trips and send one message each; only the message's
+/// text differs.
 fn assert_same_time(what: &str, known: Vec<Duration>, new: Vec<Duration>) {
-    let (k, n) = (median(known), median(new));
-    let gap = k.abs_diff(n);
-    eprintln!("{what}: medians known {k:?}, new {n:?}, gap {gap:?}");
-    assert!(
-        gap <= Duration::from_millis(5),
-        "{what}: known {k:?} vs new {n:?}"
-    );
+    idp_tests::assert_same_time(what, &known, &new);
 }
 
 /// `/inscription/courriel`: an address that already has an identity gets

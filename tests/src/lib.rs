@@ -372,3 +372,35 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Asserts that two interleaved series of timings (`a[i]` measured right
+/// before `b[i]`) cannot tell the two paths apart: the median of the paired
+/// differences is within 5 ms. Pairing cancels the load of the other tests,
+/// which moves both members of a pair alike; the medians are printed too.
+pub fn assert_same_time(what: &str, a: &[Duration], b: &[Duration]) {
+    assert_eq!(a.len(), b.len(), "{what}: paired samples");
+    assert!(a.len() >= 20, "{what}: at least 20 pairs");
+    let mut diffs: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.as_secs_f64() - y.as_secs_f64())
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    let gap = diffs[diffs.len() / 2];
+    let median = |s: &[Duration]| {
+        let mut s = s.to_vec();
+        s.sort();
+        s[s.len() / 2]
+    };
+    eprintln!(
+        "{what}: medians {:?} and {:?}, median paired difference {:.3} ms",
+        median(a),
+        median(b),
+        gap * 1000.0
+    );
+    assert!(
+        gap.abs() <= 0.005,
+        "{what}: the median paired difference is {:.3} ms",
+        gap * 1000.0
+    );
+}
