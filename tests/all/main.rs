@@ -12,6 +12,7 @@ mod enrolment;
 mod ephemeral;
 mod hardening;
 mod keys;
+mod metrics;
 mod notify;
 mod oidc_errors;
 mod oidc_flow;

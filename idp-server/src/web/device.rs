@@ -155,6 +155,12 @@ pub async fn challenges(
             })?,
     };
     let device = signed_by(&provider, &req).await?;
+    let _open = (wait > 0).then(|| {
+        provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::ChallengeWait)
+    });
     let found =
         challenge::wait_for(&provider, &device.account_id, Duration::from_secs(wait)).await?;
     Ok(json(
@@ -172,6 +178,8 @@ struct Stream {
     last_sent: Option<String>,
     deadline: tokio::time::Instant,
     next_keepalive: tokio::time::Instant,
+    /// Counts the stream as open until the response body is dropped.
+    _open: crate::metrics::OpenStream,
 }
 
 /// The next chunk of the event stream: a challenge not sent yet, a
@@ -211,6 +219,10 @@ pub async fn challenge_events(provider: web::Data<Provider>, req: HttpRequest) -
     let device = signed_by(&provider, &req).await?;
     let now = tokio::time::Instant::now();
     let state = Stream {
+        _open: provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::ChallengeEvents),
         wake: challenge::subscribe_device(&provider, &device.account_id),
         provider,
         account_id: device.account_id,

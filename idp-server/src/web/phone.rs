@@ -291,6 +291,8 @@ struct Watch {
     wake: crate::ephemeral::Subscription,
     last: Option<BrowserStatus>,
     done: bool,
+    /// Counts the stream as open until the response body is dropped.
+    _open: crate::metrics::OpenStream,
 }
 
 async fn next_state(mut w: Watch) -> Option<(Result<Bytes, actix_web::Error>, Watch)> {
@@ -324,6 +326,10 @@ pub async fn events_get(
     };
     let topic = challenge::challenge_topic(request.challenge.as_deref().unwrap_or(""));
     let watch = Watch {
+        _open: provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::PhoneEvents),
         wake: provider.core.ephemeral.subscribe(&topic),
         provider,
         request,
