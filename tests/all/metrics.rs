@@ -18,6 +18,7 @@ const CLIENT: &str = "metrics-rp";
 both_backends!(
     an_eidas2_login_moves_its_series_by_exactly_one,
     refusals_and_the_enrolment_funnel_are_counted,
+    the_dashboard_and_alerts_use_only_real_series,
 );
 
 /// Every sample of the exposition: `name{labels}` → value.
@@ -284,4 +285,69 @@ async fn refusals_and_the_enrolment_funnel_are_counted(backend: Backend) {
         0.0
     );
     assert_bounded(&text, &[&person.email, &person.mobile, "X4RTBPFW4"]);
+}
+
+/// The `idp_…` names an expression text uses.
+fn series_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("idp_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+async fn the_dashboard_and_alerts_use_only_real_series(backend: Backend) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deploy");
+    let dashboard = std::fs::read_to_string(root.join("grafana-dashboard.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&dashboard).expect("valid JSON");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(exprs.len() >= 15, "{}", exprs.len());
+    let alerts = std::fs::read_to_string(root.join("prometheus-alerts.yml")).unwrap();
+    assert!(alerts.starts_with("# ") && alerts.contains("\ngroups:\n"));
+    assert!(!alerts.contains('\t'), "YAML has no tabs");
+    for wanted in [
+        "IdpHigh5xxRate",
+        "IdpSlowApprovals",
+        "IdpDeliveryFailures",
+        "IdpRedisErrors",
+        "IdpNotReady",
+    ] {
+        assert!(alerts.contains(&format!("- alert: {wanted}\n")), "{wanted}");
+    }
+
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    // One request of the decision route, so that its histogram exists.
+    let _ = app
+        .http
+        .post(app.url("/api/device/v1/challenges/x/decision"))
+        .send()
+        .await
+        .unwrap();
+    let (_, samples) = scrape(&app).await;
+    let known: Vec<&str> = samples
+        .keys()
+        .map(|k| k.split('{').next().unwrap())
+        .collect();
+    let used = series_names(&(exprs.join("\n") + &alerts));
+    assert!(used.len() >= 15, "{used:?}");
+    for name in used {
+        if backend == Backend::Embedded && name.starts_with("idp_ephemeral_") {
+            continue; // Redis only
+        }
+        assert!(known.contains(&name.as_str()), "{name} is not exposed");
+    }
 }
