@@ -19,6 +19,7 @@ both_backends!(
     an_eidas2_login_moves_its_series_by_exactly_one,
     refusals_and_the_enrolment_funnel_are_counted,
     the_dashboard_and_alerts_use_only_real_series,
+    verification_decisions_and_delivery_failures_are_counted,
 );
 
 /// Every sample of the exposition: `name{labels}` → value.
@@ -350,4 +351,81 @@ async fn the_dashboard_and_alerts_use_only_real_series(backend: Backend) {
         }
         assert!(known.contains(&name.as_str()), "{name} is not exposed");
     }
+}
+
+async fn verification_decisions_and_delivery_failures_are_counted(backend: Backend) {
+    use idp_server::notify::{Notifier, SmsMessage};
+    use idp_server::verification::{self, Agent, Decision, Place};
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let (_, before) = scrape(&app).await;
+    let person = Person::new(8);
+    let (reference, _) = idp_tests::enrolment::face_to_face_reference(&app, &person).await;
+    let (_, requested) = scrape(&app).await;
+    let clerk = Agent {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: "clerk-metrics".into(),
+        role: idp_server::domain::agent::Role::Clerk,
+        office: Some("LYON01".into()),
+    };
+    let decided = verification::decide_face_to_face(
+        &app.core,
+        &clerk,
+        &reference,
+        Place::Office("LYON01".into()),
+        Decision::Verified,
+    )
+    .await
+    .unwrap();
+    assert!(decided.is_ok(), "{decided:?}");
+
+    // A gateway that is not there: the failure is counted by the app's metrics.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("http://127.0.0.1:{port}/sms");
+    let vars = [
+        ("IDP__NOTIFY__SMS", "http"),
+        ("IDP__NOTIFY__SMS_HTTP__URL", url.as_str()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let config = idp_server::config::Config::load_from(None, vars).unwrap();
+    let gateway = Notifier::from_config(&config.notify)
+        .unwrap()
+        .counting(app.core.metrics.notify_counters());
+    let failed = gateway
+        .send_sms(&SmsMessage {
+            to: person.mobile.clone(),
+            text: "test".into(),
+        })
+        .await;
+    assert!(failed.is_err());
+    let (text, after) = scrape(&app).await;
+
+    let step = "idp_enrolment_steps_total{step=\"verification_requested_face_to_face\"}";
+    assert_eq!(delta(&before, &requested, step), 1.0);
+    let decision = |d: &str| {
+        delta(
+            &requested,
+            &after,
+            &format!(
+                "idp_verification_decisions_total{{channel=\"face_to_face\",decision=\"{d}\"}}"
+            ),
+        )
+    };
+    assert_eq!(decision("verified"), 1.0);
+    assert_eq!(decision("rejected"), 0.0);
+    // The activation code goes by SMS and email; the broken gateway fails once.
+    let d = |series: &str| delta(&requested, &after, series);
+    assert_eq!(d("idp_messages_sent_total{channel=\"sms\"}"), 1.0);
+    assert_eq!(d("idp_messages_sent_total{channel=\"email\"}"), 1.0);
+    assert_eq!(
+        d("idp_message_delivery_failures_total{channel=\"sms\"}"),
+        1.0
+    );
+    assert_eq!(
+        d("idp_message_delivery_failures_total{channel=\"email\"}"),
+        0.0
+    );
+    assert_bounded(&text, &[&person.email, &person.mobile, &reference]);
 }
