@@ -11,9 +11,12 @@
 //! database pool, the ephemeral store, the notifier) own their atomics and
 //! the registry holds clones of them.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -207,27 +210,79 @@ impl NotifyCounters {
     }
 }
 
-/// The ephemeral store's command latency and failures (Redis only: the
-/// in-memory store has neither).
-#[derive(Clone, Debug)]
-pub struct StoreTimings {
-    pub latency: Histogram,
-    pub errors: Counter,
+/// Upper bounds of [`LatencyHistogram`], in microseconds: 100 µs … ~1.6 s.
+const LATENCY_BOUNDS_MICROS: [u64; 15] = {
+    let mut bounds = [0; 15];
+    let mut i = 0;
+    while i < 15 {
+        bounds[i] = 100 << i;
+        i += 1;
+    }
+    bounds
+};
+
+/// A latency histogram of atomics only (prometheus-client's `Histogram`
+/// takes a lock per observation; this one is on every Redis call).
+#[derive(Clone, Debug, Default)]
+pub struct LatencyHistogram {
+    inner: Arc<LatencyInner>,
 }
 
-impl Default for StoreTimings {
-    fn default() -> Self {
-        StoreTimings {
-            // 100 µs … ~1.6 s
-            latency: Histogram::new(exponential_buckets(0.000_1, 2.0, 15)),
-            errors: Counter::default(),
-        }
+#[derive(Debug, Default)]
+struct LatencyInner {
+    /// Per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [AtomicU64; LATENCY_BOUNDS_MICROS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl LatencyHistogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let slot = LATENCY_BOUNDS_MICROS
+            .iter()
+            .position(|b| micros <= *b)
+            .unwrap_or(LATENCY_BOUNDS_MICROS.len());
+        let inner = &self.inner;
+        inner.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        inner.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let inner = &self.inner;
+        let buckets: Vec<(f64, u64)> = inner
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let bound = LATENCY_BOUNDS_MICROS
+                    .get(i)
+                    .map_or(f64::MAX, |b| *b as f64 / 1e6);
+                (bound, n.load(Ordering::Relaxed))
+            })
+            .collect();
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum = inner.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// The ephemeral store's command latency and failures (Redis only: the
+/// in-memory store has neither).
+#[derive(Clone, Debug, Default)]
+pub struct StoreTimings {
+    pub latency: LatencyHistogram,
+    pub errors: Counter,
 }
 
 impl StoreTimings {
     pub fn observe(&self, elapsed: Duration, ok: bool) {
-        self.latency.observe(elapsed.as_secs_f64());
+        self.latency.observe(elapsed);
         if !ok {
             self.errors.inc();
         }
@@ -571,5 +626,49 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latency_histogram_counts_each_call_in_one_bucket() {
+        let timings = StoreTimings::default();
+        let mut registry = Registry::default();
+        registry.register("lat", "latency", timings.latency.clone());
+        timings.observe(Duration::from_micros(50), true);
+        timings.observe(Duration::from_micros(150), true);
+        timings.observe(Duration::from_secs(10), false);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(text.contains("lat_bucket{le=\"0.0001\"} 1\n"), "{text}");
+        assert!(text.contains("lat_bucket{le=\"0.0002\"} 2\n"), "{text}");
+        assert!(text.contains("lat_bucket{le=\"1.6384\"} 2\n"), "{text}");
+        assert!(text.contains("lat_bucket{le=\"+Inf\"} 3\n"), "{text}");
+        assert!(text.contains("lat_count 3\n"), "{text}");
+        assert!(text.contains("lat_sum 10.0002\n"), "{text}");
+        assert_eq!(timings.errors.get(), 1);
+    }
+
+    #[test]
+    fn login_counters_are_one_series_per_acr_and_outcome() {
+        let metrics = Metrics::new();
+        metrics.login_outcome(Acr::Eidas2, LoginOutcome::WrongPin);
+        metrics.login_outcome(Acr::Eidas2, LoginOutcome::WrongPin);
+        metrics.login_completed(Acr::Eidas3);
+        let text = metrics.encode();
+        assert!(
+            text.contains("idp_login_outcomes_total{acr=\"eidas2\",outcome=\"wrong_pin\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("idp_logins_completed_total{acr=\"eidas3\"} 1\n"));
+        assert!(text.contains("idp_logins_completed_total{acr=\"eidas1\"} 0\n"));
+        let outcomes = text
+            .lines()
+            .filter(|l| l.starts_with("idp_login_outcomes_total{"))
+            .count();
+        assert_eq!(outcomes, Acr::ALL.len() * LoginOutcome::ALL.len());
     }
 }
