@@ -343,6 +343,20 @@ async fn the_dashboard_and_alerts_use_only_real_series(backend: Backend) {
         .keys()
         .map(|k| k.split('{').next().unwrap())
         .collect();
+    // promtool, when installed (Debian's `prometheus` package), checks the
+    // rules; it is not required.
+    if let Ok(out) = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root.join("prometheus-alerts.yml"))
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let used = series_names(&(exprs.join("\n") + &alerts));
     assert!(used.len() >= 15, "{used:?}");
     for name in used {
