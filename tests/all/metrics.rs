@@ -252,6 +252,20 @@ async fn refusals_and_the_enrolment_funnel_are_counted(backend: Backend) {
 
     let person = Person::new(7);
     enrol_until_choice(&app, &person, "identity_card").await;
+
+    // The eidas1 login: a wrong password, then the right one (a code).
+    let citizen = idp_tests::oidc::create_citizen(&app, false);
+    let wrong = idp_tests::oidc::Citizen {
+        account_id: citizen.account_id.clone(),
+        email: citizen.email.clone(),
+        password: "Not-The-Right-Password-1".into(),
+    };
+    let request = manual_authorize(&app.base, CLIENT, "openid", &[]);
+    let mut browser = Browser::new(&app.base);
+    let refused = idp_tests::oidc::walk(&mut browser, &request.url, Some(&wrong)).await;
+    assert!(matches!(refused, idp_tests::oidc::Outcome::Page(_)));
+    let request = manual_authorize(&app.base, CLIENT, "openid", &[]);
+    idp_tests::oidc::code(&mut Browser::new(&app.base), &request, &citizen).await;
     let (text, after) = scrape(&app).await;
 
     let d = |series: &str| delta(&before, &after, series);
@@ -285,7 +299,27 @@ async fn refusals_and_the_enrolment_funnel_are_counted(backend: Backend) {
         d("idp_message_delivery_failures_total{channel=\"email\"}"),
         0.0
     );
-    assert_bounded(&text, &[&person.email, &person.mobile, "X4RTBPFW4"]);
+    assert_eq!(d("idp_logins_started_total{acr=\"eidas1\"}"), 2.0);
+    for (outcome, n) in [
+        ("wrong_password", 1.0),
+        ("approved", 1.0),
+        ("throttled", 0.0),
+    ] {
+        let series = format!("idp_login_outcomes_total{{acr=\"eidas1\",outcome=\"{outcome}\"}}");
+        assert_eq!(d(&series), n, "{series}");
+    }
+    assert_eq!(d("idp_logins_completed_total{acr=\"eidas1\"}"), 1.0);
+    assert_eq!(d("idp_logins_completed_total{acr=\"eidas2\"}"), 0.0);
+    assert_bounded(
+        &text,
+        &[
+            &person.email,
+            &person.mobile,
+            "X4RTBPFW4",
+            &citizen.email,
+            &citizen.account_id,
+        ],
+    );
 }
 
 /// The `idp_…` names an expression text uses.
