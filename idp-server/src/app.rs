@@ -13,10 +13,11 @@ use crate::config::{Config, ConfigError, redact_url};
 use crate::crypto::{CryptoError, MASTER_KEY_ENV, MasterKey, MasterKeySource, Subkeys};
 use crate::ephemeral::{Ephemeral, EphemeralError, EphemeralStore};
 use crate::keys::{KEYS_TOPIC, KeyError, KeyService};
+use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifyError};
 use crate::oidc::Provider;
 use crate::store::{Db, StoreError, settings, signing_keys};
-use crate::web::{self, metrics::Metrics};
+use crate::web;
 
 /// Name of the setting that holds the master-key check value.
 const MASTER_KEY_CHECK: &str = "master_key_check";
@@ -58,6 +59,8 @@ pub struct Core {
     pub subkeys: Arc<Subkeys>,
     pub keys: Arc<KeyService>,
     pub notifier: Notifier,
+    /// Counters, gauges and histograms of `/metrics` (see `metrics.rs`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Core {
@@ -131,7 +134,9 @@ impl Core {
         }
         keys.reload().await?;
 
-        let notifier = Notifier::from_config(&config.notify)?;
+        let mut metrics = Metrics::new();
+        metrics.register_backends(&db, &ephemeral);
+        let notifier = Notifier::from_config(&config.notify)?.counting(metrics.notify_counters());
 
         Ok(Core {
             config: Arc::new(config),
@@ -140,6 +145,7 @@ impl Core {
             subkeys,
             keys,
             notifier,
+            metrics: Arc::new(metrics),
         })
     }
 
@@ -215,7 +221,7 @@ impl Application {
             core.spawn_key_reloader(),
             provider.spawn_client_invalidation(),
         ];
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::clone(&core.metrics);
         let (drain, draining) = web::drain::channel();
         let server = web::server(provider, metrics, draining, listener).map_err(|source| {
             StartupError::Bind {

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod enrol;
 pub mod ephemeral;
 pub mod keys;
+pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod ratelimit;

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::ephemeral::{Ephemeral, EphemeralError, EphemeralStore};
+use crate::app::Core;
+use crate::ephemeral::{EphemeralError, EphemeralStore};
 
 /// At most `max` events per `window` for one subject.
 #[derive(Debug, Clone, Copy)]
@@ -17,12 +18,14 @@ pub struct Limit {
 
 impl Limit {
     /// Counts one event for `subject`: `Some(seconds to wait)` once the
-    /// limit is passed.
-    pub async fn hit(&self, eph: &Ephemeral, subject: &str) -> Result<Option<u64>, EphemeralError> {
+    /// limit is passed (a refusal, counted in the metrics by the limit's name).
+    pub async fn hit(&self, core: &Core, subject: &str) -> Result<Option<u64>, EphemeralError> {
+        let eph = &core.ephemeral;
         let key = format!("rl:{}:{subject}", self.name);
         if eph.incr(&key, self.window).await? <= self.max {
             return Ok(None);
         }
+        core.metrics.rate_limited(self.name);
         let wait = eph.ttl(&key).await?.unwrap_or(self.window);
         Ok(Some(wait.as_secs().max(1)))
     }

@@ -333,6 +333,10 @@ async fn decide(
             }))
         })
         .await?;
+    if outcome.is_ok() {
+        core.metrics
+            .verification_decision(method == VerificationMethod::Remote, verified);
+    }
     if let Ok(outcome) = &outcome
         && outcome.state == AccountState::Verified
     {

@@ -13,6 +13,7 @@ mod enrolment;
 mod ephemeral;
 mod hardening;
 mod keys;
+mod metrics;
 mod notify;
 mod oidc_errors;
 mod oidc_flow;

@@ -251,6 +251,10 @@ pub async fn request_code(
         .await?;
     if count > CODE_REQUESTS_PER_HOUR {
         let wait = provider.core.ephemeral.ttl(&key).await?;
+        provider
+            .core
+            .metrics
+            .rate_limited("activation:code_requests");
         return Err(DeviceError::Throttled {
             retry_after: wait.map_or(3600, |w| w.as_secs().max(1)),
         });

@@ -20,6 +20,7 @@ use crate::domain::acr::{self, Acr, Authentication};
 use crate::domain::phone::FrenchMobile;
 use crate::domain::pin::Pin;
 use crate::ephemeral::{EphemeralStore, Expect, Replace, Subscription, Write};
+use crate::metrics::LoginOutcome;
 use crate::notify::EmailMessage;
 use crate::oidc::Provider;
 use crate::oidc::claims::Person;
@@ -219,9 +220,13 @@ async fn throttle(
     provider: &Provider,
     key: &str,
     limit: i64,
+    name: &'static str,
 ) -> Result<Option<StartRefusal>, DeviceError> {
     let eph = &provider.core.ephemeral;
     if eph.incr(key, WINDOW).await? > limit {
+        let metrics = &provider.core.metrics;
+        metrics.rate_limited(name);
+        metrics.login_outcome(Acr::Eidas2, LoginOutcome::Throttled);
         let wait = eph.ttl(key).await?.unwrap_or(WINDOW);
         return Ok(Some(StartRefusal::Throttled {
             retry_after: wait.as_secs().max(1),
@@ -238,7 +243,7 @@ pub async fn start(
 ) -> Result<Result<Challenge, StartRefusal>, DeviceError> {
     let limits = &provider.core.config.login;
     let ip_key = format!("rl:phone:ip:{}", request.ip);
-    if let Some(refusal) = throttle(provider, &ip_key, limits.phone_ip_limit).await? {
+    if let Some(refusal) = throttle(provider, &ip_key, limits.phone_ip_limit, "phone:ip").await? {
         return Ok(Err(refusal));
     }
     let Ok(phone) = FrenchMobile::parse(request.phone) else {
@@ -247,7 +252,14 @@ pub async fn start(
     let e164 = phone.as_str().to_owned();
     let phone_hash = provider.lookup_hash(&e164);
     let phone_key = format!("rl:chal:phone:{phone_hash}");
-    if let Some(refusal) = throttle(provider, &phone_key, limits.approvals_per_phone).await? {
+    if let Some(refusal) = throttle(
+        provider,
+        &phone_key,
+        limits.approvals_per_phone,
+        "phone:number",
+    )
+    .await?
+    {
         return Ok(Err(refusal));
     }
     let account_id = provider
@@ -309,6 +321,7 @@ pub async fn start(
     for id in previous {
         cancel(provider, &id).await?;
     }
+    provider.core.metrics.login_started(Acr::Eidas2);
     Ok(Ok(challenge))
 }
 
@@ -525,7 +538,11 @@ pub async fn decide(
         _ => None,
     };
     if challenge.state != State::Pending || challenge.expired() {
-        return Err(not_pending(&challenge));
+        let refusal = not_pending(&challenge);
+        if matches!(refusal, DeviceError::ChallengeExpired) {
+            ended(provider, LoginOutcome::Expired);
+        }
+        return Err(refusal);
     }
     // Claim the challenge: from here on no other decision can start.
     if !transition(provider, &raw, &mut challenge, State::Deciding).await? {
@@ -566,6 +583,13 @@ pub async fn decide(
         // A report or a refusal stands even if a newer login superseded
         // the challenge meanwhile (it then ends cancelled).
         conclude(provider, &claimed, &mut challenge, state).await?;
+        ended(
+            provider,
+            match decided {
+                Decided::FraudReported => LoginOutcome::Fraud,
+                _ => LoginOutcome::Denied,
+            },
+        );
         return Ok(decided);
     };
 
@@ -599,20 +623,24 @@ pub async fn decide(
                 // PIN was checked: only the newest may be approved.
                 return Err(DeviceError::ChallengeDecided);
             }
+            ended(provider, LoginOutcome::Approved);
             Ok(Decided::Approved)
         }
         PinOutcome::Wrong { attempts_left } if right_number => {
             // Back to pending: the person may type the PIN again (unless a
             // newer login superseded it meanwhile).
             conclude(provider, &claimed, &mut challenge, State::Pending).await?;
+            ended(provider, LoginOutcome::WrongPin);
             Err(DeviceError::WrongPin { attempts_left })
         }
         PinOutcome::Wrong { attempts_left } => {
             conclude(provider, &claimed, &mut challenge, State::WrongNumber).await?;
+            ended(provider, LoginOutcome::WrongPin);
             Err(DeviceError::WrongNumber { attempts_left })
         }
         PinOutcome::Locked { newly } => {
             conclude(provider, &claimed, &mut challenge, State::Locked).await?;
+            ended(provider, LoginOutcome::Locked);
             if newly {
                 notify_lock(provider, &device.account_id).await;
             }
@@ -623,6 +651,11 @@ pub async fn decide(
             Err(DeviceError::NotActivatable)
         }
     }
+}
+
+/// Counts how an eidas2 login (a phone approval) ended.
+fn ended(provider: &Provider, outcome: LoginOutcome) {
+    provider.core.metrics.login_outcome(Acr::Eidas2, outcome);
 }
 
 enum PinOutcome {

@@ -20,6 +20,7 @@ use crate::domain::identity::{DeclaredIdentity, IdentityForm, IdentityProblem};
 use crate::domain::password::{self, PasswordProblem};
 use crate::domain::phone::{FrenchMobile, PhoneError};
 use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::metrics::EnrolStep;
 use crate::notify::{EmailMessage, NotifyError, SmsMessage};
 use crate::oidc::error::OidcError;
 use crate::oidc::types::Authenticated;
@@ -65,6 +66,11 @@ fn pending_key(provider: &Provider, cookie: &str) -> String {
     format!("enrol:{}", provider.lookup_hash(cookie))
 }
 
+/// Counts one step of the enrolment funnel.
+fn step(provider: &Provider, step: EnrolStep) {
+    provider.core.metrics.enrolment_step(step);
+}
+
 pub async fn load_pending(provider: &Provider, cookie: &str) -> Result<Pending, EnrolError> {
     let key = pending_key(provider, cookie);
     Ok(provider
@@ -102,7 +108,7 @@ pub async fn start(
     }
     let budget = crate::oidc::authorize::anonymous_budget(&provider.core.config.oidc, "enrol:ip");
     let bucket = crate::ratelimit::address_bucket(client_ip);
-    if let Some(wait) = budget.hit(&provider.core.ephemeral, &bucket).await? {
+    if let Some(wait) = budget.hit(&provider.core, &bucket).await? {
         return Ok(Err(wait));
     }
     pending.eligible = true;
@@ -178,6 +184,7 @@ pub async fn start_email(
     pending.email = Some(address.clone());
     pending.email_verified = false;
     save_pending(provider, cookie, &pending).await?;
+    step(provider, EnrolStep::EmailSubmitted);
     Ok(Ok(address))
 }
 
@@ -241,6 +248,7 @@ pub async fn verify_email(
     if checked.is_ok() {
         pending.email_verified = true;
         save_pending(provider, cookie, &pending).await?;
+        step(provider, EnrolStep::EmailVerified);
     }
     Ok(checked)
 }
@@ -311,6 +319,7 @@ pub async fn create_account(
         .ephemeral
         .delete(&pending_key(provider, cookie))
         .await?;
+    step(provider, EnrolStep::AccountCreated);
     Ok(Ok(Authenticated {
         account_id: id,
         sid: random_token().map_err(|e| EnrolError::Internal(e.to_string()))?,
@@ -484,6 +493,7 @@ pub async fn verify_phone(
         .ephemeral
         .delete(&phone_key(account_id))
         .await?;
+    step(provider, EnrolStep::PhoneVerified);
     Ok(Ok(()))
 }
 
@@ -686,7 +696,11 @@ pub async fn submit_identity(
     )
     .await?;
     match applied {
-        Ok(_) | Err(AccountState::IdentitySubmitted) => Ok(Ok(())),
+        Ok(_) => {
+            step(provider, EnrolStep::IdentitySubmitted);
+            Ok(Ok(()))
+        }
+        Err(AccountState::IdentitySubmitted) => Ok(Ok(())),
         Err(_) => Err(EnrolError::Internal(
             "identity submitted in an unexpected state".into(),
         )),
@@ -740,6 +754,7 @@ pub async fn request_face_to_face(
     if applied.is_err() {
         return Ok(None);
     }
+    step(provider, EnrolStep::FaceToFaceRequested);
     send_reference(provider, account_id).await?;
     let id = account_id.to_owned();
     Ok(provider
@@ -1026,6 +1041,9 @@ pub async fn submit_remote(
         },
     )
     .await?;
+    if applied.is_ok() {
+        step(provider, EnrolStep::RemoteRequested);
+    }
     Ok(applied.map(|_| ()).map_err(|_| MediaProblem::NoOpenRequest))
 }
 

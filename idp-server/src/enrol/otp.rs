@@ -112,6 +112,7 @@ pub async fn reserve(
     let (code_key, attempts_key, cooldown_key, sends_key) = keys(provider, purpose, address);
     if !eph.set_if_absent(&cooldown_key, b"1", COOLDOWN).await? {
         let wait = eph.ttl(&cooldown_key).await?.unwrap_or(COOLDOWN);
+        provider.core.metrics.rate_limited("otp:cooldown");
         return Ok(Err(SendRefusal::Cooldown {
             retry_after: wait.as_secs().max(1),
         }));
@@ -126,6 +127,7 @@ pub async fn reserve(
             &ip_key
         };
         let wait = eph.ttl(key).await?.unwrap_or(HOUR);
+        provider.core.metrics.rate_limited("otp:hourly");
         return Ok(Err(SendRefusal::HourlyCap {
             retry_after: wait.as_secs().max(1),
         }));
@@ -149,6 +151,7 @@ pub async fn count_enrolment_send(
     let key = format!("otp-sends-enrol:{account_id}");
     if eph.incr(&key, HOUR).await? > SENDS_PER_HOUR {
         let wait = eph.ttl(&key).await?.unwrap_or(HOUR);
+        provider.core.metrics.rate_limited("otp:hourly");
         return Ok(Some(SendRefusal::HourlyCap {
             retry_after: wait.as_secs().max(1),
         }));

@@ -184,13 +184,27 @@ impl Ephemeral {
             Ephemeral::Redis(_) => "redis",
         }
     }
+
+    /// Redis's command latency and failures (`None` for the in-memory store).
+    pub fn timings(&self) -> Option<crate::metrics::StoreTimings> {
+        match self {
+            Ephemeral::Memory(_) => None,
+            Ephemeral::Redis(s) => Some(s.timings.clone()),
+        }
+    }
 }
 
+/// Each Redis call is timed here, around the store, in one place.
 macro_rules! dispatch {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Ephemeral::Memory($s) => $call,
-            Ephemeral::Redis($s) => $call,
+            Ephemeral::Redis($s) => {
+                let started = std::time::Instant::now();
+                let result = $call;
+                $s.timings.observe(started.elapsed(), result.is_ok());
+                result
+            }
         }
     };
 }
@@ -255,7 +269,10 @@ impl EphemeralStore for Ephemeral {
         dispatch!(self, s => s.publish(topic, payload).await)
     }
     fn subscribe(&self, topic: &str) -> Subscription {
-        dispatch!(self, s => s.subscribe(topic))
+        match self {
+            Ephemeral::Memory(s) => s.subscribe(topic),
+            Ephemeral::Redis(s) => s.subscribe(topic),
+        }
     }
     async fn ping(&self) -> Result<(), EphemeralError> {
         dispatch!(self, s => s.ping().await)

@@ -44,6 +44,7 @@ return 1";
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
+    pub(super) timings: crate::metrics::StoreTimings,
 }
 
 struct Inner {
@@ -112,6 +113,7 @@ impl RedisStore {
                 subscribed,
                 subscriber,
             }),
+            timings: Default::default(),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod sms_http;
 pub mod smtp;
 
+use crate::metrics::{Channel as MetricChannel, NotifyCounters};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -118,6 +119,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct Notifier {
     inner: Arc<Inner>,
+    counters: NotifyCounters,
 }
 
 impl Notifier {
@@ -138,7 +140,15 @@ impl Notifier {
             .then(|| Outbox::new(&config.outbox_dir));
         Ok(Notifier {
             inner: Arc::new(Inner { email, sms, outbox }),
+            counters: NotifyCounters::default(),
         })
+    }
+
+    /// Counts messages sent and delivery failures in `counters` (the
+    /// metrics' own series).
+    pub fn counting(mut self, counters: NotifyCounters) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// Sends an email through the configured channel.
@@ -146,6 +156,7 @@ impl Notifier {
         let channel = &self.inner.email;
         let to = mask_email(&message.to);
         let result = channel.deliver(message).await;
+        self.counters.count(MetricChannel::Email, result.is_ok());
         log_outcome("email", channel.name(), &to, &result);
         result
     }
@@ -155,6 +166,7 @@ impl Notifier {
         let channel = &self.inner.sms;
         let to = mask_phone(&message.to);
         let result = channel.deliver(message).await;
+        self.counters.count(MetricChannel::Sms, result.is_ok());
         log_outcome("sms", channel.name(), &to, &result);
         result
     }

@@ -516,9 +516,7 @@ pub fn anonymous_budget(config: &crate::config::OidcConfig, name: &'static str) 
 /// `Some(wait)` once the address stored its budget of requests.
 async fn over_budget(provider: &Provider, ip: &str) -> Result<Option<u64>, OidcError> {
     let limit = anonymous_budget(&provider.core.config.oidc, "authz:ip");
-    Ok(limit
-        .hit(&provider.core.ephemeral, &address_bucket(ip))
-        .await?)
+    Ok(limit.hit(&provider.core, &address_bucket(ip)).await?)
 }
 
 /// Saves the request with its full lifetime (it was stored with a short
@@ -771,6 +769,7 @@ async fn finish(
     session: Option<&NewSession>,
 ) -> Result<Next, OidcError> {
     let code = random_token()?;
+    let acr = auth.acr;
     let data = CodeData {
         grant: Grant {
             client_id: request.client_id.clone(),
@@ -800,6 +799,7 @@ async fn finish(
         session,
     )
     .await?;
+    provider.core.metrics.login_completed(acr);
     Ok(Next::Respond(AuthorizationResponse::code(
         provider.issuer(),
         &request,

@@ -15,9 +15,10 @@ use super::claims::Person;
 use super::error::OidcError;
 use super::types::Authenticated;
 use crate::crypto::random_token;
-use crate::domain::acr::{self, Authentication};
+use crate::domain::acr::{self, Acr, Authentication};
 use crate::domain::email::Email;
 use crate::ephemeral::EphemeralStore;
+use crate::metrics::LoginOutcome;
 use crate::store::accounts;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::now_unix;
@@ -93,11 +94,14 @@ pub async fn check_credentials(
     };
     if throttled(ip_count, IP_LIMIT) || throttled(account_count, ACCOUNT_LIMIT) {
         let mut wait = eph.ttl(&ip_key).await?.unwrap_or(WINDOW);
+        let mut limit = "password:ip";
         if let Some(key) = &account_key
             && throttled(account_count, ACCOUNT_LIMIT)
         {
             wait = eph.ttl(key).await?.unwrap_or(WINDOW);
+            limit = "password:account";
         }
+        provider.core.metrics.rate_limited(limit);
         return Ok(Err(LoginFailure::Throttled {
             retry_after: wait.as_secs().max(1),
         }));
@@ -142,9 +146,19 @@ pub async fn password(
     password: &str,
     client_ip: &str,
 ) -> Result<Result<Authenticated, LoginFailure>, OidcError> {
+    let metrics = &provider.core.metrics;
+    metrics.login_started(Acr::Eidas1);
     let account = match check_credentials(provider, email, password, client_ip).await? {
         Ok(account) => account,
-        Err(failure) => return Ok(Err(failure)),
+        Err(failure) => {
+            let outcome = match failure {
+                LoginFailure::Invalid => LoginOutcome::WrongPassword,
+                LoginFailure::Throttled { .. } => LoginOutcome::Throttled,
+                LoginFailure::Suspended => LoginOutcome::Suspended,
+            };
+            metrics.login_outcome(Acr::Eidas1, outcome);
+            return Ok(Err(failure));
+        }
     };
     let person = Person::load(provider, &account.id)
         .await?
@@ -174,5 +188,6 @@ pub async fn password(
             Ok(())
         })
         .await?;
+    metrics.login_outcome(Acr::Eidas1, LoginOutcome::Approved);
     Ok(Ok(auth))
 }

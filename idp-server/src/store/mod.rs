@@ -243,6 +243,8 @@ pub struct Db {
     backend: Backend,
     /// The pool manager's connection generation (see [`Manager`]).
     generation: Arc<AtomicU64>,
+    /// Callers waiting for a pooled connection (a metric).
+    waiting: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Db {
@@ -273,6 +275,7 @@ impl Db {
             pool,
             backend,
             generation,
+            waiting: Default::default(),
         })
     }
 
@@ -311,9 +314,22 @@ impl Db {
     }
 
     fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(one_line(&e.to_string())))
+        self.waiting.inc();
+        let conn = self.pool.get();
+        self.waiting.dec();
+        conn.map_err(|e| StoreError::Unavailable(one_line(&e.to_string())))
+    }
+
+    /// The gauge of callers waiting for a connection.
+    pub fn waiting(&self) -> prometheus_client::metrics::gauge::Gauge {
+        self.waiting.clone()
+    }
+
+    /// Connections (in use, idle) right now.
+    pub fn pool_state(&self) -> (i64, i64) {
+        let state = self.pool.state();
+        let idle = i64::from(state.idle_connections);
+        (i64::from(state.connections) - idle, idle)
     }
 
     /// Runs `f` on a pooled connection, on the calling thread. For the CLI and

@@ -157,6 +157,12 @@ pub async fn challenges(
             })?,
     };
     let device = signed_by(&provider, &req).await?;
+    let _open = (wait > 0).then(|| {
+        provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::ChallengeWait)
+    });
     let mut drain = drain.get_ref().clone();
     // A replica shutting down answers at once (empty): the app polls again,
     // through the load balancer, on another replica.
@@ -181,6 +187,8 @@ struct Stream {
     next_keepalive: tokio::time::Instant,
     /// The stream ends when the replica shuts down (the app reconnects).
     drain: Drain,
+    /// Counts the stream as open until the response body is dropped.
+    _open: crate::metrics::OpenStream,
 }
 
 /// The next chunk of the event stream: a challenge not sent yet, a
@@ -227,6 +235,10 @@ pub async fn challenge_events(
     let device = signed_by(&provider, &req).await?;
     let now = tokio::time::Instant::now();
     let state = Stream {
+        _open: provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::ChallengeEvents),
         wake: challenge::subscribe_device(&provider, &device.account_id),
         provider,
         account_id: device.account_id,

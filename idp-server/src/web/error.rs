@@ -132,12 +132,14 @@ impl ResponseError for crate::device::DeviceError {
             E::Store(_) | E::Ephemeral(_) | E::Enrol(_) | E::Internal(_) => {
                 // Infrastructure: the detail goes to the log only.
                 let detail = self.to_string();
-                return if status == StatusCode::SERVICE_UNAVAILABLE {
+                let mut response = if status == StatusCode::SERVICE_UNAVAILABLE {
                     WebError::Unavailable(detail)
                 } else {
                     WebError::Internal(detail)
                 }
                 .error_response();
+                response.extensions_mut().insert(DeviceErrorCode(code));
+                return response;
             }
             E::InvalidActivationCode { attempts_left }
             | E::WrongPin { attempts_left }
@@ -150,6 +152,8 @@ impl ResponseError for crate::device::DeviceError {
             .insert_header((CONTENT_TYPE, "application/json"))
             .insert_header((CACHE_CONTROL, "no-store"))
             .body(body.to_string());
+        // Counted by `middleware::observe`, which holds the metrics.
+        response.extensions_mut().insert(DeviceErrorCode(code));
         if let E::Throttled { retry_after } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
@@ -158,6 +162,10 @@ impl ResponseError for crate::device::DeviceError {
         response
     }
 }
+
+/// The `error` code of a device-API error response, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceErrorCode(pub &'static str);
 
 /// Status and `error` code of each device-API error (DESIGN §8).
 fn device_error_parts(error: &crate::device::DeviceError) -> (StatusCode, &'static str) {

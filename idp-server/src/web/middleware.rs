@@ -17,6 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use tracing::Instrument;
 
+use super::error::DeviceErrorCode;
 use super::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -108,6 +109,14 @@ pub async fn observe(
     let elapsed = started.elapsed();
     if let Some(metrics) = metrics {
         metrics.observe(&method, &route, status, elapsed.as_secs_f64());
+        let code = res
+            .response()
+            .extensions()
+            .get::<DeviceErrorCode>()
+            .copied();
+        if let Some(DeviceErrorCode(code)) = code {
+            metrics.device_error(code);
+        }
     }
     let quiet = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

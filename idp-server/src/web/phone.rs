@@ -294,6 +294,8 @@ struct Watch {
     done: bool,
     /// The stream ends when the replica shuts down (EventSource reconnects).
     drain: Drain,
+    /// Counts the stream as open until the response body is dropped.
+    _open: crate::metrics::OpenStream,
 }
 
 async fn next_state(mut w: Watch) -> Option<(Result<Bytes, actix_web::Error>, Watch)> {
@@ -331,6 +333,10 @@ pub async fn events_get(
     };
     let topic = challenge::challenge_topic(request.challenge.as_deref().unwrap_or(""));
     let watch = Watch {
+        _open: provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::PhoneEvents),
         wake: provider.core.ephemeral.subscribe(&topic),
         provider,
         request,
