@@ -19,6 +19,7 @@ mod oidc_tokens;
 mod outage;
 mod pg_outage;
 mod protocol_hardening;
+mod redis_failover;
 mod rp_python;
 mod startup;
 mod verification;
