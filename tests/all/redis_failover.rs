@@ -111,7 +111,7 @@ struct Cluster {
     primary_port: u16,
     replica_port: u16,
     sentinel_port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -136,10 +136,10 @@ impl Cluster {
         std::fs::write(
             &conf,
             format!(
-                "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
+                "port {sentinel_port}\nbind 127.0.0.1\ndir {}\nlogfile sentinel.log\n\
                  sentinel monitor {MASTER} 127.0.0.1 {primary_port} 1\n\
                  sentinel down-after-milliseconds {MASTER} 1000\n\
-                 sentinel failover-timeout {MASTER} 10000\n\
+                 sentinel failover-timeout {MASTER} 3000\n\
                  sentinel parallel-syncs {MASTER} 1\n",
                 dir.path().join("sentinel").display()
             ),
@@ -154,7 +154,7 @@ impl Cluster {
             primary_port,
             replica_port,
             sentinel_port,
-            _dir: dir,
+            dir,
         };
         // The replica in sync, and known to the sentinel as a healthy replica.
         let replica_url = format!("redis://127.0.0.1:{replica_port}");
@@ -187,6 +187,11 @@ impl Cluster {
         .await;
         assert!(known, "the sentinel did not discover the replica");
         cluster
+    }
+
+    /// What the sentinel logged (in failure messages).
+    fn sentinel_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sentinel/sentinel.log")).unwrap_or_default()
     }
 }
 
@@ -319,7 +324,8 @@ async fn sentinel_failover_is_followed_by_itself() {
         }
         assert!(
             killed.elapsed() < Duration::from_secs(30),
-            "no recovery 30 s after the primary died: {statuses:?}"
+            "no recovery 30 s after the primary died: {statuses:?}\n{}",
+            cluster.sentinel_log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -340,7 +346,8 @@ async fn sentinel_failover_is_followed_by_itself() {
     assert_eq!(
         store.sentinel_master(),
         Some(format!("127.0.0.1:{}", cluster.replica_port)),
-        "the connection follows the promoted replica"
+        "the connection follows the promoted replica\n{}",
+        cluster.sentinel_log()
     );
     assert!(
         info(
@@ -356,7 +363,140 @@ async fn sentinel_failover_is_followed_by_itself() {
     assert_phone_limit(&app, &phone(2)).await;
     assert!(
         eventually(Duration::from_secs(10), || pubsub_works(&app, "after")).await,
-        "pub/sub after the failover"
+        "pub/sub after the failover\n{}",
+        cluster.sentinel_log()
     );
+    let ready = eventually(Duration::from_secs(5), || async {
+        app.get("/readyz").await.status().as_u16() == 200
+    })
+    .await;
+    assert!(ready, "{:?}", app.get("/readyz").await.text().await);
+}
+
+/// A throwaway CA and a certificate for 127.0.0.1 signed by it, in `dir`.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (name, cn) in [("ca", "Test CA"), ("other-ca", "Other CA")] {
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+    }
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+async fn spawn_tls_app(env: &TestEnv, port: u16, ca_file: &Path) -> TestApp {
+    let mut config = env.config();
+    config.ephemeral.url = format!("rediss://127.0.0.1:{port}");
+    config.ephemeral.ca_file = ca_file.to_path_buf();
+    config.ephemeral.namespace = "tls".into();
+    config.login.approvals_per_phone = PER_PHONE as i64;
+    config.login.phone_ip_limit = 10_000;
+    env.spawn_with(config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_ca_file_is_verified_and_used() {
+    if !redis_server_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    make_certificates(dir.path());
+    let port = free_port();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+    let mut args = server_args(dir.path(), 0);
+    args.extend(
+        [
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _server = Proc::spawn(&args, port);
+
+    // Trusting the throwaway CA: eidas2 work and pub/sub over TLS.
+    let env = TestEnv::new(Backend::Embedded);
+    let app = spawn_tls_app(&env, port, &dir.path().join("ca.crt")).await;
+    register_client(&app, CLIENT, &client_metadata()).unwrap();
     assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+    assert_phone_limit(&app, &phone(3)).await;
+    assert!(
+        eventually(Duration::from_secs(5), || pubsub_works(&app, "tls")).await,
+        "pub/sub over TLS"
+    );
+    app.stop().await;
+
+    // Another CA: the certificate is refused, the store is unavailable.
+    let other = TestEnv::new(Backend::Embedded);
+    let app = spawn_tls_app(&other, port, &dir.path().join("other-ca.crt")).await;
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status().as_u16(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["ephemeral"], "unavailable");
+    assert_eq!(body["database"], "ok");
 }

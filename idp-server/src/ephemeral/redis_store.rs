@@ -802,3 +802,46 @@ impl EphemeralStore for RedisStore {
         self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_urls_parse_and_debug_hides_the_password() {
+        let target =
+            RedisTarget::parse("rediss+sentinel://:pw%2F1@10.0.0.1,[::1]:26380/cache/3").unwrap();
+        let Endpoint::Sentinel {
+            sentinels,
+            master_name,
+            template,
+        } = &target.endpoint
+        else {
+            panic!("a sentinel target");
+        };
+        let sentinels: Vec<&str> = sentinels.iter().map(Url::as_str).collect();
+        assert_eq!(
+            sentinels,
+            ["rediss://10.0.0.1:26379", "rediss://[::1]:26380"]
+        );
+        assert_eq!(master_name, "cache");
+        assert_eq!(template.path(), "/3");
+        assert_eq!(template.password(), Some("pw%2F1"));
+        assert!(target.is_tls() && target.is_sentinel());
+        let shown = format!("{target:?}");
+        assert!(!shown.contains("pw"), "{shown}");
+
+        let direct = RedisTarget::parse("redis://:secret@127.0.0.1:6379/1").unwrap();
+        assert!(!direct.is_tls() && !direct.is_sentinel());
+        assert!(!format!("{direct:?}").contains("secret"));
+        for bad in [
+            "redis+sentinel://:secret@h",
+            "redis+sentinel://:secret@h/m/x",
+            "http://h",
+        ] {
+            let err = RedisTarget::parse(bad).err().unwrap();
+            assert!(!err.contains("secret"), "{err}");
+        }
+    }
+}
