@@ -117,7 +117,7 @@ impl Core {
         }
 
         let ephemeral = Ephemeral::connect(
-            config.ephemeral_target()?.as_deref(),
+            config.ephemeral_target()?,
             &config.ephemeral.namespace,
             config.ephemeral_timeout(),
         )?;

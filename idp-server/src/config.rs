@@ -10,6 +10,8 @@ use serde::Deserialize;
 use toml::{Table, Value};
 use url::Url;
 
+use crate::ephemeral::RedisTarget;
+
 /// The defaults every deployment starts from; also the list of every key that exists.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
@@ -105,6 +107,8 @@ pub struct EphemeralConfig {
     pub url: String,
     /// A file holding the Redis password; put into `url` at load time.
     pub password_file: PathBuf,
+    /// PEM CA certificates trusted for `rediss://`; empty for the system roots.
+    pub ca_file: PathBuf,
     pub namespace: String,
     pub timeout_ms: u64,
 }
@@ -125,6 +129,7 @@ impl std::fmt::Debug for EphemeralConfig {
         f.debug_struct("EphemeralConfig")
             .field("url", &redact_url(&self.url))
             .field("password_file", &self.password_file)
+            .field("ca_file", &self.ca_file)
             .field("namespace", &self.namespace)
             .field("timeout_ms", &self.timeout_ms)
             .finish()
@@ -153,6 +158,9 @@ fn url_with_password(
     url: &str,
     file: &Path,
 ) -> Result<String, ConfigError> {
+    if let Some(with) = sentinel_url_with_password(url_key, file_key, url.trim(), file)? {
+        return Ok(with);
+    }
     let mut parsed = Url::parse(url.trim()).map_err(|e| {
         key_error(
             url_key,
@@ -173,6 +181,38 @@ fn url_with_password(
         )
     })?;
     Ok(parsed.to_string())
+}
+
+/// `redis+sentinel://` (several hosts, so no `Url`) with the password of
+/// `file` put in; `None` for any other URL.
+fn sentinel_url_with_password(
+    url_key: &str,
+    file_key: &str,
+    url: &str,
+    file: &Path,
+) -> Result<Option<String>, ConfigError> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(None);
+    };
+    if !scheme.ends_with("+sentinel") {
+        return Ok(None);
+    }
+    let end = rest.find('/').unwrap_or(rest.len());
+    if rest[..end].contains('@') {
+        return Err(key_error(
+            file_key,
+            &format!("{url_key} already holds a password; set only one of them"),
+        ));
+    }
+    let password = read_secret(file_key, file)?;
+    // Percent-encoded as a `Url` would do it.
+    let mut encoder =
+        Url::parse("redis://localhost").map_err(|e| key_error(url_key, &e.to_string()))?;
+    encoder
+        .set_password(Some(&password))
+        .map_err(|()| key_error(url_key, "cannot hold a password"))?;
+    let encoded = encoder.password().unwrap_or_default();
+    Ok(Some(format!("{scheme}://:{encoded}@{rest}")))
 }
 
 /// Reads a secret from `file` into `value`, which must be empty then.
@@ -465,7 +505,17 @@ pub fn gateway_for_logs(raw: &str) -> String {
             }
         }
         Err(_) if raw.is_empty() => String::new(),
-        Err(_) => "(unparseable URL)".to_owned(),
+        // A Sentinel URL (several hosts) is no `Url`: hide its user info by hand.
+        Err(_) => match raw.split_once("://") {
+            Some((scheme, rest)) => {
+                let end = rest.find('/').unwrap_or(rest.len());
+                match rest[..end].rfind('@') {
+                    Some(at) => format!("{scheme}://***{}", &rest[at..]),
+                    None => raw.to_owned(),
+                }
+            }
+            None => "(unparseable URL)".to_owned(),
+        },
     }
 }
 
@@ -707,22 +757,48 @@ impl Config {
         ))
     }
 
-    /// `None` for the in-process store, else the Redis URL.
-    pub fn ephemeral_target(&self) -> Result<Option<String>, ConfigError> {
+    /// `None` for the in-process store, else where Redis is (with the CA of
+    /// `ephemeral.ca_file` read in).
+    pub fn ephemeral_target(&self) -> Result<Option<RedisTarget>, ConfigError> {
         let url = self.ephemeral.url.trim();
+        let ca_file = &self.ephemeral.ca_file;
         if url == "memory://" {
+            if !ca_file.as_os_str().is_empty() {
+                return Err(key_error(
+                    "ephemeral.ca_file",
+                    "is only for a rediss:// ephemeral.url",
+                ));
+            }
             return Ok(None);
         }
-        if url.starts_with("redis://") || url.starts_with("rediss://") {
-            Url::parse(url).map_err(|e| {
-                key_error("ephemeral.url", &format!("is not a valid Redis URL: {e}"))
-            })?;
-            return Ok(Some(url.to_owned()));
+        let target = RedisTarget::parse(url).map_err(|e| {
+            key_error(
+                "ephemeral.url",
+                &format!("must be memory:// or a Redis URL; it {e}"),
+            )
+        })?;
+        if ca_file.as_os_str().is_empty() {
+            return Ok(Some(target));
         }
-        Err(key_error(
-            "ephemeral.url",
-            "must be memory:// or start with redis:// or rediss://",
-        ))
+        if !target.is_tls() {
+            return Err(key_error(
+                "ephemeral.ca_file",
+                "is only for a rediss:// or rediss+sentinel:// ephemeral.url",
+            ));
+        }
+        let pem = std::fs::read(ca_file).map_err(|e| {
+            key_error(
+                "ephemeral.ca_file",
+                &format!("cannot be read ({}): {e}", ca_file.display()),
+            )
+        })?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(key_error(
+                "ephemeral.ca_file",
+                &format!("holds no PEM certificate ({})", ca_file.display()),
+            ));
+        }
+        Ok(Some(target.with_ca_pem(pem)))
     }
 
     pub fn ephemeral_timeout(&self) -> Duration {
@@ -1008,7 +1084,7 @@ mod tests {
             config.database_target().unwrap(),
             DatabaseTarget::Sqlite("data/sesame.db".into())
         );
-        assert_eq!(config.ephemeral_target().unwrap(), None);
+        assert!(config.ephemeral_target().unwrap().is_none());
     }
 
     #[test]
@@ -1060,6 +1136,97 @@ mod tests {
             assert!(line.contains(needle), "{var}={value}: {line}");
             assert!(!line.contains('\n'), "one line: {line}");
         }
+    }
+
+    #[test]
+    fn sentinel_urls_and_ca_files_are_checked() {
+        let sentinel = "redis+sentinel://s1.example:26379,s2.example/mymaster/2";
+        let config = Config::load_from(None, env(&[("IDP__EPHEMERAL__URL", sentinel)])).unwrap();
+        let target = config.ephemeral_target().unwrap().unwrap();
+        assert!(target.is_sentinel() && !target.is_tls());
+
+        // The password of the file goes into the Sentinel URL, and never out.
+        let pw = secret_file("sentinel-pw", "s3nt/nel pw\n");
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("IDP__EPHEMERAL__URL", sentinel),
+                ("IDP__EPHEMERAL__PASSWORD_FILE", pw.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert!(
+            config
+                .ephemeral
+                .url
+                .starts_with("redis+sentinel://:s3nt%2Fnel%20pw@s1.example"),
+            "{}",
+            config.ephemeral.url
+        );
+        assert!(!format!("{config:?}").contains("s3nt"));
+        assert!(!redact_url(&config.ephemeral.url).contains("s3nt"));
+        assert!(config.ephemeral_target().unwrap().is_some());
+
+        let ca = secret_file(
+            "ca.pem",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        );
+        let not_pem = secret_file("ca.txt", "hello");
+        let ca = ca.to_str().unwrap();
+        let tls = Config::load_from(
+            None,
+            env(&[
+                (
+                    "IDP__EPHEMERAL__URL",
+                    "rediss+sentinel://s1.example/mymaster",
+                ),
+                ("IDP__EPHEMERAL__CA_FILE", ca),
+            ]),
+        )
+        .unwrap();
+        let target = tls.ephemeral_target().unwrap().unwrap();
+        assert!(target.is_tls() && target.is_sentinel());
+
+        let cases = [
+            ("redis+sentinel://s1.example", ""),
+            ("redis+sentinel://s1.example/", ""),
+            ("redis+sentinel://s1.example:x/m", ""),
+            ("redis+sentinel://s1.example/m/-1", ""),
+            ("redis+sentinel://s1.example/m/0/extra", ""),
+            ("redis+sentinel://,s1.example/m", ""),
+            ("redis://127.0.0.1:6379", ca),
+            ("memory://", ca),
+            ("rediss://127.0.0.1:6380", not_pem.to_str().unwrap()),
+            ("rediss://127.0.0.1:6380", "/nonexistent/ca.pem"),
+        ];
+        for (url, ca_file) in cases {
+            let err = Config::load_from(
+                None,
+                env(&[
+                    ("IDP__EPHEMERAL__URL", url),
+                    ("IDP__EPHEMERAL__CA_FILE", ca_file),
+                ]),
+            )
+            .unwrap_err()
+            .to_string();
+            let key = if ca_file.is_empty() {
+                "ephemeral.url"
+            } else {
+                "ephemeral.ca_file"
+            };
+            assert!(err.contains(key), "{url} {ca_file}: {err}");
+        }
+        // A bad Sentinel URL with a password does not repeat it.
+        let err = Config::load_from(
+            None,
+            env(&[(
+                "IDP__EPHEMERAL__URL",
+                "redis+sentinel://:hunter2@s1.example",
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

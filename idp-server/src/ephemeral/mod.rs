@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use hub::Subscription;
 pub use memory::MemoryStore;
-pub use redis_store::RedisStore;
+pub use redis_store::{RedisStore, RedisTarget};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
@@ -139,17 +139,18 @@ pub enum Ephemeral {
 }
 
 impl Ephemeral {
-    /// Builds the store for `url` (`memory://` or `redis://…`). Never waits for
-    /// Redis: an unreachable server shows up as `Unavailable` on use and in /readyz.
+    /// Builds the store: in-process for `None`, else Redis (direct or through
+    /// Sentinel). Never waits for Redis: an unreachable server shows up as
+    /// `Unavailable` on use and in /readyz.
     pub fn connect(
-        url: Option<&str>,
+        target: Option<RedisTarget>,
         namespace: &str,
         timeout: Duration,
     ) -> Result<Self, EphemeralError> {
-        match url {
+        match target {
             None => Ok(Ephemeral::Memory(MemoryStore::new())),
-            Some(url) => Ok(Ephemeral::Redis(RedisStore::connect(
-                url, namespace, timeout,
+            Some(target) => Ok(Ephemeral::Redis(RedisStore::connect_target(
+                target, namespace, timeout,
             )?)),
         }
     }
