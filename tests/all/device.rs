@@ -121,16 +121,7 @@ struct Waiting {
 }
 
 fn shown_number(page: &Page) -> i64 {
-    let start = page
-        .body
-        .find("id=\"match-number\"")
-        .unwrap_or_else(|| panic!("no number on the page: {}", page.body));
-    let rest = &page.body[start..];
-    let digits: String = rest[rest.find('>').unwrap() + 1..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().unwrap()
+    idp_tests::phone::shown_number(&page.body)
 }
 
 /// Opens `authorize_url` in `browser` and types `phone` on the phone page.
@@ -945,13 +936,7 @@ async fn spawn_unthrottled(backend: Backend) -> (TestEnv, TestApp) {
 
 /// A browser on the phone page of a new eidas2 login: (browser, tx, csrf).
 async fn on_phone_page(app: &TestApp) -> (Browser, String, String) {
-    let request = manual_authorize(&app.base, CLIENT, "openid", &[("acr_values", "eidas2")]);
-    let mut browser = Browser::new(&app.base);
-    let start = browser.get(&request.url).await;
-    let form = browser.get(start.location.as_deref().unwrap()).await;
-    assert_eq!(form.status, 200, "{}", form.body);
-    let (tx, csrf) = (form.field("tx").unwrap(), form.field("csrf").unwrap());
-    (browser, tx, csrf)
+    idp_tests::phone::on_phone_page(&app.base, CLIENT, "openid").await
 }
 
 async fn status_of(browser: &mut Browser, tx: &str) -> String {

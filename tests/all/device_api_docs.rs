@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use idp_tests::authenticator::{API, Authenticator};
-use idp_tests::browser::Browser;
-use idp_tests::oidc::{manual_authorize, register_client, verified_with_activation_code};
+use idp_tests::oidc::{register_client, verified_with_activation_code};
 use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 use serde_json::{Value, json};
 
@@ -67,31 +66,9 @@ fn signed(
 
 /// A browser's eidas2 login up to the waiting page: the number shown.
 async fn start_login(app: &TestApp, phone: &str) -> i64 {
-    let request = manual_authorize(
-        &app.base,
-        "formation",
-        "openid",
-        &[("acr_values", "eidas2")],
-    );
-    let mut browser = Browser::new(&app.base);
-    let start = browser.get(&request.url).await;
-    let form = browser.get(start.location.as_deref().unwrap()).await;
-    let (tx, csrf) = (form.field("tx").unwrap(), form.field("csrf").unwrap());
-    let posted = browser
-        .post(
-            "/login/telephone",
-            &[("tx", &tx), ("csrf", &csrf), ("phone", phone)],
-        )
-        .await;
-    let waiting = browser.get(posted.location.as_deref().unwrap()).await;
-    let start = waiting.body.find("id=\"match-number\"").unwrap();
-    let rest = &waiting.body[start..];
-    rest[rest.find('>').unwrap() + 1..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    idp_tests::phone::at_waiting_page(&app.base, "formation", "openid", phone)
+        .await
+        .2
 }
 
 async fn device_api_responses_match_the_openapi_document(backend: Backend) {

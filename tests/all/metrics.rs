@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use idp_tests::authenticator::Authenticator;
-use idp_tests::browser::{Browser, Page};
+use idp_tests::browser::Browser;
 use idp_tests::enrolment::{Person, enrol_until_choice};
 use idp_tests::oidc::{manual_authorize, register_client, verified_with_activation_code};
 use idp_tests::{Backend, TestApp, TestEnv, both_backends};
@@ -54,38 +54,9 @@ fn sum(samples: &HashMap<String, f64>, name: &str, part: &str) -> f64 {
         .sum()
 }
 
-fn shown_number(page: &Page) -> i64 {
-    let start = page.body.find("id=\"match-number\"").expect("a number");
-    let rest = &page.body[start..];
-    rest[rest.find('>').unwrap() + 1..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
-}
-
 /// Opens an eidas2 authorization and types `phone`: (browser, tx, number).
 async fn wait_for_login(app: &TestApp, phone: &str) -> (Browser, String, i64) {
-    let request = manual_authorize(
-        &app.base,
-        CLIENT,
-        "openid profile",
-        &[("acr_values", "eidas2")],
-    );
-    let mut browser = Browser::new(&app.base);
-    let start = browser.get(&request.url).await;
-    let form = browser.get(start.location.as_deref().unwrap()).await;
-    let (tx, csrf) = (form.field("tx").unwrap(), form.field("csrf").unwrap());
-    let posted = browser
-        .post(
-            "/login/telephone",
-            &[("tx", &tx), ("csrf", &csrf), ("phone", phone)],
-        )
-        .await;
-    assert_eq!(posted.status, 303, "{}", posted.body);
-    let waiting = browser.get(posted.location.as_deref().unwrap()).await;
-    (browser, tx, shown_number(&waiting))
+    idp_tests::phone::at_waiting_page(&app.base, CLIENT, "openid profile", phone).await
 }
 
 /// After approval: through consent to the client's redirect; returns the code.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use idp_tests::authenticator::{ApiError, Authenticator};
 use idp_tests::browser::Browser;
 use idp_tests::oidc::{manual_authorize, register_client, verified_with_activation_code};
+use idp_tests::phone::shown_number;
 use idp_tests::{Backend, TestApp, TestEnv};
 use serde_json::Value;
 
@@ -244,17 +245,6 @@ async fn person(app: &TestApp, proxy: &str, n: u32) -> Person {
         .await
         .expect("activation through the proxy");
     Person { phone, device }
-}
-
-fn shown_number(body: &str) -> i64 {
-    let start = body.find("id=\"match-number\"").expect("a number");
-    let rest = &body[start..];
-    rest[rest.find('>').unwrap() + 1..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
 }
 
 /// Why a login did not complete (shown through `Debug` in assertions).

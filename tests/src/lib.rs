@@ -15,6 +15,7 @@ pub mod authenticator;
 pub mod browser;
 pub mod enrolment;
 pub mod oidc;
+pub mod phone;
 pub mod rp;
 
 use std::net::TcpListener;
