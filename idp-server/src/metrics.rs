@@ -327,11 +327,12 @@ impl Drop for OpenStream {
 }
 
 /// The limits a refusal can name (so that their series exist at zero).
-pub const LIMITS: [&str; 9] = [
+pub const LIMITS: [&str; 10] = [
     "authz:ip",
     "enrol:ip",
     "otp:cooldown",
     "otp:hourly",
+    "otp:enrolment",
     "phone:ip",
     "phone:number",
     "password:ip",

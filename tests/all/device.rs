@@ -126,21 +126,8 @@ fn shown_number(page: &Page) -> i64 {
 
 /// Opens `authorize_url` in `browser` and types `phone` on the phone page.
 async fn wait_in(mut browser: Browser, authorize_url: &str, phone: &str) -> Waiting {
-    let start = browser.get(authorize_url).await;
-    let location = start.location.clone().expect("redirect to the phone page");
-    assert!(location.contains("/login/telephone?tx="), "{location}");
-    let form = browser.get(&location).await;
-    assert_eq!(form.status, 200);
-    let (tx, csrf) = (form.field("tx").unwrap(), form.field("csrf").unwrap());
-    let posted = browser
-        .post(
-            "/login/telephone",
-            &[("tx", &tx), ("csrf", &csrf), ("phone", phone)],
-        )
-        .await;
-    assert_eq!(posted.status, 303, "{}", posted.body);
-    let waiting = browser.get(posted.location.as_deref().unwrap()).await;
-    assert_eq!(waiting.status, 200, "{}", waiting.body);
+    let (tx, csrf) = idp_tests::phone::open_phone_page(&mut browser, authorize_url).await;
+    let waiting = idp_tests::phone::submit_phone(&mut browser, &tx, &csrf, phone).await;
     Waiting {
         number: shown_number(&waiting),
         browser,

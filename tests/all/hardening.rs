@@ -252,39 +252,8 @@ fn without_countdown(text: &str) -> String {
 /// A browser with an account at the mobile step (email verified, password set).
 async fn at_mobile_step(app: &TestApp, n: u32) -> Browser {
     let mut browser = eligible(app, &format!("192.0.2.{n}")).await;
-    let email = format!(
-        "mobile.{n}.{}@example.fr",
-        &uuid::Uuid::new_v4().simple().to_string()[..6]
-    );
-    let (_, csrf) = form(&mut browser, "/inscription/courriel").await;
-    let page = browser
-        .post(
-            "/inscription/courriel",
-            &[("csrf", &csrf), ("email", &email)],
-        )
-        .await;
-    assert_eq!(page.status, 303, "{}", page.body);
-    let code = code_sent_to(app, &email).await;
-    let page = idp_tests::enrolment::submit(
-        &mut browser,
-        "/inscription/courriel/code",
-        &[("code", &code)],
-    )
-    .await;
-    assert_eq!(page.status, 303, "{}", page.body);
-    let password = "Velo-Rouge-Sur-La-Colline";
-    let page = idp_tests::enrolment::submit(
-        &mut browser,
-        "/inscription/mot-de-passe",
-        &[("password", password), ("confirmation", password)],
-    )
-    .await;
-    assert_eq!(
-        page.location.as_deref(),
-        Some(app.url("/inscription/mobile").as_str()),
-        "{}",
-        page.body
-    );
+    let person = idp_tests::enrolment::Person::new(n);
+    idp_tests::enrolment::email_and_password(app, &mut browser, &person).await;
     browser
 }
 

@@ -103,33 +103,18 @@ pub fn identity_fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'
     fields
 }
 
-/// From the start to the verification choice; returns the account's browser.
-pub async fn enrol_until_choice(app: &TestApp, person: &Person, document: &str) -> Browser {
-    let mut browser = Browser::new(&app.base);
+/// Past the eligibility page: the email, its code and the password; the
+/// browser then stands at the mobile step (the account exists).
+pub async fn email_and_password(app: &TestApp, browser: &mut Browser, person: &Person) {
     let page = submit(
-        &mut browser,
-        "/inscription",
-        &[("adult", "yes"), ("smartphone", "yes"), ("document", "yes")],
-    )
-    .await;
-    assert_eq!(
-        page.location.as_deref(),
-        Some(app.url("/inscription/courriel").as_str())
-    );
-    let page = submit(
-        &mut browser,
+        browser,
         "/inscription/courriel",
         &[("email", &person.email)],
     )
     .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let code = code_sent_to(app, &person.email).await;
-    let page = submit(
-        &mut browser,
-        "/inscription/courriel/code",
-        &[("code", &code)],
-    )
-    .await;
+    let page = submit(browser, "/inscription/courriel/code", &[("code", &code)]).await;
     assert_eq!(
         page.location.as_deref(),
         Some(app.url("/inscription/mot-de-passe").as_str()),
@@ -137,7 +122,7 @@ pub async fn enrol_until_choice(app: &TestApp, person: &Person, document: &str) 
         page.body
     );
     let page = submit(
-        &mut browser,
+        browser,
         "/inscription/mot-de-passe",
         &[
             ("password", &person.password),
@@ -151,6 +136,22 @@ pub async fn enrol_until_choice(app: &TestApp, person: &Person, document: &str) 
         "{}",
         page.body
     );
+}
+
+/// From the start to the verification choice; returns the account's browser.
+pub async fn enrol_until_choice(app: &TestApp, person: &Person, document: &str) -> Browser {
+    let mut browser = Browser::new(&app.base);
+    let page = submit(
+        &mut browser,
+        "/inscription",
+        &[("adult", "yes"), ("smartphone", "yes"), ("document", "yes")],
+    )
+    .await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some(app.url("/inscription/courriel").as_str())
+    );
+    email_and_password(app, &mut browser, person).await;
     let page = submit(
         &mut browser,
         "/inscription/mobile",

@@ -25,6 +25,7 @@ use crate::notify::EmailMessage;
 use crate::oidc::Provider;
 use crate::oidc::claims::Person;
 use crate::oidc::types::Authenticated;
+use crate::ratelimit::Limit;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::devices::{self, DeviceRow, MAX_PIN_FAILURES};
 use crate::store::{accounts, enrolment, now_unix};
@@ -216,23 +217,26 @@ pub struct StartRequest<'a> {
     pub user_agent: &'a str,
 }
 
+/// Counts one phone-page submission against `limit` for `subject`.
 async fn throttle(
     provider: &Provider,
-    key: &str,
-    limit: i64,
     name: &'static str,
+    max: i64,
+    subject: &str,
 ) -> Result<Option<StartRefusal>, DeviceError> {
-    let eph = &provider.core.ephemeral;
-    if eph.incr(key, WINDOW).await? > limit {
-        let metrics = &provider.core.metrics;
-        metrics.rate_limited(name);
-        metrics.login_outcome(Acr::Eidas2, LoginOutcome::Throttled);
-        let wait = eph.ttl(key).await?.unwrap_or(WINDOW);
-        return Ok(Some(StartRefusal::Throttled {
-            retry_after: wait.as_secs().max(1),
-        }));
-    }
-    Ok(None)
+    let limit = Limit {
+        name,
+        max,
+        window: WINDOW,
+    };
+    let Some(retry_after) = limit.hit(&provider.core, subject).await? else {
+        return Ok(None);
+    };
+    provider
+        .core
+        .metrics
+        .login_outcome(Acr::Eidas2, LoginOutcome::Throttled);
+    Ok(Some(StartRefusal::Throttled { retry_after }))
 }
 
 /// Starts an approval for the phone number typed in the browser. Whether the
@@ -242,8 +246,8 @@ pub async fn start(
     request: StartRequest<'_>,
 ) -> Result<Result<Challenge, StartRefusal>, DeviceError> {
     let limits = &provider.core.config.login;
-    let ip_key = format!("rl:phone:ip:{}", request.ip);
-    if let Some(refusal) = throttle(provider, &ip_key, limits.phone_ip_limit, "phone:ip").await? {
+    if let Some(refusal) = throttle(provider, "phone:ip", limits.phone_ip_limit, request.ip).await?
+    {
         return Ok(Err(refusal));
     }
     let Ok(phone) = FrenchMobile::parse(request.phone) else {
@@ -251,15 +255,8 @@ pub async fn start(
     };
     let e164 = phone.as_str().to_owned();
     let phone_hash = provider.lookup_hash(&e164);
-    let phone_key = format!("rl:chal:phone:{phone_hash}");
-    if let Some(refusal) = throttle(
-        provider,
-        &phone_key,
-        limits.approvals_per_phone,
-        "phone:number",
-    )
-    .await?
-    {
+    let per_number = limits.approvals_per_phone;
+    if let Some(refusal) = throttle(provider, "phone:number", per_number, &phone_hash).await? {
         return Ok(Err(refusal));
     }
     let account_id = provider

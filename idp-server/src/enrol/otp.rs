@@ -10,6 +10,7 @@ use super::EnrolError;
 use crate::crypto::{constant_time_eq, random_bytes};
 use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
+use crate::ratelimit::Limit;
 
 pub const MAX_ATTEMPTS: i64 = 5;
 pub const COOLDOWN: Duration = Duration::from_secs(60);
@@ -147,16 +148,15 @@ pub async fn count_enrolment_send(
     provider: &Provider,
     account_id: &str,
 ) -> Result<Option<SendRefusal>, EnrolError> {
-    let eph = &provider.core.ephemeral;
-    let key = format!("otp-sends-enrol:{account_id}");
-    if eph.incr(&key, HOUR).await? > SENDS_PER_HOUR {
-        let wait = eph.ttl(&key).await?.unwrap_or(HOUR);
-        provider.core.metrics.rate_limited("otp:hourly");
-        return Ok(Some(SendRefusal::HourlyCap {
-            retry_after: wait.as_secs().max(1),
-        }));
-    }
-    Ok(None)
+    let limit = Limit {
+        name: "otp:enrolment",
+        max: SENDS_PER_HOUR,
+        window: HOUR,
+    };
+    Ok(limit
+        .hit(&provider.core, account_id)
+        .await?
+        .map(|retry_after| SendRefusal::HourlyCap { retry_after }))
 }
 
 impl Reservation {
