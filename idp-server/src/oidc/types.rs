@@ -26,27 +26,49 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// The first supported tag of `ui_locales` or `Accept-Language`; French by default.
+    /// The person's language: the first supported tag of `ui_locales` (in
+    /// order of preference, OIDC Core §3.1.2.1), else the supported tag of
+    /// `Accept-Language` with the highest q-value (RFC 9110 §12.5.4; ties
+    /// keep the header's order, `q=0` means "not this one"); French by default.
     pub fn negotiate(ui_locales: Option<&str>, accept_language: Option<&str>) -> Lang {
-        let pick = |list: &str, sep: char| {
-            list.split(sep)
-                .map(|tag| {
-                    tag.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .find_map(|tag| match tag.split('-').next() {
-                    Some("fr") => Some(Lang::Fr),
-                    Some("en") => Some(Lang::En),
-                    _ => None,
-                })
-        };
         ui_locales
-            .and_then(|l| pick(l, ' '))
-            .or_else(|| accept_language.and_then(|l| pick(l, ',')))
+            .and_then(|list| list.split(' ').find_map(Lang::from_tag))
+            .or_else(|| accept_language.and_then(Lang::from_accept_language))
             .unwrap_or(Lang::Fr)
+    }
+
+    /// `fr`, `fr-FR`, `EN-gb` …; `None` for a language the pages do not have.
+    fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split('-').next()?;
+        if primary.eq_ignore_ascii_case("fr") {
+            Some(Lang::Fr)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(u16, Lang)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Lang::from_tag) else {
+                continue;
+            };
+            let quality = parts
+                .find_map(|p| {
+                    let (name, value) = p.split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("q")
+                        .then(|| quality(value))
+                })
+                .unwrap_or(1000);
+            if quality > 0 && best.is_none_or(|(q, _)| quality > q) {
+                best = Some((quality, lang));
+            }
+        }
+        best.map(|(_, lang)| lang)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +76,21 @@ impl Lang {
             Lang::Fr => "fr",
             Lang::En => "en",
         }
+    }
+}
+
+/// An RFC 9110 qvalue in thousandths (`0.8` → 800); malformed values count as 0.
+fn quality(value: &str) -> u16 {
+    let value = value.trim();
+    let (int, frac) = value.split_once('.').unwrap_or((value, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    let thousandths = format!("{frac:0<3}").parse::<u16>().unwrap_or(0);
+    match int {
+        "0" => thousandths,
+        "1" if thousandths == 0 => 1000,
+        _ => 0,
     }
 }
 
@@ -164,5 +201,24 @@ mod tests {
         );
         assert_eq!(Lang::negotiate(None, Some("de-DE")), Lang::Fr);
         assert_eq!(Lang::negotiate(None, None), Lang::Fr);
+    }
+
+    #[test]
+    fn accept_language_follows_q_values() {
+        assert_eq!(Lang::negotiate(None, Some("en;q=0.1, fr")), Lang::Fr);
+        assert_eq!(
+            Lang::negotiate(None, Some("fr;q=0.5, en-GB;q=0.9")),
+            Lang::En
+        );
+        assert_eq!(Lang::negotiate(None, Some("en;q=0, de")), Lang::Fr);
+        assert_eq!(Lang::negotiate(None, Some("de, en;q=0.3")), Lang::En);
+        // Equal weights keep the header's order.
+        assert_eq!(Lang::negotiate(None, Some("en, fr")), Lang::En);
+        assert_eq!(
+            Lang::negotiate(None, Some("fr-FR,fr;q=0.9,en;q=0.8")),
+            Lang::Fr
+        );
+        // A malformed weight is no preference at all.
+        assert_eq!(Lang::negotiate(None, Some("en;q=2, fr;q=0.2")), Lang::Fr);
     }
 }

@@ -12,7 +12,7 @@ use crate::ephemeral::EphemeralError;
 use crate::keys::KeyError;
 use crate::store::StoreError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WebError {
     /// A backing service (database, Redis) is unreachable: retry later.
     #[error("a backing service is unavailable: {0}")]
@@ -297,5 +297,123 @@ mod tests {
             WebError::from(StoreError::from(Error::NotFound)).status_code(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+}
+
+// ------------------------------------------------------------------ pages
+
+/// A service's refusal as a person reads it: the status, the sentence in
+/// their language (from the texts structs, never inline) and when to retry.
+/// Implemented in `web` for the services' refusal types, so services stay
+/// free of HTTP and of wording.
+pub trait UserFacing {
+    fn status(&self) -> StatusCode;
+    fn message(&self, t: &'static crate::web::i18n::Texts) -> String;
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Why a citizen page could not be served: an error page in the person's
+/// language. Page handlers return `Result<HttpResponse, PageError>` and reach
+/// it with `?` through [`OrPage::or_page`] or [`PageError::refused`].
+#[derive(Debug)]
+pub struct PageError {
+    lang: crate::oidc::types::Lang,
+    kind: PageErrorKind,
+}
+
+#[derive(Debug)]
+enum PageErrorKind {
+    Refused {
+        status: StatusCode,
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// Not where this page belongs: 303 to the right one.
+    Elsewhere(String),
+    Failure(WebError),
+}
+
+impl PageError {
+    pub fn refused(lang: crate::oidc::types::Lang, refusal: &impl UserFacing) -> Self {
+        let t = crate::web::i18n::texts(lang);
+        PageError {
+            lang,
+            kind: PageErrorKind::Refused {
+                status: refusal.status(),
+                message: refusal.message(t),
+                retry_after: refusal.retry_after(),
+            },
+        }
+    }
+
+    pub fn see_other(lang: crate::oidc::types::Lang, location: impl Into<String>) -> Self {
+        PageError {
+            lang,
+            kind: PageErrorKind::Elsewhere(location.into()),
+        }
+    }
+
+    pub fn failure(lang: crate::oidc::types::Lang, error: impl Into<WebError>) -> Self {
+        PageError {
+            lang,
+            kind: PageErrorKind::Failure(error.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            PageErrorKind::Refused { status, .. } => write!(f, "page refused ({status})"),
+            PageErrorKind::Elsewhere(location) => write!(f, "page redirected to {location}"),
+            PageErrorKind::Failure(e) => e.fmt(f),
+        }
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match &self.kind {
+            PageErrorKind::Refused { status, .. } => *status,
+            PageErrorKind::Elsewhere(_) => StatusCode::SEE_OTHER,
+            PageErrorKind::Failure(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use crate::web::pages;
+        match &self.kind {
+            PageErrorKind::Refused {
+                status,
+                message,
+                retry_after,
+            } => {
+                let mut response = pages::error_page(self.lang, *status, message);
+                if let Some(seconds) = retry_after
+                    && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+                {
+                    response.headers_mut().insert(RETRY_AFTER, value);
+                }
+                response
+            }
+            PageErrorKind::Elsewhere(location) => HttpResponse::SeeOther()
+                .insert_header(("Location", location.as_str()))
+                .finish(),
+            PageErrorKind::Failure(e) => pages::failure_page(self.lang, e.clone()),
+        }
+    }
+}
+
+/// `?` on a service call inside a page handler: an infrastructure failure
+/// becomes the 503/500 page in the person's language.
+pub trait OrPage<T> {
+    fn or_page(self, lang: crate::oidc::types::Lang) -> Result<T, PageError>;
+}
+
+impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
+    fn or_page(self, lang: crate::oidc::types::Lang) -> Result<T, PageError> {
+        self.map_err(|e| PageError::failure(lang, e))
     }
 }

@@ -1,10 +1,12 @@
 //! HTTP surface (actix-web). Handlers stay thin: parse, call one service, render.
 
 pub mod cookies;
+pub mod csrf;
 pub mod device;
 pub mod drain;
 pub mod enrol;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod i18n;
 pub mod metrics;
