@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::Provider;
-use super::client_auth::{self, ClientAuthError, Presented};
+use super::client_auth::{self, BasicCredentials, ClientAuthError, Presented};
 use super::error::OidcError;
 use super::token::describe;
 use super::types::Grant;
@@ -15,16 +15,13 @@ use crate::store::{now_unix, refresh_tokens};
 
 pub async fn introspect(
     provider: &Provider,
-    authorization: Option<&str>,
+    basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
 ) -> Result<Result<Value, ClientAuthError>, OidcError> {
-    let client =
-        match client_auth::authenticate(provider, Presented::from_request(authorization, form))
-            .await?
-        {
-            Ok(client) => client,
-            Err(e) => return Ok(Err(e)),
-        };
+    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
+        Ok(client) => client,
+        Err(e) => return Ok(Err(e)),
+    };
     let inactive = json!({ "active": false });
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return Ok(Ok(inactive));

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::Provider;
-use super::client_auth::{self, ClientAuthError, Presented};
+use super::client_auth::{self, BasicCredentials, ClientAuthError, Presented};
 use super::error::{OAuthError, OidcError};
 use super::token::revoke_family;
 use super::userinfo::access_token;
@@ -19,16 +19,13 @@ pub enum Revocation {
 
 pub async fn revoke(
     provider: &Provider,
-    authorization: Option<&str>,
+    basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
 ) -> Result<Revocation, OidcError> {
-    let client =
-        match client_auth::authenticate(provider, Presented::from_request(authorization, form))
-            .await?
-        {
-            Ok(client) => client,
-            Err(e) => return Ok(Revocation::Client(e)),
-        };
+    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
+        Ok(client) => client,
+        Err(e) => return Ok(Revocation::Client(e)),
+    };
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return Ok(Revocation::Invalid(OAuthError::invalid_request(
             "token is required",

@@ -1,6 +1,7 @@
 //! HTTP surface (actix-web). Handlers stay thin: parse, call one service, render.
 
 pub mod cookies;
+pub mod credentials;
 pub mod csrf;
 pub mod device;
 pub mod drain;
@@ -14,6 +15,7 @@ pub mod middleware;
 pub mod oidc;
 pub mod pages;
 pub mod params;
+pub mod pending;
 pub mod phone;
 pub mod wellknown;
 
