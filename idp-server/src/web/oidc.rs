@@ -74,7 +74,7 @@ pub(super) async fn logged_in(
     let (next, cookie) = authorize::after_login(provider, request, client, auth)
         .await
         .or_page(lang)?;
-    let mut response = render_next(lang, next)?;
+    let mut response = render_next(lang, next).unwrap_or_else(|e| e.error_response());
     let _ = response.add_cookie(&cookies::session(provider, cookie));
     Ok(response)
 }
@@ -114,22 +114,33 @@ async fn authorize(provider: &Provider, req: &HttpRequest, pairs: Pairs) -> Page
     let (params, repeated) = params::single(pairs);
     let lang = lang_of_params(&params, req);
     let (browser, new_cookie) = cookies::browser(provider, req).or_page(lang)?;
-    let session = current_session(provider, req).await.or_page(lang)?;
-    let (hash, ip) = (
-        cookies::browser_hash(provider, &browser),
-        super::client_ip(req),
-    );
-    let from = authorize::Browser {
-        hash: &hash,
-        accept_language: accept_language(req),
-        ip: &ip,
-    };
-    let next = authorize::start(provider, &params, repeated.as_deref(), &from, session);
-    let mut response = render_next(lang, next.await.or_page(lang)?)?;
+    let hash = cookies::browser_hash(provider, &browser);
+    let answer = start(provider, req, &params, repeated.as_deref(), &hash, lang).await;
+    // Whatever the answer, the browser keeps the cookie that binds it.
+    let mut response = answer.unwrap_or_else(|e| e.error_response());
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
     Ok(response)
+}
+
+async fn start(
+    provider: &Provider,
+    req: &HttpRequest,
+    params: &Params,
+    repeated: Option<&str>,
+    hash: &str,
+    lang: Lang,
+) -> Page {
+    let session = current_session(provider, req).await.or_page(lang)?;
+    let ip = super::client_ip(req);
+    let from = authorize::Browser {
+        hash,
+        accept_language: accept_language(req),
+        ip: &ip,
+    };
+    let next = authorize::start(provider, params, repeated, &from, session).await;
+    render_next(lang, next.or_page(lang)?)
 }
 
 /// The SSO session the browser's cookie names, if it is still there.

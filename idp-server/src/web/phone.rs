@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::client_ip;
@@ -26,6 +26,7 @@ use crate::oidc::phone::{self as phone_login, Typed, Waiting};
 use crate::oidc::types::AuthRequest;
 
 type Page = Result<HttpResponse, PageError>;
+type Answer = Result<HttpResponse, crate::device::DeviceError>;
 
 #[derive(Deserialize)]
 pub struct PhoneForm {
@@ -83,31 +84,39 @@ pub async fn wait_get(provider: web::Data<Provider>, mut pending: LoginRequest) 
     }
 }
 
-/// The request of `tx` for the page's script (JSON errors, not pages).
-fn for_script(pending: Option<LoginRequest>) -> Result<AuthRequest, HttpResponse> {
-    pending.map(|p| p.request).ok_or_else(|| {
-        super::error::json_error(
-            StatusCode::NOT_FOUND,
-            "unknown_request",
-            "no such login request in this browser",
-        )
-    })
+/// The login request of `tx` for the waiting page's script: answers a JSON
+/// 404 (not a page) when this browser has no such request.
+pub struct ForScript(AuthRequest);
+
+impl FromRequest for ForScript {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let pending = LoginRequest::from_request(req, payload);
+        Box::pin(async move {
+            match pending.await {
+                Ok(pending) => Ok(ForScript(pending.request)),
+                Err(_) => Err(actix_web::error::InternalError::from_response(
+                    "unknown login request",
+                    super::error::json_error(
+                        StatusCode::NOT_FOUND,
+                        "unknown_request",
+                        "no such login request in this browser",
+                    ),
+                )
+                .into()),
+            }
+        })
+    }
 }
 
 /// The request's approval status, as JSON, for the polling fallback.
-pub async fn status_get(
-    provider: web::Data<Provider>,
-    pending: Option<LoginRequest>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let request = for_script(pending).map_err(script_error)?;
-    let status = phone_login::status(&provider, &request).await?;
+pub async fn status_get(provider: web::Data<Provider>, script: ForScript) -> Answer {
+    let status = phone_login::status(&provider, &script.0).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "state": status.as_str() })))
-}
-
-fn script_error(response: HttpResponse) -> actix_web::Error {
-    actix_web::error::InternalError::from_response("unknown login request", response).into()
 }
 
 /// Browsers re-read the status at least this often while waiting.
@@ -151,25 +160,9 @@ async fn next_state(mut w: Watch) -> Option<(Result<Bytes, actix_web::Error>, Wa
 pub async fn events_get(
     provider: web::Data<Provider>,
     drain: web::Data<Drain>,
-    pending: Option<LoginRequest>,
+    script: ForScript,
 ) -> HttpResponse {
-    let request = match for_script(pending) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let topic = challenge::challenge_topic(request.challenge.as_deref().unwrap_or(""));
-    let watch = Watch {
-        _open: provider
-            .core
-            .metrics
-            .open_stream(crate::metrics::Stream::PhoneEvents),
-        wake: provider.core.ephemeral.subscribe(&topic),
-        provider,
-        request,
-        last: None,
-        done: false,
-        drain: drain.get_ref().clone(),
-    };
+    let watch = Watch::new(provider, drain.get_ref().clone(), script.0);
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -177,9 +170,25 @@ pub async fn events_get(
         .streaming(futures_util::stream::unfold(watch, next_state))
 }
 
+impl Watch {
+    fn new(provider: web::Data<Provider>, drain: Drain, request: AuthRequest) -> Self {
+        let topic = challenge::challenge_topic(request.challenge.as_deref().unwrap_or(""));
+        Watch {
+            _open: provider
+                .core
+                .metrics
+                .open_stream(crate::metrics::Stream::PhoneEvents),
+            wake: provider.core.ephemeral.subscribe(&topic),
+            provider,
+            request,
+            last: None,
+            done: false,
+            drain,
+        }
+    }
+}
+
 pub async fn wait_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=300"))
-        .body(include_str!("../../static/attente.js"))
+    let script = include_str!("../../static/attente.js");
+    super::wellknown::asset(super::wellknown::JAVASCRIPT, 300, script)
 }
