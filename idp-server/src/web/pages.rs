@@ -272,12 +272,22 @@ pub fn phone_end(pending: &LoginRequest, status: BrowserStatus) -> HttpResponse 
 /// A page of an authorization request whose forms may end in a redirect to
 /// the relying party: browsers apply `form-action` to the redirect after a
 /// form POST, so the (already validated) redirect URI's origin is allowed too.
-pub fn allow_form_redirect(mut response: HttpResponse, redirect_uri: &str) -> HttpResponse {
-    let origin = url::Url::parse(redirect_uri)
+pub fn allow_form_redirect(response: HttpResponse, redirect_uri: &str) -> HttpResponse {
+    let origin = origin(redirect_uri);
+    with_form_action(response, &format!("'self' {origin}"))
+}
+
+/// The origin of an (already validated) redirect URI, "" if it has none.
+fn origin(uri: &str) -> String {
+    url::Url::parse(uri)
         .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The default CSP with forms allowed to post to `sources`.
+fn with_form_action(mut response: HttpResponse, sources: &str) -> HttpResponse {
     if let Ok(value) = format!(
-        "default-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        "default-src 'self'; form-action {sources}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
     .parse()
     {
@@ -295,25 +305,13 @@ pub fn respond(lang: Lang, response: &AuthorizationResponse) -> HttpResponse {
             .insert_header(("Location", response.query_url()))
             .finish(),
         crate::oidc::types::ResponseMode::FormPost => {
-            let origin = url::Url::parse(&response.redirect_uri)
-                .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_default();
-            let mut page = html(
-                StatusCode::OK,
-                &FormPostPage {
-                    t: texts(lang),
-                    action: &response.redirect_uri,
-                    params: &response.params,
-                },
-            );
-            if let Ok(value) = format!(
-                "default-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-            )
-            .parse()
-            {
-                page.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
-            }
-            page
+            let page = FormPostPage {
+                t: texts(lang),
+                action: &response.redirect_uri,
+                params: &response.params,
+            };
+            let origin = origin(&response.redirect_uri);
+            with_form_action(html(StatusCode::OK, &page), &origin)
         }
     }
 }
