@@ -6,10 +6,9 @@ use std::collections::HashMap;
 use super::Provider;
 use super::client_auth::{self, BasicCredentials, ClientAuthError, Presented};
 use super::error::{OAuthError, OidcError};
-use super::token::revoke_family;
+use super::token::{refresh_token_row, revoke_family};
 use super::userinfo::access_token;
 use crate::ephemeral::EphemeralStore;
-use crate::store::refresh_tokens;
 
 pub enum Revocation {
     Done,
@@ -41,12 +40,7 @@ pub async fn revoke(
             .await?;
         return Ok(Revocation::Done);
     }
-    let hash = provider.lookup_hash(token);
-    let row = provider
-        .core
-        .db
-        .read(move |conn| refresh_tokens::get(conn, &hash))
-        .await?;
+    let row = refresh_token_row(provider, token).await?;
     if let Some(row) = row
         && row.client_id == client.id
     {

@@ -200,6 +200,19 @@ async fn store_refresh_token(
 }
 
 /// Revokes a refresh-token family (after a replay or a revocation request).
+/// The stored refresh token `token` names, whatever its state.
+pub async fn refresh_token_row(
+    provider: &Provider,
+    token: &str,
+) -> Result<Option<refresh_tokens::RefreshTokenRow>, OidcError> {
+    let hash = provider.lookup_hash(token);
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| refresh_tokens::get(conn, &hash))
+        .await?)
+}
+
 pub async fn revoke_family(provider: &Provider, family: &str) -> Result<usize, OidcError> {
     let family = family.to_owned();
     Ok(provider
