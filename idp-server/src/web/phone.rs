@@ -45,10 +45,7 @@ pub async fn phone_post(
     req: HttpRequest,
     posted: CsrfForm<PhoneForm, LoginRequest>,
 ) -> Page {
-    let CsrfForm {
-        form,
-        bound: mut pending,
-    } = posted;
+    let (form, mut pending) = (posted.form, posted.bound);
     let (lang, ip) = (pending.lang(), client_ip(&req));
     let typed = Typed {
         phone: &form.phone,
