@@ -175,6 +175,33 @@ impl Core {
     }
 }
 
+/// The services the HTTP handlers call, built once at start-up and given to
+/// actix as app data (`web::Data<Services>`; each one is also registered on
+/// its own, so a handler takes only what it uses).
+///
+/// `enrol`, `device` and `verification` are still function modules over the
+/// [`Provider`]; they get their own fields here when they become services
+/// (as `agents` and `support` of the console).
+#[derive(Clone)]
+pub struct Services {
+    /// The OpenID Connect provider (authorize, logins, tokens, sessions) and
+    /// the handle the enrolment, device and verification functions take.
+    pub oidc: Provider,
+    /// Signing keys (rotation, the published key set).
+    pub keys: Arc<KeyService>,
+}
+
+impl Services {
+    pub fn new(oidc: Provider) -> Self {
+        let keys = Arc::clone(&oidc.core.keys);
+        Services { oidc, keys }
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.oidc.core
+    }
+}
+
 /// A running IdP: the HTTP server plus its background tasks.
 pub struct Application {
     port: u16,
@@ -223,7 +250,8 @@ impl Application {
         ];
         let metrics = Arc::clone(&core.metrics);
         let (drain, draining) = web::drain::channel();
-        let server = web::server(provider, metrics, draining, listener).map_err(|source| {
+        let services = Services::new(provider);
+        let server = web::server(services, metrics, draining, listener).map_err(|source| {
             StartupError::Bind {
                 addr: addr.to_string(),
                 source,

@@ -16,6 +16,7 @@ both_backends!(
     userinfo_errors,
     password_attempts_are_throttled_atomically,
     login_forms_are_bound_to_their_browser,
+    every_login_form_refuses_a_missing_or_empty_token,
 );
 
 async fn setup(backend: Backend, code_ttl: Option<u64>) -> (TestEnv, TestApp, String) {
@@ -588,4 +589,42 @@ async fn login_forms_are_bound_to_their_browser(backend: Backend) {
         )
         .await;
     assert_eq!(done.status, 303);
+}
+
+/// Each form of a login request (`CsrfForm<_, LoginRequest>`) and the logout
+/// confirmation refuse a missing or empty token, and leave the request usable.
+async fn every_login_form_refuses_a_missing_or_empty_token(backend: Backend) {
+    let (_env, app, _) = setup(backend, None).await;
+    let mut browser = Browser::new(&app.base);
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let login = browser.get(&request.url).await.location.unwrap();
+    let tx = browser.get(&login).await.field("tx").unwrap();
+    let paths = [
+        "/login",
+        "/login/cancel",
+        "/login/telephone",
+        "/consent",
+        "/niveau",
+    ];
+    for path in paths {
+        for form in [vec![("tx", tx.as_str())], vec![("tx", &tx), ("csrf", "")]] {
+            let page = browser.post(path, &form).await;
+            assert_eq!(page.status, 400, "{path} {form:?}");
+            assert!(
+                page.body.contains("pas été envoyé depuis la page"),
+                "{path}: {}",
+                page.body
+            );
+            assert!(page.location.is_none(), "{path}");
+        }
+    }
+    assert_eq!(
+        browser.get(&login).await.status,
+        200,
+        "the request lives on"
+    );
+    // No session cookie: an empty token meets no empty expected token.
+    let page = browser.post("/logout/confirm", &[("csrf", "")]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("pas été envoyé depuis la page"));
 }

@@ -37,9 +37,10 @@ const MAX_STORED_PARAM_LEN: usize = 1024;
 /// A login hint is a phone number or an email address.
 const MAX_LOGIN_HINT_LEN: usize = 256;
 
-/// A problem shown on a page instead of being sent to the client.
+/// A problem shown on a page instead of being sent to the client (the web
+/// layer words it: `web::error`'s `UserFacing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PageError {
+pub enum Refusal {
     MissingClientId,
     UnknownClient,
     MissingRedirectUri,
@@ -56,6 +57,9 @@ pub enum PageError {
         retry_after: u64,
     },
 }
+
+/// The former name of [`Refusal`], kept while `web/enrol.rs` still uses it.
+pub type PageError = Refusal;
 
 /// Where the browser goes back to the relying party.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +127,7 @@ impl AuthorizationResponse {
 #[derive(Debug, Clone)]
 pub enum Next {
     /// A page explaining a problem (no redirect).
-    Page(PageError),
+    Page(Refusal),
     /// The login page of this request.
     Login(AuthRequest),
     /// The consent page of this request.
@@ -211,16 +215,16 @@ pub async fn start(
     session: Option<Authenticated>,
 ) -> Result<Next, OidcError> {
     if matches!(repeated, Some("client_id" | "redirect_uri")) {
-        return Ok(Next::Page(PageError::RepeatedParameter));
+        return Ok(Next::Page(Refusal::RepeatedParameter));
     }
     let Some(client_id) = param(params, "client_id") else {
-        return Ok(Next::Page(PageError::MissingClientId));
+        return Ok(Next::Page(Refusal::MissingClientId));
     };
     let Some(client) = provider.clients.get(client_id).await? else {
-        return Ok(Next::Page(PageError::UnknownClient));
+        return Ok(Next::Page(Refusal::UnknownClient));
     };
     let Some(redirect_uri) = param(params, "redirect_uri") else {
-        return Ok(Next::Page(PageError::MissingRedirectUri));
+        return Ok(Next::Page(Refusal::MissingRedirectUri));
     };
     if !client
         .metadata
@@ -228,7 +232,7 @@ pub async fn start(
         .iter()
         .any(|r| r == redirect_uri)
     {
-        return Ok(Next::Page(PageError::UnregisteredRedirectUri));
+        return Ok(Next::Page(Refusal::UnregisteredRedirectUri));
     }
     let state = param(params, "state");
     let issuer = provider.issuer();
@@ -467,7 +471,7 @@ pub async fn start(
             // Anonymous state: bounded per address, short-lived until the
             // person submits a form.
             if let Some(retry_after) = over_budget(provider, browser.ip).await? {
-                return Ok(Next::Page(PageError::TooManyRequests { retry_after }));
+                return Ok(Next::Page(Refusal::TooManyRequests { retry_after }));
             }
             let idle = Duration::from_secs(provider.core.config.oidc.authorize_idle_ttl_secs);
             let stored = PreparedSet {
@@ -586,28 +590,22 @@ async fn store(
     Ok(())
 }
 
-/// Loads a pending request for a form posted by the browser that started it.
-/// `csrf` is `None` for plain page views (GET).
+/// Loads a pending request for the browser that started it. A form's CSRF
+/// token (`AuthRequest::csrf`) is checked by the web layer's binding.
 pub async fn resume(
     provider: &Provider,
     id: &str,
     browser: &str,
-    csrf: Option<&str>,
-) -> Result<Result<(AuthRequest, Arc<Client>), PageError>, OidcError> {
+) -> Result<Result<(AuthRequest, Arc<Client>), Refusal>, OidcError> {
     let Some(raw) = provider.core.ephemeral.get(&request_key(id)).await? else {
-        return Ok(Err(PageError::UnknownRequest));
+        return Ok(Err(Refusal::UnknownRequest));
     };
     let request: AuthRequest = serde_json::from_slice(&raw)?;
     if !crate::crypto::constant_time_eq(request.browser.as_bytes(), browser.as_bytes()) {
-        return Ok(Err(PageError::UnknownRequest));
-    }
-    if let Some(csrf) = csrf
-        && !crate::crypto::constant_time_eq(request.csrf.as_bytes(), csrf.as_bytes())
-    {
-        return Ok(Err(PageError::Forged));
+        return Ok(Err(Refusal::UnknownRequest));
     }
     let Some(client) = provider.clients.get(&request.client_id).await? else {
-        return Ok(Err(PageError::UnknownClient));
+        return Ok(Err(Refusal::UnknownClient));
     };
     Ok(Ok((request, client)))
 }
@@ -696,7 +694,7 @@ pub async fn consent(
     approved: bool,
 ) -> Result<Next, OidcError> {
     let Some(auth) = request.authenticated.clone() else {
-        return Ok(Next::Page(PageError::UnknownRequest));
+        return Ok(Next::Page(Refusal::UnknownRequest));
     };
     if !approved {
         return cancel(provider, request, Cancel::ByPerson).await;

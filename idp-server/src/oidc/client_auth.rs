@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use josekit::jws::{ES256, JwsVerifier, PS256, RS256};
 use josekit::jwt;
 
@@ -41,30 +40,20 @@ pub struct ClientAuthError {
     pub basic: bool,
 }
 
+/// `client_secret_basic` credentials (RFC 6749 §2.3.1), already decoded
+/// from the `Authorization: Basic` header by the web layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicCredentials {
+    pub client_id: String,
+    pub secret: String,
+}
+
 impl Presented {
-    /// Reads the `Authorization` header and the form body.
-    pub fn from_request(authorization: Option<&str>, form: &HashMap<String, String>) -> Self {
-        let basic = authorization
-            .and_then(|h| {
-                h.strip_prefix("Basic ")
-                    .or_else(|| h.strip_prefix("basic "))
-            })
-            .and_then(|b64| STANDARD.decode(b64.trim()).ok())
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|pair| {
-                let (id, secret) = pair.split_once(':')?;
-                // RFC 6749 §2.3.1: both parts are form-urlencoded.
-                let decode = |s: &str| {
-                    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
-                        .ok()
-                        .and_then(|mut v| v.pop())
-                        .map(|(_, v)| v)
-                };
-                Some((decode(id)?, decode(secret)?))
-            });
+    /// The Basic credentials (if any) and the form body.
+    pub fn new(basic: Option<BasicCredentials>, form: &HashMap<String, String>) -> Self {
         let get = |k: &str| form.get(k).filter(|v| !v.is_empty()).cloned();
         Presented {
-            basic,
+            basic: basic.map(|b| (b.client_id, b.secret)),
             client_id: get("client_id"),
             client_secret: get("client_secret"),
             assertion_type: get("client_assertion_type"),

@@ -6,25 +6,22 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::Provider;
-use super::client_auth::{self, ClientAuthError, Presented};
+use super::client_auth::{self, BasicCredentials, ClientAuthError, Presented};
 use super::error::OidcError;
-use super::token::describe;
+use super::token::{describe, refresh_token_row};
 use super::types::Grant;
 use super::userinfo::access_token;
-use crate::store::{now_unix, refresh_tokens};
+use crate::store::now_unix;
 
 pub async fn introspect(
     provider: &Provider,
-    authorization: Option<&str>,
+    basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
 ) -> Result<Result<Value, ClientAuthError>, OidcError> {
-    let client =
-        match client_auth::authenticate(provider, Presented::from_request(authorization, form))
-            .await?
-        {
-            Ok(client) => client,
-            Err(e) => return Ok(Err(e)),
-        };
+    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
+        Ok(client) => client,
+        Err(e) => return Ok(Err(e)),
+    };
     let inactive = json!({ "active": false });
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return Ok(Ok(inactive));
@@ -38,12 +35,7 @@ pub async fn introspect(
         body["exp"] = json!(data.expires_at);
         return Ok(Ok(body));
     }
-    let hash = provider.lookup_hash(token);
-    let row = provider
-        .core
-        .db
-        .read(move |conn| refresh_tokens::get(conn, &hash))
-        .await?;
+    let row = refresh_token_row(provider, token).await?;
     if let Some(row) = row
         && row.client_id == client.id
         && row.revoked_at.is_none()

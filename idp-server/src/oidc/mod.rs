@@ -10,6 +10,7 @@ pub mod end_session;
 pub mod error;
 pub mod introspection;
 pub mod login;
+pub mod phone;
 pub mod revocation;
 pub mod session;
 pub mod token;

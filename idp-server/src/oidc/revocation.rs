@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 
 use super::Provider;
-use super::client_auth::{self, ClientAuthError, Presented};
+use super::client_auth::{self, BasicCredentials, ClientAuthError, Presented};
 use super::error::{OAuthError, OidcError};
-use super::token::revoke_family;
+use super::token::{refresh_token_row, revoke_family};
 use super::userinfo::access_token;
 use crate::ephemeral::EphemeralStore;
-use crate::store::refresh_tokens;
 
 pub enum Revocation {
     Done,
@@ -19,16 +18,13 @@ pub enum Revocation {
 
 pub async fn revoke(
     provider: &Provider,
-    authorization: Option<&str>,
+    basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
 ) -> Result<Revocation, OidcError> {
-    let client =
-        match client_auth::authenticate(provider, Presented::from_request(authorization, form))
-            .await?
-        {
-            Ok(client) => client,
-            Err(e) => return Ok(Revocation::Client(e)),
-        };
+    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
+        Ok(client) => client,
+        Err(e) => return Ok(Revocation::Client(e)),
+    };
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return Ok(Revocation::Invalid(OAuthError::invalid_request(
             "token is required",
@@ -44,12 +40,7 @@ pub async fn revoke(
             .await?;
         return Ok(Revocation::Done);
     }
-    let hash = provider.lookup_hash(token);
-    let row = provider
-        .core
-        .db
-        .read(move |conn| refresh_tokens::get(conn, &hash))
-        .await?;
+    let row = refresh_token_row(provider, token).await?;
     if let Some(row) = row
         && row.client_id == client.id
     {

@@ -88,35 +88,56 @@ where
         let req = req.clone();
         Box::pin(async move {
             let bound = bound.await.map_err(Into::into)?;
-            let body = body.await?;
-            if body.len() > FORM_LIMIT {
-                return Err(rejection(super::error::json_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "invalid_request",
-                    &format!("the request body is larger than {FORM_LIMIT} bytes"),
-                )));
-            }
-            let presented = url::form_urlencoded::parse(&body)
-                .find(|(name, _)| name == "csrf")
-                .map(|(_, value)| value.into_owned())
-                .unwrap_or_default();
-            if !matches(bound.csrf_token(), &presented) {
+            let body = limited(body.await?)?;
+            if !matches(bound.csrf_token(), &presented(&body)) {
                 return Err(rejection(bound.forged(&req)));
             }
-            let form = serde_urlencoded::from_bytes::<T>(&body).map_err(|e| {
-                rejection(super::error::json_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    &format!("the request body is not a valid form: {e}"),
-                ))
-            })?;
-            Ok(CsrfForm { form, bound })
+            Ok(CsrfForm {
+                form: parse(&body)?,
+                bound,
+            })
         })
     }
 }
 
+/// The body, unless it is larger than [`FORM_LIMIT`] (413, `web::Form`'s answer).
+pub(crate) fn limited(body: web::Bytes) -> Result<web::Bytes, actix_web::Error> {
+    if body.len() > FORM_LIMIT {
+        return Err(rejection(super::error::json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            &format!("the request body is larger than {FORM_LIMIT} bytes"),
+        )));
+    }
+    Ok(body)
+}
+
+/// The value of field `name` in a urlencoded body ("" when absent).
+pub(crate) fn field(body: &[u8], name: &str) -> String {
+    url::form_urlencoded::parse(body)
+        .find(|(n, _)| n == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
+
+/// The `csrf` field of a urlencoded body ("" when absent).
+fn presented(body: &[u8]) -> String {
+    field(body, "csrf")
+}
+
+/// The typed form (400 in the OAuth JSON shape when it does not parse).
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, actix_web::Error> {
+    serde_urlencoded::from_bytes::<T>(body).map_err(|e| {
+        rejection(super::error::json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("the request body is not a valid form: {e}"),
+        ))
+    })
+}
+
 /// A ready response returned in place of the handler's.
-fn rejection(response: HttpResponse) -> actix_web::Error {
+pub(crate) fn rejection(response: HttpResponse) -> actix_web::Error {
     actix_web::error::InternalError::from_response("form refused", response).into()
 }
 

@@ -146,36 +146,51 @@ pub async fn challenges(
     req: HttpRequest,
     query: web::Query<WaitQuery>,
 ) -> Answer {
-    let wait = match query.wait.as_deref() {
-        None => 0,
-        Some(raw) => raw
-            .parse::<u64>()
-            .ok()
-            .filter(|w| *w <= MAX_WAIT_SECS)
-            .ok_or_else(|| {
-                DeviceError::InvalidRequest(format!("wait must be 0 to {MAX_WAIT_SECS} seconds"))
-            })?,
-    };
+    let wait = query.seconds()?;
     let device = signed_by(&provider, &req).await?;
-    let _open = (wait > 0).then(|| {
-        provider
-            .core
-            .metrics
-            .open_stream(crate::metrics::Stream::ChallengeWait)
-    });
-    let mut drain = drain.get_ref().clone();
-    // A replica shutting down answers at once (empty): the app polls again,
-    // through the load balancer, on another replica.
-    let found = tokio::select! {
-        found = challenge::wait_for(&provider, &device.account_id, Duration::from_secs(wait)) => found?,
-        () = drain.started() => None,
-    };
+    let found = wait_for(&provider, drain.get_ref().clone(), &device.account_id, wait).await?;
     Ok(json(
         actix_web::http::StatusCode::OK,
         &Challenges {
             challenges: found.iter().map(ChallengeView::from).collect(),
         },
     ))
+}
+
+impl WaitQuery {
+    /// How long the device asked to wait, at most [`MAX_WAIT_SECS`].
+    fn seconds(&self) -> Result<u64, DeviceError> {
+        let Some(raw) = self.wait.as_deref() else {
+            return Ok(0);
+        };
+        raw.parse::<u64>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_SECS)
+            .ok_or_else(|| {
+                DeviceError::InvalidRequest(format!("wait must be 0 to {MAX_WAIT_SECS} seconds"))
+            })
+    }
+}
+
+/// The account's pending challenge, waiting up to `wait` seconds for one. A
+/// replica shutting down answers at once (empty): the app polls again,
+/// through the load balancer, on another replica.
+async fn wait_for(
+    provider: &Provider,
+    mut drain: Drain,
+    account_id: &str,
+    wait: u64,
+) -> Result<Option<challenge::Challenge>, DeviceError> {
+    let _open = (wait > 0).then(|| {
+        provider
+            .core
+            .metrics
+            .open_stream(crate::metrics::Stream::ChallengeWait)
+    });
+    Ok(tokio::select! {
+        found = challenge::wait_for(provider, account_id, Duration::from_secs(wait)) => found?,
+        () = drain.started() => None,
+    })
 }
 
 struct Stream {
@@ -233,26 +248,32 @@ pub async fn challenge_events(
     req: HttpRequest,
 ) -> Answer {
     let device = signed_by(&provider, &req).await?;
-    let now = tokio::time::Instant::now();
-    let state = Stream {
-        _open: provider
-            .core
-            .metrics
-            .open_stream(crate::metrics::Stream::ChallengeEvents),
-        wake: challenge::subscribe_device(&provider, &device.account_id),
-        provider,
-        account_id: device.account_id,
-        last_sent: None,
-        deadline: now + STREAM_LIFETIME,
-        next_keepalive: now + KEEPALIVE,
-        drain: drain.get_ref().clone(),
-    };
+    let state = Stream::new(provider, drain.get_ref().clone(), device.account_id);
     let stream = futures_util::stream::unfold(state, next_event);
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream))
+}
+
+impl Stream {
+    fn new(provider: web::Data<Provider>, drain: Drain, account_id: String) -> Self {
+        let now = tokio::time::Instant::now();
+        Stream {
+            _open: provider
+                .core
+                .metrics
+                .open_stream(crate::metrics::Stream::ChallengeEvents),
+            wake: challenge::subscribe_device(&provider, &account_id),
+            provider,
+            account_id,
+            last_sent: None,
+            deadline: now + STREAM_LIFETIME,
+            next_keepalive: now + KEEPALIVE,
+            drain,
+        }
+    }
 }
 
 pub async fn decision(
@@ -320,10 +341,8 @@ pub async fn revoke_device(
 }
 
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "application/yaml; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../../docs/device-api.yaml"))
+    let spec = include_str!("../../../docs/device-api.yaml");
+    super::wellknown::asset("application/yaml; charset=utf-8", 3600, spec)
 }
 
 // ---------------------------------------------------------------- the app

@@ -417,3 +417,218 @@ impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
         self.map_err(|e| PageError::failure(lang, e))
     }
 }
+
+impl From<crate::device::DeviceError> for WebError {
+    fn from(e: crate::device::DeviceError) -> Self {
+        use crate::device::DeviceError;
+        match e {
+            DeviceError::Store(inner) => inner.into(),
+            DeviceError::Ephemeral(inner) => inner.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+// ---- login pages: how the oidc services' refusals read
+
+impl UserFacing for crate::oidc::authorize::Refusal {
+    fn status(&self) -> StatusCode {
+        use crate::oidc::authorize::Refusal;
+        match self {
+            Refusal::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn message(&self, t: &'static crate::web::i18n::Texts) -> String {
+        use crate::oidc::authorize::Refusal;
+        match self {
+            Refusal::MissingClientId => t.missing_client_id,
+            Refusal::UnknownClient => t.unknown_client,
+            Refusal::MissingRedirectUri => t.missing_redirect_uri,
+            Refusal::UnregisteredRedirectUri => t.unregistered_redirect_uri,
+            Refusal::UnknownRequest => t.unknown_request,
+            Refusal::RepeatedParameter => t.repeated_parameter,
+            Refusal::Forged => t.forged,
+            Refusal::TooManyRequests { .. } => t.authorize_throttled,
+        }
+        .to_owned()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            crate::oidc::authorize::Refusal::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// Shown on the login page itself (the person may try again).
+impl UserFacing for crate::oidc::login::LoginFailure {
+    fn status(&self) -> StatusCode {
+        use crate::oidc::login::LoginFailure;
+        match self {
+            LoginFailure::Invalid => StatusCode::BAD_REQUEST,
+            LoginFailure::Suspended => StatusCode::FORBIDDEN,
+            LoginFailure::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn message(&self, t: &'static crate::web::i18n::Texts) -> String {
+        use crate::oidc::login::LoginFailure;
+        match self {
+            LoginFailure::Invalid => t.bad_credentials,
+            LoginFailure::Suspended => t.suspended,
+            LoginFailure::Throttled { .. } => t.throttled,
+        }
+        .to_owned()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            crate::oidc::login::LoginFailure::Throttled { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// Shown on the phone page itself (the person may correct the number).
+impl UserFacing for crate::device::challenge::StartRefusal {
+    fn status(&self) -> StatusCode {
+        use crate::device::challenge::StartRefusal;
+        match self {
+            StartRefusal::InvalidPhone => StatusCode::BAD_REQUEST,
+            StartRefusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn message(&self, t: &'static crate::web::i18n::Texts) -> String {
+        use crate::device::challenge::StartRefusal;
+        match self {
+            StartRefusal::InvalidPhone => t.phone_invalid,
+            StartRefusal::Throttled { .. } => t.throttled,
+        }
+        .to_owned()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            crate::device::challenge::StartRefusal::Throttled { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// Adds `Retry-After: seconds` when there is one.
+pub fn with_retry_after(mut response: HttpResponse, seconds: Option<u64>) -> HttpResponse {
+    if let Some(seconds) = seconds
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
+// ---- protocol endpoints: the OAuth JSON shape
+
+/// Why a protocol endpoint (token, userinfo, revocation, introspection)
+/// refused: rendered in the OAuth JSON shape, with the challenge header the
+/// RFCs ask for.
+#[derive(Debug)]
+pub enum ProtocolError {
+    /// 400 with the error (RFC 6749 §5.2).
+    Invalid(crate::oidc::error::OAuthError),
+    /// `invalid_client`: 401 with a Basic challenge (RFC 6749 §5.2).
+    Client(crate::oidc::client_auth::ClientAuthError),
+    /// No bearer token (`None`) or a refused one: 401 with a Bearer
+    /// challenge (RFC 6750 §3).
+    Bearer(Option<crate::oidc::error::OAuthError>),
+    /// The database or Redis failed.
+    Failure(WebError),
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolError::Invalid(e) | ProtocolError::Bearer(Some(e)) => e.fmt(f),
+            ProtocolError::Client(e) => e.error.fmt(f),
+            ProtocolError::Bearer(None) => f.write_str("no bearer token"),
+            ProtocolError::Failure(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<crate::oidc::error::OidcError> for ProtocolError {
+    fn from(e: crate::oidc::error::OidcError) -> Self {
+        ProtocolError::Failure(e.into())
+    }
+}
+
+impl From<crate::oidc::client_auth::ClientAuthError> for ProtocolError {
+    fn from(e: crate::oidc::client_auth::ClientAuthError) -> Self {
+        ProtocolError::Client(e)
+    }
+}
+
+impl From<crate::oidc::token::TokenError> for ProtocolError {
+    fn from(e: crate::oidc::token::TokenError) -> Self {
+        use crate::oidc::token::TokenError;
+        match e {
+            TokenError::Client(e) => ProtocolError::Client(e),
+            TokenError::Grant(e) => ProtocolError::Invalid(e),
+        }
+    }
+}
+
+fn oauth_error(status: StatusCode, error: &crate::oidc::error::OAuthError) -> HttpResponse {
+    json_error(status, error.code.as_str(), &error.description)
+}
+
+impl ResponseError for ProtocolError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ProtocolError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ProtocolError::Client(_) | ProtocolError::Bearer(_) => StatusCode::UNAUTHORIZED,
+            ProtocolError::Failure(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use actix_web::http::header::WWW_AUTHENTICATE;
+        match self {
+            ProtocolError::Invalid(e) => oauth_error(StatusCode::BAD_REQUEST, e),
+            ProtocolError::Client(e) => {
+                let mut response = oauth_error(StatusCode::UNAUTHORIZED, &e.error);
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"sesame\""),
+                );
+                response
+            }
+            ProtocolError::Bearer(error) => bearer_challenge(error.as_ref()),
+            ProtocolError::Failure(e) => e.error_response(),
+        }
+    }
+}
+
+fn bearer_challenge(error: Option<&crate::oidc::error::OAuthError>) -> HttpResponse {
+    use actix_web::http::header::WWW_AUTHENTICATE;
+    let challenge = match error {
+        Some(e) => format!(
+            "Bearer realm=\"sesame\", error=\"{}\", error_description=\"{}\"",
+            e.code.as_str(),
+            e.description.replace('"', "'")
+        ),
+        None => "Bearer realm=\"sesame\"".to_owned(),
+    };
+    let mut response = match error {
+        Some(e) => oauth_error(StatusCode::UNAUTHORIZED, e),
+        None => HttpResponse::Unauthorized()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
+}

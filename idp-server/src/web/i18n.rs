@@ -237,3 +237,22 @@ impl Texts {
             .map(|(_, l)| *l)
     }
 }
+
+// ---- login pages
+
+impl Texts {
+    /// Why a phone login ended without logging in.
+    pub fn phone_end(&self, status: crate::device::challenge::BrowserStatus) -> &'static str {
+        use crate::device::challenge::BrowserStatus;
+        match status {
+            BrowserStatus::Denied => self.end_denied,
+            BrowserStatus::FraudReported => self.end_fraud,
+            BrowserStatus::WrongNumber => self.end_wrong_number,
+            BrowserStatus::Locked => self.end_locked,
+            BrowserStatus::Cancelled => self.end_cancelled,
+            BrowserStatus::Pending | BrowserStatus::Approved | BrowserStatus::Expired => {
+                self.end_expired
+            }
+        }
+    }
+}

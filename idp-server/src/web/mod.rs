@@ -1,6 +1,7 @@
 //! HTTP surface (actix-web). Handlers stay thin: parse, call one service, render.
 
 pub mod cookies;
+pub mod credentials;
 pub mod csrf;
 pub mod device;
 pub mod drain;
@@ -14,6 +15,7 @@ pub mod middleware;
 pub mod oidc;
 pub mod pages;
 pub mod params;
+pub mod pending;
 pub mod phone;
 pub mod wellknown;
 
@@ -23,7 +25,6 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-use crate::oidc::Provider;
 use crate::oidc::discovery::{self, JWKS_PATH};
 use crate::oidc::paths;
 use metrics::Metrics;
@@ -32,12 +33,12 @@ use metrics::Metrics;
 pub struct DiscoveryDocument(pub String);
 
 pub fn server(
-    provider: Provider,
+    services: crate::app::Services,
     metrics: Arc<Metrics>,
     drain: drain::Drain,
     listener: TcpListener,
 ) -> std::io::Result<Server> {
-    let core = provider.core.clone();
+    let core = services.core().clone();
     let workers = match core.config.server.workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -48,7 +49,9 @@ pub fn server(
     let grace = core.config.server.shutdown_grace_secs;
     let drain = web::Data::new(drain);
     let core = web::Data::new(core);
-    let provider = web::Data::new(provider);
+    let provider = web::Data::new(services.oidc.clone());
+    let keys = web::Data::from(std::sync::Arc::clone(&services.keys));
+    let services = web::Data::new(services);
     let metrics = web::Data::from(metrics);
     let transport = web::Data::new(middleware::TransportSecurity::for_public_url(
         &core.config.server.public_url,
@@ -57,26 +60,12 @@ pub fn server(
         App::new()
             .app_data(core.clone())
             .app_data(provider.clone())
+            .app_data(keys.clone())
+            .app_data(services.clone())
             .app_data(
                 web::FormConfig::default()
-                    .limit(64 * 1024)
-                    .error_handler(|err, _| {
-                        let response = match err {
-                            actix_web::error::UrlencodedError::Overflow { limit, .. } => {
-                                error::json_error(
-                                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                                    "invalid_request",
-                                    &format!("the request body is larger than {limit} bytes"),
-                                )
-                            }
-                            _ => error::json_error(
-                                actix_web::http::StatusCode::BAD_REQUEST,
-                                "invalid_request",
-                                &format!("the request body is not a valid form: {err}"),
-                            ),
-                        };
-                        actix_web::error::InternalError::from_response(err, response).into()
-                    }),
+                    .limit(csrf::FORM_LIMIT)
+                    .error_handler(form_error),
             )
             .app_data(metrics.clone())
             .app_data(drain.clone())
@@ -93,6 +82,27 @@ pub fn server(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// A form that cannot be read: 413 or 400 in the OAuth JSON shape.
+fn form_error(
+    err: actix_web::error::UrlencodedError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::http::StatusCode;
+    let response = match err {
+        actix_web::error::UrlencodedError::Overflow { limit, .. } => error::json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            &format!("the request body is larger than {limit} bytes"),
+        ),
+        _ => error::json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("the request body is not a valid form: {err}"),
+        ),
+    };
+    actix_web::error::InternalError::from_response(err, response).into()
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

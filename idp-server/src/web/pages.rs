@@ -5,8 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use askama::Template;
 
+use super::error::{PageError, UserFacing};
 use super::i18n::{Texts, texts};
-use crate::oidc::authorize::{AuthorizationResponse, PageError};
+use super::pending::LoginRequest;
+use crate::device::challenge::BrowserStatus;
+use crate::domain::acr::Acr;
+use crate::oidc::authorize::{AuthorizationResponse, Refusal};
 use crate::oidc::types::Lang;
 
 #[derive(Template)]
@@ -108,33 +112,182 @@ pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> HttpResponse
     )
 }
 
-pub fn page_error(lang: Lang, error: &PageError) -> HttpResponse {
-    let t = texts(lang);
-    let message = match error {
-        PageError::MissingClientId => t.missing_client_id,
-        PageError::UnknownClient => t.unknown_client,
-        PageError::MissingRedirectUri => t.missing_redirect_uri,
-        PageError::UnregisteredRedirectUri => t.unregistered_redirect_uri,
-        PageError::UnknownRequest => t.unknown_request,
-        PageError::RepeatedParameter => t.repeated_parameter,
-        PageError::Forged => t.forged,
-        PageError::TooManyRequests { retry_after } => {
-            let page = error_page(lang, StatusCode::TOO_MANY_REQUESTS, t.authorize_throttled);
-            return super::oidc::with_retry_after(page, *retry_after);
-        }
+/// The error page of a refused authorization request.
+pub fn page_error(lang: Lang, error: &Refusal) -> HttpResponse {
+    actix_web::ResponseError::error_response(&PageError::refused(lang, error))
+}
+
+/// A login-request page: its CSP lets its forms end at the relying party.
+fn request_page(pending: &LoginRequest, status: StatusCode, page: &impl Template) -> HttpResponse {
+    allow_form_redirect(html(status, page), &pending.request.redirect_uri)
+}
+
+/// The password login page, with the refusal of the last attempt if any.
+pub fn login(
+    pending: &LoginRequest,
+    email: &str,
+    refused: Option<&dyn UserFacing>,
+) -> HttpResponse {
+    let t = texts(pending.lang());
+    let message = refused.map(|r| r.message(t));
+    let page = LoginPage {
+        t,
+        client_name: &pending.client.name,
+        tx: &pending.request.id,
+        csrf: &pending.request.csrf,
+        email,
+        error: message.as_deref(),
     };
-    error_page(lang, StatusCode::BAD_REQUEST, message)
+    let status = refused.map_or(StatusCode::OK, |r| r.status());
+    let response = request_page(pending, status, &page);
+    super::error::with_retry_after(response, refused.and_then(|r| r.retry_after()))
+}
+
+/// The consent page: the claims asked for, in the order a person reads an
+/// identity (not alphabetically).
+pub fn consent(pending: &LoginRequest) -> HttpResponse {
+    let (request, t) = (&pending.request, texts(pending.lang()));
+    let individually: Vec<String> = (request.claims.userinfo.iter())
+        .chain(&request.claims.id_token)
+        .cloned()
+        .collect();
+    let requested = crate::oidc::claims::requested_claims(&request.scopes, &individually);
+    let claims: Vec<&'static str> = (t.claim_labels.iter())
+        .filter(|(claim, _)| requested.iter().any(|r| r == claim))
+        .map(|(_, label)| *label)
+        .collect();
+    let page = ConsentPage {
+        t,
+        client_name: &pending.client.name,
+        tx: &request.id,
+        csrf: &request.csrf,
+        claims,
+        offline: request.scopes.iter().any(|s| s == "offline_access"),
+    };
+    request_page(pending, StatusCode::OK, &page)
+}
+
+/// The level the relying party asks for cannot be reached (403).
+pub fn level(pending: &LoginRequest) -> HttpResponse {
+    let t = texts(pending.lang());
+    let explanation = match pending.request.min_acr {
+        Acr::Eidas3 => t.acr_eidas3,
+        _ => t.acr_eidas2,
+    };
+    let page = AcrPage {
+        t,
+        explanation,
+        tx: &pending.request.id,
+        csrf: &pending.request.csrf,
+    };
+    request_page(pending, StatusCode::FORBIDDEN, &page)
+}
+
+/// "Voulez-vous fermer votre session ?", with the form bound to the session.
+pub fn logout_confirm(lang: Lang, csrf: &str) -> HttpResponse {
+    let t = texts(lang);
+    let page = LogoutPage {
+        t,
+        title: t.logout_confirm_title,
+        message: t.logout_confirm,
+        csrf: Some(csrf),
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// The session is closed.
+pub fn logged_out(lang: Lang) -> HttpResponse {
+    let t = texts(lang);
+    let page = LogoutPage {
+        t,
+        title: t.logged_out_title,
+        message: t.logged_out,
+        csrf: None,
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// The phone-number page, with the refusal of the last number if any.
+pub fn phone(
+    pending: &LoginRequest,
+    phone: &str,
+    refused: Option<&dyn UserFacing>,
+) -> HttpResponse {
+    let t = texts(pending.lang());
+    let message = refused.map(|r| r.message(t));
+    let page = PhonePage {
+        t,
+        client_name: &pending.client.name,
+        tx: &pending.request.id,
+        csrf: &pending.request.csrf,
+        phone,
+        error: message.as_deref(),
+        password_allowed: pending.request.min_acr <= Acr::Eidas1,
+    };
+    let status = refused.map_or(StatusCode::OK, |r| r.status());
+    let response = request_page(pending, status, &page);
+    super::error::with_retry_after(response, refused.and_then(|r| r.retry_after()))
+}
+
+/// The waiting page: the number to choose on the phone, the time left.
+pub fn wait(pending: &LoginRequest, number: u8, expires_at: i64) -> HttpResponse {
+    let left = remaining(expires_at - crate::store::now_unix());
+    let page = WaitPage {
+        t: texts(pending.lang()),
+        client_name: &pending.client.name,
+        tx: &pending.request.id,
+        csrf: &pending.request.csrf,
+        number,
+        expires_at,
+        remaining: &left,
+    };
+    request_page(pending, StatusCode::OK, &page)
+}
+
+/// Time left, such as `1 min 58 s`.
+fn remaining(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
+/// The phone login ended without logging in: why, and whether to retry.
+pub fn phone_end(pending: &LoginRequest, status: BrowserStatus) -> HttpResponse {
+    let t = texts(pending.lang());
+    let page = PhoneEndPage {
+        t,
+        tx: &pending.request.id,
+        csrf: &pending.request.csrf,
+        status: status.as_str(),
+        message: t.phone_end(status),
+        // After a fraud report or a lock, trying again makes no sense.
+        retry: !matches!(status, BrowserStatus::FraudReported | BrowserStatus::Locked),
+    };
+    request_page(pending, StatusCode::OK, &page)
 }
 
 /// A page of an authorization request whose forms may end in a redirect to
 /// the relying party: browsers apply `form-action` to the redirect after a
 /// form POST, so the (already validated) redirect URI's origin is allowed too.
-pub fn allow_form_redirect(mut response: HttpResponse, redirect_uri: &str) -> HttpResponse {
-    let origin = url::Url::parse(redirect_uri)
+pub fn allow_form_redirect(response: HttpResponse, redirect_uri: &str) -> HttpResponse {
+    let origin = origin(redirect_uri);
+    with_form_action(response, &format!("'self' {origin}"))
+}
+
+/// The origin of an (already validated) redirect URI, "" if it has none.
+fn origin(uri: &str) -> String {
+    url::Url::parse(uri)
         .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The default CSP with forms allowed to post to `sources`.
+fn with_form_action(mut response: HttpResponse, sources: &str) -> HttpResponse {
     if let Ok(value) = format!(
-        "default-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        "default-src 'self'; form-action {sources}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
     .parse()
     {
@@ -152,26 +305,25 @@ pub fn respond(lang: Lang, response: &AuthorizationResponse) -> HttpResponse {
             .insert_header(("Location", response.query_url()))
             .finish(),
         crate::oidc::types::ResponseMode::FormPost => {
-            let origin = url::Url::parse(&response.redirect_uri)
-                .map(|u| u.origin().ascii_serialization())
-                .unwrap_or_default();
-            let mut page = html(
-                StatusCode::OK,
-                &FormPostPage {
-                    t: texts(lang),
-                    action: &response.redirect_uri,
-                    params: &response.params,
-                },
-            );
-            if let Ok(value) = format!(
-                "default-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-            )
-            .parse()
-            {
-                page.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
-            }
-            page
+            let page = FormPostPage {
+                t: texts(lang),
+                action: &response.redirect_uri,
+                params: &response.params,
+            };
+            let origin = origin(&response.redirect_uri);
+            with_form_action(html(StatusCode::OK, &page), &origin)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn remaining_time() {
+        assert_eq!(super::remaining(118), "1 min 58 s");
+        assert_eq!(super::remaining(120), "2 min");
+        assert_eq!(super::remaining(9), "9 s");
+        assert_eq!(super::remaining(-3), "0 s");
     }
 }
 

@@ -6,6 +6,12 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+
+use crate::oidc::error::OAuthError;
+
 /// Pairs in the order sent (from `web::Query` or `web::Form`).
 pub type Pairs = Vec<(String, String)>;
 
@@ -25,6 +31,36 @@ pub fn single(pairs: Pairs) -> (HashMap<String, String>, Option<String>) {
         }
     }
     (map, repeated)
+}
+
+/// The form of a protocol endpoint (token, revocation, introspection) as a
+/// map; a repeated parameter is answered `invalid_request` before anything
+/// else is looked at.
+pub struct OAuthForm(pub HashMap<String, String>);
+
+impl std::ops::Deref for OAuthForm {
+    type Target = HashMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl FromRequest for OAuthForm {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<Pairs>::from_request(req, payload);
+        Box::pin(async move {
+            match single(form.await?.into_inner()) {
+                (map, None) => Ok(OAuthForm(map)),
+                (_, Some(name)) => Err(super::error::ProtocolError::Invalid(
+                    OAuthError::invalid_request(format!("{name} must not be sent more than once")),
+                )
+                .into()),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

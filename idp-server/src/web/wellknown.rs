@@ -4,7 +4,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 
 use super::DiscoveryDocument;
-use crate::app::Core;
+use crate::keys::KeyService;
 
 pub async fn openid_configuration(doc: web::Data<DiscoveryDocument>) -> HttpResponse {
     HttpResponse::Ok()
@@ -15,34 +15,35 @@ pub async fn openid_configuration(doc: web::Data<DiscoveryDocument>) -> HttpResp
 
 /// Active and retiring public keys. Short cache lifetime so that relying parties
 /// pick up a rotated key quickly.
-pub async fn jwks(core: web::Data<Core>) -> HttpResponse {
-    let keys = core.keys.current();
+pub async fn jwks(keys: web::Data<KeyService>) -> HttpResponse {
+    let keys = keys.current();
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
         .insert_header((CACHE_CONTROL, "public, max-age=60"))
         .body(keys.jwks_json().to_owned())
 }
 
-/// Static assets, compiled into the binary.
-pub async fn stylesheet() -> HttpResponse {
+/// A static asset compiled into the binary, cached for `max_age` seconds.
+pub(crate) fn asset(content_type: &'static str, max_age: u32, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/css; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../static/sesame.css"))
+        .insert_header((CONTENT_TYPE, content_type))
+        .insert_header((CACHE_CONTROL, format!("public, max-age={max_age}")))
+        .body(body)
+}
+
+pub(crate) const CSS: &str = "text/css; charset=utf-8";
+pub(crate) const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+pub async fn stylesheet() -> HttpResponse {
+    asset(CSS, 3600, include_str!("../../static/sesame.css"))
 }
 
 pub async fn form_post_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../static/form_post.js"))
+    asset(JAVASCRIPT, 3600, include_str!("../../static/form_post.js"))
 }
 
 pub async fn video_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/javascript; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../static/video.js"))
+    asset(JAVASCRIPT, 3600, include_str!("../../static/video.js"))
 }
 
 /// No icon yet: answer "nothing here" cheaply instead of a JSON 404 on every page.

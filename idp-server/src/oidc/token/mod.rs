@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::Provider;
 use super::claims::{self, Person};
-use super::client_auth::{self, ClientAuthError, Presented};
+use super::client_auth::{self, BasicCredentials, ClientAuthError, Presented};
 use super::clients::Client;
 use super::error::{ErrorCode, OAuthError, OidcError};
 use super::tokens;
@@ -48,16 +48,13 @@ impl From<OAuthError> for TokenError {
 
 pub async fn exchange(
     provider: &Provider,
-    authorization: Option<&str>,
+    basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
 ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
-    let client =
-        match client_auth::authenticate(provider, Presented::from_request(authorization, form))
-            .await?
-        {
-            Ok(client) => client,
-            Err(e) => return Ok(Err(TokenError::Client(e))),
-        };
+    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
+        Ok(client) => client,
+        Err(e) => return Ok(Err(TokenError::Client(e))),
+    };
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code::redeem(provider, &client, form).await,
         Some("refresh_token") => refresh_token::refresh(provider, &client, form).await,
@@ -203,6 +200,19 @@ async fn store_refresh_token(
 }
 
 /// Revokes a refresh-token family (after a replay or a revocation request).
+/// The stored refresh token `token` names, whatever its state.
+pub async fn refresh_token_row(
+    provider: &Provider,
+    token: &str,
+) -> Result<Option<refresh_tokens::RefreshTokenRow>, OidcError> {
+    let hash = provider.lookup_hash(token);
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| refresh_tokens::get(conn, &hash))
+        .await?)
+}
+
 pub async fn revoke_family(provider: &Provider, family: &str) -> Result<usize, OidcError> {
     let family = family.to_owned();
     Ok(provider
