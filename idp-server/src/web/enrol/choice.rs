@@ -11,6 +11,7 @@ use crate::domain::account::VerificationMethod;
 use crate::enrol;
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
+use crate::store::enrolment::RequestRow;
 use crate::web::csrf::CsrfForm;
 use crate::web::error::{OrPage, PageError};
 use crate::web::i18n::{self, Texts};
@@ -38,27 +39,32 @@ pub async fn choice_get(at: AccountAt<AtSubmitted>) -> Result<HttpResponse, Page
     page.ok()
 }
 
+/// Opens the chosen request; the page that follows.
+async fn request(
+    provider: &Provider,
+    account_id: &str,
+    method: Option<VerificationMethod>,
+) -> Result<&'static str, enrol::EnrolError> {
+    Ok(match method {
+        Some(VerificationMethod::FaceToFace) => {
+            enrol::request_face_to_face(provider, account_id).await?;
+            "/inscription/reference"
+        }
+        Some(VerificationMethod::Remote) => {
+            enrol::request_remote(provider, account_id).await?;
+            "/inscription/en-ligne"
+        }
+        None => "/inscription/verification",
+    })
+}
+
 pub async fn choice_post(
     provider: web::Data<Provider>,
     CsrfForm { form, bound }: CsrfForm<ChoiceForm, AccountAt<AtSubmitted>>,
 ) -> Result<HttpResponse, PageError> {
-    let (lang, account_id) = (bound.lang(), bound.account_id());
-    let next = match VerificationMethod::parse(&form.method) {
-        Some(VerificationMethod::FaceToFace) => {
-            enrol::request_face_to_face(&provider, account_id)
-                .await
-                .or_page(lang)?;
-            "/inscription/reference"
-        }
-        Some(VerificationMethod::Remote) => {
-            enrol::request_remote(&provider, account_id)
-                .await
-                .or_page(lang)?;
-            "/inscription/en-ligne"
-        }
-        None => "/inscription/verification",
-    };
-    Ok(see_other(next))
+    let method = VerificationMethod::parse(&form.method);
+    let next = request(&provider, bound.account_id(), method).await;
+    Ok(see_other(next.or_page(bound.lang())?))
 }
 
 #[derive(Template)]
@@ -73,32 +79,37 @@ struct ReferencePage {
     document: String,
 }
 
-pub async fn reference_get(
-    provider: web::Data<Provider>,
-    at: AccountAt<AtFaceToFace>,
-) -> Result<HttpResponse, PageError> {
-    let (lang, t) = (at.lang(), i18n::texts(at.lang()));
-    let request = at.overview.request.as_ref();
-    let Some(reference) = request.and_then(|r| r.reference.clone()) else {
-        return Ok(see_other("/compte"));
-    };
-    let expires = request
-        .and_then(|r| chrono::DateTime::from_timestamp(r.expires_at, 0))
+/// The reference page, for an open face-to-face request.
+fn reference_page(lang: Lang, request: &RequestRow, document: String) -> Option<ReferencePage> {
+    let reference = request.reference.clone()?;
+    let expires = chrono::DateTime::from_timestamp(request.expires_at, 0)
         .map(|t| t.format("%d/%m/%Y").to_string())
         .unwrap_or_default();
-    // The document's name is a courtesy: a failed read leaves it out.
-    let kind = enrol::document_kind(&provider, at.account_id())
-        .await
-        .ok()
-        .flatten();
-    let page = ReferencePage {
-        t,
+    Some(ReferencePage {
+        t: i18n::texts(lang),
         en: lang == Lang::En,
         reference_spelled: spelled(&reference),
         qr: enrol::reference_qr(&reference),
         reference,
         expires,
-        document: kind.map(|k| kind_label(t, k.as_str())).unwrap_or_default(),
-    };
-    Ok(html(StatusCode::OK, &page))
+        document,
+    })
+}
+
+pub async fn reference_get(
+    provider: web::Data<Provider>,
+    at: AccountAt<AtFaceToFace>,
+) -> Result<HttpResponse, PageError> {
+    let t = i18n::texts(at.lang());
+    // The document's name is a courtesy: a failed read leaves it out.
+    let kind = enrol::document_kind(&provider, at.account_id())
+        .await
+        .ok()
+        .flatten();
+    let document = kind.map(|k| kind_label(t, k.as_str())).unwrap_or_default();
+    let request = at.overview.request.as_ref();
+    match request.and_then(|r| reference_page(at.lang(), r, document)) {
+        Some(page) => Ok(html(StatusCode::OK, &page)),
+        None => Ok(see_other("/compte")),
+    }
 }

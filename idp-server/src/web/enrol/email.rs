@@ -142,18 +142,11 @@ pub async fn email_resend(
     CsrfForm { bound, .. }: CsrfForm<NoFields, Enrolling>,
 ) -> Result<HttpResponse, PageError> {
     let lang = bound.lang;
-    let Some(email) = bound
-        .pending
-        .email
-        .as_deref()
-        .and_then(|e| Email::parse(e).ok())
-    else {
+    let Some(email) = bound.email() else {
         return Ok(see_other("/inscription/courriel"));
     };
-    enrol::start_email(&provider, &bound.cookie, &email, &ip)
-        .await
-        .on_page(lang, |error| {
-            code_page(lang, &bound.csrf, &EMAIL_CODE, email.as_str(), Some(error))
-        })?;
+    let page = |error| code_page(lang, &bound.csrf, &EMAIL_CODE, email.as_str(), Some(error));
+    let sent = enrol::start_email(&provider, &bound.cookie, &email, &ip).await;
+    sent.on_page(lang, page)?;
     Ok(see_other("/inscription/courriel/code?renvoye=1"))
 }

@@ -165,6 +165,14 @@ async fn enrolling(req: &HttpRequest) -> Result<Enrolling, PageError> {
     })
 }
 
+impl Enrolling {
+    /// The address being verified.
+    pub fn email(&self) -> Option<crate::domain::email::Email> {
+        let email = self.pending.email.as_deref()?;
+        crate::domain::email::Email::parse(email).ok()
+    }
+}
+
 impl FromRequest for Enrolling {
     type Error = PageError;
     type Future = Extracting<Self>;

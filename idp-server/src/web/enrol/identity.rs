@@ -205,31 +205,31 @@ fn summary(t: &Texts, checked: &CheckedDraft) -> Vec<(String, String)> {
     .collect()
 }
 
-pub async fn review_get(
-    provider: web::Data<Provider>,
-    at: AccountAt<AtIdentity>,
-) -> Result<HttpResponse, PageError> {
-    let (lang, t) = (at.lang(), i18n::texts(at.lang()));
-    let draft = enrol::load_draft(&provider, at.account_id())
-        .await
-        .or_page(lang)?;
-    let Ok(checked) = draft.check(enrol::today()) else {
-        return Ok(see_other("/inscription/identite"));
-    };
+fn review_page(lang: Lang, csrf: &str, checked: &CheckedDraft) -> StepPage {
+    let t = i18n::texts(lang);
     let mut page = StepPage::new(
         lang,
         t.enrol.review_title,
         "/inscription/recapitulatif",
-        at.csrf(),
+        csrf,
     )
     .step(9)
     .intro(t.enrol.review_intro);
-    page.summary = summary(t, &checked);
-    page.links.push((
-        "/inscription/identite".into(),
-        t.enrol.change_information.into(),
-    ));
-    page.submit(t.enrol.i_confirm).ok()
+    page.summary = summary(t, checked);
+    let change = t.enrol.change_information.to_owned();
+    page.links.push(("/inscription/identite".into(), change));
+    page.submit(t.enrol.i_confirm)
+}
+
+pub async fn review_get(
+    provider: web::Data<Provider>,
+    at: AccountAt<AtIdentity>,
+) -> Result<HttpResponse, PageError> {
+    let draft = enrol::load_draft(&provider, at.account_id()).await;
+    let Ok(checked) = draft.or_page(at.lang())?.check(enrol::today()) else {
+        return Ok(see_other("/inscription/identite"));
+    };
+    review_page(at.lang(), at.csrf(), &checked).ok()
 }
 
 pub async fn review_post(

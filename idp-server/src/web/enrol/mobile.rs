@@ -76,12 +76,20 @@ pub async fn mobile_code_get(
     at: AccountAt<AtMobile>,
     query: web::Query<ResentQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let pending = enrol::pending_phone(&provider, at.account_id());
-    let Some(phone) = pending.await.or_page(at.lang())? else {
-        return Ok(see_other("/inscription/mobile"));
-    };
+    let phone = pending_number(&provider, &at).await?;
     let page = code_page(at.lang(), at.csrf(), &MOBILE_CODE, &phone.masked(), None);
     resent_notice(&query, page).ok()
+}
+
+/// The number waiting for its code; none: 303 back to the number.
+async fn pending_number(
+    provider: &Provider,
+    at: &AccountAt<AtMobile>,
+) -> Result<FrenchMobile, PageError> {
+    let pending = enrol::pending_phone(provider, at.account_id()).await;
+    pending
+        .or_page(at.lang())?
+        .ok_or_else(|| PageError::see_other(at.lang(), "/inscription/mobile"))
 }
 
 /// "Renvoyer un code" on the SMS-code page: a new code to the same number.
@@ -90,22 +98,11 @@ pub async fn mobile_resend(
     ClientIp(ip): ClientIp,
     CsrfForm { bound, .. }: CsrfForm<NoFields, AccountAt<AtMobile>>,
 ) -> Result<HttpResponse, PageError> {
-    let (lang, account_id) = (bound.lang(), bound.account_id());
-    let pending = enrol::pending_phone(&provider, account_id);
-    let Some(phone) = pending.await.or_page(lang)? else {
-        return Ok(see_other("/inscription/mobile"));
-    };
-    enrol::start_phone(&provider, account_id, &phone, &ip)
-        .await
-        .on_page(lang, |error| {
-            code_page(
-                lang,
-                bound.csrf(),
-                &MOBILE_CODE,
-                &phone.masked(),
-                Some(error),
-            )
-        })?;
+    let phone = pending_number(&provider, &bound).await?;
+    let (lang, masked) = (bound.lang(), phone.masked());
+    let page = |error| code_page(lang, bound.csrf(), &MOBILE_CODE, &masked, Some(error));
+    let sent = enrol::start_phone(&provider, bound.account_id(), &phone, &ip).await;
+    sent.on_page(lang, page)?;
     Ok(see_other("/inscription/mobile/code?renvoye=1"))
 }
 

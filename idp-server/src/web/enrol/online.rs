@@ -89,13 +89,10 @@ pub async fn remote_get(
     let Some(request) = collecting.await.or_page(lang)? else {
         return Ok(see_other("/inscription/verification"));
     };
-    let present = enrol::media_present(&provider, &request.id)
-        .await
-        .or_page(lang)?;
-    if ["front", "back"]
-        .iter()
-        .all(|k| present.iter().any(|p| p == k))
-    {
+    let present = enrol::media_present(&provider, &request.id).await;
+    let present = present.or_page(lang)?;
+    let has = |kind: &str| present.iter().any(|p| p == kind);
+    if has("front") && has("back") {
         return Ok(see_other("/inscription/en-ligne/video"));
     }
     photos_page(lang, at.csrf(), &present, None).ok()
@@ -127,9 +124,8 @@ pub async fn photos_post(
 ) -> Result<HttpResponse, PageError> {
     let (lang, account_id, csrf) = (at.lang(), at.account_id(), at.csrf());
     let page = |present: &[String], error| photos_page(lang, csrf, present, Some(error));
-    let upload = read_upload(payload, enrol::MAX_PHOTO_BYTES + 1)
-        .await
-        .map_err(|_| refused(lang, &MediaProblem::TooLarge, |e| page(&[], e)))?;
+    let upload = read_upload(payload, enrol::MAX_PHOTO_BYTES + 1).await;
+    let upload = upload.map_err(|_| refused(lang, &MediaProblem::TooLarge, |e| page(&[], e)))?;
     if !csrf::matches(csrf, &upload.csrf) {
         return Ok(forged(lang));
     }
@@ -178,31 +174,43 @@ pub async fn video_get(
     Ok(crate::web::pages::html(StatusCode::OK, &page))
 }
 
+/// The digits to say in the video ("" when unreadable).
+async fn challenge_of(provider: &Provider, account_id: &str) -> String {
+    let collecting = enrol::collecting_request(provider, account_id).await;
+    collecting
+        .ok()
+        .flatten()
+        .and_then(|r| r.challenge)
+        .unwrap_or_default()
+}
+
+/// Stores the video and sends the complete request to the review queue.
+async fn submit_video(
+    provider: &Provider,
+    account_id: &str,
+    bytes: Vec<u8>,
+) -> Result<(), StepError<MediaProblem>> {
+    enrol::upload(provider, account_id, MediaKind::Video, bytes).await?;
+    enrol::submit_remote(provider, account_id).await
+}
+
 pub async fn video_post(
     provider: web::Data<Provider>,
     at: AccountAt<AtSubmitted>,
     payload: Multipart,
 ) -> Result<HttpResponse, PageError> {
     let (lang, account_id, csrf) = (at.lang(), at.account_id(), at.csrf());
-    let collecting = enrol::collecting_request(&provider, account_id).await;
-    let challenge = collecting
-        .ok()
-        .flatten()
-        .and_then(|r| r.challenge)
-        .unwrap_or_default();
+    let challenge = challenge_of(&provider, account_id).await;
     let page = |error| video_page(lang, csrf, &challenge, Some(error));
-    let upload = read_upload(payload, enrol::MAX_VIDEO_BYTES + 1)
-        .await
-        .map_err(|_| refused(lang, &MediaProblem::TooLarge, page))?;
+    let upload = read_upload(payload, enrol::MAX_VIDEO_BYTES + 1).await;
+    let upload = upload.map_err(|_| refused(lang, &MediaProblem::TooLarge, page))?;
     if !csrf::matches(csrf, &upload.csrf) {
         return Ok(forged(lang));
     }
     let video = upload.files.into_iter().find(|(n, _)| n == "video");
     let (_, bytes) = video.ok_or_else(|| refused(lang, &MediaProblem::Empty, page))?;
-    let submitted = async {
-        enrol::upload(&provider, account_id, MediaKind::Video, bytes).await?;
-        enrol::submit_remote(&provider, account_id).await
-    };
-    submitted.await.on_page(lang, page)?;
+    submit_video(&provider, account_id, bytes)
+        .await
+        .on_page(lang, page)?;
     Ok(see_other("/compte"))
 }

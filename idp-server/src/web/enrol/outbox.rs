@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::notify::OutboxEntry;
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
 use crate::web::error::{OrPage, PageError, json_error};
@@ -17,6 +18,13 @@ struct OutboxPage {
     dir: String,
     /// (sent at, kind/subject, to, text)
     entries: Vec<(String, String, String, String)>,
+}
+
+impl OutboxPage {
+    fn entry(e: OutboxEntry) -> (String, String, String, String) {
+        let kind = e.subject.unwrap_or_else(|| "SMS".into());
+        (e.sent_at, kind, e.to, e.text)
+    }
 }
 
 pub async fn outbox(provider: web::Data<Provider>, lang: Lang) -> Result<HttpResponse, PageError> {
@@ -36,17 +44,7 @@ pub async fn outbox(provider: web::Data<Provider>, lang: Lang) -> Result<HttpRes
     let page = OutboxPage {
         t: i18n::texts(lang),
         dir: dir.unwrap_or_default(),
-        entries: entries
-            .into_iter()
-            .map(|e| {
-                (
-                    e.sent_at,
-                    e.subject.unwrap_or_else(|| "SMS".into()),
-                    e.to,
-                    e.text,
-                )
-            })
-            .collect(),
+        entries: entries.into_iter().map(OutboxPage::entry).collect(),
     };
     Ok(html(StatusCode::OK, &page))
 }
