@@ -8,7 +8,9 @@
 //!
 //! One file per step; `page` is the generic step page, `extract` the
 //! prelude every handler shares, `refusals` how the services' refusals read.
-//! The routes are listed in `web::routes` with the handlers re-exported here.
+//! [`routes`] lists the paths and their handlers.
+
+use actix_web::Route;
 
 mod account;
 mod choice;
@@ -25,18 +27,117 @@ mod page;
 mod password;
 mod refusals;
 
-pub use account::{account_cancel, account_get, account_logout, account_resend};
-pub use choice::{choice_get, choice_post, reference_get};
-pub use eligibility::{eligibility_get, eligibility_post, home};
-pub use email::{email_code_get, email_code_post, email_get, email_post, email_resend};
-pub use identity::{identity_get, identity_post, review_get, review_post};
-pub use kind::{kind_get, kind_post};
-pub use login::{account_login_get, account_login_post};
-pub use mobile::{mobile_code_get, mobile_code_post, mobile_get, mobile_post, mobile_resend};
-pub use online::{photos_post, remote_get, video_get, video_post};
-pub use outbox::outbox;
-pub use page::{Field, FieldKind, HomePage, StepPage};
-pub use password::{password_get, password_post};
+
+/// The enrolment and account pages: (path, GET, POST), served by
+/// `web::routes` like every other page.
+pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
+    use actix_web::web::{get, post};
+    vec![
+        ("/", Some(get().to(eligibility::home)), None),
+        (
+            "/inscription",
+            Some(get().to(eligibility::eligibility_get)),
+            Some(post().to(eligibility::eligibility_post)),
+        ),
+        (
+            "/inscription/courriel",
+            Some(get().to(email::email_get)),
+            Some(post().to(email::email_post)),
+        ),
+        (
+            "/inscription/courriel/code",
+            Some(get().to(email::email_code_get)),
+            Some(post().to(email::email_code_post)),
+        ),
+        (
+            "/inscription/courriel/renvoyer",
+            None,
+            Some(post().to(email::email_resend)),
+        ),
+        (
+            "/inscription/mot-de-passe",
+            Some(get().to(password::password_get)),
+            Some(post().to(password::password_post)),
+        ),
+        (
+            "/inscription/mobile",
+            Some(get().to(mobile::mobile_get)),
+            Some(post().to(mobile::mobile_post)),
+        ),
+        (
+            "/inscription/mobile/code",
+            Some(get().to(mobile::mobile_code_get)),
+            Some(post().to(mobile::mobile_code_post)),
+        ),
+        (
+            "/inscription/mobile/renvoyer",
+            None,
+            Some(post().to(mobile::mobile_resend)),
+        ),
+        (
+            "/inscription/piece",
+            Some(get().to(kind::kind_get)),
+            Some(post().to(kind::kind_post)),
+        ),
+        (
+            "/inscription/identite",
+            Some(get().to(identity::identity_get)),
+            Some(post().to(identity::identity_post)),
+        ),
+        (
+            "/inscription/recapitulatif",
+            Some(get().to(identity::review_get)),
+            Some(post().to(identity::review_post)),
+        ),
+        (
+            "/inscription/verification",
+            Some(get().to(choice::choice_get)),
+            Some(post().to(choice::choice_post)),
+        ),
+        (
+            "/inscription/reference",
+            Some(get().to(choice::reference_get)),
+            None,
+        ),
+        (
+            "/inscription/en-ligne",
+            Some(get().to(online::remote_get)),
+            None,
+        ),
+        (
+            "/inscription/en-ligne/photos",
+            None,
+            Some(post().to(online::photos_post)),
+        ),
+        (
+            "/inscription/en-ligne/video",
+            Some(get().to(online::video_get)),
+            Some(post().to(online::video_post)),
+        ),
+        ("/compte", Some(get().to(account::account_get)), None),
+        (
+            "/compte/connexion",
+            Some(get().to(login::account_login_get)),
+            Some(post().to(login::account_login_post)),
+        ),
+        (
+            "/compte/renvoyer-reference",
+            None,
+            Some(post().to(account::account_resend)),
+        ),
+        (
+            "/compte/annuler",
+            None,
+            Some(post().to(account::account_cancel)),
+        ),
+        (
+            "/compte/deconnexion",
+            None,
+            Some(post().to(account::account_logout)),
+        ),
+        ("/dev/outbox", Some(get().to(outbox::outbox)), None),
+    ]
+}
 
 /// Cookie carrying enrolment progress before the account exists.
 pub const ENROL_COOKIE: &str = "sesame_enrol";
