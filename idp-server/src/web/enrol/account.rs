@@ -21,7 +21,6 @@ use crate::web::pages::html;
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
-    en: bool,
     t: &'static i18n::Texts,
     email: String,
     phone: Option<String>,
@@ -74,7 +73,6 @@ fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>
     let step = step_for(overview.state, overview.request.as_ref());
     let page = AccountPage {
         t,
-        en: lang == Lang::En,
         can_cancel: open.is_some(),
         continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
         name: overview

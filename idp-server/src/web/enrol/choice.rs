@@ -70,13 +70,12 @@ pub async fn choice_post(
 #[derive(Template)]
 #[template(path = "reference.html")]
 struct ReferencePage {
-    en: bool,
     t: &'static Texts,
     reference: String,
     reference_spelled: String,
     qr: String,
-    expires: String,
-    document: String,
+    valid_until: String,
+    bring_document: String,
 }
 
 /// The reference page, for an open face-to-face request.
@@ -85,14 +84,14 @@ fn reference_page(lang: Lang, request: &RequestRow, document: String) -> Option<
     let expires = chrono::DateTime::from_timestamp(request.expires_at, 0)
         .map(|t| t.format("%d/%m/%Y").to_string())
         .unwrap_or_default();
+    let t = i18n::texts(lang);
     Some(ReferencePage {
-        t: i18n::texts(lang),
-        en: lang == Lang::En,
+        t,
         reference_spelled: spelled(&reference),
         qr: enrol::reference_qr(&reference),
         reference,
-        expires,
-        document,
+        valid_until: (t.enrol.reference_valid_until)(&expires),
+        bring_document: (t.enrol.reference_bring_document)(&document),
     })
 }
 

@@ -27,7 +27,6 @@ mod page;
 mod password;
 mod refusals;
 
-
 /// The enrolment and account pages: (path, GET, POST), served by
 /// `web::routes` like every other page.
 pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {

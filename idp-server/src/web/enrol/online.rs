@@ -142,7 +142,6 @@ pub async fn photos_post(
 #[derive(Template)]
 #[template(path = "video.html")]
 struct VideoPage {
-    en: bool,
     t: &'static Texts,
     challenge: String,
     spelled: String,
@@ -153,7 +152,6 @@ struct VideoPage {
 fn video_page(lang: Lang, csrf: &str, challenge: &str, error: Option<String>) -> VideoPage {
     VideoPage {
         t: i18n::texts(lang),
-        en: lang == Lang::En,
         spelled: spelled(challenge),
         challenge: challenge.to_owned(),
         csrf: csrf.to_owned(),
