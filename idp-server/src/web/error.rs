@@ -460,3 +460,36 @@ impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
         self.map_err(|e| PageError::failure(lang, e))
     }
 }
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+    use crate::oidc::types::Lang;
+
+    #[derive(askama::Template)]
+    #[template(source = "<p>{{ message }}</p>", ext = "html")]
+    struct Shown<'a> {
+        message: &'a str,
+    }
+
+    #[test]
+    fn a_form_shown_again_keeps_its_status_body_and_retry_after() {
+        let page = Shown { message: "d'abord" };
+        let error = PageError::page(Lang::Fr, StatusCode::TOO_MANY_REQUESTS, &page, Some(30));
+        assert_eq!(error.status_code(), StatusCode::TOO_MANY_REQUESTS);
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "30");
+        assert!(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let body = actix_web::body::MessageBody::try_into_bytes(response.into_body()).unwrap();
+        assert_eq!(&body[..], b"<p>d&#39;abord</p>");
+    }
+}

@@ -388,3 +388,78 @@ pub fn step_for(state: AccountState, request: Option<&RequestRow>) -> &'static s
         _ => "/compte",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(status: &str) -> RequestRow {
+        RequestRow {
+            id: "r".into(),
+            account_id: "a".into(),
+            method: "remote".into(),
+            reference: None,
+            status: status.to_owned(),
+            challenge: None,
+            created_at: 0,
+            expires_at: 0,
+            submitted_at: None,
+            decided_at: None,
+            decided_by: None,
+            office: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn each_state_continues_at_its_step() {
+        assert_eq!(
+            step_for(AccountState::EmailVerified, None),
+            "/inscription/mobile"
+        );
+        assert_eq!(
+            step_for(AccountState::PhoneVerified, None),
+            "/inscription/piece"
+        );
+        assert_eq!(
+            step_for(AccountState::IdentitySubmitted, None),
+            "/inscription/verification"
+        );
+        let collecting = request("collecting");
+        assert_eq!(
+            step_for(AccountState::IdentitySubmitted, Some(&collecting)),
+            "/inscription/en-ligne"
+        );
+        assert_eq!(
+            step_for(AccountState::Rejected, Some(&collecting)),
+            "/inscription/en-ligne"
+        );
+        assert_eq!(
+            step_for(AccountState::Rejected, Some(&request("rejected"))),
+            "/compte"
+        );
+        for state in [
+            AccountState::AwaitingVerification(VerificationMethod::FaceToFace),
+            AccountState::AwaitingVerification(VerificationMethod::Remote),
+            AccountState::Verified,
+            AccountState::Active,
+            AccountState::Suspended,
+            AccountState::DeviceLocked,
+        ] {
+            assert_eq!(step_for(state, None), "/compte", "{state:?}");
+        }
+    }
+
+    #[test]
+    fn every_step_page_belongs_to_states_that_lead_to_it() {
+        // A page's own states must not redirect to another page, or a person
+        // at that step would loop.
+        for (states, page) in [
+            (AtMobile::STATES, "/inscription/mobile"),
+            (AtIdentity::STATES, "/inscription/piece"),
+            (AtSubmitted::STATES, "/inscription/verification"),
+        ] {
+            assert!(states.iter().any(|s| step_for(*s, None) == page), "{page}");
+        }
+    }
+}

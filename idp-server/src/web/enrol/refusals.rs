@@ -228,3 +228,86 @@ impl UserFacing for AccountLogin {
         .to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::i18n::{EN, FR};
+
+    #[test]
+    fn send_refusals_are_429_with_retry_after_and_say_when() {
+        let cooldown = SendRefusal::Cooldown { retry_after: 42 };
+        assert_eq!(cooldown.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(cooldown.retry_after(), Some(42));
+        assert!(cooldown.message(&FR).contains("dans 42 secondes"));
+        assert!(cooldown.message(&EN).contains("in 42 seconds"));
+        let cap = SendRefusal::HourlyCap { retry_after: 1800 };
+        assert_eq!(cap.retry_after(), Some(1800));
+        assert_eq!(cap.message(&FR), FR.enrol.hourly_cap);
+    }
+
+    #[test]
+    fn code_failures_are_400_and_count_what_is_left() {
+        let wrong = CheckFailure::Wrong { remaining: 3 };
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(wrong.retry_after(), None);
+        assert!(wrong.message(&FR).contains("Il vous reste 3 essai(s)"));
+        assert!(wrong.message(&EN).contains("3 attempt(s) left"));
+    }
+
+    #[test]
+    fn media_status_follows_the_problem() {
+        assert_eq!(
+            MediaProblem::TooLarge.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        for problem in [
+            MediaProblem::Empty,
+            MediaProblem::WrongType,
+            MediaProblem::NoOpenRequest,
+        ] {
+            assert_eq!(problem.status(), StatusCode::BAD_REQUEST, "{problem:?}");
+        }
+    }
+
+    #[test]
+    fn login_refusals_keep_the_login_page_statuses() {
+        let throttled = AccountLogin(LoginFailure::Throttled { retry_after: 60 });
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(throttled.message(&EN), EN.throttled);
+        assert_eq!(
+            AccountLogin(LoginFailure::Suspended).status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            AccountLogin(LoginFailure::Invalid).message(&FR),
+            FR.bad_credentials
+        );
+    }
+
+    #[test]
+    fn draft_problems_are_shown_next_to_their_field() {
+        use IdentityProblem as I;
+        assert_eq!(
+            draft_field(DraftProblem::Identity(I::Underage)),
+            "birthdate"
+        );
+        assert_eq!(
+            draft_field(DraftProblem::Identity(I::BirthCommuneAbroad)),
+            "birth_commune"
+        );
+        assert_eq!(draft_field(DraftProblem::DocumentInUse), "document_number");
+        assert_eq!(
+            draft_field(DraftProblem::Dates(DateProblem::IssuedInFuture)),
+            "issued_on"
+        );
+        assert_eq!(
+            draft_field(DraftProblem::Dates(DateProblem::PermitTooShort)),
+            "expires_on"
+        );
+        assert_eq!(
+            DraftProblem::Identity(I::Underage).message(&EN),
+            EN.enrol.underage
+        );
+    }
+}
