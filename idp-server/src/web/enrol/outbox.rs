@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::enrol::EnrolError;
 use crate::notify::OutboxEntry;
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
@@ -21,9 +22,16 @@ struct OutboxPage {
 }
 
 impl OutboxPage {
-    fn entry(e: OutboxEntry) -> (String, String, String, String) {
-        let kind = e.subject.unwrap_or_else(|| "SMS".into());
-        (e.sent_at, kind, e.to, e.text)
+    fn new(lang: Lang, dir: Option<String>, entries: Vec<OutboxEntry>) -> Self {
+        let entry = |e: OutboxEntry| {
+            let kind = e.subject.unwrap_or_else(|| "SMS".into());
+            (e.sent_at, kind, e.to, e.text)
+        };
+        OutboxPage {
+            t: i18n::texts(lang),
+            dir: dir.unwrap_or_default(),
+            entries: entries.into_iter().map(entry).collect(),
+        }
     }
 }
 
@@ -37,14 +45,7 @@ pub async fn outbox(provider: web::Data<Provider>, lang: Lang) -> Result<HttpRes
     }
     let notifier = &provider.core.notifier;
     let dir = notifier.outbox_dir().map(|d| d.display().to_string());
-    let entries = notifier.recent_outbox(50).await;
-    let entries = entries
-        .map_err(crate::enrol::EnrolError::from)
-        .or_page(lang)?;
-    let page = OutboxPage {
-        t: i18n::texts(lang),
-        dir: dir.unwrap_or_default(),
-        entries: entries.into_iter().map(OutboxPage::entry).collect(),
-    };
+    let entries = notifier.recent_outbox(50).await.map_err(EnrolError::from);
+    let page = OutboxPage::new(lang, dir, entries.or_page(lang)?);
     Ok(html(StatusCode::OK, &page))
 }
