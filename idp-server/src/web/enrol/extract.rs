@@ -33,6 +33,23 @@ fn provider(req: &HttpRequest, lang: Lang) -> Result<web::Data<Provider>, PageEr
         })
 }
 
+/// `csrf::Binding` for a type: its language (for the forged-form page) and
+/// its token.
+macro_rules! binding {
+    ($(@<$g:ident: $bound:path>)? $ty:ty => |$s:ident| $lang:expr, $csrf:expr) => {
+        impl$(<$g: $bound>)? Binding for $ty {
+            fn csrf_token(&self) -> &str {
+                let $s = self;
+                $csrf
+            }
+            fn forged(&self, _: &HttpRequest) -> HttpResponse {
+                let $s = self;
+                forged($lang)
+            }
+        }
+    };
+}
+
 pub(super) fn forged(lang: Lang) -> HttpResponse {
     pages::page_error(lang, &crate::oidc::authorize::PageError::Forged)
 }
@@ -128,14 +145,7 @@ impl FromRequest for Browser {
     }
 }
 
-impl Binding for Browser {
-    fn csrf_token(&self) -> &str {
-        &self.csrf
-    }
-    fn forged(&self, _: &HttpRequest) -> HttpResponse {
-        forged(self.lang)
-    }
-}
+binding!(Browser => |b| b.lang, &b.csrf);
 
 /// An enrolment that passed the eligibility step (before the account
 /// exists): the cookie and the progress kept under it; else 303 to the start.
@@ -183,14 +193,7 @@ impl FromRequest for Enrolling {
     }
 }
 
-impl Binding for Enrolling {
-    fn csrf_token(&self) -> &str {
-        &self.csrf
-    }
-    fn forged(&self, _: &HttpRequest) -> HttpResponse {
-        forged(self.lang)
-    }
-}
+binding!(Enrolling => |e| e.lang, &e.csrf);
 
 /// The password form: an [`Enrolling`] browser, or, for a double submission
 /// after the account was created, 303 to the next step.
@@ -214,14 +217,7 @@ impl FromRequest for PasswordStep {
     }
 }
 
-impl Binding for PasswordStep {
-    fn csrf_token(&self) -> &str {
-        &self.0.csrf
-    }
-    fn forged(&self, _: &HttpRequest) -> HttpResponse {
-        forged(self.0.lang)
-    }
-}
+binding!(PasswordStep => |p| p.0.lang, &p.0.csrf);
 
 /// Whether the browser has a live session (a lookup failure counts as no).
 pub async fn signed_in(req: &HttpRequest) -> bool {
@@ -271,14 +267,7 @@ impl FromRequest for Session {
     }
 }
 
-impl Binding for Session {
-    fn csrf_token(&self) -> &str {
-        &self.csrf
-    }
-    fn forged(&self, _: &HttpRequest) -> HttpResponse {
-        forged(self.lang)
-    }
-}
+binding!(Session => |s| s.lang, &s.csrf);
 
 /// The account states a page belongs to.
 pub trait Step: 'static {
@@ -366,14 +355,7 @@ impl<S: Step> FromRequest for AccountAt<S> {
     }
 }
 
-impl<S: Step> Binding for AccountAt<S> {
-    fn csrf_token(&self) -> &str {
-        &self.session.csrf
-    }
-    fn forged(&self, _: &HttpRequest) -> HttpResponse {
-        forged(self.session.lang)
-    }
-}
+binding!(@<S: Step> AccountAt<S> => |a| a.session.lang, &a.session.csrf);
 
 /// Where a person in `state` continues.
 pub fn step_for(state: AccountState, request: Option<&RequestRow>) -> &'static str {
