@@ -18,7 +18,7 @@ use crate::domain::document::{self, DocumentKind, DocumentNumber};
 use crate::domain::email::Email;
 use crate::domain::identity::{DeclaredIdentity, IdentityForm, IdentityProblem};
 use crate::domain::password::{self, PasswordProblem};
-use crate::domain::phone::{FrenchMobile, PhoneError};
+use crate::domain::phone::FrenchMobile;
 use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::metrics::EnrolStep;
 use crate::notify::{EmailMessage, NotifyError, SmsMessage};
@@ -52,6 +52,34 @@ pub enum EnrolError {
     Oidc(#[from] OidcError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why an enrolment step did not happen: the person's input or a limit,
+/// which the step's page shows (`Refused`), or the infrastructure (`Failed`).
+/// The web layer says how each refusal reads (`web::error::UserFacing`).
+#[derive(Debug, thiserror::Error)]
+pub enum StepError<P> {
+    #[error("refused: {0:?}")]
+    Refused(P),
+    #[error(transparent)]
+    Failed(#[from] EnrolError),
+}
+
+macro_rules! step_error_from {
+    ($($source:ty),*) => {$(
+        impl<P> From<$source> for StepError<P> {
+            fn from(e: $source) -> Self {
+                StepError::Failed(e.into())
+            }
+        }
+    )*};
+}
+step_error_from!(StoreError, EphemeralError, NotifyError, OidcError);
+
+/// Too many enrolments started from one address: wait `retry_after` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyEnrolments {
+    pub retry_after: u64,
 }
 
 /// Progress before the account exists, kept under the enrolment cookie.
@@ -101,19 +129,19 @@ pub async fn start(
     provider: &Provider,
     cookie: &str,
     client_ip: &str,
-) -> Result<Result<(), u64>, EnrolError> {
+) -> Result<(), StepError<TooManyEnrolments>> {
     let mut pending = load_pending(provider, cookie).await?;
     if pending.eligible {
-        return Ok(Ok(()));
+        return Ok(());
     }
     let budget = crate::oidc::authorize::anonymous_budget(&provider.core.config.oidc, "enrol:ip");
     let bucket = crate::ratelimit::address_bucket(client_ip);
     if let Some(wait) = budget.hit(&provider.core, &bucket).await? {
-        return Ok(Err(wait));
+        return Err(StepError::Refused(TooManyEnrolments { retry_after: wait }));
     }
     pending.eligible = true;
     save_pending(provider, cookie, &pending).await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 fn audit(
@@ -136,12 +164,6 @@ fn audit(
 
 // ------------------------------------------------------------------ email
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailProblem {
-    Invalid,
-    Refused(SendRefusal),
-}
-
 /// Sends the email code. An address that already has an identity gets the
 /// same answer and the same next page, but its owner receives a notice
 /// instead of a code (nobody can learn from this step who has an identity).
@@ -149,17 +171,13 @@ pub enum EmailProblem {
 pub async fn start_email(
     provider: &Provider,
     cookie: &str,
-    raw: &str,
+    email: &Email,
     client_ip: &str,
-) -> Result<Result<String, EmailProblem>, EnrolError> {
-    let Ok(email) = Email::parse(raw) else {
-        return Ok(Err(EmailProblem::Invalid));
-    };
+) -> Result<(), StepError<SendRefusal>> {
     let address = email.as_str().to_owned();
-    let reservation = match otp::reserve(provider, Purpose::Email, &address, client_ip).await? {
-        Ok(reservation) => reservation,
-        Err(refusal) => return Ok(Err(EmailProblem::Refused(refusal))),
-    };
+    let reservation = otp::reserve(provider, Purpose::Email, &address, client_ip)
+        .await?
+        .map_err(StepError::Refused)?;
     let lookup = address.clone();
     let known = provider
         .core
@@ -181,11 +199,11 @@ pub async fn start_email(
         })
         .await?;
     let mut pending = load_pending(provider, cookie).await?;
-    pending.email = Some(address.clone());
+    pending.email = Some(address);
     pending.email_verified = false;
     save_pending(provider, cookie, &pending).await?;
     step(provider, EnrolStep::EmailSubmitted);
-    Ok(Ok(address))
+    Ok(())
 }
 
 /// The enrolment code, or, for an address that already has an identity, a
@@ -217,40 +235,25 @@ fn email_code_message(to: String, code: Option<String>, base: &str) -> EmailMess
     }
 }
 
-/// Resends the email code to the address being verified.
-pub async fn resend_email(
-    provider: &Provider,
-    cookie: &str,
-    client_ip: &str,
-) -> Result<Result<(), EmailProblem>, EnrolError> {
-    let pending = load_pending(provider, cookie).await?;
-    let Some(email) = pending.email else {
-        return Ok(Err(EmailProblem::Invalid));
-    };
-    start_email(provider, cookie, &email, client_ip)
-        .await
-        .map(|r| r.map(|_| ()))
-}
-
 pub async fn verify_email(
     provider: &Provider,
     cookie: &str,
     code: &str,
-) -> Result<Result<(), CheckFailure>, EnrolError> {
+) -> Result<(), StepError<CheckFailure>> {
     let mut pending = load_pending(provider, cookie).await?;
     let Some(email) = pending.email.clone() else {
-        return Ok(Err(CheckFailure::Expired));
+        return Err(StepError::Refused(CheckFailure::Expired));
     };
     if pending.email_verified {
-        return Ok(Ok(()));
+        return Ok(());
     }
-    let checked = otp::check(provider, Purpose::Email, &email, code).await?;
-    if checked.is_ok() {
-        pending.email_verified = true;
-        save_pending(provider, cookie, &pending).await?;
-        step(provider, EnrolStep::EmailVerified);
-    }
-    Ok(checked)
+    otp::check(provider, Purpose::Email, &email, code)
+        .await?
+        .map_err(StepError::Refused)?;
+    pending.email_verified = true;
+    save_pending(provider, cookie, &pending).await?;
+    step(provider, EnrolStep::EmailVerified);
+    Ok(())
 }
 
 // ------------------------------------------------------------------ password → account
@@ -270,21 +273,22 @@ pub async fn create_account(
     cookie: &str,
     password: &str,
     confirmation: &str,
-) -> Result<Result<Authenticated, AccountProblem>, EnrolError> {
+) -> Result<Authenticated, StepError<AccountProblem>> {
     let pending = load_pending(provider, cookie).await?;
     let Some(email) = pending.email.clone().filter(|_| pending.email_verified) else {
-        return Ok(Err(AccountProblem::EmailNotVerified));
+        return Err(StepError::Refused(AccountProblem::EmailNotVerified));
     };
     if password != confirmation {
-        return Ok(Err(AccountProblem::Mismatch));
+        return Err(StepError::Refused(AccountProblem::Mismatch));
     }
     if let Err(problem) = password::check(password, &email) {
-        return Ok(Err(AccountProblem::Password(problem)));
+        return Err(StepError::Refused(AccountProblem::Password(problem)));
     }
     let owned = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || login::hash_password(&owned))
         .await
-        .map_err(|e| EnrolError::Internal(e.to_string()))??;
+        .map_err(|e| EnrolError::Internal(e.to_string()))?
+        .map_err(EnrolError::from)?;
     let id = uuid::Uuid::new_v4().to_string();
     let (account_id, address) = (id.clone(), email.clone());
     let created = provider
@@ -311,7 +315,7 @@ pub async fn create_account(
         .await;
     match created {
         Ok(()) => {}
-        Err(e) if e.is_unique_violation() => return Ok(Err(AccountProblem::InUse)),
+        Err(e) if e.is_unique_violation() => return Err(StepError::Refused(AccountProblem::InUse)),
         Err(e) => return Err(e.into()),
     }
     provider
@@ -320,13 +324,13 @@ pub async fn create_account(
         .delete(&pending_key(provider, cookie))
         .await?;
     step(provider, EnrolStep::AccountCreated);
-    Ok(Ok(Authenticated {
+    Ok(Authenticated {
         account_id: id,
         sid: random_token().map_err(|e| EnrolError::Internal(e.to_string()))?,
         auth_time: now_unix(),
         authentication: Authentication::Password,
         acr: acr::achieved(acr::Proofing::Declared, Authentication::Password),
-    }))
+    })
 }
 
 // ------------------------------------------------------------------ account state
@@ -381,12 +385,6 @@ where
 
 // ------------------------------------------------------------------ phone
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhoneProblem {
-    Invalid(PhoneError),
-    Refused(SendRefusal),
-}
-
 fn phone_key(account_id: &str) -> String {
     format!("enrol-phone:{account_id}")
 }
@@ -397,21 +395,15 @@ fn phone_key(account_id: &str) -> String {
 pub async fn start_phone(
     provider: &Provider,
     account_id: &str,
-    raw: &str,
+    phone: &FrenchMobile,
     client_ip: &str,
-) -> Result<Result<FrenchMobile, PhoneProblem>, EnrolError> {
-    let phone = match FrenchMobile::parse(raw) {
-        Ok(phone) => phone,
-        Err(e) => return Ok(Err(PhoneProblem::Invalid(e))),
-    };
+) -> Result<(), StepError<SendRefusal>> {
     // Per number, per IP, and per enrolment (the account being created).
-    let reservation =
-        match otp::reserve(provider, Purpose::Phone, phone.as_str(), client_ip).await? {
-            Ok(reservation) => reservation,
-            Err(refusal) => return Ok(Err(PhoneProblem::Refused(refusal))),
-        };
+    let reservation = otp::reserve(provider, Purpose::Phone, phone.as_str(), client_ip)
+        .await?
+        .map_err(StepError::Refused)?;
     if let Some(refusal) = otp::count_enrolment_send(provider, account_id).await? {
-        return Ok(Err(PhoneProblem::Refused(refusal)));
+        return Err(StepError::Refused(refusal));
     }
     let (number, id) = (phone.as_str().to_owned(), account_id.to_owned());
     let in_use = provider
@@ -445,35 +437,35 @@ pub async fn start_phone(
             Purpose::Phone.ttl(),
         )
         .await?;
-    Ok(Ok(phone))
+    Ok(())
 }
 
 /// The number waiting for its code, if any.
 pub async fn pending_phone(
     provider: &Provider,
     account_id: &str,
-) -> Result<Option<String>, EnrolError> {
+) -> Result<Option<FrenchMobile>, EnrolError> {
     Ok(provider
         .core
         .ephemeral
         .get(&phone_key(account_id))
         .await?
-        .and_then(|raw| String::from_utf8(raw).ok()))
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|number| FrenchMobile::parse(&number).ok()))
 }
 
 pub async fn verify_phone(
     provider: &Provider,
     account_id: &str,
     code: &str,
-) -> Result<Result<(), CheckFailure>, EnrolError> {
+) -> Result<(), StepError<CheckFailure>> {
     let Some(phone) = pending_phone(provider, account_id).await? else {
-        return Ok(Err(CheckFailure::Expired));
+        return Err(StepError::Refused(CheckFailure::Expired));
     };
-    let checked = otp::check(provider, Purpose::Phone, &phone, code).await?;
-    if checked.is_err() {
-        return Ok(checked);
-    }
-    let (id, number) = (account_id.to_owned(), phone.clone());
+    otp::check(provider, Purpose::Phone, phone.as_str(), code)
+        .await?
+        .map_err(StepError::Refused)?;
+    let (id, number) = (account_id.to_owned(), phone.as_str().to_owned());
     let applied = apply(
         provider,
         account_id,
@@ -484,9 +476,7 @@ pub async fn verify_phone(
     )
     .await?;
     if applied.is_err() {
-        return Err(EnrolError::Internal(
-            "phone verified in an unexpected state".into(),
-        ));
+        return Err(EnrolError::Internal("phone verified in an unexpected state".into()).into());
     }
     provider
         .core
@@ -494,7 +484,7 @@ pub async fn verify_phone(
         .delete(&phone_key(account_id))
         .await?;
     step(provider, EnrolStep::PhoneVerified);
-    Ok(Ok(()))
+    Ok(())
 }
 
 // ------------------------------------------------------------------ identity
@@ -625,16 +615,39 @@ pub async fn save_draft(
         .await?)
 }
 
+/// Loads the draft, lets `edit` change it, and keeps the result.
+pub async fn edit_draft(
+    provider: &Provider,
+    account_id: &str,
+    edit: impl FnOnce(&mut Draft),
+) -> Result<Draft, EnrolError> {
+    let mut draft = load_draft(provider, account_id).await?;
+    edit(&mut draft);
+    save_draft(provider, account_id, &draft).await?;
+    Ok(draft)
+}
+
+/// The kind of the document recorded with the declared identity.
+pub async fn document_kind(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<DocumentKind>, EnrolError> {
+    let id = account_id.to_owned();
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| rows::document(conn, &id))
+        .await?
+        .and_then(|d| DocumentKind::parse(&d.kind)))
+}
+
 /// Records the reviewed identity and document: state `identity_submitted`.
 pub async fn submit_identity(
     provider: &Provider,
     account_id: &str,
-) -> Result<Result<(), Vec<DraftProblem>>, EnrolError> {
+) -> Result<(), StepError<Vec<DraftProblem>>> {
     let draft = load_draft(provider, account_id).await?;
-    let checked = match draft.check(today()) {
-        Ok(checked) => checked,
-        Err(problems) => return Ok(Err(problems)),
-    };
+    let checked = draft.check(today()).map_err(StepError::Refused)?;
     let subkeys = &provider.core.subkeys;
     let number_hash = crate::crypto::hmac_hex(
         &subkeys.document_hash_key,
@@ -654,7 +667,7 @@ pub async fn submit_identity(
         .read(move |conn| rows::number_bound_to_verified(conn, &hash, &id))
         .await?
     {
-        return Ok(Err(vec![DraftProblem::DocumentInUse]));
+        return Err(StepError::Refused(vec![DraftProblem::DocumentInUse]));
     }
     let identity = IdentityRow {
         account_id: account_id.to_owned(),
@@ -698,12 +711,12 @@ pub async fn submit_identity(
     match applied {
         Ok(_) => {
             step(provider, EnrolStep::IdentitySubmitted);
-            Ok(Ok(()))
+            Ok(())
         }
-        Err(AccountState::IdentitySubmitted) => Ok(Ok(())),
-        Err(_) => Err(EnrolError::Internal(
-            "identity submitted in an unexpected state".into(),
-        )),
+        Err(AccountState::IdentitySubmitted) => Ok(()),
+        Err(_) => {
+            Err(EnrolError::Internal("identity submitted in an unexpected state".into()).into())
+        }
     }
 }
 
@@ -818,6 +831,43 @@ pub async fn send_reference(provider: &Provider, account_id: &str) -> Result<boo
         })
         .await?;
     Ok(true)
+}
+
+/// What [`resend_reference`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceResent {
+    Sent,
+    /// Sent less than a minute ago (the code cooldown applies).
+    TooSoon,
+    /// No open face-to-face request to send.
+    Nothing,
+}
+
+/// The account page's "send the reference again": at most once a minute.
+pub async fn resend_reference(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<ReferenceResent, EnrolError> {
+    let key = format!("reference-resend:{account_id}");
+    let eph = &provider.core.ephemeral;
+    if !eph.set_if_absent(&key, b"1", otp::COOLDOWN).await? {
+        return Ok(ReferenceResent::TooSoon);
+    }
+    Ok(if send_reference(provider, account_id).await? {
+        ReferenceResent::Sent
+    } else {
+        ReferenceResent::Nothing
+    })
+}
+
+/// The account's online request while it still collects media.
+pub async fn collecting_request(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<RequestRow>, EnrolError> {
+    Ok(request_remote(provider, account_id)
+        .await?
+        .filter(|r| r.status == "collecting"))
 }
 
 /// Opens an online request (status `collecting` until the media are in) and
@@ -935,9 +985,10 @@ pub async fn upload(
     account_id: &str,
     kind: MediaKind,
     bytes: Vec<u8>,
-) -> Result<Result<(), MediaProblem>, EnrolError> {
+) -> Result<(), StepError<MediaProblem>> {
+    let refused = |problem| Err(StepError::Refused(problem));
     if bytes.is_empty() {
-        return Ok(Err(MediaProblem::Empty));
+        return refused(MediaProblem::Empty);
     }
     let limit = if kind == MediaKind::Video {
         MAX_VIDEO_BYTES
@@ -945,10 +996,10 @@ pub async fn upload(
         MAX_PHOTO_BYTES
     };
     if bytes.len() > limit {
-        return Ok(Err(MediaProblem::TooLarge));
+        return refused(MediaProblem::TooLarge);
     }
     let Some(content_type) = sniff(kind, &bytes) else {
-        return Ok(Err(MediaProblem::WrongType));
+        return refused(MediaProblem::WrongType);
     };
     let id = account_id.to_owned();
     let Some(request) = provider
@@ -957,10 +1008,10 @@ pub async fn upload(
         .read(move |conn| rows::open_request(conn, &id))
         .await?
     else {
-        return Ok(Err(MediaProblem::NoOpenRequest));
+        return refused(MediaProblem::NoOpenRequest);
     };
     if request.status != "collecting" {
-        return Ok(Err(MediaProblem::NoOpenRequest));
+        return refused(MediaProblem::NoOpenRequest);
     }
     let aad = format!("media:{}:{}", request.id, kind.as_str());
     let size = bytes.len() as i64;
@@ -983,7 +1034,7 @@ pub async fn upload(
             )
         })
         .await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Which media the collecting request already has.
@@ -1003,7 +1054,7 @@ pub async fn media_present(
 pub async fn submit_remote(
     provider: &Provider,
     account_id: &str,
-) -> Result<Result<(), MediaProblem>, EnrolError> {
+) -> Result<(), StepError<MediaProblem>> {
     let id = account_id.to_owned();
     let Some(request) = provider
         .core
@@ -1011,17 +1062,17 @@ pub async fn submit_remote(
         .read(move |conn| rows::open_request(conn, &id))
         .await?
     else {
-        return Ok(Err(MediaProblem::NoOpenRequest));
+        return Err(StepError::Refused(MediaProblem::NoOpenRequest));
     };
     if request.status == "pending" {
-        return Ok(Ok(()));
+        return Ok(());
     }
     let present = media_present(provider, &request.id).await?;
     if !["front", "back", "video"]
         .iter()
         .all(|k| present.iter().any(|p| p == k))
     {
-        return Ok(Err(MediaProblem::Empty));
+        return Err(StepError::Refused(MediaProblem::Empty));
     }
     let rid = request.id.clone();
     let applied = apply(
@@ -1044,7 +1095,9 @@ pub async fn submit_remote(
     if applied.is_ok() {
         step(provider, EnrolStep::RemoteRequested);
     }
-    Ok(applied.map(|_| ()).map_err(|_| MediaProblem::NoOpenRequest))
+    applied
+        .map(|_| ())
+        .map_err(|_| StepError::Refused(MediaProblem::NoOpenRequest))
 }
 
 /// The person withdraws their open request: back to `identity_submitted`.

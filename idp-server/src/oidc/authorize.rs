@@ -58,9 +58,6 @@ pub enum Refusal {
     },
 }
 
-/// The former name of [`Refusal`], kept while `web/enrol.rs` still uses it.
-pub type PageError = Refusal;
-
 /// Where the browser goes back to the relying party.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationResponse {

@@ -332,6 +332,12 @@ enum PageErrorKind {
     },
     /// Not where this page belongs: 303 to the right one.
     Elsewhere(String),
+    /// A page of its own, rendered: a form shown again with its errors.
+    Page {
+        status: StatusCode,
+        body: String,
+        retry_after: Option<u64>,
+    },
     Failure(WebError),
 }
 
@@ -355,6 +361,26 @@ impl PageError {
         }
     }
 
+    /// `page` (a form shown again with what to correct) answered with `status`.
+    pub fn page(
+        lang: crate::oidc::types::Lang,
+        status: StatusCode,
+        page: &impl askama::Template,
+        retry_after: Option<u64>,
+    ) -> Self {
+        match page.render() {
+            Ok(body) => PageError {
+                lang,
+                kind: PageErrorKind::Page {
+                    status,
+                    body,
+                    retry_after,
+                },
+            },
+            Err(e) => PageError::failure(lang, WebError::Internal(e.to_string())),
+        }
+    }
+
     pub fn failure(lang: crate::oidc::types::Lang, error: impl Into<WebError>) -> Self {
         PageError {
             lang,
@@ -368,6 +394,7 @@ impl std::fmt::Display for PageError {
         match &self.kind {
             PageErrorKind::Refused { status, .. } => write!(f, "page refused ({status})"),
             PageErrorKind::Elsewhere(location) => write!(f, "page redirected to {location}"),
+            PageErrorKind::Page { status, .. } => write!(f, "form shown again ({status})"),
             PageErrorKind::Failure(e) => e.fmt(f),
         }
     }
@@ -378,6 +405,7 @@ impl ResponseError for PageError {
         match &self.kind {
             PageErrorKind::Refused { status, .. } => *status,
             PageErrorKind::Elsewhere(_) => StatusCode::SEE_OTHER,
+            PageErrorKind::Page { status, .. } => *status,
             PageErrorKind::Failure(e) => e.status_code(),
         }
     }
@@ -401,6 +429,21 @@ impl ResponseError for PageError {
             PageErrorKind::Elsewhere(location) => HttpResponse::SeeOther()
                 .insert_header(("Location", location.as_str()))
                 .finish(),
+            PageErrorKind::Page {
+                status,
+                body,
+                retry_after,
+            } => {
+                let mut response = HttpResponse::build(*status)
+                    .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+                    .body(body.clone());
+                if let Some(seconds) = retry_after
+                    && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+                {
+                    response.headers_mut().insert(RETRY_AFTER, value);
+                }
+                response
+            }
             PageErrorKind::Failure(e) => pages::failure_page(self.lang, e.clone()),
         }
     }
@@ -631,4 +674,37 @@ fn bearer_challenge(error: Option<&crate::oidc::error::OAuthError>) -> HttpRespo
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+    use crate::oidc::types::Lang;
+
+    #[derive(askama::Template)]
+    #[template(source = "<p>{{ message }}</p>", ext = "html")]
+    struct Shown<'a> {
+        message: &'a str,
+    }
+
+    #[test]
+    fn a_form_shown_again_keeps_its_status_body_and_retry_after() {
+        let page = Shown { message: "d'abord" };
+        let error = PageError::page(Lang::Fr, StatusCode::TOO_MANY_REQUESTS, &page, Some(30));
+        assert_eq!(error.status_code(), StatusCode::TOO_MANY_REQUESTS);
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "30");
+        assert!(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let body = actix_web::body::MessageBody::try_into_bytes(response.into_body()).unwrap();
+        assert_eq!(&body[..], b"<p>d&#39;abord</p>");
+    }
 }

@@ -223,109 +223,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
             Some(get().to(oidc::level_get)),
             Some(post().to(oidc::level_post)),
         ),
-        ("/", Some(get().to(enrol::home)), None),
-        (
-            "/inscription",
-            Some(get().to(enrol::eligibility_get)),
-            Some(post().to(enrol::eligibility_post)),
-        ),
-        (
-            "/inscription/courriel",
-            Some(get().to(enrol::email_get)),
-            Some(post().to(enrol::email_post)),
-        ),
-        (
-            "/inscription/courriel/code",
-            Some(get().to(enrol::email_code_get)),
-            Some(post().to(enrol::email_code_post)),
-        ),
-        (
-            "/inscription/courriel/renvoyer",
-            None,
-            Some(post().to(enrol::email_resend)),
-        ),
-        (
-            "/inscription/mot-de-passe",
-            Some(get().to(enrol::password_get)),
-            Some(post().to(enrol::password_post)),
-        ),
-        (
-            "/inscription/mobile",
-            Some(get().to(enrol::mobile_get)),
-            Some(post().to(enrol::mobile_post)),
-        ),
-        (
-            "/inscription/mobile/code",
-            Some(get().to(enrol::mobile_code_get)),
-            Some(post().to(enrol::mobile_code_post)),
-        ),
-        (
-            "/inscription/mobile/renvoyer",
-            None,
-            Some(post().to(enrol::mobile_resend)),
-        ),
-        (
-            "/inscription/piece",
-            Some(get().to(enrol::kind_get)),
-            Some(post().to(enrol::kind_post)),
-        ),
-        (
-            "/inscription/identite",
-            Some(get().to(enrol::identity_get)),
-            Some(post().to(enrol::identity_post)),
-        ),
-        (
-            "/inscription/recapitulatif",
-            Some(get().to(enrol::review_get)),
-            Some(post().to(enrol::review_post)),
-        ),
-        (
-            "/inscription/verification",
-            Some(get().to(enrol::choice_get)),
-            Some(post().to(enrol::choice_post)),
-        ),
-        (
-            "/inscription/reference",
-            Some(get().to(enrol::reference_get)),
-            None,
-        ),
-        (
-            "/inscription/en-ligne",
-            Some(get().to(enrol::remote_get)),
-            None,
-        ),
-        (
-            "/inscription/en-ligne/photos",
-            None,
-            Some(post().to(enrol::photos_post)),
-        ),
-        (
-            "/inscription/en-ligne/video",
-            Some(get().to(enrol::video_get)),
-            Some(post().to(enrol::video_post)),
-        ),
-        ("/compte", Some(get().to(enrol::account_get)), None),
-        (
-            "/compte/connexion",
-            Some(get().to(enrol::account_login_get)),
-            Some(post().to(enrol::account_login_post)),
-        ),
-        (
-            "/compte/renvoyer-reference",
-            None,
-            Some(post().to(enrol::account_resend)),
-        ),
-        (
-            "/compte/annuler",
-            None,
-            Some(post().to(enrol::account_cancel)),
-        ),
-        (
-            "/compte/deconnexion",
-            None,
-            Some(post().to(enrol::account_logout)),
-        ),
-        ("/dev/outbox", Some(get().to(enrol::outbox)), None),
         (
             "/static/video.js",
             Some(get().to(wellknown::video_script)),
@@ -342,7 +239,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             None,
         ),
     ];
-    for (path, on_get, on_post) in pages {
+    for (path, on_get, on_post) in pages.into_iter().chain(enrol::routes()) {
         // Each path answers 405 (not the app-wide 404) to other methods.
         let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
         if let Some(route) = on_get {

@@ -57,11 +57,6 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// Adds `Retry-After: seconds` (a throttled form).
-pub(crate) fn with_retry_after(response: HttpResponse, seconds: u64) -> HttpResponse {
-    super::error::with_retry_after(response, Some(seconds))
-}
-
 /// The person has just logged in for `request`: their SSO session starts
 /// (cookie set) and the request moves on (consent, or back to the client).
 pub(super) async fn logged_in(

@@ -1,0 +1,156 @@
+//! The account page (`/compte`): where the enrolment stands, what comes
+//! next, and the actions on the open verification request.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::NoFields;
+use super::extract::{AccountAt, Anywhere, Session, step_for};
+use super::page::see_other;
+use crate::domain::account::{AccountState, VerificationMethod};
+use crate::enrol::{self, Overview, ReferenceResent};
+use crate::oidc::types::Lang;
+use crate::oidc::{Provider, session};
+use crate::web::cookies;
+use crate::web::csrf::CsrfForm;
+use crate::web::error::{OrPage, PageError};
+use crate::web::i18n::{self, EnrolTexts};
+use crate::web::pages::html;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    t: &'static i18n::Texts,
+    email: String,
+    phone: Option<String>,
+    name: Option<String>,
+    status: String,
+    next: String,
+    reference: Option<String>,
+    qr: String,
+    continue_link: Option<(String, String)>,
+    can_cancel: bool,
+    notice: Option<String>,
+    csrf: String,
+}
+
+/// The state's name and what the person does next.
+fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, String) {
+    let (status, next) = match overview.state {
+        AccountState::EmailVerified | AccountState::PhoneVerified => {
+            (e.status_enrolling, e.next_enrolling)
+        }
+        AccountState::IdentitySubmitted if open => (e.status_declared, e.next_online),
+        AccountState::IdentitySubmitted => (e.status_declared, e.next_choose),
+        AccountState::AwaitingVerification(VerificationMethod::FaceToFace) => {
+            (e.status_face_to_face, e.next_face_to_face)
+        }
+        AccountState::AwaitingVerification(VerificationMethod::Remote) => {
+            (e.status_remote, e.next_remote)
+        }
+        AccountState::Verified => (e.status_verified, e.next_verified),
+        AccountState::Active => (e.status_active, e.next_active),
+        AccountState::Rejected => {
+            let reason = overview.request.as_ref().and_then(|r| r.reason.as_ref());
+            let reason = reason.map(|r| format!(" : {r}")).unwrap_or_default();
+            return (e.status_rejected.to_owned(), (e.next_rejected)(&reason));
+        }
+        AccountState::Suspended => (e.status_suspended, e.next_suspended),
+        AccountState::DeviceLocked => (e.status_locked, e.next_locked),
+    };
+    (status.to_owned(), next.to_owned())
+}
+
+fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>) -> HttpResponse {
+    let t = i18n::texts(lang);
+    let open = overview
+        .request
+        .as_ref()
+        .filter(|r| r.status == "pending" || r.status == "collecting");
+    let reference = open.and_then(|r| r.reference.clone());
+    let (status, next) = status_and_next(t.enrol, &overview, open.is_some());
+    let step = step_for(overview.state, overview.request.as_ref());
+    let page = AccountPage {
+        t,
+        can_cancel: open.is_some(),
+        continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
+        name: overview
+            .identity
+            .as_ref()
+            .map(|i| format!("{} {}", i.given_name, i.family_name)),
+        phone: overview
+            .phone
+            .as_deref()
+            .and_then(|p| crate::domain::phone::FrenchMobile::parse(p).ok())
+            .map(|p| p.masked()),
+        email: overview.email,
+        status,
+        next,
+        qr: reference
+            .as_deref()
+            .map(enrol::reference_qr)
+            .unwrap_or_default(),
+        reference,
+        notice: notice.map(str::to_owned),
+        csrf: csrf.to_owned(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// The account page after an action, read again.
+async fn after_action(
+    provider: &Provider,
+    session: &Session,
+    notice: &str,
+) -> Result<HttpResponse, PageError> {
+    let lang = session.lang;
+    let overview = enrol::overview(provider, &session.account_id)
+        .await
+        .or_page(lang)?;
+    let overview = overview.ok_or_else(|| PageError::see_other(lang, "/compte/connexion"))?;
+    Ok(account_page(lang, &session.csrf, overview, Some(notice)))
+}
+
+pub async fn account_get(at: AccountAt<Anywhere>) -> HttpResponse {
+    let AccountAt {
+        session, overview, ..
+    } = at;
+    account_page(session.lang, &session.csrf, overview, None)
+}
+
+pub async fn account_resend(
+    provider: web::Data<Provider>,
+    CsrfForm { bound, .. }: CsrfForm<NoFields, Session>,
+) -> Result<HttpResponse, PageError> {
+    let e = i18n::texts(bound.lang).enrol;
+    let resent = enrol::resend_reference(&provider, &bound.account_id).await;
+    match resent.or_page(bound.lang)? {
+        ReferenceResent::Sent => after_action(&provider, &bound, e.reference_resent).await,
+        ReferenceResent::TooSoon => after_action(&provider, &bound, e.reference_just_sent).await,
+        ReferenceResent::Nothing => Ok(see_other("/compte")),
+    }
+}
+
+pub async fn account_cancel(
+    provider: web::Data<Provider>,
+    CsrfForm { bound, .. }: CsrfForm<NoFields, Session>,
+) -> Result<HttpResponse, PageError> {
+    let e = i18n::texts(bound.lang).enrol;
+    enrol::cancel_request(&provider, &bound.account_id)
+        .await
+        .or_page(bound.lang)?;
+    after_action(&provider, &bound, e.request_cancelled).await
+}
+
+pub async fn account_logout(
+    provider: web::Data<Provider>,
+    CsrfForm { bound, .. }: CsrfForm<NoFields, Session>,
+) -> Result<HttpResponse, PageError> {
+    session::destroy(&provider, &bound.cookie)
+        .await
+        .or_page(bound.lang)?;
+    let mut response = see_other("/");
+    let _ = response.add_cookie(&cookies::clear_session(&provider));
+    Ok(response)
+}

@@ -1,0 +1,250 @@
+//! Steps 8 and 9: the declared identity and document, then their review.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::NoFields;
+use super::extract::{AccountAt, AtIdentity};
+use super::page::{Field, FieldKind, StepPage, kind_label, see_other};
+use super::refusals::draft_field;
+use crate::domain::identity::Gender;
+use crate::domain::insee;
+use crate::enrol::{self, CheckedDraft, Draft, DraftProblem, StepError};
+use crate::oidc::Provider;
+use crate::oidc::types::Lang;
+use crate::web::csrf::CsrfForm;
+use crate::web::error::{OrPage, PageError, UserFacing};
+use crate::web::i18n::{self, Texts};
+
+/// The identity form, as typed (checked by `Draft::check`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct IdentityForm {
+    family_name: String,
+    usage_name: String,
+    given_names: String,
+    gender: String,
+    birthdate: String,
+    birth_country: String,
+    birth_commune: String,
+    document_number: String,
+    issued_on: String,
+    expires_on: String,
+}
+
+impl IdentityForm {
+    /// Everything but the document kind, chosen on the step before.
+    fn fill(self, draft: &mut Draft) {
+        draft.family_name = self.family_name;
+        draft.usage_name = self.usage_name;
+        draft.given_names = self.given_names;
+        draft.gender = self.gender;
+        draft.birthdate = self.birthdate;
+        draft.birth_country = self.birth_country;
+        draft.birth_commune = self.birth_commune;
+        draft.document_number = self.document_number;
+        draft.issued_on = self.issued_on;
+        draft.expires_on = self.expires_on;
+    }
+}
+
+/// Countries, France first, then by name.
+fn countries() -> Vec<(String, String)> {
+    let mut countries: Vec<(String, String)> = insee::countries()
+        .map(|(c, n)| (c.to_owned(), n.to_owned()))
+        .collect();
+    countries.sort_by(|a, b| {
+        (a.0 != insee::FRANCE)
+            .cmp(&(b.0 != insee::FRANCE))
+            .then(a.1.cmp(&b.1))
+    });
+    countries
+}
+
+fn identity_page(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem]) -> StepPage {
+    let t = i18n::texts(lang);
+    let e = t.enrol;
+    let error_of = |name: &str| {
+        problems
+            .iter()
+            .find(|p| draft_field(**p) == name)
+            .map(|p| p.message(t))
+    };
+    let input = |name: &'static str, label: &str, input_type: &'static str, value: &str| {
+        Field::input(name, label, input_type, value).error(error_of(name))
+    };
+    let gender = FieldKind::Radio(vec![
+        ("female".into(), e.female.into()),
+        ("male".into(), e.male.into()),
+    ]);
+    let mut page = StepPage::new(lang, e.identity_title, "/inscription/identite", csrf)
+        .step(8)
+        .intro(e.identity_intro)
+        .field(
+            input("family_name", e.family_name, "text", &draft.family_name)
+                .autocomplete("family-name"),
+        )
+        .field(input(
+            "usage_name",
+            e.usage_name_optional,
+            "text",
+            &draft.usage_name,
+        ))
+        .field(
+            input("given_names", e.given_names, "text", &draft.given_names)
+                .hint(e.given_names_hint)
+                .autocomplete("given-name"),
+        )
+        .field(input("gender", e.sex, "radio", &draft.gender).of(gender))
+        .field(input("birthdate", e.birthdate, "date", &draft.birthdate).autocomplete("bday"))
+        .field(
+            input(
+                "birth_country",
+                e.birth_country,
+                "select",
+                &draft.birth_country,
+            )
+            .of(FieldKind::Select(countries())),
+        )
+        .field(
+            input(
+                "birth_commune",
+                e.birth_commune_code,
+                "text",
+                &draft.birth_commune,
+            )
+            .hint(e.birth_commune_hint),
+        )
+        .field(input(
+            "document_number",
+            e.document_number,
+            "text",
+            &draft.document_number,
+        ))
+        .field(input("issued_on", e.issued_on, "date", &draft.issued_on))
+        .field(input("expires_on", e.expires_on, "date", &draft.expires_on))
+        .submit(e.review_information);
+    if !problems.is_empty() {
+        page.error = Some(e.needs_correcting.to_owned());
+    }
+    page
+}
+
+/// The identity page again, flagging `problems`.
+fn corrections(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem]) -> PageError {
+    let page = identity_page(lang, csrf, draft, problems);
+    PageError::page(lang, StatusCode::BAD_REQUEST, &page, None)
+}
+
+pub async fn identity_get(
+    provider: web::Data<Provider>,
+    at: AccountAt<AtIdentity>,
+) -> Result<HttpResponse, PageError> {
+    let draft = enrol::load_draft(&provider, at.account_id())
+        .await
+        .or_page(at.lang())?;
+    if draft.document_kind.is_empty() {
+        return Ok(see_other("/inscription/piece"));
+    }
+    identity_page(at.lang(), at.csrf(), &draft, &[]).ok()
+}
+
+pub async fn identity_post(
+    provider: web::Data<Provider>,
+    CsrfForm { form, bound }: CsrfForm<IdentityForm, AccountAt<AtIdentity>>,
+) -> Result<HttpResponse, PageError> {
+    let lang = bound.lang();
+    let draft = enrol::edit_draft(&provider, bound.account_id(), |draft| form.fill(draft))
+        .await
+        .or_page(lang)?;
+    draft
+        .check(enrol::today())
+        .map_err(|problems| corrections(lang, bound.csrf(), &draft, &problems))?;
+    Ok(see_other("/inscription/recapitulatif"))
+}
+
+/// The review's lines: (label, value).
+fn summary(t: &Texts, checked: &CheckedDraft) -> Vec<(String, String)> {
+    let (e, id) = (t.enrol, &checked.identity);
+    let birthplace = match &id.birth_commune {
+        Some(code) => format!("{} ({code})", insee::commune_name(code).unwrap_or("")),
+        None => "—".to_owned(),
+    };
+    let gender = match id.gender {
+        Gender::Female => e.female,
+        Gender::Male => e.male,
+    };
+    let valid = format!(
+        "{} – {}",
+        checked.issued_on.format("%d/%m/%Y"),
+        checked.expires_on.format("%d/%m/%Y")
+    );
+    [
+        (e.family_name, id.family_name.clone()),
+        (
+            e.usage_name,
+            id.usage_name.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (e.given_names, id.given_names.clone()),
+        (e.sex, gender.to_owned()),
+        (e.birthdate, id.birthdate.format("%d/%m/%Y").to_string()),
+        (
+            e.birth_country,
+            insee::country_name(&id.birth_country)
+                .unwrap_or("")
+                .to_owned(),
+        ),
+        (e.birth_commune, birthplace),
+        (e.document, kind_label(t, checked.kind.as_str())),
+        (e.number, checked.number.as_str().to_owned()),
+        (e.valid_from, valid),
+    ]
+    .into_iter()
+    .map(|(label, value)| (label.to_owned(), value))
+    .collect()
+}
+
+fn review_page(lang: Lang, csrf: &str, checked: &CheckedDraft) -> StepPage {
+    let t = i18n::texts(lang);
+    let mut page = StepPage::new(
+        lang,
+        t.enrol.review_title,
+        "/inscription/recapitulatif",
+        csrf,
+    )
+    .step(9)
+    .intro(t.enrol.review_intro);
+    page.summary = summary(t, checked);
+    let change = t.enrol.change_information.to_owned();
+    page.links.push(("/inscription/identite".into(), change));
+    page.submit(t.enrol.i_confirm)
+}
+
+pub async fn review_get(
+    provider: web::Data<Provider>,
+    at: AccountAt<AtIdentity>,
+) -> Result<HttpResponse, PageError> {
+    let draft = enrol::load_draft(&provider, at.account_id()).await;
+    let Ok(checked) = draft.or_page(at.lang())?.check(enrol::today()) else {
+        return Ok(see_other("/inscription/identite"));
+    };
+    review_page(at.lang(), at.csrf(), &checked).ok()
+}
+
+pub async fn review_post(
+    provider: web::Data<Provider>,
+    CsrfForm { bound, .. }: CsrfForm<NoFields, AccountAt<AtIdentity>>,
+) -> Result<HttpResponse, PageError> {
+    let (lang, account_id) = (bound.lang(), bound.account_id());
+    match enrol::submit_identity(&provider, account_id).await {
+        Ok(()) => Ok(see_other("/inscription/verification")),
+        Err(StepError::Refused(problems)) => {
+            let draft = enrol::load_draft(&provider, account_id)
+                .await
+                .or_page(lang)?;
+            Err(corrections(lang, bound.csrf(), &draft, &problems))
+        }
+        Err(StepError::Failed(e)) => Err(PageError::failure(lang, e)),
+    }
+}

@@ -1,0 +1,233 @@
+//! The generic step page every enrolment form is drawn on, and the helpers
+//! that show a refusal on it.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+
+use crate::enrol::StepError;
+use crate::oidc::types::Lang;
+use crate::web::error::{PageError, UserFacing};
+use crate::web::i18n::{self, Texts};
+use crate::web::pages::html;
+
+pub enum FieldKind {
+    Input(&'static str),
+    Checkbox,
+    Radio(Vec<(String, String)>),
+    Select(Vec<(String, String)>),
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub label: String,
+    pub kind: FieldKind,
+    pub value: String,
+    pub error: Option<String>,
+    pub hint: Option<String>,
+    pub autocomplete: &'static str,
+    pub numeric: bool,
+    pub accept: Option<&'static str>,
+}
+
+impl Field {
+    pub(super) fn input(
+        name: &'static str,
+        label: &str,
+        input_type: &'static str,
+        value: &str,
+    ) -> Self {
+        Field {
+            name,
+            label: label.to_owned(),
+            kind: FieldKind::Input(input_type),
+            value: value.to_owned(),
+            error: None,
+            hint: None,
+            autocomplete: "",
+            numeric: false,
+            accept: None,
+        }
+    }
+    /// A field of another kind (checkbox, radio buttons, list).
+    pub(super) fn of(mut self, kind: FieldKind) -> Self {
+        self.kind = kind;
+        self
+    }
+    /// Passwords and files are never sent back to the browser.
+    pub fn keeps_value(&self) -> bool {
+        !matches!(self.kind, FieldKind::Input("password" | "file"))
+    }
+    pub(super) fn hint(mut self, hint: &str) -> Self {
+        self.hint = Some(hint.to_owned());
+        self
+    }
+    pub(super) fn autocomplete(mut self, value: &'static str) -> Self {
+        self.autocomplete = value;
+        self
+    }
+    pub(super) fn numeric(mut self) -> Self {
+        self.numeric = true;
+        self
+    }
+    pub(super) fn error(mut self, error: Option<String>) -> Self {
+        self.error = error;
+        self
+    }
+}
+
+#[derive(Template)]
+#[template(path = "step.html")]
+pub struct StepPage {
+    pub t: &'static Texts,
+    pub title: String,
+    pub progress: Option<String>,
+    pub intro: Vec<String>,
+    pub error: Option<String>,
+    pub summary: Vec<(String, String)>,
+    pub action: String,
+    pub csrf: String,
+    pub multipart: bool,
+    pub fields: Vec<Field>,
+    /// (name, value, label) of submit buttons; the first is the main action.
+    pub buttons: Vec<(String, String, String)>,
+    /// Other POST actions on the page: (action, label).
+    pub secondary: Vec<(String, String)>,
+    pub links: Vec<(String, String)>,
+}
+
+impl StepPage {
+    pub(super) fn new(lang: Lang, title: &str, action: &str, csrf: &str) -> Self {
+        StepPage {
+            t: i18n::texts(lang),
+            title: title.to_owned(),
+            progress: None,
+            intro: Vec::new(),
+            error: None,
+            summary: Vec::new(),
+            action: action.to_owned(),
+            csrf: csrf.to_owned(),
+            multipart: false,
+            fields: Vec::new(),
+            buttons: Vec::new(),
+            secondary: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+    /// "Step n of 9".
+    pub(super) fn step(mut self, n: u8) -> Self {
+        self.progress = Some((self.t.enrol.step_of)(n));
+        self
+    }
+    pub(super) fn intro(mut self, line: &str) -> Self {
+        self.intro.push(line.to_owned());
+        self
+    }
+    pub(super) fn field(mut self, field: Field) -> Self {
+        self.fields.push(field);
+        self
+    }
+    pub(super) fn submit(mut self, label: &str) -> Self {
+        self.buttons
+            .push((String::new(), String::new(), label.to_owned()));
+        self
+    }
+    pub(super) fn render(self, status: StatusCode) -> HttpResponse {
+        html(status, &self)
+    }
+    pub(super) fn ok(self) -> Result<HttpResponse, PageError> {
+        Ok(self.render(StatusCode::OK))
+    }
+}
+
+/// The home page: the step layout without a form.
+#[derive(Template)]
+#[template(
+    source = r#"{% extends "base.html" %}{% block title %}Sésame{% endblock %}{% block content %}<h1>{{ page.title }}</h1>{% for line in page.intro %}<p>{{ line }}</p>{% endfor %}<ul>{% for (href, label) in page.links %}<li><a href="{{ href }}">{{ label }}</a></li>{% endfor %}</ul>{% endblock %}"#,
+    ext = "html"
+)]
+pub struct HomePage {
+    pub(super) page: StepPage,
+}
+
+impl std::ops::Deref for HomePage {
+    type Target = StepPage;
+    fn deref(&self) -> &StepPage {
+        &self.page
+    }
+}
+
+pub(super) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .finish()
+}
+
+/// `refusal` shown on the step's own page: `page` builds it around the
+/// message; the status and `Retry-After` come from the refusal.
+pub(super) fn refused<P: Template>(
+    lang: Lang,
+    refusal: &impl UserFacing,
+    page: impl FnOnce(String) -> P,
+) -> PageError {
+    let message = refusal.message(i18n::texts(lang));
+    PageError::page(
+        lang,
+        refusal.status(),
+        &page(message),
+        refusal.retry_after(),
+    )
+}
+
+/// A step's outcome on a page handler: a refusal shown on the step's page
+/// ([`refused`]), an infrastructure failure as the 503/500 page.
+pub(super) trait OnPage<T> {
+    fn on_page<P: Template>(
+        self,
+        lang: Lang,
+        page: impl FnOnce(String) -> P,
+    ) -> Result<T, PageError>;
+}
+
+impl<T, R: UserFacing> OnPage<T> for Result<T, StepError<R>> {
+    fn on_page<P: Template>(
+        self,
+        lang: Lang,
+        page: impl FnOnce(String) -> P,
+    ) -> Result<T, PageError> {
+        self.map_err(|e| match e {
+            StepError::Refused(refusal) => refused(lang, &refusal, page),
+            StepError::Failed(e) => PageError::failure(lang, e),
+        })
+    }
+}
+
+/// "A B C": a code spelled out for screen readers.
+pub(super) fn spelled(value: &str) -> String {
+    value
+        .chars()
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The document kinds offered, with their labels.
+pub(super) fn kinds(t: &Texts) -> Vec<(String, String)> {
+    vec![
+        ("identity_card".into(), t.enrol.kind_identity_card.into()),
+        ("passport".into(), t.enrol.kind_passport.into()),
+        (
+            "residence_permit".into(),
+            t.enrol.kind_residence_permit.into(),
+        ),
+    ]
+}
+
+/// The label of a document kind.
+pub(super) fn kind_label(t: &Texts, kind: &str) -> String {
+    kinds(t)
+        .into_iter()
+        .find(|(k, _)| k == kind)
+        .map(|(_, l)| l)
+        .unwrap_or_default()
+}
