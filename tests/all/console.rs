@@ -87,7 +87,7 @@ async fn log_in(
         Some(s) => s.to_owned(),
         None => secret_on(&totp),
     };
-    let code = idp_admin::console::auth::code_for(&secret, now()).unwrap();
+    let code = idp_server::agents::totp::code_for(&secret, now()).unwrap();
     let page = console
         .post("/totp", &[("csrf", &csrf), ("code", &code)])
         .await;
@@ -160,7 +160,7 @@ async fn clerk_logs_in_with_totp_and_verifies_a_reference(backend: Backend) {
         !totp.body.contains("totp-secret"),
         "already enrolled: no secret shown again"
     );
-    let code = idp_admin::console::auth::code_for(&secret, now()).unwrap();
+    let code = idp_server::agents::totp::code_for(&secret, now()).unwrap();
     let replay = other
         .post(
             "/totp",
