@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::Console;
 use super::decision::{Asked, DecisionForm, IdentityView, UNTICKED, french_date, refusal_text};
-use super::page::{Failure, Frame, Message, ok, with_status};
+use super::page::{Failure, Frame, Message, ok, see_other, with_status};
 use super::session::{AgentSession, ClerkSession};
 
 const TITLE: &str = "Vérification au guichet";
@@ -78,6 +78,12 @@ pub struct LookupQuery {
     reference: String,
 }
 
+/// The lookup form again, `reference` kept, saying why not (400).
+fn refused(s: &ClerkSession, reference: &str, error: &str) -> Result<HttpResponse, Failure> {
+    let page = lookup_page(s, reference, |f| f.error(error));
+    with_status(StatusCode::BAD_REQUEST, &page)
+}
+
 pub async fn counter_get(
     console: web::Data<Console>,
     s: ClerkSession,
@@ -89,10 +95,7 @@ pub async fn counter_get(
     }
     match verification::counter_view(&console.core, &s.acting()?, reference).await? {
         Ok(view) => ok(&CounterPage::new(&s, &view)),
-        Err(refusal) => with_status(
-            StatusCode::BAD_REQUEST,
-            &lookup_page(&s, reference, |f| f.error(refusal_text(&refusal))),
-        ),
+        Err(refusal) => refused(&s, reference, refusal_text(&refusal)),
     }
 }
 
@@ -132,22 +135,21 @@ pub async fn counter_post(
     CsrfForm { form, bound: s }: CsrfForm<DecisionForm, ClerkSession>,
 ) -> Result<HttpResponse, Failure> {
     let decision = match form.asked() {
-        Asked::Nothing => return Ok(super::page::see_other("/guichet")),
+        Asked::Nothing => return Ok(see_other("/guichet")),
         Asked::Unticked => return unticked(&s, &form.reference),
         Asked::Decision(d) => d,
     };
-    let (acting, bad) = (s.acting()?, StatusCode::BAD_REQUEST);
+    let (acting, reference) = (s.acting()?, form.reference.as_str());
     let Some(place) = place_of(&s, &form) else {
-        let error = "Indiquez le code du bureau (5 à 10 lettres ou chiffres).";
-        return with_status(bad, &lookup_page(&s, &form.reference, |f| f.error(error)));
+        return refused(
+            &s,
+            reference,
+            "Indiquez le code du bureau (5 à 10 lettres ou chiffres).",
+        );
     };
     let core = &console.core;
-    match verification::decide_face_to_face(core, &acting, &form.reference, place, decision).await?
-    {
+    match verification::decide_face_to_face(core, &acting, reference, place, decision).await? {
         Ok(outcome) => ok(&lookup_page(&s, "", |f| f.notice(Some(decided(&outcome))))),
-        Err(refusal) => with_status(
-            bad,
-            &lookup_page(&s, &form.reference, |f| f.error(refusal_text(&refusal))),
-        ),
+        Err(refusal) => refused(&s, reference, refusal_text(&refusal)),
     }
 }

@@ -144,30 +144,33 @@ pub struct LoginForm {
     password: String,
 }
 
+/// The status and sentence of a failed factor (`invalid` names what was wrong).
+fn failed(failure: LoginFailure, invalid: &'static str) -> (StatusCode, &'static str) {
+    match failure {
+        LoginFailure::Invalid => (StatusCode::BAD_REQUEST, invalid),
+        LoginFailure::Locked => (StatusCode::TOO_MANY_REQUESTS, LOCKED),
+    }
+}
+
+/// The response that logs the browser in with `value` and sends it on to `location`.
+fn logged_in(location: &str, value: String) -> Result<HttpResponse, Failure> {
+    Ok(with_cookie(
+        see_other(location),
+        cookie(SESSION_COOKIE, value),
+    ))
+}
+
 pub async fn login_post(
     console: web::Data<Console>,
     CsrfForm { form, bound }: CsrfForm<LoginForm, PreLogin>,
 ) -> Result<HttpResponse, Failure> {
-    let username = form.username.trim();
-    let core = &console.core;
-    match totp::password(core, &console.dummy_hash, username, &form.password).await? {
-        Ok((value, _)) => Ok(with_cookie(
-            see_other("/totp"),
-            cookie(SESSION_COOKIE, value),
-        )),
-        Err(LoginFailure::Invalid) => with_status(
-            StatusCode::BAD_REQUEST,
-            &login_page(
-                &bound.csrf,
-                username,
-                Some("Identifiant ou mot de passe incorrect."),
-            ),
-        ),
-        Err(LoginFailure::Locked) => with_status(
-            StatusCode::TOO_MANY_REQUESTS,
-            &login_page(&bound.csrf, username, Some(LOCKED)),
-        ),
-    }
+    let (core, username) = (&console.core, form.username.trim());
+    let checked = totp::password(core, &console.dummy_hash, username, &form.password).await?;
+    let (status, error) = match checked {
+        Ok((value, _)) => return logged_in("/totp", value),
+        Err(failure) => failed(failure, "Identifiant ou mot de passe incorrect."),
+    };
+    with_status(status, &login_page(&bound.csrf, username, Some(error)))
 }
 
 pub async fn code_get(
@@ -191,31 +194,16 @@ pub struct CodeForm {
 
 pub async fn code_post(
     console: web::Data<Console>,
-    CsrfForm { form, bound }: CsrfForm<CodeForm, PendingSession>,
+    CsrfForm { form, bound: p }: CsrfForm<CodeForm, PendingSession>,
 ) -> Result<HttpResponse, Failure> {
     let core = &console.core;
-    match totp::second_factor(
-        core,
-        &bound.agent,
-        &bound.session,
-        &bound.cookie,
-        &form.code,
-    )
-    .await?
-    {
-        SecondFactor::Passed { cookie: fresh } => {
-            Ok(with_cookie(see_other("/"), cookie(SESSION_COOKIE, fresh)))
-        }
-        SecondFactor::NotEnrolling => Ok(see_other("/totp")),
-        SecondFactor::Failed(LoginFailure::Locked) => with_status(
-            StatusCode::TOO_MANY_REQUESTS,
-            &code_page(&bound, Some(LOCKED)),
-        ),
-        SecondFactor::Failed(LoginFailure::Invalid) => with_status(
-            StatusCode::BAD_REQUEST,
-            &code_page(&bound, Some("Code incorrect ou déjà utilisé.")),
-        ),
-    }
+    let checked = totp::second_factor(core, &p.agent, &p.session, &p.cookie, &form.code).await?;
+    let (status, error) = match checked {
+        SecondFactor::Passed { cookie } => return logged_in("/", cookie),
+        SecondFactor::NotEnrolling => return Ok(see_other("/totp")),
+        SecondFactor::Failed(failure) => failed(failure, "Code incorrect ou déjà utilisé."),
+    };
+    with_status(status, &code_page(&p, Some(error)))
 }
 
 #[derive(Deserialize, Default)]

@@ -6,6 +6,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::agents::review;
+use idp_server::store::enrolment::RequestRow;
 use idp_server::store::now_unix;
 use idp_server::verification;
 use idp_server::web::csrf::CsrfForm;
@@ -35,27 +36,27 @@ struct QueuePage {
     late: usize,
 }
 
+impl Waiting {
+    fn new(r: RequestRow, now: i64) -> Self {
+        let at = r.submitted_at.unwrap_or(now);
+        let submitted = chrono::DateTime::from_timestamp(at, 0)
+            .map(|t| t.format("%d/%m %H:%M").to_string())
+            .unwrap_or_default();
+        Waiting {
+            id: r.id,
+            submitted,
+            waited: now - at,
+            hours: (now - at) / 3600,
+        }
+    }
+}
+
 pub async fn queue(
     console: web::Data<Console>,
     s: ReviewerSession,
 ) -> Result<HttpResponse, Failure> {
-    let now = now_unix();
-    let waiting: Vec<Waiting> = review::queue(&console.core, 200)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let at = r.submitted_at.unwrap_or(now);
-            let submitted = chrono::DateTime::from_timestamp(at, 0)
-                .map(|t| t.format("%d/%m %H:%M").to_string())
-                .unwrap_or_default();
-            Waiting {
-                id: r.id,
-                submitted,
-                waited: now - at,
-                hours: (now - at) / 3600,
-            }
-        })
-        .collect();
+    let (requests, now) = (review::queue(&console.core, 200).await?, now_unix());
+    let waiting: Vec<Waiting> = requests.into_iter().map(|r| Waiting::new(r, now)).collect();
     let late = waiting.iter().filter(|w| w.waited > DAY).count();
     ok(&QueuePage {
         frame: s.frame("Vérifications en ligne"),

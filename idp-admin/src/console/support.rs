@@ -315,40 +315,46 @@ pub struct ActionForm {
     device: String,
 }
 
+/// The account named in the path, or the search page saying there is none.
+async fn account_of(
+    console: &Console,
+    s: &AdminSession,
+    id: &str,
+) -> Result<Result<AccountRow, HttpResponse>, Failure> {
+    match support::by_id(&console.core.db, id).await {
+        Ok(row) => Ok(Ok(row)),
+        Err(SupportError::Refused(m)) => {
+            with_status(StatusCode::NOT_FOUND, &search_page(s, "", |f| f.error(m))).map(Err)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the browser goes once `action` is done: the account, with a fixed notice.
+fn done_location(row: &AccountRow, action: Action) -> String {
+    let email: String = url::form_urlencoded::byte_serialize(row.email.as_bytes()).collect();
+    format!("/comptes?q={email}&fait={}", action.done())
+}
+
 pub async fn support_action(
     console: web::Data<Console>,
     path: web::Path<(String, String)>,
     CsrfForm { form, bound: s }: CsrfForm<ActionForm, AdminSession>,
 ) -> Result<HttpResponse, Failure> {
     let (account_id, segment) = path.into_inner();
-    let row = match support::by_id(&console.core.db, &account_id).await {
+    let row = match account_of(&console, &s, &account_id).await? {
         Ok(row) => row,
-        Err(SupportError::Refused(m)) => {
-            return with_status(StatusCode::NOT_FOUND, &search_page(&s, "", |f| f.error(m)));
-        }
-        Err(e) => return Err(e.into()),
+        Err(page) => return Ok(page),
     };
     let action = Action::parse(&segment).ok_or(Failure::NotFound)?;
-    if let Some(message) = action.missing_reason(&form.reason) {
-        let said = Said::refusal(message.to_owned(), StatusCode::BAD_REQUEST);
-        return account_page(&console, &s, &row.email, said).await;
-    }
-    let email: String = url::form_urlencoded::byte_serialize(row.email.as_bytes()).collect();
-    match action.perform(&console, &row, &s.actor(), &form).await {
-        Ok(()) => Ok(see_other(&format!(
-            "/comptes?q={email}&fait={}",
-            action.done()
-        ))),
-        // Refusals are rendered on the account's page, never put in a URL.
-        Err(SupportError::Refused(m)) => {
-            account_page(
-                &console,
-                &s,
-                &row.email,
-                Said::refusal(m, StatusCode::CONFLICT),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let said = match action.missing_reason(&form.reason) {
+        Some(message) => Said::refusal(message.to_owned(), StatusCode::BAD_REQUEST),
+        None => match action.perform(&console, &row, &s.actor(), &form).await {
+            Ok(()) => return Ok(see_other(&done_location(&row, action))),
+            // Refusals are rendered on the account's page, never put in a URL.
+            Err(SupportError::Refused(m)) => Said::refusal(m, StatusCode::CONFLICT),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    account_page(&console, &s, &row.email, said).await
 }

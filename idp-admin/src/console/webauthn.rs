@@ -91,13 +91,13 @@ pub async fn register_finish(
     )
 }
 
-/// The login page's browser, checked for the JSON calls.
-fn pre_login(pre: Option<PreLogin>, req: &HttpRequest) -> Result<PreLogin, HttpResponse> {
-    let pre = pre.ok_or_else(|| refused("no_session"))?;
+/// The login page's browser, checked for the JSON calls; else the error code to answer.
+fn pre_login(pre: Option<PreLogin>, req: &HttpRequest) -> Result<PreLogin, &'static str> {
+    let pre = pre.ok_or("no_session")?;
     if header_ok(req, &pre) {
         Ok(pre)
     } else {
-        Err(refused("csrf"))
+        Err("csrf")
     }
 }
 
@@ -115,7 +115,7 @@ pub async fn login_start(
 ) -> Result<HttpResponse, Failure> {
     let pre = match pre_login(pre, &req) {
         Ok(pre) => pre,
-        Err(refusal) => return Ok(refusal),
+        Err(code) => return Ok(refused(code)),
     };
     match webauthn::start_login(&console.core, &pre.cookie, body.username.trim()).await? {
         Some(c) => challenge(c),
@@ -131,7 +131,7 @@ pub async fn login_finish(
 ) -> Result<HttpResponse, Failure> {
     let pre = match pre_login(pre, &req) {
         Ok(pre) => pre,
-        Err(refusal) => return Ok(refusal),
+        Err(code) => return Ok(refused(code)),
     };
     let Some(agent) = webauthn::finish_login(&console.core, &pre.cookie, &answer).await? else {
         return Ok(refused("not_recognised"));

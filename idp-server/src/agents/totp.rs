@@ -272,7 +272,9 @@ pub async fn enrolment_secret(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecondFactor {
     /// Logged in: the session now lives under this new cookie value.
-    Passed { cookie: String },
+    Passed {
+        cookie: String,
+    },
     /// No TOTP enrolled and none being enrolled (the code page starts one).
     NotEnrolling,
     Failed(LoginFailure),

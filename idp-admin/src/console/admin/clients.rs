@@ -18,6 +18,9 @@ use super::blocking;
 
 const TITLE: &str = "Clients (fournisseurs de services)";
 
+/// A change to a client: a new secret to show once, or nothing to show.
+type Outcome = Result<Option<String>, ClientAdminError>;
+
 struct ClientRow {
     client_id: String,
     name: String,
@@ -74,7 +77,7 @@ async fn after(
     console: &Console,
     s: &AdminSession,
     client_id: &str,
-    outcome: Result<Option<String>, ClientAdminError>,
+    outcome: Outcome,
     done: &str,
 ) -> Result<HttpResponse, Failure> {
     let frame = s.frame(TITLE);
@@ -158,19 +161,19 @@ pub async fn clients_post(
     after(&console, &s, &id, registered, "Client enregistré.").await
 }
 
-pub async fn client_action(
-    console: web::Data<Console>,
-    path: web::Path<(String, String)>,
-    CsrfForm { bound: s, .. }: CsrfForm<IgnoredAny, AdminSession>,
-) -> Result<HttpResponse, Failure> {
-    let (client_id, action) = path.into_inner();
-    let (db, key, id, who) = (
+/// What an action on a client gave, and the notice that says it; `None` for an unknown action.
+async fn perform(
+    console: &Console,
+    client_id: &str,
+    action: &str,
+    who: String,
+) -> Result<Option<(Outcome, &'static str)>, Failure> {
+    let (db, key, id) = (
         console.core.db.clone(),
         console.core.subkeys.client_secret_key,
-        client_id.clone(),
-        s.actor(),
+        client_id.to_owned(),
     );
-    let (outcome, done) = match action.as_str() {
+    Ok(Some(match action {
         "secret" => (
             blocking(move || clients::rotate_secret_blocking(&db, &key, &id, &who).map(Some))
                 .await?,
@@ -180,7 +183,17 @@ pub async fn client_action(
             blocking(move || clients::remove_blocking(&db, &id, &who).map(|()| None)).await?,
             "Client supprimé.",
         ),
-        _ => return Err(Failure::NotFound),
-    };
-    after(&console, &s, &client_id, outcome, done).await
+        _ => return Ok(None),
+    }))
+}
+
+pub async fn client_action(
+    console: web::Data<Console>,
+    path: web::Path<(String, String)>,
+    CsrfForm { bound: s, .. }: CsrfForm<IgnoredAny, AdminSession>,
+) -> Result<HttpResponse, Failure> {
+    let (client_id, action) = path.into_inner();
+    let done = perform(&console, &client_id, &action, s.actor()).await?;
+    let (outcome, notice) = done.ok_or(Failure::NotFound)?;
+    after(&console, &s, &client_id, outcome, notice).await
 }

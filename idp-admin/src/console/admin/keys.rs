@@ -93,28 +93,35 @@ fn targets(console: &Console, alg: Option<&str>) -> Vec<SigningAlg> {
     }
 }
 
+/// Rotates each of `targets`, then tells the replicas.
+async fn rotate(console: &Console, targets: Vec<SigningAlg>, actor: String) -> Result<(), Failure> {
+    let core = &console.core;
+    for alg in targets {
+        let (db, kek, who) = (
+            core.db.clone(),
+            Arc::clone(&core.subkeys.kek),
+            actor.clone(),
+        );
+        let secs = core.config.keys.retiring_publish_secs;
+        blocking(move || idp_server::keys::rotate_blocking(&db, &kek, alg, secs, &who)).await??;
+    }
+    // Replicas reload at once (on Redis; in memory only this process hears it).
+    if let Err(e) = idp_server::keys::announce_change(&core.ephemeral).await {
+        tracing::warn!(error = %e, "key change not announced; replicas reload on their timer");
+    }
+    Ok(())
+}
+
 pub async fn keys_post(
     console: web::Data<Console>,
     CsrfForm { form, bound: s }: CsrfForm<RotateForm, AdminSession>,
 ) -> Result<HttpResponse, Failure> {
     let targets = targets(&console, form.alg.as_deref());
     if targets.is_empty() {
-        let frame = s
-            .frame("Clés de signature")
-            .error("Cet algorithme n'est pas configuré.");
+        let frame = s.frame("Clés de signature");
+        let frame = frame.error("Cet algorithme n'est pas configuré.");
         return page(&console, &s, StatusCode::BAD_REQUEST, frame).await;
     }
-    for alg in targets {
-        let (db, kek) = (
-            console.core.db.clone(),
-            Arc::clone(&console.core.subkeys.kek),
-        );
-        let (secs, who) = (console.core.config.keys.retiring_publish_secs, s.actor());
-        blocking(move || idp_server::keys::rotate_blocking(&db, &kek, alg, secs, &who)).await??;
-    }
-    // Replicas reload at once (on Redis; in memory only this process hears it).
-    if let Err(e) = idp_server::keys::announce_change(&console.core.ephemeral).await {
-        tracing::warn!(error = %e, "key change not announced; replicas reload on their timer");
-    }
+    rotate(&console, targets, s.actor()).await?;
     Ok(see_other("/admin/cles?fait=1"))
 }
