@@ -151,6 +151,7 @@ impl From<idp_server::agents::AgentError> for AdminError {
             AgentError::Refused(m) | AgentError::Internal(m) => AdminError::Usage(m),
             AgentError::Store(s) => AdminError::Store(s),
             AgentError::Ephemeral(e) => AdminError::Usage(e.to_string()),
+            AgentError::Login(f) => AdminError::Usage(format!("login refused: {f:?}")),
         }
     }
 }

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use idp_server::agents::totp::{self, SecondFactor};
-use idp_server::agents::{LoginFailure, sessions};
+use idp_server::agents::{AgentError, LoginFailure, sessions};
 use idp_server::web::csrf::{self, CsrfForm};
 use serde::Deserialize;
 
@@ -165,10 +165,13 @@ pub async fn login_post(
     CsrfForm { form, bound }: CsrfForm<LoginForm, PreLogin>,
 ) -> Result<HttpResponse, Failure> {
     let (core, username) = (&console.core, form.username.trim());
-    let checked = totp::password(core, &console.dummy_hash, username, &form.password).await?;
+    let checked = totp::password(core, &console.dummy_hash, username, &form.password).await;
     let (status, error) = match checked {
         Ok((value, _)) => return logged_in("/totp", value),
-        Err(failure) => failed(failure, "Identifiant ou mot de passe incorrect."),
+        Err(AgentError::Login(failure)) => {
+            failed(failure, "Identifiant ou mot de passe incorrect.")
+        }
+        Err(e) => return Err(e.into()),
     };
     with_status(status, &login_page(&bound.csrf, username, Some(error)))
 }
@@ -226,4 +229,26 @@ pub async fn logout(
     let mut gone = cookie(SESSION_COOKIE, String::new());
     gone.make_removal();
     Ok(with_cookie(see_other("/connexion"), gone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Qr;
+
+    #[test]
+    fn qr_codes_draw_every_dark_module_inside_a_quiet_zone() {
+        let text = "otpauth://totp/Sesame%3Am.durand?secret=ABC&issuer=Sesame";
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let dark = code
+            .to_colors()
+            .iter()
+            .filter(|c| **c == qrcode::Color::Dark)
+            .count();
+        let qr = Qr::of(text);
+        assert_eq!(qr.modules, code.width() + 8);
+        assert_eq!(qr.path.matches('M').count(), dark);
+        assert!(qr.pixels >= 200, "at least 200 px wide");
+        // The top-left finder pattern starts after the 4-module quiet zone.
+        assert!(qr.path.starts_with("M4 4h1v1h-1z"), "{}", &qr.path[..20]);
+    }
 }

@@ -30,6 +30,9 @@ pub enum AgentError {
     /// A refusal an operator can read (CLI line or console message).
     #[error("{0}")]
     Refused(String),
+    /// A login attempt that failed (wrong password or code, or locked out).
+    #[error("login refused: {0:?}")]
+    Login(LoginFailure),
     #[error("{0}")]
     Internal(String),
 }

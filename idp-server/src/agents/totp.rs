@@ -71,15 +71,17 @@ async fn record(
     Ok(())
 }
 
-/// Checks username + password; on success returns a new session cookie value.
+/// Checks username + password; on success opens a session (second factor
+/// still to do) and returns its cookie value. A wrong or locked login is
+/// `AgentError::Login`.
 pub async fn password(
     core: &Core,
     dummy_hash: &str,
     username: &str,
     password: &str,
-) -> Result<Result<(String, AgentSession), LoginFailure>, AuthError> {
+) -> Result<(String, AgentSession), AuthError> {
     if count_attempt(core, username).await? {
-        return Ok(Err(LoginFailure::Locked));
+        return Err(AuthError::Login(LoginFailure::Locked));
     }
     let name = username.to_owned();
     let row = core
@@ -97,9 +99,9 @@ pub async fn password(
     .await
     .map_err(AuthError::internal)?;
     let Some(row) = row.filter(|a| ok && !a.disabled) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
-    Ok(Ok(sessions::open(core, row.id, false).await?))
+    sessions::open(core, row.id, false).await
 }
 
 fn totp(secret: Vec<u8>) -> Result<totp_rs::Totp, AuthError> {
@@ -165,16 +167,12 @@ fn aad(agent_id: &str) -> Vec<u8> {
 }
 
 /// Checks a code against the agent's enrolled secret; each time step works once.
-pub async fn check_code(
-    core: &Core,
-    agent: &AgentRow,
-    code: &str,
-) -> Result<Result<(), LoginFailure>, AuthError> {
+pub async fn check_code(core: &Core, agent: &AgentRow, code: &str) -> Result<(), AuthError> {
     if count_attempt(core, &agent.username).await? {
-        return Ok(Err(LoginFailure::Locked));
+        return Err(AuthError::Login(LoginFailure::Locked));
     }
     let Some(sealed) = &agent.totp_sealed else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let secret = core
         .subkeys
@@ -183,10 +181,10 @@ pub async fn check_code(
         .map_err(|e| AuthError::Internal(format!("totp secret: {e}")))?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     }
     let Some(step) = totp(secret)?.check(&code, now_unix().max(0) as u64) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let (id, step) = (agent.id.clone(), step as i64);
     let fresh = core
@@ -194,7 +192,7 @@ pub async fn check_code(
         .write(move |conn| agents::use_totp_step(conn, &id, step))
         .await?;
     if !fresh {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     }
     core.ephemeral
         .delete(&failures_key(&agent.username))
@@ -206,7 +204,7 @@ pub async fn check_code(
         serde_json::json!({}),
     )
     .await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Confirms an enrolment with a first code, then stores the sealed secret.
@@ -215,15 +213,15 @@ pub async fn confirm_enrolment(
     agent: &AgentRow,
     secret_b32: &str,
     code: &str,
-) -> Result<Result<(), LoginFailure>, AuthError> {
+) -> Result<(), AuthError> {
     if count_attempt(core, &agent.username).await? {
-        return Ok(Err(LoginFailure::Locked));
+        return Err(AuthError::Login(LoginFailure::Locked));
     }
     let Some(secret) = unbase32(secret_b32) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let Some(step) = totp(secret.clone())?.check(code.trim(), now_unix().max(0) as u64) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let sealed = core
         .subkeys
@@ -250,7 +248,7 @@ pub async fn confirm_enrolment(
     core.ephemeral
         .delete(&failures_key(&agent.username))
         .await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The secret this session is enrolling (a new one the first time), kept in the session.
@@ -291,12 +289,14 @@ pub async fn second_factor(
     code: &str,
 ) -> Result<SecondFactor, AuthError> {
     let checked = match (&agent.totp_sealed, &session.enrolling) {
-        (None, Some(secret)) => confirm_enrolment(core, agent, secret, code).await?,
+        (None, Some(secret)) => confirm_enrolment(core, agent, secret, code).await,
         (None, None) => return Ok(SecondFactor::NotEnrolling),
-        (Some(_), _) => check_code(core, agent, code).await?,
+        (Some(_), _) => check_code(core, agent, code).await,
     };
-    if let Err(failure) = checked {
-        return Ok(SecondFactor::Failed(failure));
+    match checked {
+        Ok(()) => {}
+        Err(AuthError::Login(failure)) => return Ok(SecondFactor::Failed(failure)),
+        Err(e) => return Err(e),
     }
     let open = AgentSession {
         totp_ok: true,
