@@ -1,4 +1,4 @@
-//! `idp-admin`: the operator CLI (and, later, the agents' console).
+//! `idp-admin`: the operator CLI and the agents' console (`console`).
 //!
 //! Every command is a function over [`Cli`] writing to any `Write`, so the test
 //! suite runs exactly what the binary runs.

@@ -57,6 +57,15 @@ pub async fn agent(core: &Core, id: &str) -> Result<Option<AgentRow>, AgentError
         .filter(|a| !a.disabled))
 }
 
+/// The agent named `username`, unless disabled.
+pub async fn active(db: &Db, username: &str) -> Result<Option<AgentRow>, AgentError> {
+    let name = username.to_owned();
+    Ok(db
+        .read(move |conn| agents::by_username(conn, &name))
+        .await?
+        .filter(|a| !a.disabled))
+}
+
 /// Every agent, for the roster.
 pub async fn all(db: &Db) -> Result<Vec<AgentRow>, AgentError> {
     Ok(db.read(agents::all).await?)
