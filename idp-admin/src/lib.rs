@@ -1,4 +1,4 @@
-//! `idp-admin`: the operator CLI (and, later, the agents' console).
+//! `idp-admin`: the operator CLI and the agents' console (`console`).
 //!
 //! Every command is a function over [`Cli`] writing to any `Write`, so the test
 //! suite runs exactly what the binary runs.
@@ -11,7 +11,6 @@ use std::path::PathBuf;
 
 pub mod commands;
 pub mod console;
-pub mod support;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use idp_server::app::{Core, StartupError};
@@ -134,6 +133,27 @@ pub enum AdminError {
     Output(#[from] std::io::Error),
     #[error("cannot encode output: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<idp_server::support::SupportError> for AdminError {
+    fn from(e: idp_server::support::SupportError) -> Self {
+        match e {
+            idp_server::support::SupportError::Refused(m) => AdminError::Usage(m),
+            idp_server::support::SupportError::Store(s) => AdminError::Store(s),
+        }
+    }
+}
+
+impl From<idp_server::agents::AgentError> for AdminError {
+    fn from(e: idp_server::agents::AgentError) -> Self {
+        use idp_server::agents::AgentError;
+        match e {
+            AgentError::Refused(m) | AgentError::Internal(m) => AdminError::Usage(m),
+            AgentError::Store(s) => AdminError::Store(s),
+            AgentError::Ephemeral(e) => AdminError::Usage(e.to_string()),
+            AgentError::Login(f) => AdminError::Usage(format!("login refused: {f:?}")),
+        }
+    }
 }
 
 /// Who the audit log names for CLI actions.

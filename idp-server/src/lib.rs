@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod agents;
 pub mod app;
 pub mod config;
 pub mod crypto;
@@ -20,6 +21,7 @@ pub mod notify;
 pub mod oidc;
 pub mod ratelimit;
 pub mod store;
+pub mod support;
 pub mod telemetry;
 pub mod verification;
 pub mod web;

@@ -19,6 +19,8 @@ both_backends!(
     agents_register_and_log_in_with_a_security_key,
     admins_support_accounts_from_the_console,
     admins_manage_keys_agents_and_clients_from_the_console,
+    posts_without_the_session_token_change_nothing,
+    pages_escape_what_agents_typed,
 );
 
 async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
@@ -87,7 +89,7 @@ async fn log_in(
         Some(s) => s.to_owned(),
         None => secret_on(&totp),
     };
-    let code = idp_admin::console::auth::code_for(&secret, now()).unwrap();
+    let code = idp_server::agents::totp::code_for(&secret, now()).unwrap();
     let page = console
         .post("/totp", &[("csrf", &csrf), ("code", &code)])
         .await;
@@ -160,7 +162,7 @@ async fn clerk_logs_in_with_totp_and_verifies_a_reference(backend: Backend) {
         !totp.body.contains("totp-secret"),
         "already enrolled: no secret shown again"
     );
-    let code = idp_admin::console::auth::code_for(&secret, now()).unwrap();
+    let code = idp_server::agents::totp::code_for(&secret, now()).unwrap();
     let replay = other
         .post(
             "/totp",
@@ -1138,4 +1140,143 @@ async fn credentials_ok(app: &TestApp, client_id: &str, secret: &str) -> bool {
     )
     .await;
     body["error"] == "invalid_grant"
+}
+
+/// Every console post is bound to the session's own token: a missing, empty
+/// or other session's token is refused before anything happens.
+async fn posts_without_the_session_token_change_nothing(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let ops = admin(
+        &env,
+        &[
+            "--json", "agents", "add", "a.root", "--name", "Root", "--role", "admin",
+        ],
+    )
+    .await;
+    let other = admin(
+        &env,
+        &[
+            "--json", "agents", "add", "a.other", "--name", "Other", "--role", "admin",
+        ],
+    )
+    .await;
+    let mut console = Browser::new(&base);
+    log_in(
+        &mut console,
+        "a.root",
+        ops["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let mut second = Browser::new(&base);
+    log_in(
+        &mut second,
+        "a.other",
+        other["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let foreign = second.get("/admin/agents").await.field("csrf").unwrap();
+    let mine = console.get("/admin/agents").await.field("csrf").unwrap();
+    assert_ne!(foreign, mine, "each session has its own token");
+
+    for token in [None, Some(""), Some(foreign.as_str())] {
+        let mut fields = vec![
+            ("username", "x.forged"),
+            ("name", "Forged"),
+            ("role", "admin"),
+        ];
+        if let Some(t) = token {
+            fields.push(("csrf", t));
+        }
+        let page = console.post("/admin/agents", &fields).await;
+        assert_eq!(page.status, 303, "{token:?}: {}", page.body);
+        assert!(page.location.as_deref().unwrap().ends_with("/admin/agents"));
+        // The counter answers a forged decision with its own page.
+        let counter = console
+            .post(
+                "/guichet",
+                &[("csrf", token.unwrap_or("")), ("decision", "verified")],
+            )
+            .await;
+        assert_eq!(counter.status, 400, "{token:?}");
+        assert!(
+            counter.body.contains("Formulaire expiré"),
+            "{}",
+            counter.body
+        );
+    }
+    let roster = console.get("/admin/agents").await;
+    assert!(!roster.body.contains("x.forged"), "no agent was created");
+    // The real token works.
+    let made = console
+        .post(
+            "/admin/agents",
+            &[
+                ("csrf", &mine),
+                ("username", "x.real"),
+                ("name", "Real"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("Agent x.real créé"), "{}", made.body);
+}
+
+/// What agents type (names, searches) reaches the pages escaped by the
+/// templates (askama writes numeric entities).
+async fn pages_escape_what_agents_typed(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let base = spawn_console(&app).await;
+    let created = admin(
+        &env,
+        &[
+            "--json",
+            "agents",
+            "add",
+            "a.quote",
+            "--name",
+            "<b>Zoé</b> & \"co\"",
+            "--role",
+            "admin",
+        ],
+    )
+    .await;
+    let mut console = Browser::new(&base);
+    log_in(
+        &mut console,
+        "a.quote",
+        created["initial_password"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    let home = console.get("/").await;
+    assert!(
+        home.body
+            .contains("&#60;b&#62;Zoé&#60;/b&#62; &#38; &#34;co&#34; (administration)"),
+        "{}",
+        home.body
+    );
+    assert!(!home.body.contains("<b>Zoé"), "{}", home.body);
+    let roster = console.get("/admin/agents").await;
+    assert!(
+        roster
+            .body
+            .contains("<td>&#60;b&#62;Zoé&#60;/b&#62; &#38; &#34;co&#34;</td>"),
+        "{}",
+        roster.body
+    );
+    // A looked-up address that is not one is echoed back escaped in the search field.
+    let search = console.get("/comptes?q=%3Cscript%3E").await;
+    assert_eq!(search.status, 404, "{}", search.body);
+    assert!(
+        search.body.contains("value=\"&#60;script&#62;\""),
+        "{}",
+        search.body
+    );
+    assert!(!search.body.contains("<script>"), "{}", search.body);
 }

@@ -14,7 +14,14 @@ use idp_server::domain::account::AccountState;
 use idp_server::notify::mask_phone;
 use serde_json::json;
 
-use crate::support::{self, audit_view, device_view, identity_view, request_view, show_text};
+use idp_server::store::accounts::{AccountRow, IdentityRow};
+use idp_server::store::agents;
+use idp_server::store::audit::AuditRow;
+use idp_server::store::devices::DeviceRow;
+use idp_server::store::enrolment::RequestRow;
+use idp_server::support;
+use serde_json::Value;
+
 use crate::{AdminError, actor, format_time};
 
 #[derive(Subcommand, Debug)]
@@ -178,6 +185,175 @@ pub async fn run(
                 writeln!(out, "{}: device {device} revoked", row.email)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The declared identity, never the document (kind and number are not read).
+pub fn identity_view(i: &IdentityRow) -> Value {
+    json!({
+        "given_name": i.given_name,
+        "family_name": i.family_name,
+        "preferred_username": i.preferred_username,
+        "birthdate": i.birthdate,
+        "gender": i.gender,
+        "birthplace": i.birthplace,
+        "birthcountry": i.birthcountry,
+        "verified_at": i.verified_at,
+        "verification_method": i.verification_method,
+    })
+}
+
+pub fn request_view(r: &RequestRow) -> Value {
+    json!({
+        "id": r.id,
+        "method": r.method,
+        "status": r.status,
+        "reference": r.reference,
+        "created_at": r.created_at,
+        "expires_at": r.expires_at,
+        "submitted_at": r.submitted_at,
+        "decided_at": r.decided_at,
+        "decided_by": r.decided_by,
+        "office": r.office,
+        "reason": r.reason,
+    })
+}
+
+pub fn device_view(d: &DeviceRow) -> Value {
+    json!({
+        "id": d.id,
+        "name": d.name,
+        "state": d.state,
+        "created_at": d.created_at,
+        "last_used_at": d.last_used_at,
+        "revoked_at": d.revoked_at,
+        "pin_failures": d.pin_failures,
+    })
+}
+
+pub fn audit_view(e: &AuditRow) -> Value {
+    json!({
+        "seq": e.seq,
+        "at": e.at,
+        "actor": e.actor,
+        "action": e.action,
+        "details": serde_json::from_str::<Value>(&e.details).unwrap_or_else(|_| Value::String(e.details.clone())),
+    })
+}
+
+pub fn show_text(
+    out: &mut impl Write,
+    row: &AccountRow,
+    identity: Option<&IdentityRow>,
+    request: Option<&RequestRow>,
+    activation: Option<&agents::ActivationRow>,
+    devices: &[DeviceRow],
+    entries: &[AuditRow],
+) -> Result<(), AdminError> {
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+    let time = |t: Option<i64>| t.map(format_time).unwrap_or_else(|| "-".to_owned());
+    writeln!(out, "account     {}", row.id)?;
+    writeln!(out, "email       {}", row.email)?;
+    writeln!(
+        out,
+        "phone       {}",
+        row.phone.as_deref().map(mask_phone).unwrap_or("-".into())
+    )?;
+    writeln!(out, "state       {}", row.state)?;
+    writeln!(
+        out,
+        "created     {} (updated {})",
+        format_time(row.created_at),
+        format_time(row.updated_at)
+    )?;
+    match identity {
+        Some(i) => {
+            writeln!(out, "identity    {} {}", i.given_name, i.family_name)?;
+            if let Some(usage_name) = &i.preferred_username {
+                writeln!(out, "            usage name {usage_name}")?;
+            }
+            writeln!(
+                out,
+                "            born {} ({}), birthplace {}, country {}",
+                i.birthdate, i.gender, i.birthplace, i.birthcountry
+            )?;
+            match i.verified_at {
+                Some(at) => writeln!(
+                    out,
+                    "            verified {} ({})",
+                    format_time(at),
+                    or_dash(i.verification_method.as_deref())
+                )?,
+                None => writeln!(out, "            not verified")?,
+            }
+        }
+        None => writeln!(out, "identity    -")?,
+    }
+    match request {
+        Some(r) => {
+            writeln!(
+                out,
+                "request     {} {}, reference {}, created {}",
+                r.method,
+                r.status,
+                or_dash(r.reference.as_deref()),
+                format_time(r.created_at)
+            )?;
+            if r.decided_at.is_some() {
+                writeln!(
+                    out,
+                    "            decided {} by {} at {}",
+                    time(r.decided_at),
+                    or_dash(r.decided_by.as_deref()),
+                    or_dash(r.office.as_deref())
+                )?;
+            }
+            if let Some(reason) = &r.reason {
+                writeln!(out, "            reason: {reason}")?;
+            }
+        }
+        None => writeln!(out, "request     -")?,
+    }
+    match activation {
+        Some(a) => writeln!(
+            out,
+            "activation  code pending until {} ({} failed attempt(s))",
+            format_time(a.expires_at),
+            a.attempts
+        )?,
+        None => writeln!(out, "activation  no pending code")?,
+    }
+    if devices.is_empty() {
+        writeln!(out, "devices     -")?;
+    }
+    for (i, d) in devices.iter().enumerate() {
+        writeln!(
+            out,
+            "{} {} {:?} {}, activated {}, last used {}",
+            if i == 0 { "devices    " } else { "           " },
+            d.id,
+            d.name,
+            d.state,
+            format_time(d.created_at),
+            time(d.last_used_at)
+        )?;
+    }
+    writeln!(
+        out,
+        "audit (latest {} entries, newest first)",
+        entries.len()
+    )?;
+    for e in entries {
+        writeln!(
+            out,
+            "  {:>6} {} {:<32} {} {}",
+            e.seq,
+            format_time(e.at),
+            e.action,
+            e.actor,
+            e.details
+        )?;
     }
     Ok(())
 }

@@ -3,15 +3,11 @@
 use std::io::Write;
 
 use clap::Subcommand;
+use idp_server::agents::{self, Change, Created, NewAgentInput};
 use idp_server::app::Core;
 use idp_server::config::Config;
-use idp_server::crypto::random_token;
-use idp_server::domain::agent::{Role, parse_office};
-use idp_server::oidc::login;
-use idp_server::store::agents::{self, NewAgent};
-use idp_server::store::audit::{self, AuditEvent};
 
-use crate::{AdminError, actor, blocking};
+use crate::{AdminError, actor};
 
 #[derive(Subcommand, Debug)]
 pub enum AgentsCommand {
@@ -60,8 +56,17 @@ pub async fn run(
             if role == "clerk" && office.is_none() {
                 return Err(usage("a clerk needs --office"));
             }
-            let (password, role, office) =
-                add(&db, &username, &name, &role, office.as_deref(), &actor()).await?;
+            let input = NewAgentInput {
+                username: &username,
+                name: &name,
+                role: &role,
+                office: office.as_deref(),
+            };
+            let Created {
+                password,
+                role,
+                office,
+            } = agents::add(&db, &input, &actor()).await?;
             if json {
                 writeln!(
                     out,
@@ -77,7 +82,7 @@ pub async fn run(
             }
         }
         AgentsCommand::List => {
-            let list = blocking(move || db.read_blocking(agents::all)).await?;
+            let list = agents::all(&db).await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else {
@@ -107,24 +112,15 @@ pub async fn run(
             }
         }
         AgentsCommand::Disable { username } => {
-            change(&db, &username, "agents.disable", &actor(), |conn, id| {
-                agents::set_disabled(conn, id, true)
-            })
-            .await?;
+            agents::change(&db, &username, Change::Disable, &actor()).await?;
             report(out, json, &username, "disabled")?;
         }
         AgentsCommand::Enable { username } => {
-            change(&db, &username, "agents.enable", &actor(), |conn, id| {
-                agents::set_disabled(conn, id, false)
-            })
-            .await?;
+            agents::change(&db, &username, Change::Enable, &actor()).await?;
             report(out, json, &username, "enabled")?;
         }
         AgentsCommand::ResetTotp { username } => {
-            change(&db, &username, "agents.reset_totp", &actor(), |conn, id| {
-                agents::set_totp(conn, id, None)
-            })
-            .await?;
+            agents::change(&db, &username, Change::ResetTotp, &actor()).await?;
             report(
                 out,
                 json,
@@ -134,49 +130,6 @@ pub async fn run(
         }
     }
     Ok(())
-}
-
-/// Applies `apply` to the agent named `username`, with its audit entry, in one transaction.
-pub async fn change<F>(
-    db: &idp_server::store::Db,
-    username: &str,
-    action: &'static str,
-    actor: &str,
-    apply: F,
-) -> Result<(), AdminError>
-where
-    F: FnOnce(
-            &mut idp_server::store::DbConnection,
-            &str,
-        ) -> Result<bool, idp_server::store::StoreError>
-        + Send
-        + 'static,
-{
-    let (db, name, who) = (db.clone(), username.to_owned(), actor.to_owned());
-    let found = blocking(move || {
-        db.write_blocking(|conn| {
-            let Some(agent) = agents::by_username(conn, &name)? else {
-                return Ok(false);
-            };
-            apply(conn, &agent.id)?;
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &who,
-                    action,
-                    subject: &name,
-                    details: serde_json::json!({}),
-                },
-            )?;
-            Ok(true)
-        })
-    })
-    .await?;
-    if found {
-        Ok(())
-    } else {
-        Err(usage(format!("no agent {username}")))
-    }
 }
 
 fn report(out: &mut impl Write, json: bool, username: &str, what: &str) -> Result<(), AdminError> {
@@ -190,76 +143,4 @@ fn report(out: &mut impl Write, json: bool, username: &str, what: &str) -> Resul
         writeln!(out, "{username}: {what}")?;
     }
     Ok(())
-}
-
-/// Creates an agent; returns the initial password (shown once), the role and
-/// the office. Shared by the CLI and the console.
-pub async fn add(
-    db: &idp_server::store::Db,
-    username: &str,
-    name: &str,
-    role: &str,
-    office: Option<&str>,
-    actor: &str,
-) -> Result<(String, Role, Option<String>), AdminError> {
-    let role = Role::parse(role)
-        .ok_or_else(|| usage(format!("unknown role {role} (clerk, reviewer or admin)")))?;
-    let office = match office {
-        Some(raw) => Some(
-            parse_office(raw)
-                .ok_or_else(|| usage(format!("office {raw:?}: 5 to 10 letters or digits")))?,
-        ),
-        None if role == Role::Clerk => return Err(usage("a clerk needs an office")),
-        None => None,
-    };
-    let valid_username = (3..=64).contains(&username.len())
-        && username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if !valid_username || name.trim().is_empty() {
-        return Err(usage(
-            "username: 3-64 letters, digits, '.', '-', '_'; the name must not be empty",
-        ));
-    }
-    let password = random_token().map_err(|e| usage(e.to_string()))?;
-    let secret = password.clone();
-    let hash =
-        blocking(move || login::hash_password(&secret).map_err(|e| usage(e.to_string()))).await?;
-    let (id, who) = (uuid::Uuid::new_v4().to_string(), actor.to_owned());
-    let (u, n, o) = (username.to_owned(), name.to_owned(), office.clone());
-    let db = db.clone();
-    let created = blocking(move || {
-        db.write_blocking(|conn| {
-            agents::insert(
-                conn,
-                &NewAgent {
-                    id: &id,
-                    username: &u,
-                    display_name: n.trim(),
-                    role: role.as_str(),
-                    office: o.as_deref(),
-                    password_hash: &hash,
-                },
-            )?;
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &who,
-                    action: "agents.add",
-                    subject: &u,
-                    details: serde_json::json!({ "role": role.as_str(), "office": o }),
-                },
-            )?;
-            Ok(())
-        })
-    })
-    .await;
-    match created {
-        Ok(()) => {}
-        Err(AdminError::Store(e)) if e.is_unique_violation() => {
-            return Err(usage(format!("agent {username} already exists")));
-        }
-        Err(e) => return Err(e),
-    }
-    Ok((password, role, office))
 }

@@ -204,11 +204,10 @@ impl ClientArgs {
     }
 }
 
-/// Tells running replicas to drop their cached copy (Redis only).
+/// Tells running replicas to drop their cached copy (through Redis; the
+/// in-process store reaches no other process).
 pub(crate) async fn announce(ephemeral: &Ephemeral, client_id: &str) {
-    if let Ephemeral::Redis(_) = ephemeral
-        && let Err(e) = ephemeral.publish(CLIENTS_TOPIC, client_id.as_bytes()).await
-    {
+    if let Err(e) = ephemeral.publish(CLIENTS_TOPIC, client_id.as_bytes()).await {
         tracing::warn!(error = %e, "could not signal replicas; their cache expires within 30 s");
     }
 }

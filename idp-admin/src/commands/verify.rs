@@ -7,10 +7,9 @@ use clap::Args;
 use idp_server::app::Core;
 use idp_server::config::Config;
 use idp_server::domain::agent::parse_office;
-use idp_server::store::agents;
 use idp_server::verification::{self, Agent, Decision, Place, Refusal};
 
-use crate::{AdminError, blocking};
+use crate::AdminError;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -79,10 +78,8 @@ pub async fn run(
         ))
     })?;
     let core = Core::init(config, master_key_env).await?;
-    let (db, name) = (core.db.clone(), args.agent.clone());
-    let row = blocking(move || db.read_blocking(|conn| agents::by_username(conn, &name))).await?;
-    let agent = row
-        .filter(|a| !a.disabled)
+    let agent = idp_server::agents::active(&core.db, &args.agent)
+        .await?
         .as_ref()
         .and_then(Agent::from_row)
         .ok_or_else(|| AdminError::Usage(format!("no active agent {}", args.agent)))?;

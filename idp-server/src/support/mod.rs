@@ -2,33 +2,39 @@
 //! console's admin pages: find an account, show it, suspend it, lift the
 //! suspension, send a new activation code. State changes go through the
 //! domain state machine and a conditional transition, with their audit entry
-//! in the same transaction. Refusals are `AdminError::Usage`: one line an
+//! in the same transaction. Refusals are `SupportError::Refused`: one line an
 //! operator can read, on the CLI or on a page.
 
-use idp_server::app::Core;
-use idp_server::domain::account::{AccountEvent, AccountState};
-use idp_server::domain::email::Email;
-use idp_server::domain::phone::FrenchMobile;
-use idp_server::notify::mask_phone;
-use idp_server::store::accounts::{self, AccountRow, IdentityRow};
-use idp_server::store::agents::ActivationRow;
-use idp_server::store::audit::{self, AuditEvent, AuditRow};
-use idp_server::store::devices::DeviceRow;
-use idp_server::store::enrolment::{self as rows, RequestRow};
-use idp_server::store::{Db, StoreError, agents, now_millis, now_unix, token_revocations};
+use crate::app::Core;
+use crate::domain::account::{AccountEvent, AccountState};
+use crate::domain::email::Email;
+use crate::domain::phone::FrenchMobile;
+use crate::notify::mask_phone;
+use crate::store::accounts::{self, AccountRow, IdentityRow};
+use crate::store::agents::ActivationRow;
+use crate::store::audit::{self, AuditEvent, AuditRow};
+use crate::store::devices::DeviceRow;
+use crate::store::enrolment::{self as rows, RequestRow};
+use crate::store::{Db, StoreError, agents, now_millis, now_unix, token_revocations};
 use serde_json::{Value, json};
 
-use std::io::Write;
-
-use crate::{AdminError, blocking, format_time};
+/// Why support could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SupportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A refusal an operator can read (CLI line or console message).
+    #[error("{0}")]
+    Refused(String),
+}
 
 /// How many audit entries an overview lists.
 pub const AUDIT_SHOWN: i64 = 20;
 const SUSPEND: &str = "accounts.suspend";
 const UNSUSPEND: &str = "accounts.unsuspend";
 
-fn usage(message: impl Into<String>) -> AdminError {
-    AdminError::Usage(message.into())
+fn usage(message: impl Into<String>) -> SupportError {
+    SupportError::Refused(message.into())
 }
 
 const CHANGED: &str = "the account changed meanwhile; try again";
@@ -42,7 +48,7 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    pub fn parse(raw: &str) -> Result<Lookup, AdminError> {
+    pub fn parse(raw: &str) -> Result<Lookup, SupportError> {
         if raw.contains('@') {
             return Email::parse(raw)
                 .map(|e| Lookup::Email(e.as_str().to_owned()))
@@ -59,20 +65,20 @@ impl Lookup {
 }
 
 /// The account named by `lookup`, or a one-line error.
-pub async fn find(db: &Db, lookup: &Lookup) -> Result<AccountRow, AdminError> {
+pub async fn find(db: &Db, lookup: &Lookup) -> Result<AccountRow, SupportError> {
     let db = db.clone();
     match lookup {
         Lookup::Email(email) => {
             let address = email.clone();
-            blocking(move || db.read_blocking(|conn| accounts::by_email(conn, &address)))
+            db.read(move |conn| accounts::by_email(conn, &address))
                 .await?
                 .ok_or_else(|| usage(format!("no account has the email address {email}")))
         }
         Lookup::Phone(phone) => {
             let number = phone.clone();
-            let found =
-                blocking(move || db.read_blocking(|conn| accounts::by_phone(conn, &number)))
-                    .await?;
+            let found = db
+                .read(move |conn| accounts::by_phone(conn, &number))
+                .await?;
             // A number is only someone's once verified; an account still at
             // email_verified may hold it as unconfirmed input.
             let confirmed: Vec<&AccountRow> = found
@@ -97,7 +103,7 @@ pub async fn find(db: &Db, lookup: &Lookup) -> Result<AccountRow, AdminError> {
 
 /// The account's state, read inside the transaction that changes it.
 fn current_state(
-    conn: &mut idp_server::store::DbConnection,
+    conn: &mut crate::store::DbConnection,
     id: &str,
 ) -> Result<AccountState, StoreError> {
     accounts::by_id(conn, id)?
@@ -116,20 +122,19 @@ pub struct Overview {
     pub audit: Vec<AuditRow>,
 }
 
-pub async fn overview(db: &Db, account_id: &str) -> Result<Overview, AdminError> {
+pub async fn overview(db: &Db, account_id: &str) -> Result<Overview, SupportError> {
     let (db, id) = (db.clone(), account_id.to_owned());
-    let (identity, request, activation, devices, audit) = blocking(move || {
-        db.read_blocking(|conn| {
+    let (identity, request, activation, devices, audit) = db
+        .read(move |conn| {
             Ok((
                 accounts::identity(conn, &id)?,
                 rows::latest_request(conn, &id)?,
                 agents::activation(conn, &id)?,
-                idp_server::store::devices::of_account(conn, &id)?,
+                crate::store::devices::of_account(conn, &id)?,
                 audit::for_subject(conn, &id, AUDIT_SHOWN)?,
             ))
         })
-    })
-    .await?;
+        .await?;
     Ok(Overview {
         identity,
         request,
@@ -145,14 +150,14 @@ pub async fn suspend(
     row: &AccountRow,
     actor: &str,
     reason: &str,
-) -> Result<AccountState, AdminError> {
+) -> Result<AccountState, SupportError> {
     let reason = reason.trim().to_owned();
     if reason.is_empty() {
         return Err(usage("a suspension needs a reason"));
     }
     let (db, id, who, why) = (db.clone(), row.id.clone(), actor.to_owned(), reason);
-    let previous = blocking(move || {
-        db.write_blocking(|conn| {
+    let previous = db
+        .write(move |conn| {
             let current = current_state(conn, &id)?;
             let Ok(next) = current.apply(AccountEvent::Suspend) else {
                 return Ok(Err(format!("the account is already {current}")));
@@ -174,9 +179,8 @@ pub async fn suspend(
             token_revocations::revoke_all(conn, &id, now_millis())?;
             Ok(Ok(current))
         })
-    })
-    .await?
-    .map_err(usage)?;
+        .await?
+        .map_err(usage)?;
     Ok(previous)
 }
 
@@ -186,13 +190,13 @@ pub async fn unsuspend(
     row: &AccountRow,
     actor: &str,
     reason: Option<String>,
-) -> Result<AccountState, AdminError> {
+) -> Result<AccountState, SupportError> {
     let (db, id, who) = (db.clone(), row.id.clone(), actor.to_owned());
     let why = reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
-    let restored = blocking(move || {
-        db.write_blocking(|conn| {
+    let restored = db
+        .write(move |conn| {
             let current = current_state(conn, &id)?;
             if current != AccountState::Suspended {
                 return Ok(Err(format!(
@@ -235,9 +239,8 @@ pub async fn unsuspend(
             )?;
             Ok(Ok(next))
         })
-    })
-    .await?
-    .map_err(usage)?;
+        .await?
+        .map_err(usage)?;
     Ok(restored)
 }
 
@@ -249,18 +252,17 @@ pub async fn revoke_device(
     device_id: &str,
     actor: &str,
     reason: &str,
-) -> Result<(), AdminError> {
+) -> Result<(), SupportError> {
     if reason.trim().is_empty() {
         return Err(usage("give the reason for revoking the device"));
     }
-    match idp_server::device::devices::revoke(core, &row.id, device_id, actor, Some(reason.trim()))
-        .await
+    match crate::device::devices::revoke(core, &row.id, device_id, actor, Some(reason.trim())).await
     {
         Ok(()) => Ok(()),
-        Err(idp_server::device::DeviceError::UnknownDevice) => Err(usage(format!(
+        Err(crate::device::DeviceError::UnknownDevice) => Err(usage(format!(
             "no device {device_id} on this account, or it is already revoked"
         ))),
-        Err(idp_server::device::DeviceError::Store(e)) => Err(e.into()),
+        Err(crate::device::DeviceError::Store(e)) => Err(e.into()),
         Err(e) => Err(usage(e.to_string())),
     }
 }
@@ -271,7 +273,7 @@ pub async fn reissue_activation(
     core: &Core,
     row: &AccountRow,
     actor: &str,
-) -> Result<Option<i64>, AdminError> {
+) -> Result<Option<i64>, SupportError> {
     let state = AccountState::parse(&row.state)
         .ok_or_else(|| usage(format!("the account has an unknown state {:?}", row.state)))?;
     if !matches!(
@@ -282,193 +284,23 @@ pub async fn reissue_activation(
             "activation codes are only for accounts in state verified, active or device_locked; this one is {state}"
         )));
     }
-    let sent = idp_server::verification::issue_activation_code(core, &row.id, actor)
+    let sent = crate::verification::issue_activation_code(core, &row.id, actor)
         .await
         .map_err(|e| usage(e.to_string()))?;
     if !sent {
         return Err(usage("the account has no phone number to send the code to"));
     }
     let (db, id) = (core.db.clone(), row.id.clone());
-    Ok(
-        blocking(move || db.read_blocking(|conn| agents::activation(conn, &id)))
-            .await?
-            .map(|a| a.expires_at),
-    )
-}
-
-/// The declared identity, never the document (kind and number are not read).
-pub fn identity_view(i: &IdentityRow) -> Value {
-    json!({
-        "given_name": i.given_name,
-        "family_name": i.family_name,
-        "preferred_username": i.preferred_username,
-        "birthdate": i.birthdate,
-        "gender": i.gender,
-        "birthplace": i.birthplace,
-        "birthcountry": i.birthcountry,
-        "verified_at": i.verified_at,
-        "verification_method": i.verification_method,
-    })
-}
-
-pub fn request_view(r: &RequestRow) -> Value {
-    json!({
-        "id": r.id,
-        "method": r.method,
-        "status": r.status,
-        "reference": r.reference,
-        "created_at": r.created_at,
-        "expires_at": r.expires_at,
-        "submitted_at": r.submitted_at,
-        "decided_at": r.decided_at,
-        "decided_by": r.decided_by,
-        "office": r.office,
-        "reason": r.reason,
-    })
-}
-
-pub fn device_view(d: &DeviceRow) -> Value {
-    json!({
-        "id": d.id,
-        "name": d.name,
-        "state": d.state,
-        "created_at": d.created_at,
-        "last_used_at": d.last_used_at,
-        "revoked_at": d.revoked_at,
-        "pin_failures": d.pin_failures,
-    })
-}
-
-pub fn audit_view(e: &AuditRow) -> Value {
-    json!({
-        "seq": e.seq,
-        "at": e.at,
-        "actor": e.actor,
-        "action": e.action,
-        "details": serde_json::from_str::<Value>(&e.details).unwrap_or_else(|_| Value::String(e.details.clone())),
-    })
-}
-
-pub fn show_text(
-    out: &mut impl Write,
-    row: &AccountRow,
-    identity: Option<&IdentityRow>,
-    request: Option<&RequestRow>,
-    activation: Option<&agents::ActivationRow>,
-    devices: &[DeviceRow],
-    entries: &[AuditRow],
-) -> Result<(), AdminError> {
-    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
-    let time = |t: Option<i64>| t.map(format_time).unwrap_or_else(|| "-".to_owned());
-    writeln!(out, "account     {}", row.id)?;
-    writeln!(out, "email       {}", row.email)?;
-    writeln!(
-        out,
-        "phone       {}",
-        row.phone.as_deref().map(mask_phone).unwrap_or("-".into())
-    )?;
-    writeln!(out, "state       {}", row.state)?;
-    writeln!(
-        out,
-        "created     {} (updated {})",
-        format_time(row.created_at),
-        format_time(row.updated_at)
-    )?;
-    match identity {
-        Some(i) => {
-            writeln!(out, "identity    {} {}", i.given_name, i.family_name)?;
-            if let Some(usage_name) = &i.preferred_username {
-                writeln!(out, "            usage name {usage_name}")?;
-            }
-            writeln!(
-                out,
-                "            born {} ({}), birthplace {}, country {}",
-                i.birthdate, i.gender, i.birthplace, i.birthcountry
-            )?;
-            match i.verified_at {
-                Some(at) => writeln!(
-                    out,
-                    "            verified {} ({})",
-                    format_time(at),
-                    or_dash(i.verification_method.as_deref())
-                )?,
-                None => writeln!(out, "            not verified")?,
-            }
-        }
-        None => writeln!(out, "identity    -")?,
-    }
-    match request {
-        Some(r) => {
-            writeln!(
-                out,
-                "request     {} {}, reference {}, created {}",
-                r.method,
-                r.status,
-                or_dash(r.reference.as_deref()),
-                format_time(r.created_at)
-            )?;
-            if r.decided_at.is_some() {
-                writeln!(
-                    out,
-                    "            decided {} by {} at {}",
-                    time(r.decided_at),
-                    or_dash(r.decided_by.as_deref()),
-                    or_dash(r.office.as_deref())
-                )?;
-            }
-            if let Some(reason) = &r.reason {
-                writeln!(out, "            reason: {reason}")?;
-            }
-        }
-        None => writeln!(out, "request     -")?,
-    }
-    match activation {
-        Some(a) => writeln!(
-            out,
-            "activation  code pending until {} ({} failed attempt(s))",
-            format_time(a.expires_at),
-            a.attempts
-        )?,
-        None => writeln!(out, "activation  no pending code")?,
-    }
-    if devices.is_empty() {
-        writeln!(out, "devices     -")?;
-    }
-    for (i, d) in devices.iter().enumerate() {
-        writeln!(
-            out,
-            "{} {} {:?} {}, activated {}, last used {}",
-            if i == 0 { "devices    " } else { "           " },
-            d.id,
-            d.name,
-            d.state,
-            format_time(d.created_at),
-            time(d.last_used_at)
-        )?;
-    }
-    writeln!(
-        out,
-        "audit (latest {} entries, newest first)",
-        entries.len()
-    )?;
-    for e in entries {
-        writeln!(
-            out,
-            "  {:>6} {} {:<32} {} {}",
-            e.seq,
-            format_time(e.at),
-            e.action,
-            e.actor,
-            e.details
-        )?;
-    }
-    Ok(())
+    Ok(db
+        .read(move |conn| agents::activation(conn, &id))
+        .await?
+        .map(|a| a.expires_at))
 }
 
 /// The account with this id, or a one-line refusal.
-pub async fn by_id(db: &Db, account_id: &str) -> Result<AccountRow, AdminError> {
+pub async fn by_id(db: &Db, account_id: &str) -> Result<AccountRow, SupportError> {
     let (db, id) = (db.clone(), account_id.to_owned());
-    blocking(move || db.read_blocking(|conn| accounts::by_id(conn, &id)))
+    db.read(move |conn| accounts::by_id(conn, &id))
         .await?
         .ok_or_else(|| usage("no such account"))
 }

@@ -5,24 +5,23 @@
 
 use std::time::Duration;
 
-use idp_server::app::Core;
-use idp_server::ephemeral::EphemeralStore;
-use idp_server::store::agents::{self, AgentRow};
-use idp_server::store::audit::{self, AuditEvent};
+use crate::app::Core;
+use crate::ephemeral::EphemeralStore;
+use crate::store::agents::{self, AgentRow};
+use crate::store::audit::{self, AuditEvent};
 use webauthn_rs::prelude::{
     CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, Uuid,
     Webauthn, WebauthnBuilder,
 };
 
-use super::auth::AuthError;
+use super::AgentError as AuthError;
 
 const CEREMONY_TTL: Duration = Duration::from_secs(300);
 
 /// The relying party: the console's public URL (its host is the RP id).
 pub fn relying_party(core: &Core) -> Result<Webauthn, AuthError> {
-    let origin = Url::parse(&core.config.console.public_url)
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let origin = Url::parse(&core.config.console.public_url).map_err(AuthError::internal)?;
     let rp_id = origin.host_str().unwrap_or("localhost").to_owned();
     WebauthnBuilder::new(&rp_id, &origin)
         .and_then(|b| b.rp_name("Sésame — console des agents").build())
@@ -58,7 +57,7 @@ pub async fn start_registration(
             Some(exclude),
         )
         .map_err(|e| AuthError::Internal(format!("webauthn: {e:?}")))?;
-    let raw = serde_json::to_vec(&state).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let raw = serde_json::to_vec(&state).map_err(AuthError::internal)?;
     core.ephemeral
         .set(&format!("webauthn-reg:{}", agent.id), &raw, CEREMONY_TTL)
         .await?;
@@ -78,13 +77,12 @@ pub async fn finish_registration(
     else {
         return Ok(false);
     };
-    let state: PasskeyRegistration =
-        serde_json::from_slice(&raw).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let state: PasskeyRegistration = serde_json::from_slice(&raw).map_err(AuthError::internal)?;
     let Ok(passkey) = relying_party(core)?.finish_passkey_registration(answer, &state) else {
         return Ok(false);
     };
     let credential_id = base64_id(passkey.cred_id().as_ref());
-    let json = serde_json::to_string(&passkey).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let json = serde_json::to_string(&passkey).map_err(AuthError::internal)?;
     let (agent_id, username) = (agent.id.clone(), agent.username.clone());
     core.db
         .write(move |conn| {
@@ -119,7 +117,7 @@ struct PendingLogin {
 fn login_key(core: &Core, pre_cookie: &str) -> String {
     format!(
         "webauthn-auth:{}",
-        idp_server::crypto::hmac_hex(&core.subkeys.token_hash_key, pre_cookie.as_bytes())
+        crate::crypto::hmac_hex(&core.subkeys.token_hash_key, pre_cookie.as_bytes())
     )
 }
 
@@ -154,7 +152,7 @@ pub async fn start_login(
         agent_id: agent.id,
         state,
     };
-    let raw = serde_json::to_vec(&pending).map_err(|e| AuthError::Internal(e.to_string()))?;
+    let raw = serde_json::to_vec(&pending).map_err(AuthError::internal)?;
     core.ephemeral
         .set(&login_key(core, pre_cookie), &raw, CEREMONY_TTL)
         .await?;
@@ -171,9 +169,8 @@ pub async fn finish_login(
     let Some(raw) = core.ephemeral.take(&login_key(core, pre_cookie)).await? else {
         return Ok(None);
     };
-    let pending: PendingLogin =
-        serde_json::from_slice(&raw).map_err(|e| AuthError::Internal(e.to_string()))?;
-    let Some(agent) = super::auth::agent(core, &pending.agent_id).await? else {
+    let pending: PendingLogin = serde_json::from_slice(&raw).map_err(AuthError::internal)?;
+    let Some(agent) = super::agent(core, &pending.agent_id).await? else {
         return Ok(None);
     };
     let Ok(result) = relying_party(core)?.finish_passkey_authentication(answer, &pending.state)

@@ -1,84 +1,21 @@
-//! Agent authentication for the console: password (Argon2id), then a TOTP
-//! code (RFC 6238, ±1 step, each step usable once), with a lockout after
-//! repeated failures and sessions that expire after inactivity.
+//! Agent authentication: password (Argon2id), then a TOTP code (RFC 6238,
+//! ±1 step, each step usable once), with a lockout after repeated failures.
 
 use std::time::Duration;
 
-use idp_server::app::Core;
-use idp_server::crypto::{hmac_hex, random_bytes, random_token};
-use idp_server::ephemeral::EphemeralStore;
-use idp_server::store::agents::{self, AgentRow};
-use idp_server::store::audit::{self, AuditEvent};
-use idp_server::store::now_unix;
-use idp_server::verification::Agent;
-use serde::{Deserialize, Serialize};
+use super::AgentError as AuthError;
+use super::sessions::{self, AgentSession};
+use crate::app::Core;
+use crate::crypto::random_bytes;
+use crate::ephemeral::EphemeralStore;
+use crate::store::agents::{self, AgentRow};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::now_unix;
+use crate::verification::Agent;
 
 /// Failed logins (password or TOTP) before an agent is locked out.
 pub const MAX_FAILURES: i64 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    #[error(transparent)]
-    Store(#[from] idp_server::store::StoreError),
-    #[error(transparent)]
-    Ephemeral(#[from] idp_server::ephemeral::EphemeralError),
-    #[error("{0}")]
-    Internal(String),
-}
-
-/// A console session. `totp_ok` is false between the password and the code.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AgentSession {
-    pub agent_id: String,
-    pub totp_ok: bool,
-    pub csrf: String,
-    /// A secret being enrolled (base32), before the first code confirms it.
-    pub enrolling: Option<String>,
-}
-
-fn session_key(core: &Core, cookie: &str) -> String {
-    format!(
-        "agent-session:{}",
-        hmac_hex(&core.subkeys.token_hash_key, cookie.as_bytes())
-    )
-}
-
-fn idle(core: &Core) -> Duration {
-    Duration::from_secs(core.config.console.idle_secs)
-}
-
-/// Loads a session and slides its expiry (inactivity timeout).
-pub async fn load(core: &Core, cookie: &str) -> Result<Option<AgentSession>, AuthError> {
-    let key = session_key(core, cookie);
-    let Some(raw) = core.ephemeral.get(&key).await? else {
-        return Ok(None);
-    };
-    core.ephemeral.set(&key, &raw, idle(core)).await?;
-    Ok(serde_json::from_slice(&raw).ok())
-}
-
-pub async fn save(core: &Core, cookie: &str, session: &AgentSession) -> Result<(), AuthError> {
-    let raw = serde_json::to_vec(session).map_err(|e| AuthError::Internal(e.to_string()))?;
-    core.ephemeral
-        .set(&session_key(core, cookie), &raw, idle(core))
-        .await?;
-    Ok(())
-}
-
-pub async fn end(core: &Core, cookie: &str) -> Result<(), AuthError> {
-    core.ephemeral.delete(&session_key(core, cookie)).await?;
-    Ok(())
-}
-
-pub async fn agent(core: &Core, id: &str) -> Result<Option<AgentRow>, AuthError> {
-    let id = id.to_owned();
-    Ok(core
-        .db
-        .read(move |conn| agents::by_id(conn, &id))
-        .await?
-        .filter(|a| !a.disabled))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginFailure {
@@ -134,15 +71,17 @@ async fn record(
     Ok(())
 }
 
-/// Checks username + password; on success returns a new session cookie value.
+/// Checks username + password; on success opens a session (second factor
+/// still to do) and returns its cookie value. A wrong or locked login is
+/// `AgentError::Login`.
 pub async fn password(
     core: &Core,
     dummy_hash: &str,
     username: &str,
     password: &str,
-) -> Result<Result<(String, AgentSession), LoginFailure>, AuthError> {
+) -> Result<(String, AgentSession), AuthError> {
     if count_attempt(core, username).await? {
-        return Ok(Err(LoginFailure::Locked));
+        return Err(AuthError::Login(LoginFailure::Locked));
     }
     let name = username.to_owned();
     let row = core
@@ -155,22 +94,14 @@ pub async fn password(
         .unwrap_or_else(|| dummy_hash.to_owned());
     let presented = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || {
-        idp_server::oidc::login::verify_password(&stored, &presented)
+        crate::oidc::login::verify_password(&stored, &presented)
     })
     .await
-    .map_err(|e| AuthError::Internal(e.to_string()))?;
+    .map_err(AuthError::internal)?;
     let Some(row) = row.filter(|a| ok && !a.disabled) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
-    let cookie = random_token().map_err(|e| AuthError::Internal(e.to_string()))?;
-    let session = AgentSession {
-        agent_id: row.id,
-        totp_ok: false,
-        csrf: random_token().map_err(|e| AuthError::Internal(e.to_string()))?,
-        enrolling: None,
-    };
-    save(core, &cookie, &session).await?;
-    Ok(Ok((cookie, session)))
+    sessions::open(core, row.id, false).await
 }
 
 fn totp(secret: Vec<u8>) -> Result<totp_rs::Totp, AuthError> {
@@ -219,9 +150,7 @@ fn unbase32(text: &str) -> Option<Vec<u8>> {
 
 /// A new secret for enrolment (20 random bytes, base32).
 pub fn new_secret() -> Result<String, AuthError> {
-    Ok(base32(
-        &random_bytes::<20>().map_err(|e| AuthError::Internal(e.to_string()))?,
-    ))
+    Ok(base32(&random_bytes::<20>().map_err(AuthError::internal)?))
 }
 
 /// `otpauth://` URL for the authenticator app's QR code.
@@ -238,16 +167,12 @@ fn aad(agent_id: &str) -> Vec<u8> {
 }
 
 /// Checks a code against the agent's enrolled secret; each time step works once.
-pub async fn check_code(
-    core: &Core,
-    agent: &AgentRow,
-    code: &str,
-) -> Result<Result<(), LoginFailure>, AuthError> {
+pub async fn check_code(core: &Core, agent: &AgentRow, code: &str) -> Result<(), AuthError> {
     if count_attempt(core, &agent.username).await? {
-        return Ok(Err(LoginFailure::Locked));
+        return Err(AuthError::Login(LoginFailure::Locked));
     }
     let Some(sealed) = &agent.totp_sealed else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let secret = core
         .subkeys
@@ -256,10 +181,10 @@ pub async fn check_code(
         .map_err(|e| AuthError::Internal(format!("totp secret: {e}")))?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     }
     let Some(step) = totp(secret)?.check(&code, now_unix().max(0) as u64) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let (id, step) = (agent.id.clone(), step as i64);
     let fresh = core
@@ -267,7 +192,7 @@ pub async fn check_code(
         .write(move |conn| agents::use_totp_step(conn, &id, step))
         .await?;
     if !fresh {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     }
     core.ephemeral
         .delete(&failures_key(&agent.username))
@@ -279,7 +204,7 @@ pub async fn check_code(
         serde_json::json!({}),
     )
     .await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Confirms an enrolment with a first code, then stores the sealed secret.
@@ -288,21 +213,21 @@ pub async fn confirm_enrolment(
     agent: &AgentRow,
     secret_b32: &str,
     code: &str,
-) -> Result<Result<(), LoginFailure>, AuthError> {
+) -> Result<(), AuthError> {
     if count_attempt(core, &agent.username).await? {
-        return Ok(Err(LoginFailure::Locked));
+        return Err(AuthError::Login(LoginFailure::Locked));
     }
     let Some(secret) = unbase32(secret_b32) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let Some(step) = totp(secret.clone())?.check(code.trim(), now_unix().max(0) as u64) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return Err(AuthError::Login(LoginFailure::Invalid));
     };
     let sealed = core
         .subkeys
         .kek
         .seal(&secret, &aad(&agent.id))
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
+        .map_err(AuthError::internal)?;
     let (id, username, step) = (agent.id.clone(), agent.username.clone(), step as i64);
     core.db
         .write(move |conn| {
@@ -323,7 +248,63 @@ pub async fn confirm_enrolment(
     core.ephemeral
         .delete(&failures_key(&agent.username))
         .await?;
-    Ok(Ok(()))
+    Ok(())
+}
+
+/// The secret this session is enrolling (a new one the first time), kept in the session.
+pub async fn enrolment_secret(
+    core: &Core,
+    cookie: &str,
+    session: &mut AgentSession,
+) -> Result<String, AuthError> {
+    let secret = match session.enrolling.clone() {
+        Some(s) => s,
+        None => new_secret()?,
+    };
+    session.enrolling = Some(secret.clone());
+    sessions::save(core, cookie, session).await?;
+    Ok(secret)
+}
+
+/// What the second factor gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// Logged in: the session now lives under this new cookie value.
+    Passed {
+        cookie: String,
+    },
+    /// No TOTP enrolled and none being enrolled (the code page starts one).
+    NotEnrolling,
+    Failed(LoginFailure),
+}
+
+/// Checks the code of a session past its password: the enrolled secret's, or
+/// the first code of the secret being enrolled. On success the session is
+/// fully open under a new cookie value (the old one ends).
+pub async fn second_factor(
+    core: &Core,
+    agent: &AgentRow,
+    session: &AgentSession,
+    cookie: &str,
+    code: &str,
+) -> Result<SecondFactor, AuthError> {
+    let checked = match (&agent.totp_sealed, &session.enrolling) {
+        (None, Some(secret)) => confirm_enrolment(core, agent, secret, code).await,
+        (None, None) => return Ok(SecondFactor::NotEnrolling),
+        (Some(_), _) => check_code(core, agent, code).await,
+    };
+    match checked {
+        Ok(()) => {}
+        Err(AuthError::Login(failure)) => return Ok(SecondFactor::Failed(failure)),
+        Err(e) => return Err(e),
+    }
+    let open = AgentSession {
+        totp_ok: true,
+        enrolling: None,
+        ..session.clone()
+    };
+    let cookie = sessions::renew(core, cookie, &open).await?;
+    Ok(SecondFactor::Passed { cookie })
 }
 
 /// The acting agent, as the verification service expects it.
