@@ -170,6 +170,9 @@ pub async fn challenges(
         found = challenge::wait_for(&provider, &device.account_id, Duration::from_secs(wait)) => found?,
         () = drain.started() => None,
     };
+    if let Some(c) = &found {
+        crate::push::observe_fetch(&provider.core.metrics, c);
+    }
     Ok(json(
         actix_web::http::StatusCode::OK,
         &Challenges {
@@ -202,6 +205,7 @@ async fn next_event(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
         match challenge::pending_for(&s.provider, &s.account_id).await {
             Ok(Some(c)) if s.last_sent.as_deref() != Some(c.id.as_str()) => {
                 s.last_sent = Some(c.id.clone());
+                crate::push::observe_fetch(&s.provider.core.metrics, &c);
                 let data = serde_json::to_string(&ChallengeView::from(&c)).unwrap_or_default();
                 let chunk = Bytes::from(format!("event: challenge\ndata: {data}\n\n"));
                 return Some((Ok(chunk), s));
@@ -276,9 +280,21 @@ pub async fn decision(
 pub async fn list_devices(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
     let device = signed_by(&provider, &req).await?;
     let rows = devices::list(&provider.core, &device.account_id).await?;
+    let subscribed = provider
+        .core
+        .push
+        .subscribed_devices(&device.account_id)
+        .await
+        .map_err(push_error)?;
     let views: Vec<DeviceView> = rows
         .into_iter()
-        .map(|row| DeviceView::new(row, &device.id))
+        .map(|row| {
+            let on = subscribed.contains(&row.id);
+            DeviceView {
+                notifications: Some(on),
+                ..DeviceView::new(row, &device.id)
+            }
+        })
         .collect();
     Ok(json(
         actix_web::http::StatusCode::OK,
@@ -314,6 +330,59 @@ pub async fn revoke_device(
     let device = signed_by(&provider, &req).await?;
     let actor = format!("account:{}", device.account_id);
     devices::revoke(&provider.core, &device.account_id, &path, &actor, None).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+// ---------------------------------------------------------------- Web Push
+
+fn push_error(e: crate::push::PushError) -> DeviceError {
+    use crate::push::PushError as P;
+    match e {
+        P::Store(inner) => DeviceError::Store(inner),
+        P::Disabled | P::NotAllowed | P::BadKey(_) | P::UnknownServerKey | P::TooLarge => {
+            DeviceError::InvalidRequest(e.to_string())
+        }
+        other => DeviceError::Internal(other.to_string()),
+    }
+}
+
+/// The VAPID public key the app subscribes with (`applicationServerKey`).
+pub async fn push_key(provider: web::Data<Provider>) -> HttpResponse {
+    let push = &provider.core.push;
+    let key = push.public_key().filter(|_| push.enabled());
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(serde_json::json!({ "enabled": key.is_some(), "public_key": key }).to_string())
+}
+
+/// Registers or renews this device's push subscription.
+pub async fn push_subscribe(provider: web::Data<Provider>, req: HttpRequest, body: Body) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    let request: crate::push::SubscribeRequest = parse_json(&body)?;
+    provider
+        .core
+        .push
+        .subscribe(&device, request)
+        .await
+        .map_err(push_error)?;
+    Ok(json(
+        actix_web::http::StatusCode::OK,
+        &serde_json::json!({ "notifications": true }),
+    ))
+}
+
+/// Turns this device's notifications off.
+pub async fn push_unsubscribe(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    provider
+        .core
+        .push
+        .unsubscribe(&device)
+        .await
+        .map_err(push_error)?;
     Ok(HttpResponse::NoContent()
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish())
