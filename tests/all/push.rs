@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 both_backends!(
+    push_calls_match_the_openapi_document,
     a_closed_app_is_woken_by_a_push,
     gone_subscriptions_are_deleted_and_busy_services_retried,
     a_slow_push_service_does_not_delay_the_login_page,
@@ -37,6 +38,8 @@ both_backends!(
 const PIN: &str = "2580";
 const CLIENT: &str = "push-rp";
 const SUBJECT: &str = "mailto:exploitation@sesame.test";
+const CHECKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/openapi-check.sh");
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/device-api.yaml");
 const DECRYPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/push-decrypt.sh");
 
 // ------------------------------------------------------------ the stand-in
@@ -700,4 +703,96 @@ async fn a_push_wakes_the_app_across_replicas() {
     assert!(params.contains_key("code"), "{params:?}");
     let ended = stand_in.nth(1, Duration::from_secs(8)).await;
     assert_eq!(sub.decrypt(&[&ended]).await[0]["reason"], "approved");
+}
+
+/// The push calls against docs/device-api.yaml (the same checker as
+/// device_api_docs.rs).
+async fn push_calls_match_the_openapi_document(backend: Backend) {
+    let (stand_in, _env, app, _) = spawn(backend).await;
+    let (_phone, device) = activated(&app, 7).await;
+    let sub = Subscription::new(&stand_in, "docs");
+    let mut exchanges = Vec::new();
+    let mut record =
+        async |method: reqwest::Method, path: &str, body: Option<&Value>, signed: bool| {
+            let mut request = app.http.request(method.clone(), app.url(path));
+            if signed {
+                let proof = device.request_proof(method.as_str(), path);
+                request = request.header("Authorization", format!("Device {proof}"));
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let body: Value = if content_type.starts_with("application/json") {
+                response.json().await.unwrap()
+            } else {
+                Value::Null
+            };
+            exchanges.push(json!({
+                "method": method.as_str(), "path": path, "status": status,
+                "content_type": content_type, "body": body,
+            }));
+            status
+        };
+    let key_path = format!("{API}/push/key");
+    let sub_path = format!("{API}/push/subscription");
+    let devices = format!("{API}/devices");
+    assert_eq!(
+        record(reqwest::Method::GET, &key_path, None, false).await,
+        200
+    );
+    let outside = json!({ "endpoint": "https://push.evil.example/x", "keys": { "p256dh": sub.p256dh, "auth": sub.auth } });
+    assert_eq!(
+        record(reqwest::Method::PUT, &sub_path, Some(&outside), true).await,
+        400
+    );
+    assert_eq!(
+        record(
+            reqwest::Method::PUT,
+            &sub_path,
+            Some(&sub.body(None)),
+            false
+        )
+        .await,
+        401
+    );
+    assert_eq!(
+        record(reqwest::Method::PUT, &sub_path, Some(&sub.body(None)), true).await,
+        200
+    );
+    assert_eq!(
+        record(reqwest::Method::GET, &devices, None, true).await,
+        200
+    );
+    assert_eq!(
+        record(reqwest::Method::DELETE, &sub_path, None, true).await,
+        204
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exchanges.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&exchanges).unwrap()).unwrap();
+    let run = tokio::process::Command::new(CHECKER)
+        .arg(SPEC)
+        .arg(&file)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(600), run)
+        .await
+        .expect("the OpenAPI check finishes")
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "responses that do not match docs/device-api.yaml: {report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let parsed: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(parsed["checked"].as_u64(), Some(exchanges.len() as u64));
 }
