@@ -1145,6 +1145,38 @@ mod tests {
     }
 
     #[test]
+    fn push_origins_and_subject_are_checked() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert!(config.push.enabled);
+        assert!(
+            config
+                .push
+                .allowed_origins
+                .iter()
+                .any(|o| o == "https://fcm.googleapis.com")
+        );
+        for (var, value) in [
+            ("IDP__PUSH__ALLOWED_ORIGINS", "[\"http://push.example\"]"),
+            (
+                "IDP__PUSH__ALLOWED_ORIGINS",
+                "[\"https://push.example/send\"]",
+            ),
+            ("IDP__PUSH__ALLOWED_ORIGINS", "[\"https://*.com\"]"),
+            ("IDP__PUSH__VAPID_SUBJECT", "ops@example.org"),
+            ("IDP__PUSH__TIMEOUT_MS", "0"),
+        ] {
+            let err = Config::load_from(None, env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains("push."), "{var}={value}: {err}");
+        }
+        let loopback = Config::load_from(
+            None,
+            env(&[("IDP__PUSH__ALLOWED_ORIGINS", "[\"http://127.0.0.1:9\"]")]),
+        )
+        .unwrap();
+        assert_eq!(loopback.push.allowed_origins, ["http://127.0.0.1:9"]);
+    }
+
+    #[test]
     fn defaults_are_valid() {
         let config = Config::load_from(None, env(&[])).unwrap();
         assert_eq!(config.issuer(), "http://127.0.0.1:8080");

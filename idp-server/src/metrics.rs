@@ -82,6 +82,11 @@ struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushOutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StreamLabels {
     stream: &'static str,
 }
@@ -403,16 +408,6 @@ impl PushFailure {
     }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabels {
-    kind: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
-
 /// The limits a refusal can name (so that their series exist at zero).
 pub const LIMITS: [&str; 10] = [
     "authz:ip",
@@ -583,23 +578,25 @@ impl Metrics {
         );
         let messages_failed = by(&failed, channel);
 
-        let sent = Family::<KindLabels, Counter>::default();
+        // Label names of the existing sets: `code` is the message's `type`,
+        // `outcome` why it was not delivered.
+        let sent = Family::<CodeLabels, Counter>::default();
         registry.register(
             "pushes_sent",
-            "Web Push messages accepted by a push service, by kind",
+            "Web Push messages accepted by a push service, by message type (code)",
             sent.clone(),
         );
-        let pushes_sent = by(&sent, |i| KindLabels {
-            kind: PushKind::ALL[i].as_str(),
+        let pushes_sent = by(&sent, |i| CodeLabels {
+            code: PushKind::ALL[i].as_str(),
         });
-        let failed = Family::<ReasonLabels, Counter>::default();
+        let failed = Family::<PushOutcomeLabels, Counter>::default();
         registry.register(
             "push_failures",
-            "Web Push messages not delivered, by reason",
+            "Web Push messages not delivered, by reason (outcome)",
             failed.clone(),
         );
-        let pushes_failed = by(&failed, |i| ReasonLabels {
-            reason: PushFailure::ALL[i].as_str(),
+        let pushes_failed = by(&failed, |i| PushOutcomeLabels {
+            outcome: PushFailure::ALL[i].as_str(),
         });
         let push_subscriptions = Gauge::default();
         registry.register(

@@ -463,8 +463,8 @@ async fn a_closed_app_is_woken_by_a_push(backend: Backend) {
 
     let text = metrics(&app).await;
     for line in [
-        "idp_pushes_sent_total{kind=\"login\"} 1\n",
-        "idp_pushes_sent_total{kind=\"login_ended\"} 1\n",
+        "idp_pushes_sent_total{code=\"login\"} 1\n",
+        "idp_pushes_sent_total{code=\"login_ended\"} 1\n",
         "idp_push_subscriptions 1\n",
         "idp_challenge_fetch_seconds_count 1\n",
     ] {
@@ -496,7 +496,7 @@ async fn gone_subscriptions_are_deleted_and_busy_services_retried(backend: Backe
         eventually(Duration::from_secs(2), || async {
             metrics(&app)
                 .await
-                .contains("idp_pushes_sent_total{kind=\"login\"} 1\n")
+                .contains("idp_pushes_sent_total{code=\"login\"} 1\n")
         })
         .await
     );
@@ -516,7 +516,7 @@ async fn gone_subscriptions_are_deleted_and_busy_services_retried(backend: Backe
     assert_eq!(audit_count(&app, "push.subscription_gone"), 1);
     let text = metrics(&app).await;
     assert!(
-        text.contains("idp_push_failures_total{reason=\"gone\"} 1\n"),
+        text.contains("idp_push_failures_total{outcome=\"gone\"} 1\n"),
         "{text}"
     );
     assert!(text.contains("idp_push_subscriptions 0\n"), "{text}");
@@ -557,7 +557,7 @@ async fn a_slow_push_service_does_not_delay_the_login_page(backend: Backend) {
         eventually(Duration::from_secs(5), || async {
             metrics(&app)
                 .await
-                .contains("idp_pushes_sent_total{kind=\"login\"} 1\n")
+                .contains("idp_pushes_sent_total{code=\"login\"} 1\n")
         })
         .await
     );

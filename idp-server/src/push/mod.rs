@@ -174,8 +174,9 @@ enum Delivery {
 }
 
 impl PushService {
-    /// Builds the service and makes sure a VAPID key exists (created at first
-    /// start, safe when several replicas start at once).
+    /// Builds the service and loads the VAPID keys. The first key is created
+    /// on first use ([`Self::public_key`], a subscription), not at start, so
+    /// a process that never serves the app (the CLI) writes nothing.
     pub async fn start(
         config: &crate::config::Config,
         db: Db,
@@ -205,7 +206,6 @@ impl PushService {
             keys: RwLock::new(Arc::new(VapidKeys::default())),
             metrics,
         };
-        service.ensure_active_key().await?;
         service.reload().await?;
         Ok(service)
     }
@@ -218,9 +218,25 @@ impl PushService {
         Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The active VAPID public key (base64url), the app's `applicationServerKey`.
-    pub fn public_key(&self) -> Option<String> {
-        self.keys().active().map(|k| k.public_key.clone())
+    /// The active VAPID public key (base64url), the app's `applicationServerKey`;
+    /// created at the first call (safe when several replicas race).
+    pub async fn public_key(&self) -> Result<Option<String>, PushError> {
+        Ok(self
+            .ready_keys()
+            .await?
+            .active()
+            .map(|k| k.public_key.clone()))
+    }
+
+    /// The keys, with an active one created first if there is none yet.
+    async fn ready_keys(&self) -> Result<Arc<VapidKeys>, PushError> {
+        let keys = self.keys();
+        if keys.active().is_some() {
+            return Ok(keys);
+        }
+        self.ensure_active_key().await?;
+        self.reload().await?;
+        Ok(self.keys())
     }
 
     async fn ensure_active_key(&self) -> Result<(), PushError> {
@@ -349,7 +365,7 @@ impl PushService {
         if auth.len() != 16 {
             return Err(PushError::BadKey("auth must be 16 bytes"));
         }
-        let keys = self.keys();
+        let keys = self.ready_keys().await?;
         let kid = match request.server_key.as_deref() {
             Some(public) => keys.by_public(public.trim_end_matches('=')),
             None => keys.active(),
@@ -596,7 +612,13 @@ impl PushService {
             .allow
             .check(&sub.endpoint)
             .ok_or(PushFailure::NotAllowed)?;
-        let keys = self.keys();
+        let mut keys = self.keys();
+        if !keys.by_kid.contains_key(&sub.vapid_kid) {
+            // Created or rotated by another process since this one loaded.
+            if self.reload().await.is_ok() {
+                keys = self.keys();
+            }
+        }
         let key = keys.by_kid.get(&sub.vapid_kid).ok_or(PushFailure::NoKey)?;
         let p256dh = B64
             .decode(&sub.p256dh)

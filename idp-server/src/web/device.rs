@@ -349,13 +349,17 @@ fn push_error(e: crate::push::PushError) -> DeviceError {
 }
 
 /// The VAPID public key the app subscribes with (`applicationServerKey`).
-pub async fn push_key(provider: web::Data<Provider>) -> HttpResponse {
+pub async fn push_key(provider: web::Data<Provider>) -> Answer {
     let push = &provider.core.push;
-    let key = push.public_key().filter(|_| push.enabled());
-    HttpResponse::Ok()
+    let key = if push.enabled() {
+        push.public_key().await.map_err(push_error)?
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
         .insert_header((CACHE_CONTROL, "no-cache"))
-        .body(serde_json::json!({ "enabled": key.is_some(), "public_key": key }).to_string())
+        .body(serde_json::json!({ "enabled": key.is_some(), "public_key": key }).to_string()))
 }
 
 /// Registers or renews this device's push subscription.
