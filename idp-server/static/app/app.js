@@ -1375,6 +1375,7 @@ function bind() {
   // A tapped notification (sw.js): the request is fetched over the signed API.
   navigator.serviceWorker?.addEventListener('message', (event) => {
     if (event.data?.type === 'open-challenge' || event.data?.type === 'login-ended') state.listener?.retryNow();
+    if (event.data?.type === 'push-renew') syncPush();
   });
 
   // Challenge: numbers are bound when rendered; PIN pad, typed digits, buttons.

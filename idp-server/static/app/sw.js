@@ -127,3 +127,9 @@ self.addEventListener('notificationclick', (event) => {
     })(),
   );
 });
+
+// The browser replaced or dropped the subscription: an open app renews it
+// (signed, which only the page can do); otherwise the app renews at its next start.
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil(tellClients({ type: 'push-renew' }));
+});
