@@ -72,6 +72,9 @@ pub enum KeysCommand {
         #[arg(long, value_enum, default_value_t = AlgArg::All)]
         alg: AlgArg,
     },
+    /// Make a new VAPID (Web Push) key active; subscriptions made with the
+    /// previous one keep working until the app renews them with the new key.
+    RotateVapid,
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +124,8 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Push(#[from] idp_server::push::PushError),
     #[error("{0} is not among keys.algorithms in the configuration")]
     AlgorithmNotConfigured(SigningAlg),
     #[error("audit chain broken at entry {seq}: {reason}")]
@@ -211,6 +216,32 @@ pub async fn run_with(
                         key.kid
                     )?;
                 }
+            }
+        }
+        Command::Keys(KeysCommand::RotateVapid) => {
+            let core = Core::init(config, master_key_env).await?;
+            let (new_kid, previous) = core.push.rotate().await?;
+            // Replicas reload VAPID keys with the signing keys (signal or timer).
+            let announced = match &core.ephemeral {
+                Ephemeral::Redis(_) => keys::announce_change(&core.ephemeral).await.is_ok(),
+                Ephemeral::Memory(_) => false,
+            };
+            if cli.json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "new_kid": new_kid,
+                        "previous_kid": previous,
+                        "replicas_notified": announced,
+                    })
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "new active VAPID key {new_kid}; {} keeps signing for the subscriptions made with it",
+                    previous.as_deref().unwrap_or("no previous key")
+                )?;
             }
         }
         Command::Keys(KeysCommand::Rotate { alg }) => {

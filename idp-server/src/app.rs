@@ -39,6 +39,8 @@ pub enum StartupError {
     Oidc(#[from] crate::oidc::error::OidcError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Push(#[from] crate::push::PushError),
     #[error(
         "the master key does not match the one this database was created with (wrong keys/master.key or {MASTER_KEY_ENV})"
     )]
@@ -61,6 +63,8 @@ pub struct Core {
     pub notifier: Notifier,
     /// Counters, gauges and histograms of `/metrics` (see `metrics.rs`).
     pub metrics: Arc<Metrics>,
+    /// Web Push to the app (VAPID keys, subscriptions, delivery).
+    pub push: Arc<crate::push::PushService>,
 }
 
 impl Core {
@@ -138,6 +142,15 @@ impl Core {
         metrics.register_backends(&db, &ephemeral);
         let notifier = Notifier::from_config(&config.notify)?.counting(metrics.notify_counters());
 
+        let metrics = Arc::new(metrics);
+        let push = crate::push::PushService::start(
+            &config,
+            db.clone(),
+            Arc::clone(&subkeys.kek),
+            Arc::clone(&metrics),
+        )
+        .await?;
+
         Ok(Core {
             config: Arc::new(config),
             db,
@@ -145,7 +158,8 @@ impl Core {
             subkeys,
             keys,
             notifier,
-            metrics: Arc::new(metrics),
+            metrics,
+            push: Arc::new(push),
         })
     }
 
@@ -153,6 +167,7 @@ impl Core {
     /// (the timer covers signals lost while Redis was unreachable).
     pub fn spawn_key_reloader(&self) -> tokio::task::JoinHandle<()> {
         let keys = Arc::clone(&self.keys);
+        let push = Arc::clone(&self.push);
         let mut signal = self.ephemeral.subscribe(KEYS_TOPIC);
         let period = Duration::from_secs(self.config.keys.reload_secs);
         tokio::spawn(async move {
@@ -169,6 +184,9 @@ impl Core {
                     Err(e) => {
                         tracing::warn!(error = %e, "signing key reload failed; keeping the current set")
                     }
+                }
+                if let Err(e) = push.reload().await {
+                    tracing::warn!(error = %e, "VAPID key reload failed; keeping the current keys");
                 }
             }
         })

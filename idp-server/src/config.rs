@@ -41,6 +41,7 @@ pub struct Config {
     pub log: LogConfig,
     pub dev: DevConfig,
     pub notify: NotifyConfig,
+    pub push: PushConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +63,72 @@ pub struct OidcConfig {
     /// How long a stored authorization request lives until the person first
     /// submits a login form (then 30 minutes).
     pub authorize_idle_ttl_secs: u64,
+}
+
+/// Web Push to the app (RFC 8030, 8291, 8292): see `push/` and
+/// docs/operations.md, "Web Push".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushConfig {
+    /// Off: no push is sent and the app is told so (it waits with the app open).
+    pub enabled: bool,
+    /// Origins (scheme://host[:port]) of the push services the server may
+    /// call; `https://*.example` matches any subdomain. A subscription on any
+    /// other origin is refused.
+    pub allowed_origins: Vec<String>,
+    /// The VAPID `sub` claim (mailto: or https: contact); empty: the public URL.
+    pub vapid_subject: String,
+    /// Time limit of one request to a push service (connection included).
+    pub timeout_ms: u64,
+    /// Attempts per message when the push service answers 429 or 5xx, within the TTL.
+    pub max_attempts: u32,
+    /// First retry delay; doubled each time (a Retry-After header wins).
+    pub retry_base_ms: u64,
+    /// Deliveries in progress per process; beyond, a message is dropped (and counted).
+    pub max_in_flight: usize,
+}
+
+impl PushConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for origin in &self.allowed_origins {
+            crate::push::allowlist::Pattern::parse(origin).map_err(|reason| {
+                key_error("push.allowed_origins", &format!("{origin:?}: {reason}"))
+            })?;
+        }
+        let subject = &self.vapid_subject;
+        if !subject.is_empty()
+            && !subject.starts_with("mailto:")
+            && !subject.starts_with("https://")
+        {
+            return Err(key_error(
+                "push.vapid_subject",
+                "must be a mailto: or https: URI (RFC 8292), or empty for the public URL",
+            ));
+        }
+        if !(100..=60_000).contains(&self.timeout_ms) {
+            return Err(key_error(
+                "push.timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            return Err(key_error("push.max_attempts", "must be between 1 and 10"));
+        }
+        if !(10..=60_000).contains(&self.retry_base_ms) {
+            return Err(key_error(
+                "push.retry_base_ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(key_error("push.max_in_flight", "must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 /// The eidas2 login: approval on the app (DESIGN §7).
@@ -679,6 +746,7 @@ impl Config {
             ));
         }
         self.notify.validate()?;
+        self.push.validate()?;
         Ok(self)
     }
 
@@ -1074,6 +1142,38 @@ mod tests {
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap()
+    }
+
+    #[test]
+    fn push_origins_and_subject_are_checked() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert!(config.push.enabled);
+        assert!(
+            config
+                .push
+                .allowed_origins
+                .iter()
+                .any(|o| o == "https://fcm.googleapis.com")
+        );
+        for (var, value) in [
+            ("IDP__PUSH__ALLOWED_ORIGINS", "[\"http://push.example\"]"),
+            (
+                "IDP__PUSH__ALLOWED_ORIGINS",
+                "[\"https://push.example/send\"]",
+            ),
+            ("IDP__PUSH__ALLOWED_ORIGINS", "[\"https://*.com\"]"),
+            ("IDP__PUSH__VAPID_SUBJECT", "ops@example.org"),
+            ("IDP__PUSH__TIMEOUT_MS", "0"),
+        ] {
+            let err = Config::load_from(None, env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains("push."), "{var}={value}: {err}");
+        }
+        let loopback = Config::load_from(
+            None,
+            env(&[("IDP__PUSH__ALLOWED_ORIGINS", "[\"http://127.0.0.1:9\"]")]),
+        )
+        .unwrap();
+        assert_eq!(loopback.push.allowed_origins, ["http://127.0.0.1:9"]);
     }
 
     #[test]

@@ -82,6 +82,11 @@ struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushOutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StreamLabels {
     stream: &'static str,
 }
@@ -326,6 +331,83 @@ impl Drop for OpenStream {
     }
 }
 
+/// A kind of Web Push message (`push/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushKind {
+    Login,
+    LoginEnded,
+    Alert,
+}
+
+impl PushKind {
+    pub const ALL: [PushKind; 3] = [PushKind::Login, PushKind::LoginEnded, PushKind::Alert];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushKind::Login => "login",
+            PushKind::LoginEnded => "login_ended",
+            PushKind::Alert => "alert",
+        }
+    }
+}
+
+/// Why a Web Push message was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushFailure {
+    /// 404/410: the subscription is gone (and deleted).
+    Gone,
+    /// Another 4xx from the push service.
+    Rejected,
+    /// 429 until the attempts or the TTL ran out.
+    Throttled,
+    /// 5xx until the attempts or the TTL ran out.
+    Unavailable,
+    Timeout,
+    /// Connection refused, DNS, TLS.
+    Network,
+    /// The message's TTL passed before it could be sent.
+    Expired,
+    /// `push.max_in_flight` deliveries were already running.
+    Overloaded,
+    /// The endpoint is no longer on `push.allowed_origins`.
+    NotAllowed,
+    /// The subscription's VAPID key is not loaded.
+    NoKey,
+    Encryption,
+}
+
+impl PushFailure {
+    pub const ALL: [PushFailure; 11] = [
+        PushFailure::Gone,
+        PushFailure::Rejected,
+        PushFailure::Throttled,
+        PushFailure::Unavailable,
+        PushFailure::Timeout,
+        PushFailure::Network,
+        PushFailure::Expired,
+        PushFailure::Overloaded,
+        PushFailure::NotAllowed,
+        PushFailure::NoKey,
+        PushFailure::Encryption,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushFailure::Gone => "gone",
+            PushFailure::Rejected => "rejected",
+            PushFailure::Throttled => "throttled",
+            PushFailure::Unavailable => "unavailable",
+            PushFailure::Timeout => "timeout",
+            PushFailure::Network => "network",
+            PushFailure::Expired => "expired",
+            PushFailure::Overloaded => "overloaded",
+            PushFailure::NotAllowed => "not_allowed",
+            PushFailure::NoKey => "no_key",
+            PushFailure::Encryption => "encryption",
+        }
+    }
+}
+
 /// The limits a refusal can name (so that their series exist at zero).
 pub const LIMITS: [&str; 10] = [
     "authz:ip",
@@ -359,6 +441,10 @@ pub struct Metrics {
     messages_failed: [Counter; 2],
     db: Option<Db>,
     pool: Family<StateLabels, Gauge>,
+    pushes_sent: [Counter; PushKind::ALL.len()],
+    pushes_failed: [Counter; PushFailure::ALL.len()],
+    push_subscriptions: Gauge,
+    challenge_fetch: Histogram,
 }
 
 impl Default for Metrics {
@@ -491,7 +577,45 @@ impl Metrics {
             failed.clone(),
         );
         let messages_failed = by(&failed, channel);
+
+        // Label names of the existing sets: `code` is the message's `type`,
+        // `outcome` why it was not delivered.
+        let sent = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "pushes_sent",
+            "Web Push messages accepted by a push service, by message type (code)",
+            sent.clone(),
+        );
+        let pushes_sent = by(&sent, |i| CodeLabels {
+            code: PushKind::ALL[i].as_str(),
+        });
+        let failed = Family::<PushOutcomeLabels, Counter>::default();
+        registry.register(
+            "push_failures",
+            "Web Push messages not delivered, by reason (outcome)",
+            failed.clone(),
+        );
+        let pushes_failed = by(&failed, |i| PushOutcomeLabels {
+            outcome: PushFailure::ALL[i].as_str(),
+        });
+        let push_subscriptions = Gauge::default();
+        registry.register(
+            "push_subscriptions",
+            "Stored Web Push subscriptions (all replicas; refreshed on change and on the key-reload timer)",
+            push_subscriptions.clone(),
+        );
+        // 50 ms … ~100 s
+        let challenge_fetch = Histogram::new(exponential_buckets(0.05, 2.0, 12));
+        registry.register(
+            "challenge_fetch_seconds",
+            "Time from the start of an eidas2 login to a device fetching its challenge",
+            challenge_fetch.clone(),
+        );
         Metrics {
+            pushes_sent,
+            pushes_failed,
+            push_subscriptions,
+            challenge_fetch,
             registry,
             messages_sent,
             messages_failed,
@@ -611,6 +735,23 @@ impl Metrics {
         let gauge = self.streams[stream as usize].clone();
         gauge.inc();
         OpenStream(gauge)
+    }
+
+    pub fn push_sent(&self, kind: PushKind) {
+        self.pushes_sent[kind as usize].inc();
+    }
+
+    pub fn push_failed(&self, reason: PushFailure) {
+        self.pushes_failed[reason as usize].inc();
+    }
+
+    pub fn push_subscriptions(&self, count: i64) {
+        self.push_subscriptions.set(count);
+    }
+
+    /// A device fetched a challenge `seconds` after the login started.
+    pub fn challenge_fetched(&self, seconds: f64) {
+        self.challenge_fetch.observe(seconds.max(0.0));
     }
 
     pub fn encode(&self) -> String {

@@ -21,6 +21,7 @@ mod oidc_tokens;
 mod outage;
 mod pg_outage;
 mod protocol_hardening;
+mod push;
 mod redis_failover;
 mod replicas;
 mod rp_python;

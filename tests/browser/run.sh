@@ -150,6 +150,9 @@ export IDP__EPHEMERAL__URL="memory://"
 export IDP__KEYS__MASTER_KEY_FILE="$WORKDIR/master.key"
 export IDP__KEYS__GENERATE_IF_MISSING=true
 export IDP__DEV__ENABLED=true
+# Web Push: only a loopback origin where nothing listens (the app journey's
+# stand-in subscription); nothing is ever sent off this machine.
+export IDP__PUSH__ALLOWED_ORIGINS='["http://127.0.0.1:9"]'
 export IDP__CONSOLE__BIND="127.0.0.1:$CONSOLE_PORT"
 export IDP__LOG__FILTER="${IDP__LOG__FILTER:-info}"
 unset IDP_CONFIG IDP_MASTER_KEY

@@ -271,6 +271,11 @@ impl TestEnv {
         self.spawn_on(self.config(), Some(issuer)).await
     }
 
+    /// [`Self::spawn_replica`] with `config` (whose `server` section is overridden).
+    pub async fn spawn_replica_with(&self, config: Config, issuer: &str) -> TestApp {
+        self.spawn_on(config, Some(issuer)).await
+    }
+
     async fn spawn_on(&self, mut config: Config, public_url: Option<&str>) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let port = listener.local_addr().expect("local addr").port();

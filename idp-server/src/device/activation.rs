@@ -168,6 +168,7 @@ pub async fn activate(
                     return Ok(Outcome::Refused(DeviceError::NotActivatable));
                 }
                 if event == AccountEvent::UnlockDevice {
+                    crate::store::push::delete_for_devices_in_state(conn, &account_id, "locked")?;
                     replaced = devices::revoke_locked(conn, &account_id)?;
                 }
                 state = to.as_str().to_owned();
@@ -203,6 +204,11 @@ pub async fn activate(
         .await?;
     match outcome {
         Outcome::Activated(account_state) => {
+            crate::push::PushService::alert(
+                &provider.core.push,
+                &account.id,
+                crate::push::Alert::DeviceActivated,
+            );
             notify_activation(provider, &account.email, &name).await;
             Ok(Activated {
                 device_id,

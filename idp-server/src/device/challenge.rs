@@ -82,6 +82,9 @@ pub struct Challenge {
     /// The authorization request (`tx`) that started it.
     pub request_id: String,
     pub created_at: i64,
+    /// `created_at` in milliseconds (the push metrics' fetch latency).
+    #[serde(default)]
+    pub created_ms: i64,
     pub expires_at: i64,
     /// The browser's address, truncated (approximate location).
     pub ip: String,
@@ -278,6 +281,7 @@ pub async fn start(
         client_name: request.client_name.to_owned(),
         request_id: request.request_id.to_owned(),
         created_at: now,
+        created_ms: crate::push::now_ms(),
         expires_at: now + ttl as i64,
         ip: approximate_ip(request.ip),
         user_agent: request.user_agent.chars().take(200).collect(),
@@ -319,6 +323,8 @@ pub async fn start(
         cancel(provider, &id).await?;
     }
     provider.core.metrics.login_started(Acr::Eidas2);
+    // Wakes a closed app (Web Push), in the background: never awaited here.
+    crate::push::PushService::login_requested(provider, &challenge);
     Ok(Ok(challenge))
 }
 
@@ -425,6 +431,19 @@ pub async fn pending_for(
         .await?
         .map(|(_, c)| c)
         .filter(|c| c.state == State::Pending && !c.expired()))
+}
+
+/// The id of the account's current challenge (whatever its state).
+pub async fn current_id(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<String>, DeviceError> {
+    Ok(provider
+        .core
+        .ephemeral
+        .get(&account_key(account_id))
+        .await?
+        .map(|id| String::from_utf8_lossy(&id).into_owned()))
 }
 
 /// Starts listening for new challenges of the account (subscribe before
@@ -587,6 +606,13 @@ pub async fn decide(
                 _ => LoginOutcome::Denied,
             },
         );
+        if decided == Decided::FraudReported {
+            crate::push::PushService::alert(
+                &provider.core.push,
+                &device.account_id,
+                crate::push::Alert::FraudReported,
+            );
+        }
         return Ok(decided);
     };
 
@@ -639,6 +665,11 @@ pub async fn decide(
             conclude(provider, &claimed, &mut challenge, State::Locked).await?;
             ended(provider, LoginOutcome::Locked);
             if newly {
+                crate::push::PushService::alert(
+                    &provider.core.push,
+                    &device.account_id,
+                    crate::push::Alert::DeviceLocked,
+                );
                 notify_lock(provider, &device.account_id).await;
             }
             Err(DeviceError::DeviceLocked)
@@ -893,6 +924,7 @@ mod tests {
             client_name: "RP".into(),
             request_id: "tx".into(),
             created_at: now_unix(),
+            created_ms: 0,
             expires_at: now_unix() + expires_in,
             ip: String::new(),
             user_agent: String::new(),

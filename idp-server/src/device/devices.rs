@@ -19,6 +19,9 @@ pub struct DeviceView {
     pub last_used_at: Option<i64>,
     /// The device that made the request.
     pub current: bool,
+    /// Whether the device has a Web Push subscription (the device API's list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<bool>,
 }
 
 impl DeviceView {
@@ -30,6 +33,7 @@ impl DeviceView {
             state: row.state,
             created_at: row.created_at,
             last_used_at: row.last_used_at,
+            notifications: None,
         }
     }
 }
@@ -91,6 +95,8 @@ pub async fn revoke(
             if !devices::revoke(conn, &account, &device)? {
                 return Ok(false);
             }
+            // A revoked device is never woken again.
+            crate::store::push::delete(conn, &device)?;
             audit::append(
                 conn,
                 &AuditEvent {

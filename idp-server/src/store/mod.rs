@@ -32,6 +32,7 @@ pub mod clients;
 pub mod consents;
 pub mod devices;
 pub mod enrolment;
+pub mod push;
 pub mod refresh_tokens;
 pub mod schema;
 pub mod settings;

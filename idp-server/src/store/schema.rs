@@ -217,3 +217,29 @@ diesel::table! {
         revoked_at_ms -> BigInt,
     }
 }
+
+diesel::table! {
+    vapid_keys (kid) {
+        kid -> Text,
+        state -> Text,
+        public_key -> Text,
+        private_key -> Binary,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    push_subscriptions (device_id) {
+        device_id -> Text,
+        account_id -> Text,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        vapid_kid -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(push_subscriptions, devices);

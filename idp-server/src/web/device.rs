@@ -187,10 +187,14 @@ async fn wait_for(
             .metrics
             .open_stream(crate::metrics::Stream::ChallengeWait)
     });
-    Ok(tokio::select! {
+    let found = tokio::select! {
         found = challenge::wait_for(provider, account_id, Duration::from_secs(wait)) => found?,
         () = drain.started() => None,
-    })
+    };
+    if let Some(c) = &found {
+        crate::push::observe_fetch(&provider.core.metrics, c);
+    }
+    Ok(found)
 }
 
 struct Stream {
@@ -217,6 +221,7 @@ async fn next_event(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
         match challenge::pending_for(&s.provider, &s.account_id).await {
             Ok(Some(c)) if s.last_sent.as_deref() != Some(c.id.as_str()) => {
                 s.last_sent = Some(c.id.clone());
+                crate::push::observe_fetch(&s.provider.core.metrics, &c);
                 let data = serde_json::to_string(&ChallengeView::from(&c)).unwrap_or_default();
                 let chunk = Bytes::from(format!("event: challenge\ndata: {data}\n\n"));
                 return Some((Ok(chunk), s));
@@ -297,9 +302,21 @@ pub async fn decision(
 pub async fn list_devices(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
     let device = signed_by(&provider, &req).await?;
     let rows = devices::list(&provider.core, &device.account_id).await?;
+    let subscribed = provider
+        .core
+        .push
+        .subscribed_devices(&device.account_id)
+        .await
+        .map_err(DeviceError::from)?;
     let views: Vec<DeviceView> = rows
         .into_iter()
-        .map(|row| DeviceView::new(row, &device.id))
+        .map(|row| {
+            let on = subscribed.contains(&row.id);
+            DeviceView {
+                notifications: Some(on),
+                ..DeviceView::new(row, &device.id)
+            }
+        })
         .collect();
     Ok(json(
         actix_web::http::StatusCode::OK,
@@ -335,6 +352,52 @@ pub async fn revoke_device(
     let device = signed_by(&provider, &req).await?;
     let actor = format!("account:{}", device.account_id);
     devices::revoke(&provider.core, &device.account_id, &path, &actor, None).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+// ---------------------------------------------------------------- Web Push
+
+/// The VAPID public key the app subscribes with (`applicationServerKey`).
+pub async fn push_key(provider: web::Data<Provider>) -> Answer {
+    let push = &provider.core.push;
+    let key = if push.enabled() {
+        push.public_key().await.map_err(DeviceError::from)?
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(serde_json::json!({ "enabled": key.is_some(), "public_key": key }).to_string()))
+}
+
+/// Registers or renews this device's push subscription.
+pub async fn push_subscribe(provider: web::Data<Provider>, req: HttpRequest, body: Body) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    let request: crate::push::SubscribeRequest = parse_json(&body)?;
+    provider
+        .core
+        .push
+        .subscribe(&device, request)
+        .await
+        .map_err(DeviceError::from)?;
+    Ok(json(
+        actix_web::http::StatusCode::OK,
+        &serde_json::json!({ "notifications": true }),
+    ))
+}
+
+/// Turns this device's notifications off.
+pub async fn push_unsubscribe(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
+    let device = signed_by(&provider, &req).await?;
+    provider
+        .core
+        .push
+        .unsubscribe(&device)
+        .await
+        .map_err(DeviceError::from)?;
     Ok(HttpResponse::NoContent()
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish())

@@ -251,6 +251,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
         cfg.service(resource);
     }
     cfg.service(
+        web::resource("/api/device/v1/push/key")
+            .route(web::get().to(device::push_key))
+            .default_service(web::to(method_not_allowed)),
+    );
+    cfg.service(
+        web::resource("/api/device/v1/push/subscription")
+            .route(web::put().to(device::push_subscribe))
+            .route(web::delete().to(device::push_unsubscribe))
+            .default_service(web::to(method_not_allowed)),
+    );
+    cfg.service(
         web::resource("/api/device/v1/devices/{id}")
             .route(web::patch().to(device::rename_device))
             .route(web::delete().to(device::revoke_device))

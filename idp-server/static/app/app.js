@@ -9,6 +9,9 @@
 //   jti is fresh.
 // - Challenges arrive by server-sent events read through fetch() (EventSource
 //   cannot send headers), with long-polling as the fallback.
+// - Notifications (Web Push): offered after activation, with an explanation;
+//   the service worker (sw.js) shows them, and tapping one opens the app on
+//   the request. Without them the app works as before (keep it open).
 // No build step, no dependencies: plain ES2020 in one module.
 
 const API = '/api/device/v1';
@@ -406,6 +409,9 @@ async function activate(event) {
       markInvalid(form, []);
       setAlert(alert, null);
       showWaiting(`L'application est activée sur cet appareil (« ${device.name} »).`);
+      // Offer notifications now, with the explanation (asked on the button).
+      localStorage.removeItem(PUSH_CHOICE);
+      setPushState(false);
       startListening();
       return;
     }
@@ -1018,6 +1024,129 @@ function finishChallenge(outcome) {
   document.title = `${o.title} — Sésame`;
 }
 
+
+// ------------------------------------------------------------------ notifications (Web Push)
+
+function b64urlDecode(text) {
+  const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+const pushSupported = () => 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
+
+/** 'on' | 'off' (the person said no, or turned them off) | 'unavailable'. */
+const PUSH_CHOICE = 'sesame-push-choice';
+
+async function serverPushKey() {
+  await discover();
+  const res = await fetch(`${state.apiPrefix}${API}/push/key`, { cache: 'no-store' });
+  if (!res.ok) throw await apiError(res);
+  const body = await res.json();
+  return body.enabled ? body.public_key : null;
+}
+
+/** Subscribes (or renews the subscription) and registers it with Sésame. */
+async function subscribePush({ ask }) {
+  if (!pushSupported()) return 'unsupported';
+  if (Notification.permission === 'default' && ask) await Notification.requestPermission();
+  if (Notification.permission !== 'granted') return 'denied';
+  const key = await serverPushKey();
+  if (!key) return 'disabled';
+  // Not `serviceWorker.ready`: the app is also opened as "/app", outside the
+  // worker's scope ("/app/"), where `ready` never settles.
+  const registration =
+    (await navigator.serviceWorker.getRegistration(`${BASE}/app/`)) ||
+    (await navigator.serviceWorker.register(`${BASE}/app/sw.js`, { scope: `${BASE}/app/` }));
+  let subscription = await registration.pushManager.getSubscription();
+  const current = subscription?.options?.applicationServerKey;
+  // After a key rotation on the server, subscribe again with the new key.
+  if (subscription && current && b64url(new Uint8Array(current)) !== key) {
+    await subscription.unsubscribe();
+    subscription = null;
+  }
+  if (!subscription) {
+    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64urlDecode(key) });
+  }
+  const json = subscription.toJSON();
+  const res = await signedFetch('PUT', `${API}/push/subscription`, {
+    body: { endpoint: json.endpoint, expirationTime: json.expirationTime ?? null, keys: json.keys, server_key: key },
+  });
+  if (!res.ok) throw await apiError(res);
+  return 'on';
+}
+
+async function unsubscribePush() {
+  if (pushSupported()) {
+    const registration = await navigator.serviceWorker.getRegistration(`${BASE}/app/`);
+    const subscription = await registration?.pushManager.getSubscription();
+    await subscription?.unsubscribe().catch(() => {});
+  }
+  const res = await signedFetch('DELETE', `${API}/push/subscription`);
+  if (!res.ok && res.status !== 204) throw await apiError(res);
+}
+
+function setPushState(on) {
+  state.pushOn = on;
+  $('waiting-hint').textContent = fr(
+    on
+      ? 'Quand vous vous connecterez à un site avec Sésame, vous recevrez une notification, même si l\'application est fermée.'
+      : 'Quand vous vous connecterez à un site avec Sésame, la demande apparaîtra ici. Gardez cette application ouverte.',
+  );
+  const declined = localStorage.getItem(PUSH_CHOICE) === 'off';
+  $('push-offer').hidden = on || declined || !pushSupported() || Notification.permission === 'denied';
+}
+
+const PUSH_FAILURES = {
+  unsupported: 'Ce navigateur ne permet pas les notifications. Gardez l\'application ouverte pour recevoir les demandes.',
+  denied: 'Les notifications sont bloquées pour Sésame dans les réglages du navigateur. Sans elles, gardez l\'application ouverte pour recevoir les demandes.',
+  disabled: 'Sésame n\'envoie pas de notifications pour le moment. Gardez l\'application ouverte pour recevoir les demandes.',
+};
+const PUSH_UNAVAILABLE = 'Les notifications ne sont pas disponibles pour le moment (service de notification injoignable). Gardez l\'application ouverte pour recevoir les demandes ; vous pourrez réessayer depuis « Mes appareils ».';
+
+/** Turns notifications on from a button (a user gesture, as browsers require). */
+async function enablePush(errorEl) {
+  setAlert(errorEl, null);
+  let outcome;
+  try {
+    outcome = await subscribePush({ ask: true });
+  } catch (e) {
+    console.warn('Sésame: push subscription', e);
+    if (e instanceof ApiError && isDeviceStateError(e)) {
+      onDeviceStateError(e);
+      return false;
+    }
+    outcome = 'unavailable';
+  }
+  if (outcome === 'on') {
+    localStorage.setItem(PUSH_CHOICE, 'on');
+    setPushState(true);
+    return true;
+  }
+  setAlert(errorEl, PUSH_FAILURES[outcome] || PUSH_UNAVAILABLE);
+  setPushState(false);
+  return false;
+}
+
+async function disablePush() {
+  await unsubscribePush();
+  localStorage.setItem(PUSH_CHOICE, 'off');
+  setPushState(false);
+}
+
+/** At start-up: renew a subscription the person agreed to (key rotation, browser renewal). */
+async function syncPush() {
+  if (!state.device || !pushSupported() || Notification.permission !== 'granted' || localStorage.getItem(PUSH_CHOICE) !== 'on') {
+    setPushState(false);
+    return;
+  }
+  try {
+    setPushState((await subscribePush({ ask: false })) === 'on');
+  } catch (e) {
+    console.warn('Sésame: push renewal', e);
+    setPushState(false);
+  }
+}
+
 // ------------------------------------------------------------------ (d) my devices
 
 const STATE_LABELS = { active: 'Actif', locked: 'Verrouillé', revoked: 'Révoqué' };
@@ -1080,6 +1209,30 @@ function renderDevice(device) {
   item.querySelector('.device-used').textContent = device.last_used_at
     ? `Dernière utilisation ${formatWhen(device.last_used_at).replace(/^(\d)/, 'le $1')}`
     : 'Jamais utilisé pour une connexion';
+  const notifications = item.querySelector('.device-notifications');
+  notifications.textContent = device.notifications ? 'Notifications activées' : 'Notifications désactivées';
+  item.dataset.notifications = String(Boolean(device.notifications));
+  const pushButton = item.querySelector('.device-push');
+  if (device.current && device.state === 'active') {
+    pushButton.hidden = false;
+    pushButton.textContent = device.notifications ? 'Désactiver les notifications' : 'Activer les notifications';
+    pushButton.addEventListener('click', async () => {
+      const error = item.querySelector('.push-error');
+      pushButton.disabled = true;
+      try {
+        if (device.notifications) {
+          await disablePush();
+          await loadDevices('Notifications désactivées sur cet appareil : gardez l\'application ouverte pour recevoir les demandes.');
+        } else if (await enablePush(error)) {
+          await loadDevices('Notifications activées sur cet appareil.');
+        }
+      } catch (e) {
+        devicesFailure(e);
+      } finally {
+        pushButton.disabled = false;
+      }
+    });
+  }
 
   const form = item.querySelector('.rename-form');
   const input = form.querySelector('input');
@@ -1206,6 +1359,24 @@ function bind() {
     else showWaiting();
   });
   $('result-done').addEventListener('click', () => showWaiting());
+  $('push-enable').addEventListener('click', async () => {
+    const button = $('push-enable');
+    button.disabled = true;
+    try {
+      if (await enablePush($('push-offer-error'))) setNotice($('waiting-notice'), 'Notifications activées : vous pouvez fermer l\'application.');
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('push-later').addEventListener('click', () => {
+    localStorage.setItem(PUSH_CHOICE, 'off');
+    setPushState(false);
+  });
+  // A tapped notification (sw.js): the request is fetched over the signed API.
+  navigator.serviceWorker?.addEventListener('message', (event) => {
+    if (event.data?.type === 'open-challenge' || event.data?.type === 'login-ended') state.listener?.retryNow();
+    if (event.data?.type === 'push-renew') syncPush();
+  });
 
   // Challenge: numbers are bound when rendered; PIN pad, typed digits, buttons.
   for (const key of document.querySelectorAll('.pin-pad [data-key]')) {
@@ -1275,6 +1446,7 @@ async function main() {
   if (state.device) {
     showWaiting();
     startListening();
+    syncPush();
   } else {
     showActivation();
   }

@@ -223,6 +223,128 @@ test('activation on the phone, then an eidas2 purchase approved with the PIN', a
   }
 });
 
+// Notifications (Web Push, issue #18). Chromium's own Push API subscription
+// goes through Google's push service, which these tests may not reach (no
+// network, and nothing of the browser reaches out to Google): the page's
+// PushManager.subscribe is replaced by one returning a subscription on a
+// loopback endpoint that run.sh allowlists (http://127.0.0.1:9, where nothing
+// listens), so the app's whole flow (permission, subscribe, signed PUT, "Mes
+// appareils", turning off) runs against the real server. The service
+// worker's `push` handler is tested with a push delivered through the
+// DevTools protocol (ServiceWorker.deliverPushMessage: a trusted push event
+// with the plaintext payload, as the browser hands it over after decrypting).
+test('notifications: offered with an explanation, subscribed, shown by the service worker, turned off', async () => {
+  await phone.grantPermissions(['notifications'], { origin: env.issuer });
+  await phone.addInitScript(() => {
+    const fake = {
+      endpoint: 'http://127.0.0.1:9/push/journey',
+      expirationTime: null,
+      options: { applicationServerKey: null, userVisibleOnly: true },
+      keys: {
+        p256dh: 'BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4',
+        auth: 'BTBZMqHH6r4Tts7J_aSIgg',
+      },
+    };
+    let current = null;
+    const subscription = (key) => ({
+      endpoint: fake.endpoint,
+      expirationTime: null,
+      options: { applicationServerKey: key, userVisibleOnly: true },
+      toJSON: () => ({ endpoint: fake.endpoint, expirationTime: null, keys: fake.keys }),
+      unsubscribe: async () => {
+        current = null;
+        return true;
+      },
+    });
+    window.__pushSubscribeCalls = [];
+    PushManager.prototype.subscribe = async function (options) {
+      window.__pushSubscribeCalls.push({ userVisibleOnly: options.userVisibleOnly, keyLength: options.applicationServerKey.byteLength });
+      current = subscription(options.applicationServerKey.buffer ?? options.applicationServerKey);
+      return current;
+    };
+    PushManager.prototype.getSubscription = async function () {
+      return current;
+    };
+  });
+  await app.reload();
+  await app.getByTestId('waiting-screen').waitFor();
+  const offer = app.getByTestId('push-offer');
+  await offer.waitFor();
+  await expectText(app, 'Recevoir les demandes même application fermée', 'le nombre à choisir et votre code secret restent dans l\'application');
+  assert.match(await app.getByTestId('waiting-hint').innerText(), /Gardez cette application ouverte/);
+  await expectNoHorizontalScroll(app);
+  await shot(app, JOURNEY, 'app-push-offer');
+
+  await app.getByTestId('push-enable').click();
+  await offer.waitFor({ state: 'hidden' });
+  await expectText(app, fr('Notifications activées : vous pouvez fermer l\'application.'));
+  assert.match(await app.getByTestId('waiting-hint').innerText(), /même si l.application est fermée/);
+  const calls = await app.evaluate(() => window.__pushSubscribeCalls);
+  assert.deepEqual(calls, [{ userVisibleOnly: true, keyLength: 65 }]);
+  await shot(app, JOURNEY, 'app-push-on');
+
+  // The service worker shows a login request, and closes it when it ends.
+  const cdp = await phone.newCDPSession(app);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  const deadline = Date.now() + 5000;
+  while (!registrations.some((r) => !r.isDeleted && r.scopeURL.endsWith('/app/')) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const registration = registrations.find((r) => !r.isDeleted && r.scopeURL.endsWith('/app/'));
+  assert.ok(registration, 'the app\'s service worker is registered');
+  const deliver = (message) =>
+    cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: env.issuer,
+      registrationId: registration.registrationId,
+      data: JSON.stringify(message),
+    });
+  const shown = () =>
+    app.evaluate(async () =>
+      (await (await navigator.serviceWorker.getRegistration('/app/')).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })),
+    );
+  const waitShown = async (count) => {
+    const until = Date.now() + 5000;
+    let list = await shown();
+    while (list.length !== count && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      list = await shown();
+    }
+    return list;
+  };
+  const expires = Math.floor(Date.now() / 1000) + 120;
+  await deliver({ type: 'login', challenge: 'journey-challenge', partner: 'Mon compte formation (démo)', expires_at: expires, number_matching: true });
+  const notifications = await waitShown(1);
+  assert.equal(notifications.length, 1, JSON.stringify(notifications));
+  assert.equal(notifications[0].title, 'Demande de connexion');
+  assert.equal(notifications[0].tag, 'sesame-login');
+  assert.match(notifications[0].body, /Mon compte formation \(démo\) souhaite vérifier votre identité/);
+  assert.match(notifications[0].body, /nombre à 2 chiffres/);
+  assert.equal(notifications[0].data.challenge, 'journey-challenge');
+  await deliver({ type: 'login_ended', challenge: 'journey-challenge', reason: 'expired' });
+  assert.deepEqual(await waitShown(0), []);
+  await deliver({ type: 'alert', alert: 'device_locked', at: expires });
+  const alerts = await waitShown(1);
+  assert.equal(alerts[0]?.title, 'Application bloquée', JSON.stringify(alerts));
+  await cdp.detach();
+
+  // "Mes appareils" says so, and turns them off.
+  await app.getByTestId('nav-devices').click();
+  const item = app.locator('[data-testid=device-item][data-current=true]');
+  await item.waitFor();
+  assert.equal(await item.getAttribute('data-notifications'), 'true');
+  assert.equal((await item.getByTestId('device-notifications').innerText()).trim(), 'Notifications activées');
+  await shot(app, JOURNEY, 'app-devices-push-on');
+  await item.getByTestId('device-push').click();
+  await app.locator('[data-testid=device-item][data-current=true][data-notifications=false]').waitFor();
+  await expectText(app, 'Notifications désactivées');
+  await app.getByTestId('devices-back').click();
+  await app.getByTestId('waiting-screen').waitFor();
+  assert.match(await app.getByTestId('waiting-hint').innerText(), /Gardez cette application ouverte/);
+  assert.deepEqual(appProblems, []);
+});
+
 test('a wrong PIN says how many attempts are left, then the right one approves', async () => {
   // This time the event stream is unavailable (as behind a buffering proxy):
   // the app falls back to long-polling.
