@@ -179,6 +179,11 @@ pub struct Manager {
 pub struct Pooled {
     conn: DbConnection,
     generation: u64,
+    /// A transaction could not be ended (a failed `ROLLBACK` on SQLite's
+    /// hand-written `BEGIN IMMEDIATE` path, which diesel's own transaction
+    /// manager does not see): the connection may still be inside it, so the
+    /// pool discards it instead of lending it out again.
+    broken: bool,
 }
 
 impl Manager {
@@ -193,7 +198,11 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
         let generation = self.generation.load(Ordering::Acquire);
-        self.open().map(|conn| Pooled { conn, generation })
+        self.open().map(|conn| Pooled {
+            conn,
+            generation,
+            broken: false,
+        })
     }
 
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
@@ -211,6 +220,7 @@ impl r2d2::ManageConnection for Manager {
     fn has_broken(&self, conn: &mut Pooled) -> bool {
         // A panic in the middle of a closure may leave a transaction open.
         std::thread::panicking()
+            || conn.broken
             || self.outdated(conn)
             || r2d2::R2D2Connection::is_broken(&mut conn.conn)
     }
@@ -350,7 +360,7 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
-        let result = transaction(&mut conn.conn, f);
+        let result = transaction(&mut conn, f);
         self.note_loss(&conn, &result);
         result
     }
@@ -403,26 +413,28 @@ impl Db {
 }
 
 fn transaction<T>(
-    conn: &mut DbConnection,
+    pooled: &mut Pooled,
     f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    let conn = &mut pooled.conn;
     match conn {
         DbConnection::Pg(_) => conn.transaction(f),
         DbConnection::Sqlite(_) => {
             conn.batch_execute("BEGIN IMMEDIATE")?;
-            match f(conn) {
+            let (result, rolled_back) = match f(conn) {
                 Ok(value) => match conn.batch_execute("COMMIT") {
-                    Ok(()) => Ok(value),
-                    Err(e) => {
-                        let _ = conn.batch_execute("ROLLBACK");
-                        Err(e.into())
-                    }
+                    Ok(()) => return Ok(value),
+                    Err(e) => (Err(e.into()), conn.batch_execute("ROLLBACK")),
                 },
-                Err(e) => {
-                    let _ = conn.batch_execute("ROLLBACK");
-                    Err(e)
-                }
+                Err(e) => (Err(e), conn.batch_execute("ROLLBACK")),
+            };
+            if let Err(e) = rolled_back {
+                // The connection may still be inside the transaction (and
+                // hold the write lock): never lend it out again.
+                tracing::warn!(error = %one_line(&e.to_string()), "ROLLBACK failed; discarding the connection");
+                pooled.broken = true;
             }
+            result
         }
     }
 }
@@ -454,4 +466,56 @@ pub fn now_unix() -> i64 {
 /// (an access token issued just after its account's tokens were revoked).
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite() -> Pooled {
+        let conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        Pooled {
+            conn: DbConnection::Sqlite(conn),
+            generation: 0,
+            broken: false,
+        }
+    }
+
+    fn manager() -> Manager {
+        Manager {
+            target: DatabaseTarget::Sqlite(":memory:".into()),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    #[test]
+    fn a_failed_rollback_marks_the_connection_broken() {
+        use r2d2::ManageConnection;
+        // An ordinary failure rolls back and keeps the connection.
+        let mut pooled = sqlite();
+        let failed: Result<(), _> =
+            transaction(&mut pooled, |_| Err(StoreError::Corrupt("no".into())));
+        assert!(failed.is_err());
+        assert!(!pooled.broken);
+        assert!(!manager().has_broken(&mut pooled));
+
+        // The closure ended the transaction itself, so our ROLLBACK fails.
+        let mut pooled = sqlite();
+        let failed: Result<(), _> = transaction(&mut pooled, |conn| {
+            conn.batch_execute("ROLLBACK")?;
+            Err(StoreError::Corrupt("no".into()))
+        });
+        assert!(matches!(failed, Err(StoreError::Corrupt(_))));
+        assert!(pooled.broken);
+        assert!(manager().has_broken(&mut pooled));
+
+        // COMMIT fails (no transaction any more), then ROLLBACK fails too.
+        let mut pooled = sqlite();
+        let failed = transaction(&mut pooled, |conn| {
+            conn.batch_execute("COMMIT")?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert!(pooled.broken);
+    }
 }
