@@ -255,6 +255,9 @@ pub struct Db {
     generation: Arc<AtomicU64>,
     /// Callers waiting for a pooled connection (a metric).
     waiting: prometheus_client::metrics::gauge::Gauge,
+    /// The audit chain's MAC key, once the master key is known
+    /// ([`Db::install_audit_key`]); every closure sees it (`audit::KeyScope`).
+    audit_key: Arc<std::sync::OnceLock<[u8; 32]>>,
 }
 
 impl Db {
@@ -286,7 +289,14 @@ impl Db {
             backend,
             generation,
             waiting: Default::default(),
+            audit_key: Default::default(),
         })
+    }
+
+    /// Gives this handle (and its clones) the key that `audit::append` and
+    /// `audit::verify` use. The first key installed stays.
+    pub fn install_audit_key(&self, key: [u8; 32]) {
+        let _ = self.audit_key.set(key);
     }
 
     pub fn backend(&self) -> Backend {
@@ -349,6 +359,7 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
+        let _key = audit::KeyScope::enter(self.audit_key.get().copied());
         let result = f(&mut conn.conn);
         self.note_loss(&conn, &result);
         result
@@ -360,6 +371,7 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
+        let _key = audit::KeyScope::enter(self.audit_key.get().copied());
         let result = transaction(&mut conn, f);
         self.note_loss(&conn, &result);
         result
