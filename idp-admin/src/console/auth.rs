@@ -38,10 +38,10 @@ pub struct AgentSession {
 }
 
 fn session_key(core: &Core, cookie: &str) -> String {
-    format!(
-        "agent-session:{}",
-        hmac_hex(&core.subkeys.token_hash_key, cookie.as_bytes())
-    )
+    idp_server::ephemeral::keys::agent_session(&hmac_hex(
+        &core.subkeys.token_hash_key,
+        cookie.as_bytes(),
+    ))
 }
 
 fn idle(core: &Core) -> Duration {
@@ -87,7 +87,7 @@ pub enum LoginFailure {
 }
 
 fn failures_key(username: &str) -> String {
-    format!("agent-failures:{}", username.to_lowercase())
+    idp_server::ephemeral::keys::agent_failures(&username.to_lowercase())
 }
 
 /// Counts an attempt before checking it (atomic across replicas). The

@@ -60,7 +60,11 @@ pub async fn start_registration(
         .map_err(|e| AuthError::Internal(format!("webauthn: {e:?}")))?;
     let raw = serde_json::to_vec(&state).map_err(|e| AuthError::Internal(e.to_string()))?;
     core.ephemeral
-        .set(&format!("webauthn-reg:{}", agent.id), &raw, CEREMONY_TTL)
+        .set(
+            &idp_server::ephemeral::keys::agent_webauthn_registration(&agent.id),
+            &raw,
+            CEREMONY_TTL,
+        )
         .await?;
     Ok(challenge)
 }
@@ -73,7 +77,9 @@ pub async fn finish_registration(
 ) -> Result<bool, AuthError> {
     let Some(raw) = core
         .ephemeral
-        .take(&format!("webauthn-reg:{}", agent.id))
+        .take(&idp_server::ephemeral::keys::agent_webauthn_registration(
+            &agent.id,
+        ))
         .await?
     else {
         return Ok(false);
@@ -117,10 +123,10 @@ struct PendingLogin {
 }
 
 fn login_key(core: &Core, pre_cookie: &str) -> String {
-    format!(
-        "webauthn-auth:{}",
-        idp_server::crypto::hmac_hex(&core.subkeys.token_hash_key, pre_cookie.as_bytes())
-    )
+    idp_server::ephemeral::keys::agent_webauthn_login(&idp_server::crypto::hmac_hex(
+        &core.subkeys.token_hash_key,
+        pre_cookie.as_bytes(),
+    ))
 }
 
 /// Starts a key login for `username`; `None` if the agent has no key (or is unknown or disabled).

@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::{DeviceError, pin_verifier, request};
 use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::pin::{Pin, PinError};
-use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::oidc::login::{self, LoginFailure};
+use crate::ratelimit::Limit;
 use crate::store::accounts::AccountRow;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{agents, devices, enrolment, now_unix};
@@ -243,21 +243,19 @@ pub async fn request_code(
 ) -> Result<(), DeviceError> {
     let account = credentials(provider, email, password, ip).await?;
     activation_event(&account.state)?;
-    let key = format!("rl:actcode:{}", account.id);
-    let count = provider
-        .core
-        .ephemeral
-        .incr(&key, Duration::from_secs(3600))
-        .await?;
-    if count > CODE_REQUESTS_PER_HOUR {
-        let wait = provider.core.ephemeral.ttl(&key).await?;
-        provider
-            .core
-            .metrics
-            .rate_limited("activation:code_requests");
-        return Err(DeviceError::Throttled {
-            retry_after: wait.map_or(3600, |w| w.as_secs().max(1)),
-        });
+    let limit = Limit {
+        name: "activation:code_requests",
+        max: CODE_REQUESTS_PER_HOUR,
+        window: Duration::from_secs(3600),
+    };
+    if let Some(retry_after) = limit
+        .hit_key(
+            &provider.core,
+            crate::ephemeral::keys::activation_code_requests(&account.id),
+        )
+        .await?
+    {
+        return Err(DeviceError::Throttled { retry_after });
     }
     let actor = format!("account:{}", account.id);
     if !crate::verification::issue_activation_code(&provider.core, &account.id, &actor).await? {

@@ -131,23 +131,9 @@ impl From<&Challenge> for ChallengeView {
     }
 }
 
-fn key(id: &str) -> String {
-    format!("chal:{id}")
-}
-fn account_key(account_id: &str) -> String {
-    format!("chal:acct:{account_id}")
-}
-/// The current challenge of a phone number, whether or not it has an
-/// identity: superseding works the same for both (no enumeration).
-fn phone_pointer(phone_hash: &str) -> String {
-    format!("chal:phone:{phone_hash}")
-}
-pub fn device_topic(account_id: &str) -> String {
-    format!("device.{account_id}")
-}
-pub fn challenge_topic(id: &str) -> String {
-    format!("chal.{id}")
-}
+use crate::ephemeral::keys::challenge as key;
+use crate::ephemeral::keys::{account_challenge as account_key, phone_challenge as phone_pointer};
+pub use crate::ephemeral::keys::{challenge_topic, device_topic};
 
 /// An IPv4 address without its last byte, an IPv6 address reduced to its /48.
 pub fn approximate_ip(ip: &str) -> String {

@@ -56,7 +56,7 @@ const MAX_JWS_LEN: usize = 8 * 1024;
 /// How far above an accepted `iat` the durable lease is raised at a time.
 pub const LEASE_SECS: i64 = 5;
 /// Ephemeral key of the replay floor (no accepted `iat` is at or below it).
-pub const FLOOR_KEY: &str = "djti:floor";
+pub const FLOOR_KEY: &str = crate::ephemeral::keys::DEVICE_REQUEST_FLOOR;
 /// The floor outlives any `jti` by far; when it expires it is set again from
 /// the lease (at worst, requests of the last [`LEASE_SECS`] are refused once).
 const FLOOR_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -250,7 +250,8 @@ pub async fn authenticate(
     }
     // Order matters (module documentation): lease, then jti, then floor.
     provider.device_requests.cover(provider, iat).await?;
-    let seen_key = format!("djti:{}:{}", device.id, provider.lookup_hash(jti));
+    let seen_key =
+        crate::ephemeral::keys::device_request_jti(&device.id, &provider.lookup_hash(jti));
     let fresh = provider
         .core
         .ephemeral

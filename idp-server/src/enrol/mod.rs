@@ -63,7 +63,7 @@ pub struct Pending {
 }
 
 fn pending_key(provider: &Provider, cookie: &str) -> String {
-    format!("enrol:{}", provider.lookup_hash(cookie))
+    crate::ephemeral::keys::enrolment(&provider.lookup_hash(cookie))
 }
 
 /// Counts one step of the enrolment funnel.
@@ -388,7 +388,7 @@ pub enum PhoneProblem {
 }
 
 fn phone_key(account_id: &str) -> String {
-    format!("enrol-phone:{account_id}")
+    crate::ephemeral::keys::enrolment_phone(account_id)
 }
 
 /// Sends the SMS code. A number already bound to another identity gets the
@@ -599,7 +599,7 @@ impl Draft {
 }
 
 fn draft_key(account_id: &str) -> String {
-    format!("enrol-draft:{account_id}")
+    crate::ephemeral::keys::enrolment_draft(account_id)
 }
 
 pub async fn load_draft(provider: &Provider, account_id: &str) -> Result<Draft, EnrolError> {

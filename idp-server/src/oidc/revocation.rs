@@ -9,6 +9,7 @@ use super::error::{OAuthError, OidcError};
 use super::token::revoke_family;
 use super::userinfo::access_token;
 use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::keys;
 use crate::store::refresh_tokens;
 
 pub enum Revocation {
@@ -40,7 +41,7 @@ pub async fn revoke(
         provider
             .core
             .ephemeral
-            .delete(&format!("at:{}", provider.lookup_hash(token)))
+            .delete(&keys::access_token(&provider.lookup_hash(token)))
             .await?;
         return Ok(Revocation::Done);
     }

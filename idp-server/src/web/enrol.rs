@@ -2224,7 +2224,7 @@ pub async fn account_resend(
         Err(r) => return r,
     };
     // At most one resend a minute, like codes.
-    let key = format!("reference-resend:{account_id}");
+    let key = crate::ephemeral::keys::reference_resend(&account_id);
     match crate::ephemeral::EphemeralStore::set_if_absent(
         &provider.core.ephemeral,
         &key,
