@@ -10,9 +10,9 @@ use idp_server::domain::account::{AccountEvent, AccountState};
 use idp_server::domain::email::Email;
 use idp_server::domain::phone::FrenchMobile;
 use idp_server::notify::mask_phone;
-use idp_server::store::accounts::{self, AccountRow, IdentityRow};
+use idp_server::store::accounts::{self, AccountRow, Change, Entry, IdentityRow, Refused};
 use idp_server::store::agents::ActivationRow;
-use idp_server::store::audit::{self, AuditEvent, AuditRow};
+use idp_server::store::audit::{self, AuditRow};
 use idp_server::store::devices::DeviceRow;
 use idp_server::store::enrolment::{self as rows, RequestRow};
 use idp_server::store::{Db, StoreError, agents, now_millis, now_unix, token_revocations};
@@ -153,26 +153,28 @@ pub async fn suspend(
     let (db, id, who, why) = (db.clone(), row.id.clone(), actor.to_owned(), reason);
     let previous = blocking(move || {
         db.write_blocking(|conn| {
-            let current = current_state(conn, &id)?;
-            let Ok(next) = current.apply(AccountEvent::Suspend) else {
-                return Ok(Err(format!("the account is already {current}")));
-            };
-            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
-                return Ok(Err(CHANGED.to_owned()));
-            }
-            audit::append(
+            let moved = accounts::transition(
                 conn,
-                &AuditEvent {
-                    actor: &who,
-                    action: SUSPEND,
-                    subject: &id,
-                    details: json!({ "reason": why, "previous_state": current.as_str() }),
+                &id,
+                Change::Event(AccountEvent::Suspend),
+                |conn, moved| {
+                    // Its access tokens stop at once, and stay stopped if the
+                    // suspension is lifted before they expire.
+                    token_revocations::revoke_all(conn, &id, now_millis())?;
+                    Ok(Entry {
+                        actor: who,
+                        action: SUSPEND,
+                        details: json!({ "reason": why, "previous_state": moved.from.as_str() }),
+                    })
                 },
             )?;
-            // Its access tokens stop at once, and stay stopped if the
-            // suspension is lifted before they expire.
-            token_revocations::revoke_all(conn, &id, now_millis())?;
-            Ok(Ok(current))
+            Ok(match moved {
+                Ok(moved) => Ok(moved.from),
+                Err(Refused::Illegal { current, .. }) => {
+                    Err(format!("the account is already {current}"))
+                }
+                Err(Refused::Raced { .. }) => Err(CHANGED.to_owned()),
+            })
         })
     })
     .await?
@@ -213,27 +215,27 @@ pub async fn unsuspend(
                     entry.seq
                 )));
             };
-            let next = match current.restore_from_suspension(previous) {
-                Ok(next) => next,
-                Err(e) => return Ok(Err(e.to_string())),
-            };
-            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
-                return Ok(Err(CHANGED.to_owned()));
-            }
-            audit::append(
+            let moved = accounts::transition(
                 conn,
-                &AuditEvent {
-                    actor: &who,
-                    action: UNSUSPEND,
-                    subject: &id,
-                    details: json!({
-                        "restored_state": next.as_str(),
-                        "suspension": entry.seq,
-                        "reason": why,
-                    }),
+                &id,
+                Change::LiftSuspension { to: previous },
+                |_, moved| {
+                    Ok(Entry {
+                        actor: who,
+                        action: UNSUSPEND,
+                        details: json!({
+                            "restored_state": moved.to.as_str(),
+                            "suspension": entry.seq,
+                            "reason": why,
+                        }),
+                    })
                 },
             )?;
-            Ok(Ok(next))
+            Ok(match moved {
+                Ok(moved) => Ok(moved.to),
+                Err(Refused::Illegal { why, .. }) => Err(why.to_string()),
+                Err(Refused::Raced { .. }) => Err(CHANGED.to_owned()),
+            })
         })
     })
     .await?

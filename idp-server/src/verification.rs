@@ -16,6 +16,7 @@ use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, nor
 use crate::domain::agent::Role;
 use crate::enrol::EnrolError;
 use crate::notify::{EmailMessage, SmsMessage};
+use crate::store::accounts::{Change, Entry, Refused};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, RequestRow};
 use crate::store::{StoreError, accounts, agents, now_unix};
@@ -287,45 +288,45 @@ async fn decide(
             if decided != 1 {
                 return Ok(Err(Refusal::AlreadyDecided));
             }
-            let current = accounts::by_id(conn, &account_id)?
-                .and_then(|a| AccountState::parse(&a.state))
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("account {account_id} has no known state"))
-                })?;
-            let next = current.apply(event).map_err(|e| {
-                StoreError::Corrupt(format!("decision on account {account_id}: {e}"))
-            })?;
-            if !rows::transition(conn, &account_id, current.as_str(), next.as_str())? {
-                return Err(StoreError::Corrupt(
-                    "account changed during the decision".into(),
-                ));
-            }
-            if verified {
-                diesel::update(i::table.filter(i::account_id.eq(&account_id)))
-                    .set((
-                        i::verified_at.eq(Some(now)),
-                        i::verification_method.eq(Some(method.as_str())),
-                    ))
-                    .execute(conn)?;
-            }
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &agent.actor(),
-                    action: if verified {
-                        "verification.verified"
-                    } else {
-                        "verification.rejected"
-                    },
-                    subject: &account_id,
-                    details: serde_json::json!({
-                        "request": request_id,
-                        "method": method.as_str(),
-                        "place": place.as_ref().map(Place::stored),
-                        "reason": reason,
-                    }),
+            let entry = Entry {
+                actor: agent.actor(),
+                action: if verified {
+                    "verification.verified"
+                } else {
+                    "verification.rejected"
                 },
-            )?;
+                details: serde_json::json!({
+                    "request": request_id,
+                    "method": method.as_str(),
+                    "place": place.as_ref().map(Place::stored),
+                    "reason": reason,
+                }),
+            };
+            let moved =
+                accounts::transition(conn, &account_id, Change::Event(event), |conn, _| {
+                    if verified {
+                        diesel::update(i::table.filter(i::account_id.eq(&account_id)))
+                            .set((
+                                i::verified_at.eq(Some(now)),
+                                i::verification_method.eq(Some(method.as_str())),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Ok(entry)
+                })?;
+            let next = match moved {
+                Ok(moved) => moved.to,
+                Err(Refused::Illegal { why, .. }) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "decision on account {account_id}: {why}"
+                    )));
+                }
+                Err(Refused::Raced { .. }) => {
+                    return Err(StoreError::Corrupt(
+                        "account changed during the decision".into(),
+                    ));
+                }
+            };
             Ok(Ok(Outcome {
                 account_id: account_id.clone(),
                 request_id: request_id.clone(),

@@ -14,9 +14,9 @@ use crate::domain::pin::{Pin, PinError};
 use crate::oidc::Provider;
 use crate::oidc::login::{self, LoginFailure};
 use crate::ratelimit::Limit;
-use crate::store::accounts::AccountRow;
+use crate::store::accounts::{self, AccountRow, Change, Entry, Refused};
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{agents, devices, enrolment, now_unix};
+use crate::store::{agents, devices, now_unix};
 
 pub const DEFAULT_NAME: &str = "Mon téléphone";
 /// New activation codes a citizen may request per hour.
@@ -156,46 +156,72 @@ pub async fn activate(
                 }));
             }
             agents::delete_activation(conn, &account_id)?;
-            let mut state = current.state.clone();
-            let mut replaced = 0;
-            if let Some(event) = event {
-                let from = AccountState::parse(&current.state)
-                    .ok_or_else(|| crate::store::StoreError::Corrupt("account state".into()))?;
-                let to = from
-                    .apply(event)
-                    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-                if !enrolment::transition(conn, &account_id, from.as_str(), to.as_str())? {
-                    return Ok(Outcome::Refused(DeviceError::NotActivatable));
-                }
-                if event == AccountEvent::UnlockDevice {
-                    replaced = devices::revoke_locked(conn, &account_id)?;
-                }
-                state = to.as_str().to_owned();
-            }
-            devices::insert(
-                conn,
-                &devices::NewDevice {
-                    id: &id,
-                    account_id: &account_id,
-                    name: &device_name,
-                    public_jwk: &public_jwk,
-                    pin_verifier: &verifier,
-                },
-            )?;
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &actor,
+            // The device and its audit entry, with the account's move when
+            // there is one (verified → active, device_locked → active).
+            let activate = |conn: &mut crate::store::DbConnection,
+                            state: &str,
+                            replaced: usize|
+             -> Result<Entry, crate::store::StoreError> {
+                devices::insert(
+                    conn,
+                    &devices::NewDevice {
+                        id: &id,
+                        account_id: &account_id,
+                        name: &device_name,
+                        public_jwk: &public_jwk,
+                        pin_verifier: &verifier,
+                    },
+                )?;
+                Ok(Entry {
+                    actor: actor.clone(),
                     action: "device.activated",
-                    subject: &account_id,
                     details: serde_json::json!({
                         "device": id,
                         "name": device_name,
                         "state": state,
                         "replaced_locked_devices": replaced,
                     }),
-                },
-            )?;
+                })
+            };
+            let state = match event {
+                Some(event) => {
+                    let moved = accounts::transition(
+                        conn,
+                        &account_id,
+                        Change::Event(event),
+                        |conn, moved| {
+                            let replaced = if event == AccountEvent::UnlockDevice {
+                                devices::revoke_locked(conn, &account_id)?
+                            } else {
+                                0
+                            };
+                            activate(conn, moved.to.as_str(), replaced)
+                        },
+                    )?;
+                    match moved {
+                        Ok(moved) => moved.to.as_str().to_owned(),
+                        Err(Refused::Raced { .. }) => {
+                            return Ok(Outcome::Refused(DeviceError::NotActivatable));
+                        }
+                        Err(Refused::Illegal { why, .. }) => {
+                            return Err(crate::store::StoreError::Corrupt(why.to_string()));
+                        }
+                    }
+                }
+                None => {
+                    let entry = activate(conn, &current.state, 0)?;
+                    audit::append(
+                        conn,
+                        &AuditEvent {
+                            actor: &entry.actor,
+                            action: entry.action,
+                            subject: &account_id,
+                            details: entry.details,
+                        },
+                    )?;
+                    current.state.clone()
+                }
+            };
             Ok(Outcome::Activated(
                 AccountState::parse(&state).map_or("active", AccountState::as_str),
             ))

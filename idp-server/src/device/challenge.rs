@@ -26,9 +26,10 @@ use crate::oidc::Provider;
 use crate::oidc::claims::Person;
 use crate::oidc::types::Authenticated;
 use crate::ratelimit::Limit;
+use crate::store::accounts::{Change, Entry};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::devices::{self, DeviceRow, MAX_PIN_FAILURES};
-use crate::store::{accounts, enrolment, now_unix};
+use crate::store::{accounts, now_unix};
 
 /// The rate-limit window of the phone page and of approvals (DESIGN §7).
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -714,19 +715,30 @@ fn pin_outcome(
         return Ok(PinOutcome::Wrong { attempts_left });
     }
     devices::lock(conn, device_id)?;
-    let from = AccountState::Active;
-    if let Ok(to) = from.apply(AccountEvent::LockDevice) {
-        enrolment::transition(conn, account_id, from.as_str(), to.as_str())?;
-    }
-    audit::append(
+    let entry = Entry {
+        actor: actor.clone(),
+        action: "device.locked",
+        details: serde_json::json!({ "device": device_id, "client": client_id, "failures": failures }),
+    };
+    // The account moves to device_locked if it is active; the device's lock
+    // is recorded either way (one entry).
+    let moved = accounts::transition(
         conn,
-        &AuditEvent {
-            actor: &actor,
-            action: "device.locked",
-            subject: account_id,
-            details: serde_json::json!({ "device": device_id, "client": client_id, "failures": failures }),
-        },
+        account_id,
+        Change::Event(AccountEvent::LockDevice),
+        |_, _| Ok(entry.clone()),
     )?;
+    if moved.is_err() {
+        audit::append(
+            conn,
+            &AuditEvent {
+                actor: &entry.actor,
+                action: entry.action,
+                subject: account_id,
+                details: entry.details,
+            },
+        )?;
+    }
     Ok(PinOutcome::Locked { newly: true })
 }
 

@@ -25,7 +25,7 @@ use crate::notify::{EmailMessage, NotifyError, SmsMessage};
 use crate::oidc::error::OidcError;
 use crate::oidc::types::Authenticated;
 use crate::oidc::{Provider, login};
-use crate::store::accounts::{self, IdentityRow, NewAccount};
+use crate::store::accounts::{self, Change, Entry, IdentityRow, NewAccount, Refused};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, NewDocument, NewRequest, RequestRow};
 use crate::store::{DbConnection, StoreError, now_unix};
@@ -363,18 +363,19 @@ where
         .core
         .db
         .write(move |conn| {
-            let current = accounts::by_id(conn, &id)?
-                .and_then(|a| AccountState::parse(&a.state))
-                .ok_or_else(|| StoreError::Corrupt(format!("account {id} has no known state")))?;
-            let Ok(next) = current.apply(event) else {
-                return Ok(Err(current));
-            };
-            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
-                return Ok(Err(current));
-            }
-            extra(conn)?;
-            audit(conn, &id, action, details)?;
-            Ok(Ok(next))
+            let actor = format!("account:{id}");
+            let moved = accounts::transition(conn, &id, Change::Event(event), |conn, _| {
+                extra(conn)?;
+                Ok(Entry {
+                    actor,
+                    action,
+                    details,
+                })
+            })?;
+            Ok(match moved {
+                Ok(moved) => Ok(moved.to),
+                Err(Refused::Illegal { current, .. } | Refused::Raced { current }) => Err(current),
+            })
         })
         .await?)
 }

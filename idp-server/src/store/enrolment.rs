@@ -1,6 +1,5 @@
-//! SQL of the enrolment pipeline: account state changes (conditional on the
-//! expected state, so racing requests cannot both apply), documents,
-//! verification requests and review media.
+//! SQL of the enrolment pipeline: documents, verification requests and
+//! review media (account state changes go through `accounts::transition`).
 
 use diesel::prelude::*;
 
@@ -8,19 +7,6 @@ use super::schema::{
     accounts as a, documents as d, identities as i, review_media as m, verification_requests as v,
 };
 use super::{DbConnection, StoreError, now_unix};
-
-/// Moves the account from `from` to `to`; false if it was not in `from`.
-pub fn transition(
-    conn: &mut DbConnection,
-    account_id: &str,
-    from: &str,
-    to: &str,
-) -> Result<bool, StoreError> {
-    let n = diesel::update(a::table.filter(a::id.eq(account_id).and(a::state.eq(from))))
-        .set((a::state.eq(to), a::updated_at.eq(now_unix())))
-        .execute(conn)?;
-    Ok(n == 1)
-}
 
 pub fn set_phone(conn: &mut DbConnection, account_id: &str, phone: &str) -> Result<(), StoreError> {
     diesel::update(a::table.filter(a::id.eq(account_id)))
