@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use crate::app::Core;
 use crate::crypto::{hmac_hex, random_bytes};
-use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, normalise_reference};
+use crate::domain::account::{
+    AccountEvent, AccountState, RequestEvent, RequestStatus, VerificationMethod,
+    normalise_reference,
+};
 use crate::domain::agent::Role;
 use crate::enrol::EnrolError;
 use crate::notify::{EmailMessage, SmsMessage};
@@ -170,7 +173,7 @@ fn still_open(request: &RequestRow, method: VerificationMethod) -> Result<(), Re
     if request.method != method.as_str() {
         return Err(Refusal::WrongMethod);
     }
-    if request.status != "pending" {
+    if request.status != RequestStatus::Pending {
         return Err(Refusal::AlreadyDecided);
     }
     if request.expires_at < now_unix() {
@@ -258,11 +261,14 @@ async fn decide(
     }
     let agent = agent.clone();
     let verified = decision == Decision::Verified;
-    let (event, status) = if verified {
-        (AccountEvent::Verify, "verified")
+    let (event, request_event) = if verified {
+        (AccountEvent::Verify, RequestEvent::Verify)
     } else {
-        (AccountEvent::Reject, "rejected")
+        (AccountEvent::Reject, RequestEvent::Reject)
     };
+    let status = RequestStatus::Pending
+        .apply(request_event)
+        .map_err(|e| EnrolError::Internal(e.to_string()))?;
     let reason = match &decision {
         Decision::Rejected { reason } => Some(reason.trim().to_owned()),
         Decision::Verified => None,
@@ -275,16 +281,21 @@ async fn decide(
             use crate::store::schema::{identities as i, verification_requests as v};
             use diesel::prelude::*;
             let now = now_unix();
-            let decided =
-                diesel::update(v::table.filter(v::id.eq(&request_id).and(v::status.eq("pending"))))
-                    .set((
-                        v::status.eq(status),
-                        v::decided_at.eq(now),
-                        v::decided_by.eq(&agent.username),
-                        v::office.eq(place.as_ref().map(Place::stored)),
-                        v::reason.eq(&reason),
-                    ))
-                    .execute(conn)?;
+            let decided = diesel::update(
+                v::table.filter(
+                    v::id
+                        .eq(&request_id)
+                        .and(v::status.eq(RequestStatus::Pending)),
+                ),
+            )
+            .set((
+                v::status.eq(status),
+                v::decided_at.eq(now),
+                v::decided_by.eq(&agent.username),
+                v::office.eq(place.as_ref().map(Place::stored)),
+                v::reason.eq(&reason),
+            ))
+            .execute(conn)?;
             if decided != 1 {
                 return Ok(Err(Refusal::AlreadyDecided));
             }

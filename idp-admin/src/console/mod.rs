@@ -802,7 +802,12 @@ async fn review_get(
         })
         .await;
     let (request, identity) = match found {
-        Ok(Some((r, Some(i)))) if r.method == "remote" && r.status == "pending" => (r, i),
+        Ok(Some((r, Some(i))))
+            if r.method == "remote"
+                && r.status == idp_server::domain::account::RequestStatus::Pending =>
+        {
+            (r, i)
+        }
         Ok(_) => {
             return page(
                 StatusCode::NOT_FOUND,
@@ -1052,7 +1057,7 @@ async fn support_page(
             } else {
                 "face à face"
             },
-            esc(&r.status),
+            esc(r.status.as_str()),
             r.reference
                 .as_deref()
                 .map(|x| format!(", référence {}", esc(x)))

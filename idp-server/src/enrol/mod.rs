@@ -12,7 +12,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_bytes, random_token};
-use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, new_reference};
+use crate::domain::account::{
+    AccountEvent, AccountState, RequestEvent, RequestStatus, VerificationMethod, new_reference,
+};
 use crate::domain::acr::{self, Authentication};
 use crate::domain::document::{self, DocumentKind, DocumentNumber};
 use crate::domain::email::Email;
@@ -743,7 +745,7 @@ pub async fn request_face_to_face(
                     account_id: &aid,
                     method: VerificationMethod::FaceToFace.as_str(),
                     reference: Some(&r),
-                    status: "pending",
+                    status: RequestStatus::Pending,
                     challenge: None,
                     expires_at: now_unix() + REFERENCE_DAYS * 86_400,
                     submitted_at: Some(now_unix()),
@@ -855,7 +857,7 @@ pub async fn request_remote(
                     account_id: &aid,
                     method: VerificationMethod::Remote.as_str(),
                     reference: None,
-                    status: "collecting",
+                    status: RequestStatus::Collecting,
                     challenge: Some(&c),
                     expires_at: now_unix() + REFERENCE_DAYS * 86_400,
                     submitted_at: None,
@@ -960,7 +962,7 @@ pub async fn upload(
     else {
         return Ok(Err(MediaProblem::NoOpenRequest));
     };
-    if request.status != "collecting" {
+    if request.status != RequestStatus::Collecting {
         return Ok(Err(MediaProblem::NoOpenRequest));
     }
     let aad = format!("media:{}:{}", request.id, kind.as_str());
@@ -1014,7 +1016,7 @@ pub async fn submit_remote(
     else {
         return Ok(Err(MediaProblem::NoOpenRequest));
     };
-    if request.status == "pending" {
+    if request.status == RequestStatus::Pending {
         return Ok(Ok(()));
     }
     let present = media_present(provider, &request.id).await?;
@@ -1032,7 +1034,12 @@ pub async fn submit_remote(
         "enrolment.remote_submitted",
         serde_json::json!({ "request": request.id }),
         move |conn| {
-            if rows::set_request_status(conn, &rid, "collecting", "pending")? {
+            if rows::set_request_status(
+                conn,
+                &rid,
+                RequestStatus::Collecting,
+                RequestEvent::Submit,
+            )? {
                 Ok(())
             } else {
                 Err(StoreError::Corrupt(
@@ -1060,14 +1067,19 @@ pub async fn cancel_request(provider: &Provider, account_id: &str) -> Result<boo
         return Ok(false);
     };
     let rid = request.id.clone();
-    let from = request.status.clone();
-    if request.status == "collecting" {
+    let from = request.status;
+    if request.status == RequestStatus::Collecting {
         let aid = account_id.to_owned();
         return Ok(provider
             .core
             .db
             .write(move |conn| {
-                let done = rows::set_request_status(conn, &rid, "collecting", "cancelled")?;
+                let done = rows::set_request_status(
+                    conn,
+                    &rid,
+                    RequestStatus::Collecting,
+                    RequestEvent::Cancel,
+                )?;
                 if done {
                     audit(
                         conn,
@@ -1087,7 +1099,7 @@ pub async fn cancel_request(provider: &Provider, account_id: &str) -> Result<boo
         "enrolment.request_cancelled",
         serde_json::json!({ "request": request.id }),
         move |conn| {
-            if rows::set_request_status(conn, &rid, &from, "cancelled")? {
+            if rows::set_request_status(conn, &rid, from, RequestEvent::Cancel)? {
                 Ok(())
             } else {
                 Err(StoreError::Corrupt(

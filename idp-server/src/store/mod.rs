@@ -25,6 +25,80 @@ macro_rules! insert_rows {
     };
 }
 
+/// Stores a domain enum as its text (`as_str` / `parse`) on both backends:
+/// the per-backend `ToSql`/`FromSql` impls and the `MultiBackend` ones
+/// that dispatch to them. The enum derives `AsExpression` and `FromSqlRow`
+/// with `sql_type = Text`. A stored value the enum does not know is a
+/// deserialisation error (corrupt data), never a default.
+macro_rules! text_enum {
+    ($t:ty) => {
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<
+                            diesel::sql_types::Text,
+                            diesel::sqlite::Sqlite,
+                        >>::to_sql(self.as_str(), out)
+            }
+        }
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
+            fn from_sql(
+                bytes: <diesel::pg::Pg as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                let s = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    diesel::pg::Pg,
+                >>::from_sql(bytes)?;
+                <$t>::parse(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)).into())
+            }
+        }
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
+            fn from_sql(
+                bytes: <diesel::sqlite::Sqlite as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                let s = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    diesel::sqlite::Sqlite,
+                >>::from_sql(bytes)?;
+                <$t>::parse(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)).into())
+            }
+        }
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, $crate::store::MultiBackend> for $t {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, $crate::store::MultiBackend>,
+            ) -> diesel::serialize::Result {
+                out.set_value((diesel::sql_types::Text, self));
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, $crate::store::MultiBackend>
+            for $t
+        {
+            fn from_sql(
+                bytes: <$crate::store::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                bytes.from_sql::<$t, diesel::sql_types::Text>()
+            }
+        }
+    };
+}
+
+text_enum!(crate::domain::account::RequestStatus);
+
 pub mod accounts;
 pub mod agents;
 pub mod audit;

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use super::cookies;
 use super::error::WebError;
 use super::pages::{self, html};
-use crate::domain::account::{AccountState, VerificationMethod};
+use crate::domain::account::{AccountState, RequestStatus, VerificationMethod};
 use crate::domain::document::DateProblem;
 use crate::domain::identity::IdentityProblem;
 use crate::domain::insee;
@@ -288,7 +288,7 @@ fn step_for(state: AccountState, request: Option<&RequestRow>) -> &'static str {
         AccountState::EmailVerified => "/inscription/mobile",
         AccountState::PhoneVerified => "/inscription/piece",
         AccountState::IdentitySubmitted | AccountState::Rejected => match request {
-            Some(r) if r.status == "collecting" => "/inscription/en-ligne",
+            Some(r) if r.status == RequestStatus::Collecting => "/inscription/en-ligne",
             _ if state == AccountState::Rejected => "/compte",
             _ => "/inscription/verification",
         },
@@ -1813,7 +1813,7 @@ async fn collecting_request(
 ) -> Result<Option<RequestRow>, EnrolError> {
     Ok(enrol::request_remote(provider, account_id)
         .await?
-        .filter(|r| r.status == "collecting"))
+        .filter(|r| r.status == RequestStatus::Collecting))
 }
 
 pub async fn remote_get(provider: web::Data<Provider>, req: HttpRequest) -> HttpResponse {
@@ -2066,10 +2066,7 @@ async fn account_page(
         Ok(None) => return see_other("/compte/connexion"),
         Err(e) => return failure(lang, e),
     };
-    let open = overview
-        .request
-        .as_ref()
-        .filter(|r| r.status == "pending" || r.status == "collecting");
+    let open = overview.request.as_ref().filter(|r| r.status.is_open());
     let reference = open.and_then(|r| r.reference.clone());
     let t = |fr: &str, en: &str| tr(lang, fr, en);
     let (status, next) = match overview.state {
