@@ -41,7 +41,7 @@ impl Agent {
         Some(Agent {
             id: row.id.clone(),
             username: row.username.clone(),
-            role: Role::parse(&row.role)?,
+            role: row.role,
             office: row.office.clone(),
         })
     }

@@ -236,7 +236,7 @@ pub async fn add(
                     id: &id,
                     username: &u,
                     display_name: n.trim(),
-                    role: role.as_str(),
+                    role,
                     office: o.as_deref(),
                     password_hash: &hash,
                 },

@@ -179,7 +179,7 @@ async fn agents_body(console: &Console, csrf: &str) -> Result<String, HttpRespon
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{toggle}{}</td></tr>",
             esc(&a.username),
             esc(&a.display_name),
-            esc(&a.role),
+            esc(a.role.as_str()),
             esc(a.office.as_deref().unwrap_or("—")),
             if a.disabled {
                 "désactivé"

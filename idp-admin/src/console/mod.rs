@@ -69,7 +69,7 @@ pub(crate) fn page(
             format!(
                 "{} ({}{})",
                 a.display_name,
-                role_label(&a.role),
+                role_label(a.role.as_str()),
                 a.office
                     .as_ref()
                     .map(|o| format!(", {o}"))
@@ -159,7 +159,7 @@ pub(crate) async fn require(
         Ok(None) => return Err(see_other("/connexion")),
         Err(e) => return Err(unavailable(e)),
     };
-    let allowed = Role::parse(&agent.role).is_some_and(|r| roles.contains(&r));
+    let allowed = roles.contains(&agent.role);
     if !allowed {
         return Err(page(
             StatusCode::FORBIDDEN,
@@ -450,7 +450,7 @@ async fn home(console: web::Data<Console>, req: HttpRequest) -> HttpResponse {
             Ok(found) => found,
             Err(r) => return r,
         };
-    let role = Role::parse(&agent.role);
+    let role = Some(agent.role);
     let mut links = String::from("<ul>");
     if role.is_some_and(Role::verifies_face_to_face) {
         links.push_str("<li><a href=\"/guichet\">Vérifier une identité au guichet</a></li>");

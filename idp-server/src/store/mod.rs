@@ -32,72 +32,67 @@ macro_rules! insert_rows {
 /// deserialisation error (corrupt data), never a default.
 macro_rules! text_enum {
     ($t:ty) => {
-        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
-                    self.as_str(),
-                    out,
-                )
+        const _: () = {
+            use diesel::backend::Backend;
+            use diesel::deserialize::{self, FromSql};
+            use diesel::pg::Pg;
+            use diesel::serialize::{self, IsNull, Output, ToSql};
+            use diesel::sql_types::Text;
+            use diesel::sqlite::Sqlite;
+
+            use $crate::store::MultiBackend;
+
+            fn parse(s: &str) -> deserialize::Result<$t> {
+                <$t>::parse(s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)).into())
             }
-        }
-        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<
-                            diesel::sql_types::Text,
-                            diesel::sqlite::Sqlite,
-                        >>::to_sql(self.as_str(), out)
+
+            impl ToSql<Text, Pg> for $t {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                    <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+                }
             }
-        }
-        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $t {
-            fn from_sql(
-                bytes: <diesel::pg::Pg as diesel::backend::Backend>::RawValue<'_>,
-            ) -> diesel::deserialize::Result<Self> {
-                let s = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    diesel::pg::Pg,
-                >>::from_sql(bytes)?;
-                <$t>::parse(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)).into())
+
+            impl ToSql<Text, Sqlite> for $t {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                    <str as ToSql<Text, Sqlite>>::to_sql(self.as_str(), out)
+                }
             }
-        }
-        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $t {
-            fn from_sql(
-                bytes: <diesel::sqlite::Sqlite as diesel::backend::Backend>::RawValue<'_>,
-            ) -> diesel::deserialize::Result<Self> {
-                let s = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    diesel::sqlite::Sqlite,
-                >>::from_sql(bytes)?;
-                <$t>::parse(&s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)).into())
+
+            impl FromSql<Text, Pg> for $t {
+                fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                    parse(&<String as FromSql<Text, Pg>>::from_sql(bytes)?)
+                }
             }
-        }
-        impl diesel::serialize::ToSql<diesel::sql_types::Text, $crate::store::MultiBackend> for $t {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, $crate::store::MultiBackend>,
-            ) -> diesel::serialize::Result {
-                out.set_value((diesel::sql_types::Text, self));
-                Ok(diesel::serialize::IsNull::No)
+
+            impl FromSql<Text, Sqlite> for $t {
+                fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                    parse(&<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)
+                }
             }
-        }
-        impl diesel::deserialize::FromSql<diesel::sql_types::Text, $crate::store::MultiBackend>
-            for $t
-        {
-            fn from_sql(
-                bytes: <$crate::store::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
-            ) -> diesel::deserialize::Result<Self> {
-                bytes.from_sql::<$t, diesel::sql_types::Text>()
+
+            impl ToSql<Text, MultiBackend> for $t {
+                fn to_sql<'b>(
+                    &'b self,
+                    out: &mut Output<'b, '_, MultiBackend>,
+                ) -> serialize::Result {
+                    out.set_value((Text, self));
+                    Ok(IsNull::No)
+                }
             }
-        }
+
+            impl FromSql<Text, MultiBackend> for $t {
+                fn from_sql(
+                    bytes: <MultiBackend as Backend>::RawValue<'_>,
+                ) -> deserialize::Result<Self> {
+                    bytes.from_sql::<$t, Text>()
+                }
+            }
+        };
     };
 }
 
 text_enum!(crate::domain::account::RequestStatus);
+text_enum!(crate::domain::agent::Role);
 
 pub mod accounts;
 pub mod agents;
@@ -572,6 +567,29 @@ mod tests {
             target: DatabaseTarget::Sqlite(":memory:".into()),
             generation: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    #[test]
+    fn text_enums_round_trip_and_refuse_unknown_values() {
+        use crate::domain::account::RequestStatus;
+        use crate::domain::agent::Role;
+        use diesel::dsl::sql;
+        use diesel::sql_types::Text;
+        let mut conn = sqlite().conn;
+        let stored: RequestStatus = diesel::select(RequestStatus::Cancelled.into_sql::<Text>())
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(stored, RequestStatus::Cancelled);
+        let text: String = diesel::select(Role::Reviewer.into_sql::<Text>())
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(text, "reviewer", "stored as the same text as before");
+        let read: Role = diesel::select(sql::<Text>("'clerk'"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(read, Role::Clerk);
+        let unknown = diesel::select(sql::<Text>("'superuser'")).get_result::<Role>(&mut conn);
+        assert!(unknown.is_err(), "{unknown:?}");
     }
 
     #[test]
