@@ -1094,7 +1094,7 @@ async fn support_page(
                 .map(|t| format!(", dernière approbation le {}", when(t)))
                 .unwrap_or_default()
         ));
-        if d.state != "revoked" {
+        if d.state != idp_server::domain::device::DeviceState::Revoked {
             body.push_str(&format!(
                 "<form method=\"post\" action=\"{}\">{}<input type=\"hidden\" name=\"device\" value=\"{}\">\
                  <label for=\"reason-{id}\">Motif</label><input id=\"reason-{id}\" name=\"reason\" type=\"text\" required>\

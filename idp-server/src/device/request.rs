@@ -39,6 +39,7 @@ use serde_json::{Map, Value};
 
 use super::DeviceError;
 use super::key::DeviceKey;
+use crate::domain::device::DeviceState;
 use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::store::devices::{self, DeviceRow};
@@ -243,10 +244,10 @@ pub async fn authenticate(
         .ok_or(DeviceError::InvalidDeviceRequest(
             "jti is missing or too long",
         ))?;
-    match device.state.as_str() {
-        "active" => {}
-        "locked" => return Err(DeviceError::DeviceLocked),
-        _ => return Err(DeviceError::DeviceRevoked),
+    match device.state {
+        DeviceState::Active => {}
+        DeviceState::Locked => return Err(DeviceError::DeviceLocked),
+        DeviceState::Revoked => return Err(DeviceError::DeviceRevoked),
     }
     // Order matters (module documentation): lease, then jti, then floor.
     provider.device_requests.cover(provider, iat).await?;
