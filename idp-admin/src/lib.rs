@@ -13,7 +13,7 @@ pub mod commands;
 pub mod console;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use idp_server::app::{Core, StartupError};
+use idp_server::app::{Core, StartupError, open_store};
 use idp_server::config::{Config, ConfigError};
 use idp_server::crypto::{MASTER_KEY_ENV, SigningAlg};
 use idp_server::ephemeral::Ephemeral;
@@ -339,10 +339,13 @@ pub async fn run_with(
             commands::audit::export(&config, since.as_deref(), out).await?
         }
         Command::Audit(AuditCommand::Verify { export: Some(file) }) => {
-            commands::audit::verify_export(&file, cli.json, out)?
+            let (db, _) = open_store(&config, master_key_env.as_deref()).await?;
+            let mac = blocking(move || db.read_blocking(audit::chain_mac)).await?;
+            let mac = mac.map_err(|reason| AdminError::AuditBroken { seq: 1, reason })?;
+            commands::audit::verify_export(&file, mac, cli.json, out)?
         }
         Command::Audit(AuditCommand::Verify { export: None }) => {
-            let db = Db::new(&config)?;
+            let (db, _) = open_store(&config, master_key_env.as_deref()).await?;
             let status = blocking(move || db.read_blocking(audit::verify)).await?;
             match status {
                 ChainStatus::Intact { entries } => {

@@ -16,7 +16,7 @@ use crate::keys::{KEYS_TOPIC, KeyError, KeyService};
 use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifyError};
 use crate::oidc::Provider;
-use crate::store::{Db, StoreError, settings, signing_keys};
+use crate::store::{Db, StoreError, audit, settings, signing_keys};
 use crate::web;
 
 /// Name of the setting that holds the master-key check value.
@@ -52,6 +52,65 @@ pub enum StartupError {
     },
 }
 
+/// The durable store, migrated and unlocked: the master key resolved and
+/// checked against the database, the audit key installed on the handle and
+/// the keyed audit chain started. The first steps of [`Core::init`], alone
+/// for the CLI commands that need no more (`audit verify`).
+pub async fn open_store(
+    config: &Config,
+    master_key_env: Option<&str>,
+) -> Result<(Db, Subkeys), StartupError> {
+    let db = Db::new(config)?;
+    let url = config.database.url.clone();
+    let migrate_db = db.clone();
+    let applied = tokio::task::spawn_blocking(move || migrate_db.migrate_blocking(&url))
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+
+    let (stored_check, key_rows) = db
+        .read(|conn| {
+            Ok((
+                settings::get(conn, MASTER_KEY_CHECK)?,
+                signing_keys::count(conn)?,
+            ))
+        })
+        .await?;
+    let has_encrypted_data = stored_check.is_some() || key_rows > 0;
+    let (master, source) = MasterKey::resolve(
+        master_key_env,
+        &config.keys.master_key_file,
+        config.keys.generate_if_missing,
+        has_encrypted_data,
+    )?;
+    match source {
+        MasterKeySource::Generated => tracing::warn!(
+            file = %config.keys.master_key_file.display(),
+            "generated a new master key; back it up apart from the database"
+        ),
+        MasterKeySource::File => tracing::debug!("master key read from file"),
+        MasterKeySource::Environment => {
+            tracing::debug!("master key read from {MASTER_KEY_ENV}")
+        }
+    }
+    let subkeys = master.subkeys();
+    drop(master);
+    let check = subkeys.check.clone();
+    let stored = db
+        // Not in a transaction: on PostgreSQL the losing replica's unique
+        // violation would abort it before it could read the winner's value.
+        .read(move |conn| settings::insert_if_absent(conn, MASTER_KEY_CHECK, &check))
+        .await?;
+    if stored != subkeys.check {
+        return Err(StartupError::MasterKeyMismatch);
+    }
+    db.install_audit_key(subkeys.audit_key);
+    db.write(audit::start_keyed_chain).await?;
+    Ok((db, subkeys))
+}
+
 /// The services shared by every request handler and CLI command.
 #[derive(Clone)]
 pub struct Core {
@@ -73,52 +132,7 @@ impl Core {
         config: Config,
         master_key_env: Option<String>,
     ) -> Result<Self, StartupError> {
-        let db = Db::new(&config)?;
-        let url = config.database.url.clone();
-        let migrate_db = db.clone();
-        let applied = tokio::task::spawn_blocking(move || migrate_db.migrate_blocking(&url))
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-        if applied > 0 {
-            tracing::info!(applied, "database migrations applied");
-        }
-
-        let (stored_check, key_rows) = db
-            .read(|conn| {
-                Ok((
-                    settings::get(conn, MASTER_KEY_CHECK)?,
-                    signing_keys::count(conn)?,
-                ))
-            })
-            .await?;
-        let has_encrypted_data = stored_check.is_some() || key_rows > 0;
-        let (master, source) = MasterKey::resolve(
-            master_key_env.as_deref(),
-            &config.keys.master_key_file,
-            config.keys.generate_if_missing,
-            has_encrypted_data,
-        )?;
-        match source {
-            MasterKeySource::Generated => tracing::warn!(
-                file = %config.keys.master_key_file.display(),
-                "generated a new master key; back it up apart from the database"
-            ),
-            MasterKeySource::File => tracing::debug!("master key read from file"),
-            MasterKeySource::Environment => {
-                tracing::debug!("master key read from {MASTER_KEY_ENV}")
-            }
-        }
-        let subkeys = master.subkeys();
-        drop(master);
-        let check = subkeys.check.clone();
-        let stored = db
-            // Not in a transaction: on PostgreSQL the losing replica's unique
-            // violation would abort it before it could read the winner's value.
-            .read(move |conn| settings::insert_if_absent(conn, MASTER_KEY_CHECK, &check))
-            .await?;
-        if stored != subkeys.check {
-            return Err(StartupError::MasterKeyMismatch);
-        }
+        let (db, subkeys) = open_store(&config, master_key_env.as_deref()).await?;
 
         let ephemeral = Ephemeral::connect(
             config.ephemeral_target()?,

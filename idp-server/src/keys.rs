@@ -14,7 +14,7 @@ use crate::store::signing_keys::{self, NewSigningKey, SigningKeyRow};
 use crate::store::{Db, StoreError, now_unix};
 
 /// Pub/sub topic announcing that the key set changed.
-pub const KEYS_TOPIC: &str = "keys.changed";
+pub const KEYS_TOPIC: &str = crate::ephemeral::keys::KEYS_CHANGED;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

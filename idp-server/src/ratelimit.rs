@@ -1,33 +1,68 @@
 //! Per-subject limits counted atomically in the ephemeral store (one
 //! increment with a TTL, so parallel requests on any replica cannot exceed
-//! them).
+//! them). Every counter of the server goes through [`Limit`]: the budgets of
+//! anonymous state, the phone page, code sends, password attempts and
+//! activation-code requests (the agents' console keeps its own lockout
+//! counter, which audits the attempt that crosses it).
 
 use std::time::Duration;
 
 use crate::app::Core;
-use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::ephemeral::{EphemeralError, EphemeralStore, keys};
 
 /// At most `max` events per `window` for one subject.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
-    /// Names the counter's keys (`rl:{name}:{subject}`).
+    /// Names the refusals in the metrics, and the counter's keys
+    /// (`rl:{name}:{subject}`) unless the caller gives its own
+    /// ([`Limit::hit_key`]).
     pub name: &'static str,
     pub max: i64,
     pub window: Duration,
+}
+
+/// One event counted under `key`: the count it brought the counter to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub key: String,
+    pub count: i64,
 }
 
 impl Limit {
     /// Counts one event for `subject`: `Some(seconds to wait)` once the
     /// limit is passed (a refusal, counted in the metrics by the limit's name).
     pub async fn hit(&self, core: &Core, subject: &str) -> Result<Option<u64>, EphemeralError> {
-        let eph = &core.ephemeral;
-        let key = format!("rl:{}:{subject}", self.name);
-        if eph.incr(&key, self.window).await? <= self.max {
+        self.hit_key(core, keys::rate_limit(self.name, subject))
+            .await
+    }
+
+    /// [`Limit::hit`] under a key of the caller's (counters whose keys were
+    /// named before `rl:{name}:`, kept as they are in `ephemeral::keys`).
+    pub async fn hit_key(&self, core: &Core, key: String) -> Result<Option<u64>, EphemeralError> {
+        let count = self.count(core, key).await?;
+        if !self.passed(&count) {
             return Ok(None);
         }
+        self.refuse(core, &count).await.map(Some)
+    }
+
+    /// Counts one event without deciding: for limits judged together
+    /// (per address and per account), where only one refusal is recorded.
+    pub async fn count(&self, core: &Core, key: String) -> Result<Count, EphemeralError> {
+        let count = core.ephemeral.incr(&key, self.window).await?;
+        Ok(Count { key, count })
+    }
+
+    /// True once `count` is over the limit.
+    pub fn passed(&self, count: &Count) -> bool {
+        count.count > self.max
+    }
+
+    /// Records a refusal and returns the seconds until the counter expires.
+    pub async fn refuse(&self, core: &Core, count: &Count) -> Result<u64, EphemeralError> {
         core.metrics.rate_limited(self.name);
-        let wait = eph.ttl(&key).await?.unwrap_or(self.window);
-        Ok(Some(wait.as_secs().max(1)))
+        let wait = core.ephemeral.ttl(&count.key).await?.unwrap_or(self.window);
+        Ok(wait.as_secs().max(1))
     }
 }
 

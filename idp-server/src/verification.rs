@@ -12,10 +12,14 @@ use std::time::Duration;
 
 use crate::app::Core;
 use crate::crypto::{hmac_hex, random_bytes};
-use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, normalise_reference};
+use crate::domain::account::{
+    AccountEvent, AccountState, RequestEvent, RequestStatus, VerificationMethod,
+    normalise_reference,
+};
 use crate::domain::agent::Role;
 use crate::enrol::EnrolError;
 use crate::notify::{EmailMessage, SmsMessage};
+use crate::store::accounts::{Change, Entry, Refused};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, RequestRow};
 use crate::store::{StoreError, accounts, agents, now_unix};
@@ -37,7 +41,7 @@ impl Agent {
         Some(Agent {
             id: row.id.clone(),
             username: row.username.clone(),
-            role: Role::parse(&row.role)?,
+            role: row.role,
             office: row.office.clone(),
         })
     }
@@ -169,7 +173,7 @@ fn still_open(request: &RequestRow, method: VerificationMethod) -> Result<(), Re
     if request.method != method.as_str() {
         return Err(Refusal::WrongMethod);
     }
-    if request.status != "pending" {
+    if request.status != RequestStatus::Pending {
         return Err(Refusal::AlreadyDecided);
     }
     if request.expires_at < now_unix() {
@@ -257,11 +261,14 @@ async fn decide(
     }
     let agent = agent.clone();
     let verified = decision == Decision::Verified;
-    let (event, status) = if verified {
-        (AccountEvent::Verify, "verified")
+    let (event, request_event) = if verified {
+        (AccountEvent::Verify, RequestEvent::Verify)
     } else {
-        (AccountEvent::Reject, "rejected")
+        (AccountEvent::Reject, RequestEvent::Reject)
     };
+    let status = RequestStatus::Pending
+        .apply(request_event)
+        .map_err(|e| EnrolError::Internal(e.to_string()))?;
     let reason = match &decision {
         Decision::Rejected { reason } => Some(reason.trim().to_owned()),
         Decision::Verified => None,
@@ -274,58 +281,63 @@ async fn decide(
             use crate::store::schema::{identities as i, verification_requests as v};
             use diesel::prelude::*;
             let now = now_unix();
-            let decided =
-                diesel::update(v::table.filter(v::id.eq(&request_id).and(v::status.eq("pending"))))
-                    .set((
-                        v::status.eq(status),
-                        v::decided_at.eq(now),
-                        v::decided_by.eq(&agent.username),
-                        v::office.eq(place.as_ref().map(Place::stored)),
-                        v::reason.eq(&reason),
-                    ))
-                    .execute(conn)?;
+            let decided = diesel::update(
+                v::table.filter(
+                    v::id
+                        .eq(&request_id)
+                        .and(v::status.eq(RequestStatus::Pending)),
+                ),
+            )
+            .set((
+                v::status.eq(status),
+                v::decided_at.eq(now),
+                v::decided_by.eq(&agent.username),
+                v::office.eq(place.as_ref().map(Place::stored)),
+                v::reason.eq(&reason),
+            ))
+            .execute(conn)?;
             if decided != 1 {
                 return Ok(Err(Refusal::AlreadyDecided));
             }
-            let current = accounts::by_id(conn, &account_id)?
-                .and_then(|a| AccountState::parse(&a.state))
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("account {account_id} has no known state"))
-                })?;
-            let next = current.apply(event).map_err(|e| {
-                StoreError::Corrupt(format!("decision on account {account_id}: {e}"))
-            })?;
-            if !rows::transition(conn, &account_id, current.as_str(), next.as_str())? {
-                return Err(StoreError::Corrupt(
-                    "account changed during the decision".into(),
-                ));
-            }
-            if verified {
-                diesel::update(i::table.filter(i::account_id.eq(&account_id)))
-                    .set((
-                        i::verified_at.eq(Some(now)),
-                        i::verification_method.eq(Some(method.as_str())),
-                    ))
-                    .execute(conn)?;
-            }
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &agent.actor(),
-                    action: if verified {
-                        "verification.verified"
-                    } else {
-                        "verification.rejected"
-                    },
-                    subject: &account_id,
-                    details: serde_json::json!({
-                        "request": request_id,
-                        "method": method.as_str(),
-                        "place": place.as_ref().map(Place::stored),
-                        "reason": reason,
-                    }),
+            let entry = Entry {
+                actor: agent.actor(),
+                action: if verified {
+                    "verification.verified"
+                } else {
+                    "verification.rejected"
                 },
-            )?;
+                details: serde_json::json!({
+                    "request": request_id,
+                    "method": method.as_str(),
+                    "place": place.as_ref().map(Place::stored),
+                    "reason": reason,
+                }),
+            };
+            let moved =
+                accounts::transition(conn, &account_id, Change::Event(event), |conn, _| {
+                    if verified {
+                        diesel::update(i::table.filter(i::account_id.eq(&account_id)))
+                            .set((
+                                i::verified_at.eq(Some(now)),
+                                i::verification_method.eq(Some(method.as_str())),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Ok(entry)
+                })?;
+            let next = match moved {
+                Ok(moved) => moved.to,
+                Err(Refused::Illegal { why, .. }) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "decision on account {account_id}: {why}"
+                    )));
+                }
+                Err(Refused::Raced { .. }) => {
+                    return Err(StoreError::Corrupt(
+                        "account changed during the decision".into(),
+                    ));
+                }
+            };
             Ok(Ok(Outcome {
                 account_id: account_id.clone(),
                 request_id: request_id.clone(),

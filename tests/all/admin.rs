@@ -13,6 +13,8 @@ both_backends!(
     audit_verify_catches_edits_and_truncation,
     concurrent_audit_appends_keep_one_chain,
     audit_export_streams_a_verifiable_range,
+    audit_chain_rebuilt_without_the_key_fails,
+    audit_chain_upgraded_from_plain_hashes_still_verifies,
 );
 
 async fn admin(config: Config, args: &[&str]) -> Result<String, AdminError> {
@@ -419,4 +421,213 @@ async fn audit_export_streams_a_verifiable_range(backend: Backend) {
         err.starts_with("--since \"yesterday\" is not a time"),
         "{err}"
     );
+}
+
+/// The chain is keyed: someone with write access to the database but not
+/// the master key who edits an entry and recomputes every hash with plain
+/// SHA-256 (what was enough before) is caught; so is a removed or moved
+/// keyed-from marker.
+async fn audit_chain_rebuilt_without_the_key_fails(backend: Backend) {
+    use diesel::prelude::*;
+    use idp_server::store::schema::{audit_head, audit_log, settings};
+    let env = TestEnv::new(backend);
+    admin(env.config(), &["keys", "rotate", "--alg", "ES256"])
+        .await
+        .unwrap();
+    let app = env.spawn().await;
+    let db = app.core.db.clone();
+    assert_eq!(
+        db.read(audit::verify).await.unwrap(),
+        ChainStatus::Intact { entries: 4 }
+    );
+    let marker = db
+        .read(|conn| idp_server::store::settings::get(conn, audit::MAC_FROM_SETTING))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        marker.starts_with("1:"),
+        "a fresh deployment is keyed from entry 1: {marker}"
+    );
+
+    let set_marker = |value: Option<String>| {
+        let db = db.clone();
+        async move {
+            db.write(move |conn| {
+                match value {
+                    Some(v) => diesel::update(
+                        settings::table.filter(settings::name.eq(audit::MAC_FROM_SETTING)),
+                    )
+                    .set(settings::value.eq(v))
+                    .execute(conn)?,
+                    None => diesel::delete(
+                        settings::table.filter(settings::name.eq(audit::MAC_FROM_SETTING)),
+                    )
+                    .execute(conn)?,
+                };
+                Ok(())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // A removed marker is not silently recreated over a keyed log.
+    set_marker(None).await;
+    let err = admin(env.config(), &["audit", "verify"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("audit_mac_from setting is missing"), "{err}");
+    let restore = marker.clone();
+    db.write(move |conn| {
+        diesel::insert_into(settings::table)
+            .values((
+                settings::name.eq(audit::MAC_FROM_SETTING),
+                settings::value.eq(restore),
+                settings::updated_at.eq(0i64),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(admin(env.config(), &["audit", "verify"]).await.is_ok());
+
+    // Rebuild the whole chain with plain SHA-256 after editing entry 2.
+    db.write(|conn| {
+        let mut rows = Vec::new();
+        audit::each_from(conn, 1, |row| {
+            rows.push(row);
+            Ok::<(), idp_server::store::StoreError>(())
+        })?;
+        let mut prev = audit::GENESIS_HASH.to_owned();
+        for mut row in rows {
+            if row.seq == 2 {
+                row.actor = "someone-else".into();
+            }
+            let hash = audit::legacy_hash(
+                &prev,
+                row.seq,
+                row.at,
+                &row.actor,
+                &row.action,
+                &row.subject,
+                &row.details,
+            );
+            diesel::update(audit_log::table.filter(audit_log::seq.eq(row.seq)))
+                .set((
+                    audit_log::actor.eq(&row.actor),
+                    audit_log::prev_hash.eq(&prev),
+                    audit_log::hash.eq(&hash),
+                ))
+                .execute(conn)?;
+            prev = hash;
+        }
+        diesel::update(audit_head::table)
+            .set(audit_head::hash.eq(&prev))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let err = admin(env.config(), &["audit", "verify"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("audit chain broken at entry 1:"), "{err}");
+
+    // Moving the marker past the end (everything "legacy") is refused.
+    let (_, mac) = marker.split_once(':').unwrap();
+    set_marker(Some(format!("5:{mac}"))).await;
+    let err = admin(env.config(), &["audit", "verify"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not authentic"), "{err}");
+}
+
+/// A log written before the chain was keyed (plain SHA-256 entries, no
+/// marker) still verifies after the upgrade: start-up records that keyed
+/// MACs start after the current head, and new entries are keyed.
+async fn audit_chain_upgraded_from_plain_hashes_still_verifies(backend: Backend) {
+    use diesel::prelude::*;
+    use idp_server::store::schema::{audit_head, audit_log, settings};
+    let env = TestEnv::new(backend);
+    admin(env.config(), &["keys", "rotate", "--alg", "ES256"])
+        .await
+        .unwrap();
+    {
+        // Turn the log into what the previous version wrote.
+        let app = env.spawn().await;
+        app.core
+            .db
+            .write(|conn| {
+                let mut rows = Vec::new();
+                audit::each_from(conn, 1, |row| {
+                    rows.push(row);
+                    Ok::<(), idp_server::store::StoreError>(())
+                })?;
+                let mut prev = audit::GENESIS_HASH.to_owned();
+                for row in rows {
+                    let hash = audit::legacy_hash(
+                        &prev,
+                        row.seq,
+                        row.at,
+                        &row.actor,
+                        &row.action,
+                        &row.subject,
+                        &row.details,
+                    );
+                    diesel::update(audit_log::table.filter(audit_log::seq.eq(row.seq)))
+                        .set((audit_log::prev_hash.eq(&prev), audit_log::hash.eq(&hash)))
+                        .execute(conn)?;
+                    prev = hash;
+                }
+                diesel::update(audit_head::table)
+                    .set(audit_head::hash.eq(&prev))
+                    .execute(conn)?;
+                diesel::delete(settings::table.filter(settings::name.eq(audit::MAC_FROM_SETTING)))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let ok = admin(env.config(), &["audit", "verify"]).await.unwrap();
+    assert_eq!(ok.trim(), "audit chain intact: 4 entries");
+    admin(env.config(), &["keys", "rotate", "--alg", "ES256"])
+        .await
+        .unwrap();
+    let app = env.spawn().await;
+    let marker = app
+        .core
+        .db
+        .read(|conn| idp_server::store::settings::get(conn, audit::MAC_FROM_SETTING))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(marker.starts_with("5:"), "{marker}");
+    let last = app
+        .core
+        .db
+        .read(|conn| audit::recent(conn, 1))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(last.seq, 5);
+    assert_ne!(
+        last.hash,
+        audit::legacy_hash(
+            &last.prev_hash,
+            last.seq,
+            last.at,
+            &last.actor,
+            &last.action,
+            &last.subject,
+            &last.details
+        ),
+        "new entries are keyed"
+    );
+    let ok = admin(env.config(), &["audit", "verify"]).await.unwrap();
+    assert_eq!(ok.trim(), "audit chain intact: 5 entries");
 }

@@ -62,7 +62,7 @@ async fn face_to_face_enrolment_end_to_end(backend: Backend) {
     let reference = request.reference.clone().unwrap();
     assert_eq!(reference.len(), 8);
     assert!(page.body.contains(&reference));
-    assert_eq!(request.status, "pending");
+    assert_eq!(request.status.as_str(), "pending");
     assert!(request.expires_at - request.created_at >= 30 * 86_400 - 5);
     // Sent by email too, with the QR code.
     let mails = messages_to(&app, &person.email).await;
@@ -275,7 +275,7 @@ async fn online_verification_request(backend: Backend) {
         video_page.body.contains(&challenge),
         "the 3 digits are shown"
     );
-    assert_eq!(request.status, "collecting");
+    assert_eq!(request.status.as_str(), "collecting");
 
     let page = browser
         .post_multipart(
@@ -315,7 +315,7 @@ async fn online_verification_request(backend: Backend) {
         })
         .await
         .unwrap();
-    assert_eq!(request.status, "pending");
+    assert_eq!(request.status.as_str(), "pending");
     assert!(
         request.submitted_at.is_some(),
         "queued with its submission time"

@@ -1,5 +1,6 @@
 //! `idp-admin audit export` (JSON lines for a SIEM, streamed) and
-//! `idp-admin audit verify --export FILE` (checks an exported range offline).
+//! `idp-admin audit verify --export FILE` (checks an exported range against
+//! the chain's key: the master key of the database it came from).
 //!
 //! Each exported line carries its chain position: `seq`, `prev_hash` and
 //! `hash`. A range is intact when its entries are consecutive, each links to
@@ -11,7 +12,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use idp_server::config::Config;
-use idp_server::store::audit::{self, AuditRow, ChainWalker};
+use idp_server::store::audit::{self, AuditRow, ChainMac, ChainWalker};
 use idp_server::store::{Db, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +135,14 @@ fn to_store(e: AdminError) -> StoreError {
 }
 
 /// Checks a file written by [`export`] (`-`: standard input).
-pub fn verify_export(file: &Path, json: bool, out: &mut impl Write) -> Result<(), AdminError> {
+/// `mac` is the database's chain rule ([`audit::chain_mac`]): an export can
+/// be checked only with the master key it was written under.
+pub fn verify_export(
+    file: &Path,
+    mac: ChainMac,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
     let input: Box<dyn BufRead> = if file == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
@@ -156,7 +164,8 @@ pub fn verify_export(file: &Path, json: bool, out: &mut impl Write) -> Result<()
             ))
         })?;
         let row = parsed.into_row();
-        let walk = walker.get_or_insert_with(|| ChainWalker::from(row.seq, &row.prev_hash));
+        let walk =
+            walker.get_or_insert_with(|| ChainWalker::from(row.seq, &row.prev_hash, mac.clone()));
         first.get_or_insert_with(|| (row.seq, row.prev_hash.clone()));
         if let Err((seq, reason)) = walk.check(&row) {
             return Err(AdminError::AuditBroken { seq, reason });

@@ -53,9 +53,9 @@ async fn home(s: AnySession) -> Result<HttpResponse, Failure> {
     ok(&HomePage {
         frame: s.frame("Accueil"),
         csrf: s.csrf().to_owned(),
-        counter: role.is_some_and(Role::verifies_face_to_face),
-        review: role.is_some_and(Role::reviews_remote),
-        admin: role == Some(Role::Admin),
+        counter: role.verifies_face_to_face(),
+        review: role.reviews_remote(),
+        admin: role == Role::Admin,
     })
 }
 

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
+use idp_server::domain::agent::Role;
 use idp_server::store::agents::AgentRow;
 
 /// What every page shows around its content: title, who is logged in, one
@@ -41,7 +42,7 @@ impl Frame {
             who: Some(format!(
                 "{} ({}{office})",
                 agent.display_name,
-                role_label(&agent.role)
+                role_label(agent.role)
             )),
             ..Frame::anonymous(title)
         }
@@ -64,11 +65,11 @@ impl Frame {
     }
 }
 
-fn role_label(role: &str) -> &'static str {
+fn role_label(role: Role) -> &'static str {
     match role {
-        "clerk" => "guichet",
-        "reviewer" => "revue en ligne",
-        _ => "administration",
+        Role::Clerk => "guichet",
+        Role::Reviewer => "revue en ligne",
+        Role::Admin => "administration",
     }
 }
 

@@ -94,8 +94,8 @@ impl<S> AgentSession<S> {
         &self.session.csrf
     }
 
-    pub fn role(&self) -> Option<Role> {
-        Role::parse(&self.agent.role)
+    pub fn role(&self) -> Role {
+        self.agent.role
     }
 
     /// The acting agent as the verification service expects it.
@@ -182,7 +182,7 @@ impl<S: Scope> FromRequest for AgentSession<S> {
             if !found.session.totp_ok {
                 return Err(answer(see_other("/totp")));
             }
-            let allowed = Role::parse(&found.agent.role).is_some_and(|r| S::ROLES.contains(&r));
+            let allowed = S::ROLES.contains(&found.agent.role);
             if !allowed {
                 return Err(answer(forbidden(&found.agent)));
             }

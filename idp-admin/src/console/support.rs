@@ -115,7 +115,7 @@ impl AccountView {
                     },
                     created: when(d.created_at),
                     last_used: d.last_used_at.map(when),
-                    revocable: d.state != "revoked",
+                    revocable: d.state != idp_server::domain::device::DeviceState::Revoked,
                 })
                 .collect(),
             suspended: row.state == "suspended",

@@ -201,7 +201,7 @@ pub async fn add(db: &Db, input: &NewAgentInput<'_>, actor: &str) -> Result<Crea
                     id: &id,
                     username: &u,
                     display_name: &n,
-                    role: role.as_str(),
+                    role,
                     office: o.as_deref(),
                     password_hash: &hash,
                 },

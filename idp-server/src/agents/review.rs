@@ -34,7 +34,12 @@ pub async fn pending(
         })
         .await?;
     Ok(match found {
-        Some((r, Some(i))) if r.method == "remote" && r.status == "pending" => Some((r, i)),
+        Some((r, Some(i)))
+            if r.method == "remote"
+                && r.status == crate::domain::account::RequestStatus::Pending =>
+        {
+            Some((r, i))
+        }
         _ => None,
     })
 }

@@ -22,10 +22,10 @@ pub struct AgentSession {
 }
 
 fn session_key(core: &Core, cookie: &str) -> String {
-    format!(
-        "agent-session:{}",
-        hmac_hex(&core.subkeys.token_hash_key, cookie.as_bytes())
-    )
+    crate::ephemeral::keys::agent_session(&hmac_hex(
+        &core.subkeys.token_hash_key,
+        cookie.as_bytes(),
+    ))
 }
 
 fn idle(core: &Core) -> Duration {

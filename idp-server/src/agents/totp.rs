@@ -24,7 +24,7 @@ pub enum LoginFailure {
 }
 
 fn failures_key(username: &str) -> String {
-    format!("agent-failures:{}", username.to_lowercase())
+    crate::ephemeral::keys::agent_failures(&username.to_lowercase())
 }
 
 /// Counts an attempt before checking it (atomic across replicas). The

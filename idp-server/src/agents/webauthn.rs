@@ -59,7 +59,11 @@ pub async fn start_registration(
         .map_err(|e| AuthError::Internal(format!("webauthn: {e:?}")))?;
     let raw = serde_json::to_vec(&state).map_err(AuthError::internal)?;
     core.ephemeral
-        .set(&format!("webauthn-reg:{}", agent.id), &raw, CEREMONY_TTL)
+        .set(
+            &crate::ephemeral::keys::agent_webauthn_registration(&agent.id),
+            &raw,
+            CEREMONY_TTL,
+        )
         .await?;
     Ok(challenge)
 }
@@ -72,7 +76,9 @@ pub async fn finish_registration(
 ) -> Result<bool, AuthError> {
     let Some(raw) = core
         .ephemeral
-        .take(&format!("webauthn-reg:{}", agent.id))
+        .take(&crate::ephemeral::keys::agent_webauthn_registration(
+            &agent.id,
+        ))
         .await?
     else {
         return Ok(false);
@@ -115,10 +121,10 @@ struct PendingLogin {
 }
 
 fn login_key(core: &Core, pre_cookie: &str) -> String {
-    format!(
-        "webauthn-auth:{}",
-        crate::crypto::hmac_hex(&core.subkeys.token_hash_key, pre_cookie.as_bytes())
-    )
+    crate::ephemeral::keys::agent_webauthn_login(&crate::crypto::hmac_hex(
+        &core.subkeys.token_hash_key,
+        pre_cookie.as_bytes(),
+    ))
 }
 
 /// Starts a key login for `username`; `None` if the agent has no key (or is unknown or disabled).

@@ -233,6 +233,7 @@ impl MasterKey {
             client_secret_key: self.derive("client-secret-hash"),
             pairwise_key: self.derive("pairwise-subject"),
             token_hash_key: self.derive("token-hash"),
+            audit_key: self.derive("audit-chain-mac"),
             check: URL_SAFE_NO_PAD.encode(self.derive("key-check")),
         }
     }
@@ -279,6 +280,9 @@ pub struct Subkeys {
     pub pairwise_key: [u8; 32],
     /// Keys the lookup hash of codes, access and refresh tokens and session cookies.
     pub token_hash_key: [u8; 32],
+    /// Keys the audit chain (HMAC-SHA256 per entry), so that write access to
+    /// the database is not enough to rebuild it.
+    pub audit_key: [u8; 32],
     /// Public check value stored in the database to detect a wrong master key.
     pub check: String,
 }

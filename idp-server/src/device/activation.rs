@@ -11,12 +11,12 @@ use serde_json::Value;
 use super::{DeviceError, pin_verifier, request};
 use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::pin::{Pin, PinError};
-use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::oidc::login::{self, LoginFailure};
-use crate::store::accounts::AccountRow;
+use crate::ratelimit::Limit;
+use crate::store::accounts::{self, AccountRow, Change, Entry, Refused};
 use crate::store::audit::{self, AuditEvent};
-use crate::store::{agents, devices, enrolment, now_unix};
+use crate::store::{agents, devices, now_unix};
 
 pub const DEFAULT_NAME: &str = "Mon téléphone";
 /// New activation codes a citizen may request per hour.
@@ -156,47 +156,77 @@ pub async fn activate(
                 }));
             }
             agents::delete_activation(conn, &account_id)?;
-            let mut state = current.state.clone();
-            let mut replaced = 0;
-            if let Some(event) = event {
-                let from = AccountState::parse(&current.state)
-                    .ok_or_else(|| crate::store::StoreError::Corrupt("account state".into()))?;
-                let to = from
-                    .apply(event)
-                    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-                if !enrolment::transition(conn, &account_id, from.as_str(), to.as_str())? {
-                    return Ok(Outcome::Refused(DeviceError::NotActivatable));
-                }
-                if event == AccountEvent::UnlockDevice {
-                    crate::store::push::delete_for_devices_in_state(conn, &account_id, "locked")?;
-                    replaced = devices::revoke_locked(conn, &account_id)?;
-                }
-                state = to.as_str().to_owned();
-            }
-            devices::insert(
-                conn,
-                &devices::NewDevice {
-                    id: &id,
-                    account_id: &account_id,
-                    name: &device_name,
-                    public_jwk: &public_jwk,
-                    pin_verifier: &verifier,
-                },
-            )?;
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &actor,
+            // The device and its audit entry, with the account's move when
+            // there is one (verified → active, device_locked → active).
+            let activate = |conn: &mut crate::store::DbConnection,
+                            state: &str,
+                            replaced: usize|
+             -> Result<Entry, crate::store::StoreError> {
+                devices::insert(
+                    conn,
+                    &devices::NewDevice {
+                        id: &id,
+                        account_id: &account_id,
+                        name: &device_name,
+                        public_jwk: &public_jwk,
+                        pin_verifier: &verifier,
+                    },
+                )?;
+                Ok(Entry {
+                    actor: actor.clone(),
                     action: "device.activated",
-                    subject: &account_id,
                     details: serde_json::json!({
                         "device": id,
                         "name": device_name,
                         "state": state,
                         "replaced_locked_devices": replaced,
                     }),
-                },
-            )?;
+                })
+            };
+            let state = match event {
+                Some(event) => {
+                    let moved = accounts::transition(
+                        conn,
+                        &account_id,
+                        Change::Event(event),
+                        |conn, moved| {
+                            let replaced = if event == AccountEvent::UnlockDevice {
+                                crate::store::push::delete_for_devices_in_state(
+                                    conn,
+                                    &account_id,
+                                    crate::domain::device::DeviceState::Locked,
+                                )?;
+                                devices::revoke_locked(conn, &account_id)?
+                            } else {
+                                0
+                            };
+                            activate(conn, moved.to.as_str(), replaced)
+                        },
+                    )?;
+                    match moved {
+                        Ok(moved) => moved.to.as_str().to_owned(),
+                        Err(Refused::Raced { .. }) => {
+                            return Ok(Outcome::Refused(DeviceError::NotActivatable));
+                        }
+                        Err(Refused::Illegal { why, .. }) => {
+                            return Err(crate::store::StoreError::Corrupt(why.to_string()));
+                        }
+                    }
+                }
+                None => {
+                    let entry = activate(conn, &current.state, 0)?;
+                    audit::append(
+                        conn,
+                        &AuditEvent {
+                            actor: &entry.actor,
+                            action: entry.action,
+                            subject: &account_id,
+                            details: entry.details,
+                        },
+                    )?;
+                    current.state.clone()
+                }
+            };
             Ok(Outcome::Activated(
                 AccountState::parse(&state).map_or("active", AccountState::as_str),
             ))
@@ -249,21 +279,19 @@ pub async fn request_code(
 ) -> Result<(), DeviceError> {
     let account = credentials(provider, email, password, ip).await?;
     activation_event(&account.state)?;
-    let key = format!("rl:actcode:{}", account.id);
-    let count = provider
-        .core
-        .ephemeral
-        .incr(&key, Duration::from_secs(3600))
-        .await?;
-    if count > CODE_REQUESTS_PER_HOUR {
-        let wait = provider.core.ephemeral.ttl(&key).await?;
-        provider
-            .core
-            .metrics
-            .rate_limited("activation:code_requests");
-        return Err(DeviceError::Throttled {
-            retry_after: wait.map_or(3600, |w| w.as_secs().max(1)),
-        });
+    let limit = Limit {
+        name: "activation:code_requests",
+        max: CODE_REQUESTS_PER_HOUR,
+        window: Duration::from_secs(3600),
+    };
+    if let Some(retry_after) = limit
+        .hit_key(
+            &provider.core,
+            crate::ephemeral::keys::activation_code_requests(&account.id),
+        )
+        .await?
+    {
+        return Err(DeviceError::Throttled { retry_after });
     }
     let actor = format!("account:{}", account.id);
     if !crate::verification::issue_activation_code(&provider.core, &account.id, &actor).await? {

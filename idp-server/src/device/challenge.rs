@@ -26,9 +26,10 @@ use crate::oidc::Provider;
 use crate::oidc::claims::Person;
 use crate::oidc::types::Authenticated;
 use crate::ratelimit::Limit;
+use crate::store::accounts::{Change, Entry};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::devices::{self, DeviceRow, MAX_PIN_FAILURES};
-use crate::store::{accounts, enrolment, now_unix};
+use crate::store::{accounts, now_unix};
 
 /// The rate-limit window of the phone page and of approvals (DESIGN §7).
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -134,23 +135,9 @@ impl From<&Challenge> for ChallengeView {
     }
 }
 
-fn key(id: &str) -> String {
-    format!("chal:{id}")
-}
-fn account_key(account_id: &str) -> String {
-    format!("chal:acct:{account_id}")
-}
-/// The current challenge of a phone number, whether or not it has an
-/// identity: superseding works the same for both (no enumeration).
-fn phone_pointer(phone_hash: &str) -> String {
-    format!("chal:phone:{phone_hash}")
-}
-pub fn device_topic(account_id: &str) -> String {
-    format!("device.{account_id}")
-}
-pub fn challenge_topic(id: &str) -> String {
-    format!("chal.{id}")
-}
+use crate::ephemeral::keys::challenge as key;
+use crate::ephemeral::keys::{account_challenge as account_key, phone_challenge as phone_pointer};
+pub use crate::ephemeral::keys::{challenge_topic, device_topic};
 
 /// An IPv4 address without its last byte, an IPv6 address reduced to its /48.
 pub fn approximate_ip(ip: &str) -> String {
@@ -759,19 +746,30 @@ fn pin_outcome(
         return Ok(PinOutcome::Wrong { attempts_left });
     }
     devices::lock(conn, device_id)?;
-    let from = AccountState::Active;
-    if let Ok(to) = from.apply(AccountEvent::LockDevice) {
-        enrolment::transition(conn, account_id, from.as_str(), to.as_str())?;
-    }
-    audit::append(
+    let entry = Entry {
+        actor: actor.clone(),
+        action: "device.locked",
+        details: serde_json::json!({ "device": device_id, "client": client_id, "failures": failures }),
+    };
+    // The account moves to device_locked if it is active; the device's lock
+    // is recorded either way (one entry).
+    let moved = accounts::transition(
         conn,
-        &AuditEvent {
-            actor: &actor,
-            action: "device.locked",
-            subject: account_id,
-            details: serde_json::json!({ "device": device_id, "client": client_id, "failures": failures }),
-        },
+        account_id,
+        Change::Event(AccountEvent::LockDevice),
+        |_, _| Ok(entry.clone()),
     )?;
+    if moved.is_err() {
+        audit::append(
+            conn,
+            &AuditEvent {
+                actor: &entry.actor,
+                action: entry.action,
+                subject: account_id,
+                details: entry.details,
+            },
+        )?;
+    }
     Ok(PinOutcome::Locked { newly: true })
 }
 

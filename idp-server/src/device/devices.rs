@@ -30,7 +30,7 @@ impl DeviceView {
             current: row.id == current,
             id: row.id,
             name: row.name,
-            state: row.state,
+            state: row.state.as_str().to_owned(),
             created_at: row.created_at,
             last_used_at: row.last_used_at,
             notifications: None,

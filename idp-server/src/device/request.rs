@@ -39,6 +39,7 @@ use serde_json::{Map, Value};
 
 use super::DeviceError;
 use super::key::DeviceKey;
+use crate::domain::device::DeviceState;
 use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::store::devices::{self, DeviceRow};
@@ -56,7 +57,7 @@ const MAX_JWS_LEN: usize = 8 * 1024;
 /// How far above an accepted `iat` the durable lease is raised at a time.
 pub const LEASE_SECS: i64 = 5;
 /// Ephemeral key of the replay floor (no accepted `iat` is at or below it).
-pub const FLOOR_KEY: &str = "djti:floor";
+pub const FLOOR_KEY: &str = crate::ephemeral::keys::DEVICE_REQUEST_FLOOR;
 /// The floor outlives any `jti` by far; when it expires it is set again from
 /// the lease (at worst, requests of the last [`LEASE_SECS`] are refused once).
 const FLOOR_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -149,15 +150,11 @@ pub fn from_header(value: Option<&str>) -> Result<&str, DeviceError> {
         ))
 }
 
-/// Verifies a device-signed JWS for `method` on `path` (no query) and
-/// returns the device (active) and the payload's members.
-pub async fn authenticate(
-    provider: &Provider,
-    jws: &str,
-    typ: &str,
-    method: &str,
-    path: &str,
-) -> Result<(DeviceRow, Map<String, Value>), DeviceError> {
+/// Checks the protected header of a device-signed JWS and returns its `kid`
+/// (the device id): `alg` ES256, the expected `typ`, and no `crit` (RFC 7515
+/// §4.1.11: no extension is understood here, so a header that makes one
+/// critical is refused rather than half-honoured).
+fn check_header(jws: &str, typ: &str) -> Result<String, DeviceError> {
     const MALFORMED: DeviceError =
         DeviceError::InvalidDeviceRequest("the signed request is not a compact JWS");
     if jws.len() > MAX_JWS_LEN {
@@ -174,19 +171,36 @@ pub async fn authenticate(
             "the signed request must use alg ES256",
         ));
     }
+    if header.contains_key("crit") {
+        return Err(DeviceError::InvalidDeviceRequest(
+            "the signed request header must not have crit (no extension is supported)",
+        ));
+    }
     if header.get("typ").and_then(Value::as_str) != Some(typ) {
         return Err(DeviceError::InvalidDeviceRequest(
             "wrong typ in the signed request header",
         ));
     }
-    let kid = header
+    Ok(header
         .get("kid")
         .and_then(Value::as_str)
         .filter(|k| (1..=64).contains(&k.len()))
         .ok_or(DeviceError::InvalidDeviceRequest(
             "the signed request header has no kid (device id)",
         ))?
-        .to_owned();
+        .to_owned())
+}
+
+/// Verifies a device-signed JWS for `method` on `path` (no query) and
+/// returns the device (active) and the payload's members.
+pub async fn authenticate(
+    provider: &Provider,
+    jws: &str,
+    typ: &str,
+    method: &str,
+    path: &str,
+) -> Result<(DeviceRow, Map<String, Value>), DeviceError> {
+    let kid = check_header(jws, typ)?;
     let device = provider
         .core
         .db
@@ -230,14 +244,15 @@ pub async fn authenticate(
         .ok_or(DeviceError::InvalidDeviceRequest(
             "jti is missing or too long",
         ))?;
-    match device.state.as_str() {
-        "active" => {}
-        "locked" => return Err(DeviceError::DeviceLocked),
-        _ => return Err(DeviceError::DeviceRevoked),
+    match device.state {
+        DeviceState::Active => {}
+        DeviceState::Locked => return Err(DeviceError::DeviceLocked),
+        DeviceState::Revoked => return Err(DeviceError::DeviceRevoked),
     }
     // Order matters (module documentation): lease, then jti, then floor.
     provider.device_requests.cover(provider, iat).await?;
-    let seen_key = format!("djti:{}:{}", device.id, provider.lookup_hash(jti));
+    let seen_key =
+        crate::ephemeral::keys::device_request_jti(&device.id, &provider.lookup_hash(jti));
     let fresh = provider
         .core
         .ephemeral
@@ -291,4 +306,53 @@ pub fn canonical_public_key(value: &Value) -> Result<String, DeviceError> {
     // requests will go through.
     DeviceKey::from_jwk_str(&canonical).map_err(|_| bad("is not a point on P-256"))?;
     Ok(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jws(header: Value) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(b"{}"),
+            URL_SAFE_NO_PAD.encode([1u8; 64])
+        )
+    }
+
+    fn refusal(header: Value) -> String {
+        match check_header(&jws(header), REQUEST_TYP) {
+            Err(DeviceError::InvalidDeviceRequest(why)) => why.to_owned(),
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_header_is_checked_and_crit_refused() {
+        let good = serde_json::json!({"alg": "ES256", "typ": REQUEST_TYP, "kid": "dev-1"});
+        assert_eq!(check_header(&jws(good), REQUEST_TYP).unwrap(), "dev-1");
+        let why = refusal(
+            serde_json::json!({"alg": "ES256", "typ": REQUEST_TYP, "kid": "dev-1", "crit": ["b64"], "b64": true}),
+        );
+        assert!(why.contains("crit"), "{why}");
+        // Even an empty list (itself invalid under RFC 7515).
+        let why = refusal(
+            serde_json::json!({"alg": "ES256", "typ": REQUEST_TYP, "kid": "d", "crit": []}),
+        );
+        assert!(why.contains("crit"), "{why}");
+        assert!(
+            refusal(serde_json::json!({"alg": "none", "typ": REQUEST_TYP, "kid": "d"}))
+                .contains("ES256")
+        );
+        assert!(
+            refusal(serde_json::json!({"alg": "ES256", "typ": DECISION_TYP, "kid": "d"}))
+                .contains("typ")
+        );
+        assert!(refusal(serde_json::json!({"alg": "ES256", "typ": REQUEST_TYP})).contains("kid"));
+        assert!(
+            refusal(serde_json::json!({"alg": "ES256", "typ": REQUEST_TYP, "kid": ""}))
+                .contains("kid")
+        );
+    }
 }

@@ -154,6 +154,97 @@ impl AccountState {
     }
 }
 
+/// Where a verification request stands. Stored as text (the same values as
+/// before the type existed); `store::text_enum!` maps it on both backends.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// A remote request gathering its photos and video.
+    Collecting,
+    /// Waiting for a clerk (face-to-face) or a reviewer (remote).
+    Pending,
+    Verified,
+    Rejected,
+    /// Withdrawn by the person.
+    Cancelled,
+}
+
+/// What happens to a verification request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestEvent {
+    /// The remote request's media are complete.
+    Submit,
+    /// The person withdraws it.
+    Cancel,
+    Verify,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{event:?} is not allowed for a request that is {from}")]
+pub struct IllegalRequestTransition {
+    pub from: RequestStatus,
+    pub event: RequestEvent,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Collecting => "collecting",
+            RequestStatus::Pending => "pending",
+            RequestStatus::Verified => "verified",
+            RequestStatus::Rejected => "rejected",
+            RequestStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "collecting" => RequestStatus::Collecting,
+            "pending" => RequestStatus::Pending,
+            "verified" => RequestStatus::Verified,
+            "rejected" => RequestStatus::Rejected,
+            "cancelled" => RequestStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Still open: it may yet be submitted, decided or withdrawn.
+    pub fn is_open(self) -> bool {
+        matches!(self, RequestStatus::Collecting | RequestStatus::Pending)
+    }
+
+    /// The one place that decides which arrows exist: a request is
+    /// submitted once, decided once, and withdrawn only while open.
+    pub fn apply(self, event: RequestEvent) -> Result<RequestStatus, IllegalRequestTransition> {
+        use RequestEvent as E;
+        use RequestStatus as S;
+        Ok(match (self, event) {
+            (S::Collecting, E::Submit) => S::Pending,
+            (S::Collecting | S::Pending, E::Cancel) => S::Cancelled,
+            (S::Pending, E::Verify) => S::Verified,
+            (S::Pending, E::Reject) => S::Rejected,
+            _ => return Err(IllegalRequestTransition { from: self, event }),
+        })
+    }
+}
+
+impl fmt::Display for RequestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 impl fmt::Display for AccountState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -193,6 +284,36 @@ pub fn normalise_reference(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_arrows() {
+        use RequestEvent as E;
+        use RequestStatus as S;
+        let all = [
+            S::Collecting,
+            S::Pending,
+            S::Verified,
+            S::Rejected,
+            S::Cancelled,
+        ];
+        for status in all {
+            assert_eq!(S::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(S::Collecting.apply(E::Submit), Ok(S::Pending));
+        assert_eq!(S::Collecting.apply(E::Cancel), Ok(S::Cancelled));
+        assert_eq!(S::Pending.apply(E::Cancel), Ok(S::Cancelled));
+        assert_eq!(S::Pending.apply(E::Verify), Ok(S::Verified));
+        assert_eq!(S::Pending.apply(E::Reject), Ok(S::Rejected));
+        // Decided once, submitted once; nothing leaves a closed request.
+        assert!(S::Collecting.apply(E::Verify).is_err());
+        assert!(S::Pending.apply(E::Submit).is_err());
+        for closed in [S::Verified, S::Rejected, S::Cancelled] {
+            assert!(!closed.is_open());
+            for event in [E::Submit, E::Cancel, E::Verify, E::Reject] {
+                assert!(closed.apply(event).is_err(), "{closed} {event:?}");
+            }
+        }
+    }
     use AccountEvent as E;
     use AccountState as S;
     use VerificationMethod::*;

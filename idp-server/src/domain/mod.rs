@@ -5,6 +5,7 @@ pub mod account;
 pub mod acr;
 pub mod agent;
 pub mod client;
+pub mod device;
 pub mod document;
 pub mod email;
 pub mod identity;

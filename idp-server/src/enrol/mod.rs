@@ -12,7 +12,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_bytes, random_token};
-use crate::domain::account::{AccountEvent, AccountState, VerificationMethod, new_reference};
+use crate::domain::account::{
+    AccountEvent, AccountState, RequestEvent, RequestStatus, VerificationMethod, new_reference,
+};
 use crate::domain::acr::{self, Authentication};
 use crate::domain::document::{self, DocumentKind, DocumentNumber};
 use crate::domain::email::Email;
@@ -25,7 +27,7 @@ use crate::notify::{EmailMessage, NotifyError, SmsMessage};
 use crate::oidc::error::OidcError;
 use crate::oidc::types::Authenticated;
 use crate::oidc::{Provider, login};
-use crate::store::accounts::{self, IdentityRow, NewAccount};
+use crate::store::accounts::{self, Change, Entry, IdentityRow, NewAccount, Refused};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, NewDocument, NewRequest, RequestRow};
 use crate::store::{DbConnection, StoreError, now_unix};
@@ -91,7 +93,7 @@ pub struct Pending {
 }
 
 fn pending_key(provider: &Provider, cookie: &str) -> String {
-    format!("enrol:{}", provider.lookup_hash(cookie))
+    crate::ephemeral::keys::enrolment(&provider.lookup_hash(cookie))
 }
 
 /// Counts one step of the enrolment funnel.
@@ -367,18 +369,19 @@ where
         .core
         .db
         .write(move |conn| {
-            let current = accounts::by_id(conn, &id)?
-                .and_then(|a| AccountState::parse(&a.state))
-                .ok_or_else(|| StoreError::Corrupt(format!("account {id} has no known state")))?;
-            let Ok(next) = current.apply(event) else {
-                return Ok(Err(current));
-            };
-            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
-                return Ok(Err(current));
-            }
-            extra(conn)?;
-            audit(conn, &id, action, details)?;
-            Ok(Ok(next))
+            let actor = format!("account:{id}");
+            let moved = accounts::transition(conn, &id, Change::Event(event), |conn, _| {
+                extra(conn)?;
+                Ok(Entry {
+                    actor,
+                    action,
+                    details,
+                })
+            })?;
+            Ok(match moved {
+                Ok(moved) => Ok(moved.to),
+                Err(Refused::Illegal { current, .. } | Refused::Raced { current }) => Err(current),
+            })
         })
         .await?)
 }
@@ -386,7 +389,7 @@ where
 // ------------------------------------------------------------------ phone
 
 fn phone_key(account_id: &str) -> String {
-    format!("enrol-phone:{account_id}")
+    crate::ephemeral::keys::enrolment_phone(account_id)
 }
 
 /// Sends the SMS code. A number already bound to another identity gets the
@@ -589,7 +592,7 @@ impl Draft {
 }
 
 fn draft_key(account_id: &str) -> String {
-    format!("enrol-draft:{account_id}")
+    crate::ephemeral::keys::enrolment_draft(account_id)
 }
 
 pub async fn load_draft(provider: &Provider, account_id: &str) -> Result<Draft, EnrolError> {
@@ -755,7 +758,7 @@ pub async fn request_face_to_face(
                     account_id: &aid,
                     method: VerificationMethod::FaceToFace.as_str(),
                     reference: Some(&r),
-                    status: "pending",
+                    status: RequestStatus::Pending,
                     challenge: None,
                     expires_at: now_unix() + REFERENCE_DAYS * 86_400,
                     submitted_at: Some(now_unix()),
@@ -867,7 +870,7 @@ pub async fn collecting_request(
 ) -> Result<Option<RequestRow>, EnrolError> {
     Ok(request_remote(provider, account_id)
         .await?
-        .filter(|r| r.status == "collecting"))
+        .filter(|r| r.status == RequestStatus::Collecting))
 }
 
 /// Opens an online request (status `collecting` until the media are in) and
@@ -904,7 +907,7 @@ pub async fn request_remote(
                     account_id: &aid,
                     method: VerificationMethod::Remote.as_str(),
                     reference: None,
-                    status: "collecting",
+                    status: RequestStatus::Collecting,
                     challenge: Some(&c),
                     expires_at: now_unix() + REFERENCE_DAYS * 86_400,
                     submitted_at: None,
@@ -1010,7 +1013,7 @@ pub async fn upload(
     else {
         return refused(MediaProblem::NoOpenRequest);
     };
-    if request.status != "collecting" {
+    if request.status != RequestStatus::Collecting {
         return refused(MediaProblem::NoOpenRequest);
     }
     let aad = format!("media:{}:{}", request.id, kind.as_str());
@@ -1064,7 +1067,7 @@ pub async fn submit_remote(
     else {
         return Err(StepError::Refused(MediaProblem::NoOpenRequest));
     };
-    if request.status == "pending" {
+    if request.status == RequestStatus::Pending {
         return Ok(());
     }
     let present = media_present(provider, &request.id).await?;
@@ -1082,7 +1085,12 @@ pub async fn submit_remote(
         "enrolment.remote_submitted",
         serde_json::json!({ "request": request.id }),
         move |conn| {
-            if rows::set_request_status(conn, &rid, "collecting", "pending")? {
+            if rows::set_request_status(
+                conn,
+                &rid,
+                RequestStatus::Collecting,
+                RequestEvent::Submit,
+            )? {
                 Ok(())
             } else {
                 Err(StoreError::Corrupt(
@@ -1112,14 +1120,19 @@ pub async fn cancel_request(provider: &Provider, account_id: &str) -> Result<boo
         return Ok(false);
     };
     let rid = request.id.clone();
-    let from = request.status.clone();
-    if request.status == "collecting" {
+    let from = request.status;
+    if request.status == RequestStatus::Collecting {
         let aid = account_id.to_owned();
         return Ok(provider
             .core
             .db
             .write(move |conn| {
-                let done = rows::set_request_status(conn, &rid, "collecting", "cancelled")?;
+                let done = rows::set_request_status(
+                    conn,
+                    &rid,
+                    RequestStatus::Collecting,
+                    RequestEvent::Cancel,
+                )?;
                 if done {
                     audit(
                         conn,
@@ -1139,7 +1152,7 @@ pub async fn cancel_request(provider: &Provider, account_id: &str) -> Result<boo
         "enrolment.request_cancelled",
         serde_json::json!({ "request": request.id }),
         move |conn| {
-            if rows::set_request_status(conn, &rid, &from, "cancelled")? {
+            if rows::set_request_status(conn, &rid, from, RequestEvent::Cancel)? {
                 Ok(())
             } else {
                 Err(StoreError::Corrupt(

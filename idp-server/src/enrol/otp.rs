@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::EnrolError;
 use crate::crypto::{constant_time_eq, random_bytes};
-use crate::ephemeral::{EphemeralStore, Expect, Replace};
+use crate::ephemeral::keys::OtpKeys;
+use crate::ephemeral::{self, EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
 use crate::ratelimit::Limit;
 
@@ -58,15 +59,17 @@ pub enum CheckFailure {
     TooManyAttempts,
 }
 
-fn keys(provider: &Provider, purpose: Purpose, address: &str) -> (String, String, String, String) {
-    let id = provider.lookup_hash(&format!("{}:{address}", purpose.name()));
-    (
-        format!("otp:{id}"),
-        format!("otp-attempts:{id}"),
-        format!("otp-cooldown:{id}"),
-        format!("otp-sends:{id}"),
-    )
+fn keys(provider: &Provider, purpose: Purpose, address: &str) -> OtpKeys {
+    ephemeral::keys::otp(&provider.lookup_hash(&format!("{}:{address}", purpose.name())))
 }
+
+/// Code sends per hour, per address and per client address (one limit,
+/// counted under two keys).
+const HOURLY: Limit = Limit {
+    name: "otp:hourly",
+    max: SENDS_PER_HOUR,
+    window: HOUR,
+};
 
 /// A uniformly random 6-digit code.
 fn new_code() -> Result<String, EnrolError> {
@@ -110,7 +113,12 @@ pub async fn reserve(
     client_ip: &str,
 ) -> Result<Result<Reservation, SendRefusal>, EnrolError> {
     let eph = &provider.core.ephemeral;
-    let (code_key, attempts_key, cooldown_key, sends_key) = keys(provider, purpose, address);
+    let OtpKeys {
+        code: code_key,
+        attempts: attempts_key,
+        cooldown: cooldown_key,
+        sends: sends_key,
+    } = keys(provider, purpose, address);
     if !eph.set_if_absent(&cooldown_key, b"1", COOLDOWN).await? {
         let wait = eph.ttl(&cooldown_key).await?.unwrap_or(COOLDOWN);
         provider.core.metrics.rate_limited("otp:cooldown");
@@ -118,19 +126,20 @@ pub async fn reserve(
             retry_after: wait.as_secs().max(1),
         }));
     }
-    let ip_key = format!("otp-sends-ip:{}:{client_ip}", purpose.name());
-    let by_address = eph.incr(&sends_key, HOUR).await?;
-    let by_ip = eph.incr(&ip_key, HOUR).await?;
-    if by_address > SENDS_PER_HOUR || by_ip > SENDS_PER_HOUR {
-        let key = if by_address > SENDS_PER_HOUR {
-            &sends_key
-        } else {
-            &ip_key
-        };
-        let wait = eph.ttl(key).await?.unwrap_or(HOUR);
-        provider.core.metrics.rate_limited("otp:hourly");
+    let core = &provider.core;
+    let by_address = HOURLY.count(core, sends_key).await?;
+    let by_ip = HOURLY
+        .count(
+            core,
+            ephemeral::keys::otp_sends_from_ip(purpose.name(), client_ip),
+        )
+        .await?;
+    if let Some(over) = [&by_address, &by_ip]
+        .into_iter()
+        .find(|count| HOURLY.passed(count))
+    {
         return Ok(Err(SendRefusal::HourlyCap {
-            retry_after: wait.as_secs().max(1),
+            retry_after: HOURLY.refuse(core, over).await?,
         }));
     }
     Ok(Ok(Reservation {
@@ -201,7 +210,11 @@ pub async fn check(
     presented: &str,
 ) -> Result<Result<(), CheckFailure>, EnrolError> {
     let eph = &provider.core.ephemeral;
-    let (code_key, attempts_key, _, _) = keys(provider, purpose, address);
+    let OtpKeys {
+        code: code_key,
+        attempts: attempts_key,
+        ..
+    } = keys(provider, purpose, address);
     let Some(stored) = eph.get(&code_key).await? else {
         return Ok(Err(CheckFailure::Expired));
     };

@@ -10,6 +10,7 @@
 //! connection is down is lost, so waiters must also re-read state on a timer.
 
 mod hub;
+pub mod keys;
 mod memory;
 mod redis_store;
 

@@ -21,6 +21,7 @@ use super::types::{
 use crate::crypto::random_token;
 use crate::domain::acr::Acr;
 use crate::domain::scope;
+use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, PreparedSet, Write};
 use crate::ratelimit::{Limit, address_bucket};
 use crate::store::audit::{self, AuditEvent};
@@ -557,7 +558,7 @@ impl AuthRequest {
 }
 
 fn request_key(id: &str) -> String {
-    format!("authz:{id}")
+    keys::authorization_request(id)
 }
 
 /// The write that stores `request` (to apply together with others).
@@ -780,7 +781,7 @@ async fn finish(
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
     };
-    let code_key = format!("code:{}", provider.lookup_hash(&code));
+    let code_key = keys::authorization_code(&provider.lookup_hash(&code));
     let code_data = serde_json::to_vec(&data)?;
     // 60 s by default (DESIGN §6).
     let code_ttl = Duration::from_secs(provider.core.config.oidc.code_ttl_secs);

@@ -15,6 +15,7 @@ use super::clients::Client;
 use super::error::{OAuthError, OidcError};
 use crate::domain::client::ClientAuthMethod;
 use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::keys;
 use crate::store::now_unix;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -225,7 +226,7 @@ async fn verify_assertion(
         .core
         .ephemeral
         .set_if_absent(
-            &format!("jti:{}:{}", client.id, provider.lookup_hash(jti)),
+            &keys::client_assertion_jti(&client.id, &provider.lookup_hash(jti)),
             b"1",
             remaining,
         )

@@ -15,7 +15,7 @@ use crate::store::clients::{self as rows, ClientRow};
 use crate::store::{Db, StoreError};
 
 /// Pub/sub topic carrying the id of a client that changed.
-pub const CLIENTS_TOPIC: &str = "clients.changed";
+pub const CLIENTS_TOPIC: &str = crate::ephemeral::keys::CLIENTS_CHANGED;
 const CACHE_TTL: Duration = Duration::from_secs(30);
 const JWKS_TTL: Duration = Duration::from_secs(300);
 

@@ -17,8 +17,9 @@ use super::types::Authenticated;
 use crate::crypto::random_token;
 use crate::domain::acr::{self, Acr, Authentication};
 use crate::domain::email::Email;
-use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::{EphemeralStore, keys};
 use crate::metrics::LoginOutcome;
+use crate::ratelimit::Limit;
 use crate::store::accounts;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::now_unix;
@@ -28,6 +29,18 @@ pub const ACCOUNT_LIMIT: i64 = 5;
 /// Attempts allowed per client IP in [`WINDOW`].
 pub const IP_LIMIT: i64 = 30;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Password attempts per account (by its email's lookup hash).
+const PASSWORD_ACCOUNT: Limit = Limit {
+    name: "password:account",
+    max: ACCOUNT_LIMIT,
+    window: WINDOW,
+};
+/// Password attempts per client address.
+const PASSWORD_IP: Limit = Limit {
+    name: "password:ip",
+    max: IP_LIMIT,
+    window: WINDOW,
+};
 
 /// Argon2id with m = 19 MiB, t = 2, p = 1 (OWASP; DESIGN §11).
 pub fn hasher() -> Argon2<'static> {
@@ -80,30 +93,30 @@ pub async fn check_credentials(
     password: &str,
     client_ip: &str,
 ) -> Result<Result<accounts::AccountRow, LoginFailure>, OidcError> {
-    let eph = &provider.core.ephemeral;
     let email = Email::parse(email).ok();
-    let ip_key = format!("rl:pwd:ip:{client_ip}");
-    let account_key = email
-        .as_ref()
-        .map(|e| format!("rl:pwd:acct:{}", provider.lookup_hash(e.as_str())));
-    let throttled = |count: i64, limit: i64| count > limit;
-    let ip_count = eph.incr(&ip_key, WINDOW).await?;
-    let account_count = match &account_key {
-        Some(key) => eph.incr(key, WINDOW).await?,
-        None => 0,
+    let core = &provider.core;
+    let by_ip = PASSWORD_IP
+        .count(core, keys::password_attempts_from_ip(client_ip))
+        .await?;
+    let by_account = match &email {
+        Some(e) => Some(
+            PASSWORD_ACCOUNT
+                .count(
+                    core,
+                    keys::password_attempts_at_account(&provider.lookup_hash(e.as_str())),
+                )
+                .await?,
+        ),
+        None => None,
     };
-    if throttled(ip_count, IP_LIMIT) || throttled(account_count, ACCOUNT_LIMIT) {
-        let mut wait = eph.ttl(&ip_key).await?.unwrap_or(WINDOW);
-        let mut limit = "password:ip";
-        if let Some(key) = &account_key
-            && throttled(account_count, ACCOUNT_LIMIT)
-        {
-            wait = eph.ttl(key).await?.unwrap_or(WINDOW);
-            limit = "password:account";
-        }
-        provider.core.metrics.rate_limited(limit);
+    let refusal = match &by_account {
+        Some(count) if PASSWORD_ACCOUNT.passed(count) => Some((PASSWORD_ACCOUNT, count)),
+        _ if PASSWORD_IP.passed(&by_ip) => Some((PASSWORD_IP, &by_ip)),
+        _ => None,
+    };
+    if let Some((limit, count)) = refusal {
         return Ok(Err(LoginFailure::Throttled {
-            retry_after: wait.as_secs().max(1),
+            retry_after: limit.refuse(core, count).await?,
         }));
     }
 
@@ -132,8 +145,8 @@ pub async fn check_credentials(
     if account.state == "suspended" {
         return Ok(Err(LoginFailure::Suspended));
     }
-    if let Some(key) = &account_key {
-        eph.delete(key).await?;
+    if let Some(count) = &by_account {
+        core.ephemeral.delete(&count.key).await?;
     }
     Ok(Ok(account))
 }

@@ -9,6 +9,7 @@ use super::error::{OAuthError, OidcError};
 use super::token::{refresh_token_row, revoke_family};
 use super::userinfo::access_token;
 use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::keys;
 
 pub enum Revocation {
     Done,
@@ -36,7 +37,7 @@ pub async fn revoke(
         provider
             .core
             .ephemeral
-            .delete(&format!("at:{}", provider.lookup_hash(token)))
+            .delete(&keys::access_token(&provider.lookup_hash(token)))
             .await?;
         return Ok(Revocation::Done);
     }

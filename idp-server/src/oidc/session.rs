@@ -8,6 +8,7 @@ use super::Provider;
 use super::error::OidcError;
 use super::types::Authenticated;
 use crate::crypto::random_token;
+use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, PreparedSet};
 
 /// HttpOnly cookie of the SSO session.
@@ -18,7 +19,7 @@ pub const BROWSER_COOKIE: &str = "sesame_browser";
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 
 fn key(provider: &Provider, cookie: &str) -> String {
-    format!("session:{}", provider.lookup_hash(cookie))
+    keys::session(&provider.lookup_hash(cookie))
 }
 
 pub async fn load(provider: &Provider, cookie: &str) -> Result<Option<Authenticated>, OidcError> {

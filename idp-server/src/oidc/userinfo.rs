@@ -10,6 +10,7 @@ use super::error::{OAuthError, OidcError};
 use super::types::AccessTokenData;
 use crate::crypto::SigningAlg;
 use crate::ephemeral::EphemeralStore;
+use crate::ephemeral::keys;
 use crate::store::{now_unix, token_revocations};
 
 pub enum Userinfo {
@@ -29,7 +30,7 @@ pub async fn access_token(
     let raw = provider
         .core
         .ephemeral
-        .get(&format!("at:{}", provider.lookup_hash(token)))
+        .get(&keys::access_token(&provider.lookup_hash(token)))
         .await?;
     let Some(data) = raw
         .and_then(|r| serde_json::from_slice::<AccessTokenData>(&r).ok())

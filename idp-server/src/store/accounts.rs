@@ -1,10 +1,111 @@
-//! Accounts and identities, as the login and claims need them. Enrolment
-//! (account creation, state transitions) builds on these tables.
+//! Accounts and identities, as the login and claims need them, and
+//! [`transition`]: the one path by which an account changes state.
 
 use diesel::prelude::*;
 
+use super::audit::{self, AuditEvent};
 use super::schema::{accounts as a, identities as i};
 use super::{DbConnection, StoreError, now_unix};
+use crate::domain::account::{AccountEvent, AccountState, IllegalRestore, IllegalTransition};
+
+/// What moves an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// An arrow of the state machine ([`AccountState::apply`]).
+    Event(AccountEvent),
+    /// Back from `suspended` to the state recorded by the suspension
+    /// ([`AccountState::restore_from_suspension`]).
+    LiftSuspension { to: AccountState },
+}
+
+/// A transition that happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub from: AccountState,
+    pub to: AccountState,
+}
+
+/// Why a transition did not happen (nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The domain rules do not allow the change from the current state.
+    Illegal { current: AccountState, why: Illegal },
+    /// Another transaction moved the account between the read and the
+    /// conditional update.
+    Raced { current: AccountState },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Illegal {
+    #[error(transparent)]
+    Transition(#[from] IllegalTransition),
+    #[error(transparent)]
+    Restore(#[from] IllegalRestore),
+}
+
+/// The audit entry of a transition; its subject is the account.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub actor: String,
+    pub action: &'static str,
+    pub details: serde_json::Value,
+}
+
+/// The current state of an account; a missing account or an unknown state
+/// is corrupt data.
+pub fn state(conn: &mut DbConnection, account_id: &str) -> Result<AccountState, StoreError> {
+    let stored: Option<String> = a::table
+        .filter(a::id.eq(account_id))
+        .select(a::state)
+        .first(conn)
+        .optional()?;
+    stored
+        .as_deref()
+        .and_then(AccountState::parse)
+        .ok_or_else(|| StoreError::Corrupt(format!("account {account_id} has no known state")))
+}
+
+/// Moves an account, the only way states change: reads the state, applies
+/// the domain rule, moves it by `UPDATE … WHERE state = <read>` (so two
+/// racing transactions cannot both move it), then runs `audit`, which may
+/// write what goes with the change and returns the one audit entry appended
+/// for it. Call it inside a `Db::write` transaction; an error from `audit`
+/// rolls everything back.
+pub fn transition(
+    conn: &mut DbConnection,
+    account_id: &str,
+    change: Change,
+    audit: impl FnOnce(&mut DbConnection, Moved) -> Result<Entry, StoreError>,
+) -> Result<Result<Moved, Refused>, StoreError> {
+    let current = state(conn, account_id)?;
+    let next = match change {
+        Change::Event(event) => current.apply(event).map_err(Illegal::from),
+        Change::LiftSuspension { to } => current.restore_from_suspension(to).map_err(Illegal::from),
+    };
+    let to = match next {
+        Ok(to) => to,
+        Err(why) => return Ok(Err(Refused::Illegal { current, why })),
+    };
+    let moved =
+        diesel::update(a::table.filter(a::id.eq(account_id).and(a::state.eq(current.as_str()))))
+            .set((a::state.eq(to.as_str()), a::updated_at.eq(now_unix())))
+            .execute(conn)?;
+    if moved != 1 {
+        return Ok(Err(Refused::Raced { current }));
+    }
+    let moved = Moved { from: current, to };
+    let entry = audit(conn, moved)?;
+    audit::append(
+        conn,
+        &AuditEvent {
+            actor: &entry.actor,
+            action: entry.action,
+            subject: account_id,
+            details: entry.details,
+        },
+    )?;
+    Ok(Ok(moved))
+}
 
 #[derive(Debug, Clone, Queryable)]
 pub struct AccountRow {

@@ -4,13 +4,14 @@ use diesel::prelude::*;
 
 use super::schema::{activation_codes as c, agents as a};
 use super::{DbConnection, StoreError, now_unix};
+use crate::domain::agent::Role;
 
 #[derive(Debug, Clone, Queryable, serde::Serialize)]
 pub struct AgentRow {
     pub id: String,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub office: Option<String>,
     #[serde(skip)]
     pub password_hash: String,
@@ -27,7 +28,7 @@ pub struct NewAgent<'a> {
     pub id: &'a str,
     pub username: &'a str,
     pub display_name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub office: Option<&'a str>,
     pub password_hash: &'a str,
 }

@@ -1,17 +1,67 @@
-//! Append-only, hash-chained audit log.
+//! Append-only, MAC-chained audit log.
 //!
-//! Each entry stores the SHA-256 of the previous entry, and its own hash covers
+//! Each entry stores the hash of the previous entry, and its own hash covers
 //! every field, so editing, deleting or reordering a row breaks the chain that
 //! [`verify`] walks. Appends are serialised by updating the single `audit_head`
 //! row first (a row lock on PostgreSQL, the write lock on SQLite), and must run in
 //! the same transaction as the change they record.
+//!
+//! The hash is an HMAC-SHA256 under the master key's `audit-chain-mac`
+//! subkey, so write access to the database is not enough to rebuild a chain
+//! that verifies. Logs written before the key was used keep their plain
+//! SHA-256 entries: the `audit_mac_from` setting, itself MAC'd, says from
+//! which position entries are keyed (1 on a deployment that started keyed).
+//! Start-up writes it once ([`start_keyed_chain`]); a missing or forged
+//! marker is a broken chain.
+//!
+//! The key reaches [`append`] and [`verify`] through the [`Db`](super::Db)
+//! call they run in (`Db::install_audit_key`, then a [`KeyScope`] for the
+//! duration of each `read`/`write` closure), so callers keep passing only the
+//! connection.
+
+use std::cell::Cell;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use hmac::Mac;
 use sha2::{Digest, Sha256};
 
-use super::schema::{audit_head, audit_log};
+use super::schema::{audit_head, audit_log, settings};
 use super::{DbConnection, StoreError, now_unix};
+
+/// Name of the setting that records where keyed MACs start (`"{seq}:{mac}"`).
+pub const MAC_FROM_SETTING: &str = "audit_mac_from";
+
+thread_local! {
+    /// The audit key of the `Db` whose closure runs on this thread.
+    static KEY: Cell<Option<[u8; 32]>> = const { Cell::new(None) };
+}
+
+/// Makes a `Db`'s audit key visible to the closure running on this thread,
+/// until dropped (then the previous one is back: calls may nest).
+pub(crate) struct KeyScope {
+    previous: Option<[u8; 32]>,
+}
+
+impl KeyScope {
+    pub(crate) fn enter(key: Option<[u8; 32]>) -> Self {
+        KeyScope {
+            previous: KEY.with(|k| k.replace(key)),
+        }
+    }
+}
+
+impl Drop for KeyScope {
+    fn drop(&mut self) {
+        KEY.with(|k| k.set(self.previous.take()));
+    }
+}
+
+fn installed_key() -> Result<[u8; 32], StoreError> {
+    KEY.with(Cell::get).ok_or_else(|| {
+        StoreError::Corrupt("the audit key is not installed on this database handle".into())
+    })
+}
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -46,9 +96,11 @@ pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, St
             .set(audit_head::seq.eq(audit_head::seq + 1))
             .returning((audit_head::seq, audit_head::hash))
             .get_result(conn)?;
+    let key = installed_key()?;
     let at = now_unix();
     let details = event.details.to_string();
-    let hash = entry_hash(
+    let hash = keyed_hash(
+        &key,
         &prev_hash,
         seq,
         at,
@@ -100,9 +152,33 @@ pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, St
     Ok(seq)
 }
 
-/// SHA-256 over the previous hash and every field, each length-prefixed so that
-/// no two different entries serialise to the same bytes.
-pub fn entry_hash(
+/// The previous hash and every field, each length-prefixed so that no two
+/// different entries serialise to the same bytes.
+#[allow(clippy::too_many_arguments)]
+fn feed(
+    mut update: impl FnMut(&[u8]),
+    prev_hash: &str,
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: &str,
+) {
+    for field in [prev_hash.as_bytes(), actor.as_bytes(), action.as_bytes()]
+        .into_iter()
+        .chain([subject.as_bytes(), details.as_bytes()])
+    {
+        update(&(field.len() as u64).to_be_bytes());
+        update(field);
+    }
+    update(&seq.to_be_bytes());
+    update(&at.to_be_bytes());
+}
+
+/// The hash of entries written before the chain was keyed: plain SHA-256,
+/// which anyone can recompute (kept to verify those entries).
+pub fn legacy_hash(
     prev_hash: &str,
     seq: i64,
     at: i64,
@@ -112,16 +188,175 @@ pub fn entry_hash(
     details: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for field in [prev_hash.as_bytes(), actor.as_bytes(), action.as_bytes()]
-        .into_iter()
-        .chain([subject.as_bytes(), details.as_bytes()])
-    {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field);
-    }
-    h.update(seq.to_be_bytes());
-    h.update(at.to_be_bytes());
+    feed(
+        |b| h.update(b),
+        prev_hash,
+        seq,
+        at,
+        actor,
+        action,
+        subject,
+        details,
+    );
     crate::crypto::hex(&h.finalize())
+}
+
+fn hmac(key: &[u8; 32]) -> hmac::Hmac<Sha256> {
+    // HMAC pads a short key with zeros to the block size, so this is the
+    // HMAC of `key` itself, built without a fallible length check.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into())
+}
+
+/// HMAC-SHA256 under the audit key over the same bytes as [`legacy_hash`].
+#[allow(clippy::too_many_arguments)]
+pub fn keyed_hash(
+    key: &[u8; 32],
+    prev_hash: &str,
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: &str,
+) -> String {
+    let mut mac = hmac(key);
+    feed(
+        |b| mac.update(b),
+        prev_hash,
+        seq,
+        at,
+        actor,
+        action,
+        subject,
+        details,
+    );
+    crate::crypto::hex(&mac.finalize().into_bytes())
+}
+
+fn marker_mac(key: &[u8; 32], from: i64) -> String {
+    let mut mac = hmac(key);
+    mac.update(b"audit-mac-from\0");
+    mac.update(&from.to_be_bytes());
+    crate::crypto::hex(&mac.finalize().into_bytes())
+}
+
+/// How each entry's hash is computed: keyed from position `keyed_from` on,
+/// plain SHA-256 before it.
+#[derive(Clone)]
+pub struct ChainMac {
+    key: [u8; 32],
+    keyed_from: i64,
+}
+
+impl std::fmt::Debug for ChainMac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainMac")
+            .field("keyed_from", &self.keyed_from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainMac {
+    pub fn new(key: [u8; 32], keyed_from: i64) -> Self {
+        ChainMac { key, keyed_from }
+    }
+
+    /// The first position whose hash is keyed.
+    pub fn keyed_from(&self) -> i64 {
+        self.keyed_from
+    }
+
+    fn hash(&self, row: &AuditRow) -> String {
+        let fields = (
+            row.prev_hash.as_str(),
+            row.seq,
+            row.at,
+            row.actor.as_str(),
+            row.action.as_str(),
+            row.subject.as_str(),
+            row.details.as_str(),
+        );
+        if row.seq >= self.keyed_from {
+            keyed_hash(
+                &self.key, fields.0, fields.1, fields.2, fields.3, fields.4, fields.5, fields.6,
+            )
+        } else {
+            legacy_hash(
+                fields.0, fields.1, fields.2, fields.3, fields.4, fields.5, fields.6,
+            )
+        }
+    }
+}
+
+/// Records, once, where keyed MACs start: the position after the current
+/// head (1 on a new deployment). Runs at start-up, in a write transaction on
+/// a handle with the audit key installed; the head's lock orders it against
+/// every append, so no entry before the position is keyed and none after it
+/// is plain. Returns the position.
+pub fn start_keyed_chain(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let key = installed_key()?;
+    let head: i64 = diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+        .set(audit_head::seq.eq(audit_head::seq))
+        .returning(audit_head::seq)
+        .get_result(conn)?;
+    if let Some(stored) = super::settings::get(conn, MAC_FROM_SETTING)? {
+        return parse_marker(&key, &stored).map_err(StoreError::Corrupt);
+    }
+    if head > 0 {
+        let last: AuditRow = audit_log::table
+            .filter(audit_log::seq.eq(head))
+            .first(conn)?;
+        if ChainMac::new(key, 1).hash(&last) == last.hash {
+            // The log is already keyed: the marker was removed, not never
+            // written. Leave it missing, so that `verify` reports it.
+            tracing::error!(
+                "audit log: the {MAC_FROM_SETTING} setting is missing although entry {head} is keyed; not recreating it"
+            );
+            return Ok(0);
+        }
+    }
+    let from = head + 1;
+    diesel::insert_into(settings::table)
+        .values((
+            settings::name.eq(MAC_FROM_SETTING),
+            settings::value.eq(format!("{from}:{}", marker_mac(&key, from))),
+            settings::updated_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    if head > 0 {
+        tracing::warn!(
+            keyed_from = from,
+            "audit log: entries up to {head} keep their plain SHA-256 hashes; \
+             entries from {from} on are keyed (this is logged once, at the upgrade)"
+        );
+    }
+    Ok(from)
+}
+
+fn parse_marker(key: &[u8; 32], stored: &str) -> Result<i64, String> {
+    let forged = || format!("the {MAC_FROM_SETTING} setting is not authentic");
+    let (from, mac) = stored.split_once(':').ok_or_else(forged)?;
+    let from: i64 = from.parse().map_err(|_| forged())?;
+    if from < 1
+        || !crate::crypto::constant_time_eq(mac.as_bytes(), marker_mac(key, from).as_bytes())
+    {
+        return Err(forged());
+    }
+    Ok(from)
+}
+
+/// The chain's MAC rule, read from the marker and checked under the
+/// installed key. `Ok(Err(reason))`: the marker is missing or forged.
+pub fn chain_mac(conn: &mut DbConnection) -> Result<Result<ChainMac, String>, StoreError> {
+    let key = installed_key()?;
+    Ok(match super::settings::get(conn, MAC_FROM_SETTING)? {
+        None => Err(format!(
+            "the {MAC_FROM_SETTING} setting is missing (it is written at start-up)"
+        )),
+        Some(stored) => parse_marker(&key, &stored).map(|from| ChainMac::new(key, from)),
+    })
 }
 
 /// Outcome of walking the chain.
@@ -139,19 +374,21 @@ pub enum ChainStatus {
 pub struct ChainWalker {
     expected_seq: i64,
     prev: String,
+    mac: ChainMac,
 }
 
 impl ChainWalker {
     /// A walk from the first entry of the log.
-    pub fn from_start() -> Self {
-        ChainWalker::from(1, GENESIS_HASH)
+    pub fn from_start(mac: ChainMac) -> Self {
+        ChainWalker::from(1, GENESIS_HASH, mac)
     }
 
     /// A walk that expects entry `seq`, linked to the hash `prev`.
-    pub fn from(seq: i64, prev: &str) -> Self {
+    pub fn from(seq: i64, prev: &str, mac: ChainMac) -> Self {
         ChainWalker {
             expected_seq: seq,
             prev: prev.to_owned(),
+            mac,
         }
     }
 
@@ -175,16 +412,8 @@ impl ChainWalker {
                 "previous-hash link does not match the entry before it".into(),
             ));
         }
-        let recomputed = entry_hash(
-            &row.prev_hash,
-            row.seq,
-            row.at,
-            &row.actor,
-            &row.action,
-            &row.subject,
-            &row.details,
-        );
-        if recomputed != row.hash {
+        let recomputed = self.mac.hash(row);
+        if !crate::crypto::constant_time_eq(recomputed.as_bytes(), row.hash.as_bytes()) {
             return Err((row.seq, "content does not match its hash (edited)".into()));
         }
         self.prev.clone_from(&row.hash);
@@ -230,7 +459,11 @@ pub fn first_seq_since(conn: &mut DbConnection, at: i64) -> Result<Option<i64>, 
 
 /// Walks the whole chain in order and names the first entry that does not hold.
 pub fn verify(conn: &mut DbConnection) -> Result<ChainStatus, StoreError> {
-    let mut walker = ChainWalker::from_start();
+    let mac = match chain_mac(conn)? {
+        Ok(mac) => mac,
+        Err(reason) => return Ok(ChainStatus::Broken { seq: 1, reason }),
+    };
+    let mut walker = ChainWalker::from_start(mac);
     let mut broken = None;
     each_from(conn, 1, |row| {
         if broken.is_none()
@@ -295,4 +528,112 @@ pub fn latest_for_subject(
         .order(audit_log::seq.desc())
         .first(conn)
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, prev: &str, actor: &str) -> AuditRow {
+        AuditRow {
+            seq,
+            at: 1_700_000_000 + seq,
+            actor: actor.into(),
+            action: "test.action".into(),
+            subject: format!("subject-{seq}"),
+            details: "{}".into(),
+            prev_hash: prev.into(),
+            hash: String::new(),
+        }
+    }
+
+    /// Entries 1..=n, hashed under `mac` (the writer's rule).
+    fn chain(n: i64, mac: &ChainMac) -> Vec<AuditRow> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut r = row(seq, &prev, "system");
+                r.hash = mac.hash(&r);
+                prev.clone_from(&r.hash);
+                r
+            })
+            .collect()
+    }
+
+    fn walk(rows: &[AuditRow], mac: ChainMac) -> Result<(), (i64, String)> {
+        let mut walker = ChainWalker::from_start(mac);
+        rows.iter().try_for_each(|r| walker.check(r))
+    }
+
+    const KEY: [u8; 32] = [7; 32];
+
+    #[test]
+    fn legacy_entries_before_the_marker_verify_and_keyed_ones_after() {
+        // An upgraded deployment: 3 plain entries, keyed from entry 4.
+        let mac = ChainMac::new(KEY, 4);
+        let rows = chain(6, &mac);
+        assert_eq!(
+            rows[2].hash,
+            legacy_hash(
+                &rows[2].prev_hash,
+                3,
+                rows[2].at,
+                "system",
+                "test.action",
+                "subject-3",
+                "{}"
+            )
+        );
+        assert_ne!(
+            rows[3].hash,
+            legacy_hash(
+                &rows[3].prev_hash,
+                4,
+                rows[3].at,
+                "system",
+                "test.action",
+                "subject-4",
+                "{}"
+            )
+        );
+        assert_eq!(walk(&rows, mac.clone()), Ok(()));
+        // Under another key, the keyed part fails at its first entry.
+        assert_eq!(walk(&rows, ChainMac::new([8; 32], 4)).unwrap_err().0, 4);
+    }
+
+    #[test]
+    fn a_chain_rebuilt_with_plain_sha256_fails() {
+        let mac = ChainMac::new(KEY, 1);
+        let mut rows = chain(4, &mac);
+        assert_eq!(walk(&rows, mac.clone()), Ok(()));
+        // The attacker edits entry 2 and rebuilds every hash without the key.
+        rows[1].actor = "someone-else".into();
+        let mut prev = GENESIS_HASH.to_owned();
+        for r in &mut rows {
+            r.prev_hash.clone_from(&prev);
+            r.hash = legacy_hash(
+                &r.prev_hash,
+                r.seq,
+                r.at,
+                &r.actor,
+                &r.action,
+                &r.subject,
+                &r.details,
+            );
+            prev.clone_from(&r.hash);
+        }
+        let (seq, reason) = walk(&rows, mac).unwrap_err();
+        assert_eq!(seq, 1);
+        assert!(reason.contains("edited"), "{reason}");
+    }
+
+    #[test]
+    fn the_marker_is_authenticated() {
+        let sealed = format!("4:{}", marker_mac(&KEY, 4));
+        assert_eq!(parse_marker(&KEY, &sealed), Ok(4));
+        assert!(parse_marker(&[8; 32], &sealed).is_err());
+        let moved = format!("9:{}", marker_mac(&KEY, 4));
+        assert!(parse_marker(&KEY, &moved).is_err());
+        assert!(parse_marker(&KEY, "9").is_err());
+    }
 }

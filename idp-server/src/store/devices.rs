@@ -9,6 +9,7 @@ use diesel::prelude::*;
 
 use super::schema::devices as d;
 use super::{DbConnection, StoreError, now_unix};
+use crate::domain::device::DeviceState;
 
 /// Wrong PINs in a row that lock a device (DESIGN §7).
 pub const MAX_PIN_FAILURES: i32 = 3;
@@ -23,7 +24,7 @@ pub struct DeviceRow {
     #[serde(skip)]
     pub pin_verifier: String,
     pub pin_failures: i32,
-    pub state: String,
+    pub state: DeviceState,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -58,7 +59,7 @@ pub fn insert_many(conn: &mut DbConnection, devices: &[NewDevice<'_>]) -> Result
                 d::public_jwk.eq(device.public_jwk),
                 d::pin_verifier.eq(device.pin_verifier),
                 d::pin_failures.eq(0),
-                d::state.eq("active"),
+                d::state.eq(DeviceState::Active),
                 d::created_at.eq(now),
             )
         })
@@ -87,7 +88,7 @@ pub fn count_pin_failure(conn: &mut DbConnection, id: &str) -> Result<Option<i32
         d::table.filter(
             d::id
                 .eq(id)
-                .and(d::state.eq("active"))
+                .and(d::state.eq(DeviceState::Active))
                 .and(d::pin_failures.lt(MAX_PIN_FAILURES)),
         ),
     )
@@ -111,7 +112,7 @@ pub fn pin_success(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError
         d::table.filter(
             d::id
                 .eq(id)
-                .and(d::state.eq("active"))
+                .and(d::state.eq(DeviceState::Active))
                 .and(d::pin_failures.lt(MAX_PIN_FAILURES)),
         ),
     )
@@ -122,9 +123,10 @@ pub fn pin_success(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError
 
 /// Locks an active device; true if it was active.
 pub fn lock(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
-    let updated = diesel::update(d::table.filter(d::id.eq(id).and(d::state.eq("active"))))
-        .set(d::state.eq("locked"))
-        .execute(conn)?;
+    let updated =
+        diesel::update(d::table.filter(d::id.eq(id).and(d::state.eq(DeviceState::Active))))
+            .set(d::state.eq(DeviceState::Locked))
+            .execute(conn)?;
     Ok(updated == 1)
 }
 
@@ -135,21 +137,31 @@ pub fn revoke(conn: &mut DbConnection, account_id: &str, id: &str) -> Result<boo
             d::id
                 .eq(id)
                 .and(d::account_id.eq(account_id))
-                .and(d::state.ne("revoked")),
+                .and(d::state.ne(DeviceState::Revoked)),
         ),
     )
-    .set((d::state.eq("revoked"), d::revoked_at.eq(Some(now_unix()))))
+    .set((
+        d::state.eq(DeviceState::Revoked),
+        d::revoked_at.eq(Some(now_unix())),
+    ))
     .execute(conn)?;
     Ok(updated == 1)
 }
 
 /// Revokes the account's locked devices (re-activation replaces them).
 pub fn revoke_locked(conn: &mut DbConnection, account_id: &str) -> Result<usize, StoreError> {
-    Ok(
-        diesel::update(d::table.filter(d::account_id.eq(account_id).and(d::state.eq("locked"))))
-            .set((d::state.eq("revoked"), d::revoked_at.eq(Some(now_unix()))))
-            .execute(conn)?,
+    Ok(diesel::update(
+        d::table.filter(
+            d::account_id
+                .eq(account_id)
+                .and(d::state.eq(DeviceState::Locked)),
+        ),
     )
+    .set((
+        d::state.eq(DeviceState::Revoked),
+        d::revoked_at.eq(Some(now_unix())),
+    ))
+    .execute(conn)?)
 }
 
 /// Renames one of the account's devices that is not revoked.
@@ -164,7 +176,7 @@ pub fn rename(
             d::id
                 .eq(id)
                 .and(d::account_id.eq(account_id))
-                .and(d::state.ne("revoked")),
+                .and(d::state.ne(DeviceState::Revoked)),
         ),
     )
     .set(d::name.eq(name))

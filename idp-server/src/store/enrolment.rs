@@ -1,6 +1,5 @@
-//! SQL of the enrolment pipeline: account state changes (conditional on the
-//! expected state, so racing requests cannot both apply), documents,
-//! verification requests and review media.
+//! SQL of the enrolment pipeline: documents, verification requests and
+//! review media (account state changes go through `accounts::transition`).
 
 use diesel::prelude::*;
 
@@ -8,19 +7,7 @@ use super::schema::{
     accounts as a, documents as d, identities as i, review_media as m, verification_requests as v,
 };
 use super::{DbConnection, StoreError, now_unix};
-
-/// Moves the account from `from` to `to`; false if it was not in `from`.
-pub fn transition(
-    conn: &mut DbConnection,
-    account_id: &str,
-    from: &str,
-    to: &str,
-) -> Result<bool, StoreError> {
-    let n = diesel::update(a::table.filter(a::id.eq(account_id).and(a::state.eq(from))))
-        .set((a::state.eq(to), a::updated_at.eq(now_unix())))
-        .execute(conn)?;
-    Ok(n == 1)
-}
+use crate::domain::account::{RequestEvent, RequestStatus};
 
 pub fn set_phone(conn: &mut DbConnection, account_id: &str, phone: &str) -> Result<(), StoreError> {
     diesel::update(a::table.filter(a::id.eq(account_id)))
@@ -128,7 +115,7 @@ pub struct RequestRow {
     pub account_id: String,
     pub method: String,
     pub reference: Option<String>,
-    pub status: String,
+    pub status: RequestStatus,
     pub challenge: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
@@ -144,7 +131,7 @@ pub struct NewRequest<'a> {
     pub account_id: &'a str,
     pub method: &'a str,
     pub reference: Option<&'a str>,
-    pub status: &'a str,
+    pub status: RequestStatus,
     pub challenge: Option<&'a str>,
     pub expires_at: i64,
     pub submitted_at: Option<i64>,
@@ -176,7 +163,7 @@ pub fn open_request(
         .filter(
             v::account_id
                 .eq(account_id)
-                .and(v::status.eq_any(["collecting", "pending"])),
+                .and(v::status.eq_any([RequestStatus::Collecting, RequestStatus::Pending])),
         )
         .first(conn)
         .optional()?)
@@ -208,14 +195,18 @@ pub fn request(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>, 
     Ok(v::table.filter(v::id.eq(id)).first(conn).optional()?)
 }
 
-/// Moves a request between statuses; false if it was not in `from`.
+/// Moves a request from `from` by `event` ([`RequestStatus::apply`]);
+/// false if it was no longer in `from` (conditional `UPDATE`).
 pub fn set_request_status(
     conn: &mut DbConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: RequestStatus,
+    event: RequestEvent,
 ) -> Result<bool, StoreError> {
-    let submitted = (to == "pending").then(now_unix);
+    let to = from
+        .apply(event)
+        .map_err(|e| StoreError::Corrupt(format!("request {id}: {e}")))?;
+    let submitted = (to == RequestStatus::Pending).then(now_unix);
     let n = diesel::update(v::table.filter(v::id.eq(id).and(v::status.eq(from))))
         .set((v::status.eq(to), v::submitted_at.eq(submitted.or(None))))
         .execute(conn)?;
@@ -256,7 +247,11 @@ pub fn media_kinds(conn: &mut DbConnection, request_id: &str) -> Result<Vec<Stri
 /// Online requests waiting for a reviewer, oldest submission first.
 pub fn review_queue(conn: &mut DbConnection, limit: i64) -> Result<Vec<RequestRow>, StoreError> {
     Ok(v::table
-        .filter(v::method.eq("remote").and(v::status.eq("pending")))
+        .filter(
+            v::method
+                .eq("remote")
+                .and(v::status.eq(RequestStatus::Pending)),
+        )
         .order(v::submitted_at.asc())
         .limit(limit)
         .load(conn)?)

@@ -25,6 +25,76 @@ macro_rules! insert_rows {
     };
 }
 
+/// Stores a domain enum as its text (`as_str` / `parse`) on both backends:
+/// the per-backend `ToSql`/`FromSql` impls and the `MultiBackend` ones
+/// that dispatch to them. The enum derives `AsExpression` and `FromSqlRow`
+/// with `sql_type = Text`. A stored value the enum does not know is a
+/// deserialisation error (corrupt data), never a default.
+macro_rules! text_enum {
+    ($t:ty) => {
+        const _: () = {
+            use diesel::backend::Backend;
+            use diesel::deserialize::{self, FromSql};
+            use diesel::pg::Pg;
+            use diesel::serialize::{self, IsNull, Output, ToSql};
+            use diesel::sql_types::Text;
+            use diesel::sqlite::Sqlite;
+
+            use $crate::store::MultiBackend;
+
+            fn parse(s: &str) -> deserialize::Result<$t> {
+                <$t>::parse(s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($t)).into())
+            }
+
+            impl ToSql<Text, Pg> for $t {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                    <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+                }
+            }
+
+            impl ToSql<Text, Sqlite> for $t {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                    <str as ToSql<Text, Sqlite>>::to_sql(self.as_str(), out)
+                }
+            }
+
+            impl FromSql<Text, Pg> for $t {
+                fn from_sql(bytes: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                    parse(&<String as FromSql<Text, Pg>>::from_sql(bytes)?)
+                }
+            }
+
+            impl FromSql<Text, Sqlite> for $t {
+                fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                    parse(&<String as FromSql<Text, Sqlite>>::from_sql(bytes)?)
+                }
+            }
+
+            impl ToSql<Text, MultiBackend> for $t {
+                fn to_sql<'b>(
+                    &'b self,
+                    out: &mut Output<'b, '_, MultiBackend>,
+                ) -> serialize::Result {
+                    out.set_value((Text, self));
+                    Ok(IsNull::No)
+                }
+            }
+
+            impl FromSql<Text, MultiBackend> for $t {
+                fn from_sql(
+                    bytes: <MultiBackend as Backend>::RawValue<'_>,
+                ) -> deserialize::Result<Self> {
+                    bytes.from_sql::<$t, Text>()
+                }
+            }
+        };
+    };
+}
+
+text_enum!(crate::domain::account::RequestStatus);
+text_enum!(crate::domain::agent::Role);
+text_enum!(crate::domain::device::DeviceState);
+
 pub mod accounts;
 pub mod agents;
 pub mod audit;
@@ -180,6 +250,11 @@ pub struct Manager {
 pub struct Pooled {
     conn: DbConnection,
     generation: u64,
+    /// A transaction could not be ended (a failed `ROLLBACK` on SQLite's
+    /// hand-written `BEGIN IMMEDIATE` path, which diesel's own transaction
+    /// manager does not see): the connection may still be inside it, so the
+    /// pool discards it instead of lending it out again.
+    broken: bool,
 }
 
 impl Manager {
@@ -194,7 +269,11 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
         let generation = self.generation.load(Ordering::Acquire);
-        self.open().map(|conn| Pooled { conn, generation })
+        self.open().map(|conn| Pooled {
+            conn,
+            generation,
+            broken: false,
+        })
     }
 
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
@@ -212,6 +291,7 @@ impl r2d2::ManageConnection for Manager {
     fn has_broken(&self, conn: &mut Pooled) -> bool {
         // A panic in the middle of a closure may leave a transaction open.
         std::thread::panicking()
+            || conn.broken
             || self.outdated(conn)
             || r2d2::R2D2Connection::is_broken(&mut conn.conn)
     }
@@ -246,6 +326,9 @@ pub struct Db {
     generation: Arc<AtomicU64>,
     /// Callers waiting for a pooled connection (a metric).
     waiting: prometheus_client::metrics::gauge::Gauge,
+    /// The audit chain's MAC key, once the master key is known
+    /// ([`Db::install_audit_key`]); every closure sees it (`audit::KeyScope`).
+    audit_key: Arc<std::sync::OnceLock<[u8; 32]>>,
 }
 
 impl Db {
@@ -277,7 +360,14 @@ impl Db {
             backend,
             generation,
             waiting: Default::default(),
+            audit_key: Default::default(),
         })
+    }
+
+    /// Gives this handle (and its clones) the key that `audit::append` and
+    /// `audit::verify` use. The first key installed stays.
+    pub fn install_audit_key(&self, key: [u8; 32]) {
+        let _ = self.audit_key.set(key);
     }
 
     pub fn backend(&self) -> Backend {
@@ -340,6 +430,7 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
+        let _key = audit::KeyScope::enter(self.audit_key.get().copied());
         let result = f(&mut conn.conn);
         self.note_loss(&conn, &result);
         result
@@ -351,7 +442,8 @@ impl Db {
         f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
-        let result = transaction(&mut conn.conn, f);
+        let _key = audit::KeyScope::enter(self.audit_key.get().copied());
+        let result = transaction(&mut conn, f);
         self.note_loss(&conn, &result);
         result
     }
@@ -404,26 +496,28 @@ impl Db {
 }
 
 fn transaction<T>(
-    conn: &mut DbConnection,
+    pooled: &mut Pooled,
     f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    let conn = &mut pooled.conn;
     match conn {
         DbConnection::Pg(_) => conn.transaction(f),
         DbConnection::Sqlite(_) => {
             conn.batch_execute("BEGIN IMMEDIATE")?;
-            match f(conn) {
+            let (result, rolled_back) = match f(conn) {
                 Ok(value) => match conn.batch_execute("COMMIT") {
-                    Ok(()) => Ok(value),
-                    Err(e) => {
-                        let _ = conn.batch_execute("ROLLBACK");
-                        Err(e.into())
-                    }
+                    Ok(()) => return Ok(value),
+                    Err(e) => (Err(e.into()), conn.batch_execute("ROLLBACK")),
                 },
-                Err(e) => {
-                    let _ = conn.batch_execute("ROLLBACK");
-                    Err(e)
-                }
+                Err(e) => (Err(e), conn.batch_execute("ROLLBACK")),
+            };
+            if let Err(e) = rolled_back {
+                // The connection may still be inside the transaction (and
+                // hold the write lock): never lend it out again.
+                tracing::warn!(error = %one_line(&e.to_string()), "ROLLBACK failed; discarding the connection");
+                pooled.broken = true;
             }
+            result
         }
     }
 }
@@ -455,4 +549,79 @@ pub fn now_unix() -> i64 {
 /// (an access token issued just after its account's tokens were revoked).
 pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite() -> Pooled {
+        let conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+        Pooled {
+            conn: DbConnection::Sqlite(conn),
+            generation: 0,
+            broken: false,
+        }
+    }
+
+    fn manager() -> Manager {
+        Manager {
+            target: DatabaseTarget::Sqlite(":memory:".into()),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    #[test]
+    fn text_enums_round_trip_and_refuse_unknown_values() {
+        use crate::domain::account::RequestStatus;
+        use crate::domain::agent::Role;
+        use diesel::dsl::sql;
+        use diesel::sql_types::Text;
+        let mut conn = sqlite().conn;
+        let stored: RequestStatus = diesel::select(RequestStatus::Cancelled.into_sql::<Text>())
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(stored, RequestStatus::Cancelled);
+        let text: String = diesel::select(Role::Reviewer.into_sql::<Text>())
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(text, "reviewer", "stored as the same text as before");
+        let read: Role = diesel::select(sql::<Text>("'clerk'"))
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(read, Role::Clerk);
+        let unknown = diesel::select(sql::<Text>("'superuser'")).get_result::<Role>(&mut conn);
+        assert!(unknown.is_err(), "{unknown:?}");
+    }
+
+    #[test]
+    fn a_failed_rollback_marks_the_connection_broken() {
+        use r2d2::ManageConnection;
+        // An ordinary failure rolls back and keeps the connection.
+        let mut pooled = sqlite();
+        let failed: Result<(), _> =
+            transaction(&mut pooled, |_| Err(StoreError::Corrupt("no".into())));
+        assert!(failed.is_err());
+        assert!(!pooled.broken);
+        assert!(!manager().has_broken(&mut pooled));
+
+        // The closure ended the transaction itself, so our ROLLBACK fails.
+        let mut pooled = sqlite();
+        let failed: Result<(), _> = transaction(&mut pooled, |conn| {
+            conn.batch_execute("ROLLBACK")?;
+            Err(StoreError::Corrupt("no".into()))
+        });
+        assert!(matches!(failed, Err(StoreError::Corrupt(_))));
+        assert!(pooled.broken);
+        assert!(manager().has_broken(&mut pooled));
+
+        // COMMIT fails (no transaction any more), then ROLLBACK fails too.
+        let mut pooled = sqlite();
+        let failed = transaction(&mut pooled, |conn| {
+            conn.batch_execute("COMMIT")?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert!(pooled.broken);
+    }
 }

@@ -135,7 +135,7 @@ pub fn delete_endpoint(
 pub fn delete_for_devices_in_state(
     conn: &mut DbConnection,
     account_id: &str,
-    state: &str,
+    state: crate::domain::device::DeviceState,
 ) -> Result<usize, StoreError> {
     let ids: Vec<String> = d::table
         .filter(d::account_id.eq(account_id).and(d::state.eq(state)))
@@ -155,10 +155,11 @@ pub fn of_account(
     account_id: &str,
     active_only: bool,
 ) -> Result<Vec<SubscriptionRow>, StoreError> {
-    let states: &[&str] = if active_only {
-        &["active"]
+    use crate::domain::device::DeviceState;
+    let states: &[DeviceState] = if active_only {
+        &[DeviceState::Active]
     } else {
-        &["active", "locked"]
+        &[DeviceState::Active, DeviceState::Locked]
     };
     Ok(ps::table
         .inner_join(d::table.on(d::id.eq(ps::device_id)))

@@ -10,9 +10,9 @@ use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::phone::FrenchMobile;
 use crate::notify::mask_phone;
-use crate::store::accounts::{self, AccountRow, IdentityRow};
+use crate::store::accounts::{self, AccountRow, Change, Entry, IdentityRow, Refused};
 use crate::store::agents::ActivationRow;
-use crate::store::audit::{self, AuditEvent, AuditRow};
+use crate::store::audit::{self, AuditRow};
 use crate::store::devices::DeviceRow;
 use crate::store::enrolment::{self as rows, RequestRow};
 use crate::store::{Db, StoreError, agents, now_millis, now_unix, token_revocations};
@@ -158,26 +158,28 @@ pub async fn suspend(
     let (db, id, who, why) = (db.clone(), row.id.clone(), actor.to_owned(), reason);
     let previous = db
         .write(move |conn| {
-            let current = current_state(conn, &id)?;
-            let Ok(next) = current.apply(AccountEvent::Suspend) else {
-                return Ok(Err(format!("the account is already {current}")));
-            };
-            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
-                return Ok(Err(CHANGED.to_owned()));
-            }
-            audit::append(
+            let moved = accounts::transition(
                 conn,
-                &AuditEvent {
-                    actor: &who,
-                    action: SUSPEND,
-                    subject: &id,
-                    details: json!({ "reason": why, "previous_state": current.as_str() }),
+                &id,
+                Change::Event(AccountEvent::Suspend),
+                |conn, moved| {
+                    // Its access tokens stop at once, and stay stopped if the
+                    // suspension is lifted before they expire.
+                    token_revocations::revoke_all(conn, &id, now_millis())?;
+                    Ok(Entry {
+                        actor: who,
+                        action: SUSPEND,
+                        details: json!({ "reason": why, "previous_state": moved.from.as_str() }),
+                    })
                 },
             )?;
-            // Its access tokens stop at once, and stay stopped if the
-            // suspension is lifted before they expire.
-            token_revocations::revoke_all(conn, &id, now_millis())?;
-            Ok(Ok(current))
+            Ok(match moved {
+                Ok(moved) => Ok(moved.from),
+                Err(Refused::Illegal { current, .. }) => {
+                    Err(format!("the account is already {current}"))
+                }
+                Err(Refused::Raced { .. }) => Err(CHANGED.to_owned()),
+            })
         })
         .await?
         .map_err(usage)?;
@@ -217,27 +219,27 @@ pub async fn unsuspend(
                     entry.seq
                 )));
             };
-            let next = match current.restore_from_suspension(previous) {
-                Ok(next) => next,
-                Err(e) => return Ok(Err(e.to_string())),
-            };
-            if !rows::transition(conn, &id, current.as_str(), next.as_str())? {
-                return Ok(Err(CHANGED.to_owned()));
-            }
-            audit::append(
+            let moved = accounts::transition(
                 conn,
-                &AuditEvent {
-                    actor: &who,
-                    action: UNSUSPEND,
-                    subject: &id,
-                    details: json!({
-                        "restored_state": next.as_str(),
-                        "suspension": entry.seq,
-                        "reason": why,
-                    }),
+                &id,
+                Change::LiftSuspension { to: previous },
+                |_, moved| {
+                    Ok(Entry {
+                        actor: who,
+                        action: UNSUSPEND,
+                        details: json!({
+                            "restored_state": moved.to.as_str(),
+                            "suspension": entry.seq,
+                            "reason": why,
+                        }),
+                    })
                 },
             )?;
-            Ok(Ok(next))
+            Ok(match moved {
+                Ok(moved) => Ok(moved.to),
+                Err(Refused::Illegal { why, .. }) => Err(why.to_string()),
+                Err(Refused::Raced { .. }) => Err(CHANGED.to_owned()),
+            })
         })
         .await?
         .map_err(usage)?;

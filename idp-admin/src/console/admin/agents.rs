@@ -46,7 +46,7 @@ async fn page(
             },
             username: a.username,
             name: a.display_name,
-            role: a.role,
+            role: a.role.as_str().to_owned(),
             office: a.office.unwrap_or_else(|| "—".into()),
             disabled: a.disabled,
         });

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::{TokenError, TokenResponse, mint, revoke_family};
 use crate::crypto::{constant_time_eq, random_token};
+use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
@@ -44,7 +45,7 @@ async fn replayed(provider: &Provider, client: &Client, redeemed: RedeemedCode) 
     provider
         .core
         .ephemeral
-        .delete(&format!("at:{}", redeemed.access_token_hash))
+        .delete(&keys::access_token(&redeemed.access_token_hash))
         .await?;
     if let Some(family) = &redeemed.family {
         revoke_family(provider, family).await?;
@@ -64,7 +65,7 @@ pub async fn redeem(
     let Some(code) = form.get("code").filter(|c| !c.is_empty()) else {
         return Ok(Err(OAuthError::invalid_request("code is required").into()));
     };
-    let key = format!("code:{}", provider.lookup_hash(code));
+    let key = keys::authorization_code(&provider.lookup_hash(code));
     let eph = &provider.core.ephemeral;
     let Some(raw) = eph.get(&key).await? else {
         return expired();

@@ -19,6 +19,7 @@ use super::tokens;
 use super::types::{AccessTokenData, Grant};
 use crate::crypto::random_token;
 use crate::ephemeral::Write;
+use crate::ephemeral::keys;
 use crate::store::refresh_tokens::{self, NewRefreshToken};
 use crate::store::{now_millis, now_unix};
 
@@ -112,7 +113,7 @@ async fn mint(
         family: family.clone(),
         issued_at_ms: now_millis(),
     };
-    let access_key = format!("at:{}", provider.lookup_hash(&access_token));
+    let access_key = keys::access_token(&provider.lookup_hash(&access_token));
     let access_value = serde_json::to_vec(&data)?;
 
     let refresh_token = match family {

@@ -64,10 +64,7 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
 
 fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>) -> HttpResponse {
     let t = i18n::texts(lang);
-    let open = overview
-        .request
-        .as_ref()
-        .filter(|r| r.status == "pending" || r.status == "collecting");
+    let open = overview.request.as_ref().filter(|r| r.status.is_open());
     let reference = open.and_then(|r| r.reference.clone());
     let (status, next) = status_and_next(t.enrol, &overview, open.is_some());
     let step = step_for(overview.state, overview.request.as_ref());

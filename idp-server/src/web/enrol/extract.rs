@@ -363,7 +363,9 @@ pub fn step_for(state: AccountState, request: Option<&RequestRow>) -> &'static s
         AccountState::EmailVerified => "/inscription/mobile",
         AccountState::PhoneVerified => "/inscription/piece",
         AccountState::IdentitySubmitted | AccountState::Rejected => match request {
-            Some(r) if r.status == "collecting" => "/inscription/en-ligne",
+            Some(r) if r.status == crate::domain::account::RequestStatus::Collecting => {
+                "/inscription/en-ligne"
+            }
             _ if state == AccountState::Rejected => "/compte",
             _ => "/inscription/verification",
         },
@@ -381,7 +383,7 @@ mod tests {
             account_id: "a".into(),
             method: "remote".into(),
             reference: None,
-            status: status.to_owned(),
+            status: crate::domain::account::RequestStatus::parse(status).expect("a known status"),
             challenge: None,
             created_at: 0,
             expires_at: 0,

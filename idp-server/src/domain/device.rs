@@ -1,0 +1,69 @@
+//! Authenticator devices: the states a device can be in.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Stored as text (`store::text_enum!`), the values of `as_str`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Can approve logins.
+    Active,
+    /// Three wrong PINs in a row: refuses everything until a new activation.
+    Locked,
+    /// Revoked by the citizen, support, or a new activation after a lock.
+    Revoked,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceState::Active => "active",
+            DeviceState::Locked => "locked",
+            DeviceState::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => DeviceState::Active,
+            "locked" => DeviceState::Locked,
+            "revoked" => DeviceState::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names() {
+        for s in [
+            DeviceState::Active,
+            DeviceState::Locked,
+            DeviceState::Revoked,
+        ] {
+            assert_eq!(DeviceState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(DeviceState::parse("lost"), None);
+    }
+}
