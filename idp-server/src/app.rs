@@ -127,6 +127,21 @@ pub struct Core {
 }
 
 impl Core {
+    /// Whether the database and the ephemeral store answer within the longer
+    /// of their timeouts (both asked at once).
+    pub async fn probe(&self) -> (bool, bool) {
+        let limit = Duration::from_millis(self.config.database.acquire_timeout_ms)
+            .max(self.config.ephemeral_timeout());
+        let (database, ephemeral) = tokio::join!(
+            tokio::time::timeout(limit, self.db.ping()),
+            tokio::time::timeout(limit, self.ephemeral.ping()),
+        );
+        (
+            matches!(database, Ok(Ok(()))),
+            matches!(ephemeral, Ok(Ok(()))),
+        )
+    }
+
     /// Opens everything; `master_key_env` is normally `IDP_MASTER_KEY`'s value.
     pub async fn init(
         config: Config,

@@ -435,6 +435,11 @@ pub async fn current_id(
 
 /// Starts listening for new challenges of the account (subscribe before
 /// reading, so nothing published in between is missed).
+/// Wakes the browser waiting on challenge `id` when it changes.
+pub fn subscribe_challenge(provider: &Provider, id: &str) -> Subscription {
+    provider.core.ephemeral.subscribe(&challenge_topic(id))
+}
+
 pub fn subscribe_device(provider: &Provider, account_id: &str) -> Subscription {
     provider.core.ephemeral.subscribe(&device_topic(account_id))
 }

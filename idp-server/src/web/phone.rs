@@ -20,7 +20,6 @@ use super::oidc::{logged_in, see_other};
 use super::pages;
 use super::pending::LoginRequest;
 use crate::device::challenge::{self, BrowserStatus};
-use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::oidc::phone::{self as phone_login, Typed, Waiting};
 use crate::oidc::types::AuthRequest;
@@ -169,13 +168,15 @@ pub async fn events_get(
 
 impl Watch {
     fn new(provider: web::Data<Provider>, drain: Drain, request: AuthRequest) -> Self {
-        let topic = challenge::challenge_topic(request.challenge.as_deref().unwrap_or(""));
         Watch {
             _open: provider
                 .core
                 .metrics
                 .open_stream(crate::metrics::Stream::PhoneEvents),
-            wake: provider.core.ephemeral.subscribe(&topic),
+            wake: challenge::subscribe_challenge(
+                &provider,
+                request.challenge.as_deref().unwrap_or(""),
+            ),
             provider,
             request,
             last: None,
