@@ -46,6 +46,24 @@ pub async fn list(core: &Core, account_id: &str) -> Result<Vec<DeviceRow>, Devic
         .await?)
 }
 
+/// What the app's "Mes appareils" shows: every device of the account, the
+/// caller's marked, each with whether it receives notifications.
+pub async fn views(
+    core: &Core,
+    account_id: &str,
+    current: &str,
+) -> Result<Vec<DeviceView>, DeviceError> {
+    let rows = list(core, account_id).await?;
+    let subscribed = core.push.subscribed_devices(account_id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| DeviceView {
+            notifications: Some(subscribed.contains(&row.id)),
+            ..DeviceView::new(row, current)
+        })
+        .collect())
+}
+
 pub async fn rename(
     core: &Core,
     account_id: &str,

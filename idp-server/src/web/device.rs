@@ -301,23 +301,7 @@ pub async fn decision(
 
 pub async fn list_devices(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
     let device = signed_by(&provider, &req).await?;
-    let rows = devices::list(&provider.core, &device.account_id).await?;
-    let subscribed = provider
-        .core
-        .push
-        .subscribed_devices(&device.account_id)
-        .await
-        .map_err(DeviceError::from)?;
-    let views: Vec<DeviceView> = rows
-        .into_iter()
-        .map(|row| {
-            let on = subscribed.contains(&row.id);
-            DeviceView {
-                notifications: Some(on),
-                ..DeviceView::new(row, &device.id)
-            }
-        })
-        .collect();
+    let views = devices::views(&provider.core, &device.account_id, &device.id).await?;
     Ok(json(
         actix_web::http::StatusCode::OK,
         &serde_json::json!({ "devices": views }),
