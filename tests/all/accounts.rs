@@ -114,6 +114,8 @@ async fn state(app: &TestApp, account_id: &str) -> String {
         .unwrap()
         .unwrap()
         .state
+        .as_str()
+        .to_owned()
 }
 
 async fn entries(app: &TestApp, account_id: &str) -> Vec<AuditRow> {
@@ -362,7 +364,7 @@ async fn refusals_leave_nothing_behind(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(account.state, "identity_submitted");
+    assert_eq!(account.state.as_str(), "identity_submitted");
     let before = entries(&app, &account.id).await.len();
 
     let err = admin(&env, &["accounts", "reissue-activation", &person.email])

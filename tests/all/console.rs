@@ -449,7 +449,8 @@ async fn reviewer_clears_the_online_queue(backend: Backend) {
         .await
         .unwrap()
         .unwrap()
-        .state;
+        .state
+        .as_str();
     assert_eq!(state, "verified");
 }
 
@@ -815,7 +816,7 @@ async fn admins_support_accounts_from_the_console(backend: Backend) {
         400,
         "CSRF"
     );
-    assert_eq!(state(&app).await, "verified");
+    assert_eq!(state(&app).await.as_str(), "verified");
 
     let page = console
         .post(
@@ -831,7 +832,7 @@ async fn admins_support_accounts_from_the_console(backend: Backend) {
             .body
             .contains("Compte suspendu.")
     );
-    assert_eq!(state(&app).await, "suspended");
+    assert_eq!(state(&app).await.as_str(), "suspended");
     let page = console
         .post(
             &format!("/comptes/{account_id}/retablir"),
@@ -839,7 +840,7 @@ async fn admins_support_accounts_from_the_console(backend: Backend) {
         )
         .await;
     assert_eq!(page.status, 303);
-    assert_eq!(state(&app).await, "verified");
+    assert_eq!(state(&app).await.as_str(), "verified");
 
     let before = messages_to(&app, &person.mobile).await.len();
     let page = console

@@ -35,7 +35,7 @@ async fn face_to_face_enrolment_end_to_end(backend: Backend) {
     let person = Person::new(1);
     let mut browser = enrol_until_choice(&app, &person, "identity_card").await;
     let account = account_of(&app, &person.email).await;
-    assert_eq!(account.state, "identity_submitted");
+    assert_eq!(account.state.as_str(), "identity_submitted");
     assert_eq!(account.phone.as_deref(), Some(person.mobile.as_str()));
 
     let page = submit(
@@ -72,7 +72,7 @@ async fn face_to_face_enrolment_end_to_end(backend: Backend) {
         .expect("reference email");
     assert!(mail.html.as_deref().unwrap().contains("<svg"));
     assert_eq!(
-        account_of(&app, &person.email).await.state,
+        account_of(&app, &person.email).await.state.as_str(),
         "awaiting_verification_face_to_face"
     );
 
@@ -149,7 +149,7 @@ async fn face_to_face_enrolment_end_to_end(backend: Backend) {
     let page = submit(&mut browser, "/compte/annuler", &[]).await;
     assert!(page.body.contains("annulée"), "{}", page.body);
     assert_eq!(
-        account_of(&app, &person.email).await.state,
+        account_of(&app, &person.email).await.state.as_str(),
         "identity_submitted"
     );
     let id = account.id.clone();
@@ -301,7 +301,7 @@ async fn online_verification_request(backend: Backend) {
         page.body
     );
     assert_eq!(
-        account_of(&app, &person.email).await.state,
+        account_of(&app, &person.email).await.state.as_str(),
         "awaiting_verification_remote"
     );
     let id = account.id.clone();
@@ -634,7 +634,7 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
     }
     // Nothing half-written: still no identity, state unchanged.
     let account = account_of(&app, &person.email).await;
-    assert_eq!(account.state, "phone_verified");
+    assert_eq!(account.state.as_str(), "phone_verified");
     let id = account.id.clone();
     assert!(
         app.core
@@ -660,7 +660,7 @@ async fn forms_need_their_csrf_token_and_steps_follow_the_state(backend: Backend
         .await;
     assert_eq!(page.status, 400);
     assert_eq!(
-        account_of(&app, &person.email).await.state,
+        account_of(&app, &person.email).await.state.as_str(),
         "identity_submitted"
     );
     // Back to earlier steps: sent forward to where the account is.
@@ -889,7 +889,7 @@ async fn used_email_phone_and_document_lead_nowhere(backend: Backend) {
         page.body
     );
     assert_eq!(
-        account_of(&app, &second.email).await.state,
+        account_of(&app, &second.email).await.state.as_str(),
         "phone_verified"
     );
 }

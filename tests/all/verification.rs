@@ -95,7 +95,7 @@ async fn clerk_verifies_a_reference_and_the_citizen_gets_an_activation_code(back
         })
         .await
         .unwrap();
-    assert_eq!(account.state, "verified");
+    assert_eq!(account.state.as_str(), "verified");
     assert!(identity.verified_at.is_some());
     assert_eq!(
         identity.verification_method.as_deref(),
@@ -254,7 +254,8 @@ async fn verification_refusals(backend: Backend) {
             .await
             .unwrap()
             .unwrap()
-            .state,
+            .state
+            .as_str(),
         "awaiting_verification_face_to_face"
     );
     // Rejected with a reason; then the reference is spent.
@@ -357,7 +358,10 @@ async fn two_clerks_deciding_at_once_exactly_one_succeeds(backend: Backend) {
         .unwrap()
         .unwrap()
         .state;
-    assert!(state == "verified" || state == "rejected", "{state}");
+    assert!(
+        state.as_str() == "verified" || state.as_str() == "rejected",
+        "{state}"
+    );
     let entries = app
         .core
         .db
@@ -413,7 +417,7 @@ async fn reviewer_decides_an_online_request(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(account.state, "awaiting_verification_remote");
+    assert_eq!(account.state.as_str(), "awaiting_verification_remote");
     let id = account.id.clone();
     let request = app
         .core

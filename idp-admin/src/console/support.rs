@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use idp_server::domain::account::AccountState;
 use idp_server::notify::mask_phone;
 use idp_server::store::accounts::AccountRow;
 use idp_server::support::{self, Overview, SupportError};
@@ -91,7 +92,7 @@ impl AccountView {
         AccountView {
             id: row.id.clone(),
             email: row.email.clone(),
-            state: row.state.clone(),
+            state: row.state.as_str().to_owned(),
             phone: row
                 .phone
                 .as_deref()
@@ -118,8 +119,11 @@ impl AccountView {
                     revocable: d.state != idp_server::domain::device::DeviceState::Revoked,
                 })
                 .collect(),
-            suspended: row.state == "suspended",
-            may_reissue: matches!(row.state.as_str(), "verified" | "active" | "device_locked"),
+            suspended: row.state == AccountState::Suspended,
+            may_reissue: matches!(
+                row.state,
+                AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+            ),
             audit: o
                 .audit
                 .iter()

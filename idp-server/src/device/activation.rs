@@ -75,11 +75,11 @@ async fn credentials(
 
 /// The account event an activation applies in `state`, `None` when it adds
 /// a device to an active account, an error when activation is not possible.
-fn activation_event(state: &str) -> Result<Option<AccountEvent>, DeviceError> {
-    match AccountState::parse(state) {
-        Some(AccountState::Verified) => Ok(Some(AccountEvent::Activate)),
-        Some(AccountState::DeviceLocked) => Ok(Some(AccountEvent::UnlockDevice)),
-        Some(AccountState::Active) => Ok(None),
+fn activation_event(state: AccountState) -> Result<Option<AccountEvent>, DeviceError> {
+    match state {
+        AccountState::Verified => Ok(Some(AccountEvent::Activate)),
+        AccountState::DeviceLocked => Ok(Some(AccountEvent::UnlockDevice)),
+        AccountState::Active => Ok(None),
         _ => Err(DeviceError::NotActivatable),
     }
 }
@@ -108,7 +108,7 @@ pub async fn activate(
         ));
     }
     let account = credentials(provider, &request.email, &request.password, ip).await?;
-    activation_event(&account.state)?;
+    activation_event(account.state)?;
 
     let device_id = uuid::Uuid::new_v4().to_string();
     let verifier = pin_verifier(&provider.core.subkeys.pin_pepper, &device_id, &pin);
@@ -121,7 +121,7 @@ pub async fn activate(
             let Some(current) = crate::store::accounts::by_id(conn, &account_id)? else {
                 return Ok(Outcome::Refused(DeviceError::NotActivatable));
             };
-            let event = match activation_event(&current.state) {
+            let event = match activation_event(current.state) {
                 Ok(event) => event,
                 Err(e) => return Ok(Outcome::Refused(e)),
             };
@@ -204,7 +204,7 @@ pub async fn activate(
                         },
                     )?;
                     match moved {
-                        Ok(moved) => moved.to.as_str().to_owned(),
+                        Ok(moved) => moved.to,
                         Err(Refused::Raced { .. }) => {
                             return Ok(Outcome::Refused(DeviceError::NotActivatable));
                         }
@@ -214,7 +214,7 @@ pub async fn activate(
                     }
                 }
                 None => {
-                    let entry = activate(conn, &current.state, 0)?;
+                    let entry = activate(conn, current.state.as_str(), 0)?;
                     audit::append(
                         conn,
                         &AuditEvent {
@@ -224,12 +224,10 @@ pub async fn activate(
                             details: entry.details,
                         },
                     )?;
-                    current.state.clone()
+                    current.state
                 }
             };
-            Ok(Outcome::Activated(
-                AccountState::parse(&state).map_or("active", AccountState::as_str),
-            ))
+            Ok(Outcome::Activated(state.as_str()))
         })
         .await?;
     match outcome {
@@ -278,7 +276,7 @@ pub async fn request_code(
     ip: &str,
 ) -> Result<(), DeviceError> {
     let account = credentials(provider, email, password, ip).await?;
-    activation_event(&account.state)?;
+    activation_event(account.state)?;
     let limit = Limit {
         name: "activation:code_requests",
         max: CODE_REQUESTS_PER_HOUR,
@@ -315,22 +313,20 @@ mod tests {
 
     #[test]
     fn activation_is_possible_from_verified_active_and_locked_only() {
+        let event = |s: &str| activation_event(AccountState::parse(s).expect("a state"));
+        assert_eq!(event("verified").unwrap(), Some(AccountEvent::Activate));
         assert_eq!(
-            activation_event("verified").unwrap(),
-            Some(AccountEvent::Activate)
-        );
-        assert_eq!(
-            activation_event("device_locked").unwrap(),
+            event("device_locked").unwrap(),
             Some(AccountEvent::UnlockDevice)
         );
-        assert_eq!(activation_event("active").unwrap(), None);
+        assert_eq!(event("active").unwrap(), None);
         for state in [
             "email_verified",
             "suspended",
             "rejected",
             "awaiting_verification_remote",
         ] {
-            assert!(activation_event(state).is_err(), "{state}");
+            assert!(event(state).is_err(), "{state}");
         }
     }
 }

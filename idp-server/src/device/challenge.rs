@@ -707,7 +707,7 @@ fn pin_outcome(
         let Some((account, identity)) = accounts::with_identity(conn, account_id)? else {
             return Ok(PinOutcome::AccountInactive);
         };
-        if account.state != AccountState::Active.as_str() {
+        if account.state != AccountState::Active {
             return Ok(PinOutcome::AccountInactive);
         }
         if !devices::pin_success(conn, device_id)? {

@@ -30,7 +30,17 @@ impl VerificationMethod {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stored as text (`store::text_enum!`), the values of `as_str`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum AccountState {
     EmailVerified,
     PhoneVerified,
@@ -242,6 +252,13 @@ impl RequestStatus {
 impl fmt::Display for RequestStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+/// Serialised as its stored name (what the CLI's JSON and exports show).
+impl Serialize for AccountState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -348,7 +348,7 @@ pub async fn state(
         .db
         .read(move |conn| accounts::by_id(conn, &id))
         .await?;
-    Ok(account.and_then(|a| AccountState::parse(&a.state)))
+    Ok(account.map(|a| a.state))
 }
 
 /// Applies `event` in one transaction with its audit entry; `extra` runs in
@@ -1186,9 +1186,7 @@ pub async fn overview(
             let Some(account) = accounts::by_id(conn, &id)? else {
                 return Ok(None);
             };
-            let Some(state) = AccountState::parse(&account.state) else {
-                return Ok(None);
-            };
+            let state = account.state;
             Ok(Some(Overview {
                 email: account.email,
                 phone: account.phone,

@@ -537,7 +537,7 @@ async fn account_suspended(provider: &Provider, account_id: &str) -> Result<bool
         .db
         .read(move |conn| crate::store::accounts::by_id(conn, &id))
         .await?;
-    Ok(account.is_none_or(|a| a.state == "suspended"))
+    Ok(account.is_none_or(|a| a.state == crate::domain::account::AccountState::Suspended))
 }
 
 /// The highest level a login offered by this provider can reach (approval

@@ -142,7 +142,7 @@ pub async fn check_credentials(
     let Some(account) = account.filter(|a| matches && a.password_hash.is_some()) else {
         return Ok(Err(LoginFailure::Invalid));
     };
-    if account.state == "suspended" {
+    if account.state == crate::domain::account::AccountState::Suspended {
         return Ok(Err(LoginFailure::Suspended));
     }
     if let Some(count) = &by_account {

@@ -110,7 +110,7 @@ pub fn transition(
 #[derive(Debug, Clone, Queryable)]
 pub struct AccountRow {
     pub id: String,
-    pub state: String,
+    pub state: AccountState,
     pub email: String,
     pub password_hash: Option<String>,
     pub phone: Option<String>,
@@ -171,11 +171,11 @@ pub fn approver_by_phone(
     use super::schema::devices as d;
     Ok(a::table
         .filter(a::phone.eq(phone))
-        .filter(a::state.eq("active"))
+        .filter(a::state.eq(AccountState::Active))
         .filter(diesel::dsl::exists(
             d::table
                 .filter(d::account_id.eq(a::id))
-                .filter(d::state.eq("active")),
+                .filter(d::state.eq(crate::domain::device::DeviceState::Active)),
         ))
         .order(a::created_at.asc())
         .select(a::id)

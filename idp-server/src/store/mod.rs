@@ -91,6 +91,7 @@ macro_rules! text_enum {
     };
 }
 
+text_enum!(crate::domain::account::AccountState);
 text_enum!(crate::domain::account::RequestStatus);
 text_enum!(crate::domain::agent::Role);
 text_enum!(crate::domain::device::DeviceState);

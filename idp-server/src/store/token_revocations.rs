@@ -33,12 +33,12 @@ pub fn access_token_stands(
     issued_at_ms: i64,
     family: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let state: Option<String> = a::table
+    let state: Option<crate::domain::account::AccountState> = a::table
         .filter(a::id.eq(account_id))
         .select(a::state)
         .first(conn)
         .optional()?;
-    if state.is_none_or(|s| s == "suspended") {
+    if state.is_none_or(|s| s == crate::domain::account::AccountState::Suspended) {
         return Ok(false);
     }
     let revoked_at: Option<i64> = t::table

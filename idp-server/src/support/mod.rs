@@ -83,7 +83,7 @@ pub async fn find(db: &Db, lookup: &Lookup) -> Result<AccountRow, SupportError> 
             // email_verified may hold it as unconfirmed input.
             let confirmed: Vec<&AccountRow> = found
                 .iter()
-                .filter(|a| a.state != AccountState::EmailVerified.as_str())
+                .filter(|a| a.state != AccountState::EmailVerified)
                 .collect();
             match (confirmed.as_slice(), found.as_slice()) {
                 ([one], _) => Ok((*one).clone()),
@@ -107,8 +107,8 @@ fn current_state(
     id: &str,
 ) -> Result<AccountState, StoreError> {
     accounts::by_id(conn, id)?
-        .and_then(|a| AccountState::parse(&a.state))
-        .ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished or has no known state")))
+        .map(|a| a.state)
+        .ok_or_else(|| StoreError::Corrupt(format!("account {id} vanished")))
 }
 
 /// What support sees of an account (never the document number).
@@ -276,8 +276,7 @@ pub async fn reissue_activation(
     row: &AccountRow,
     actor: &str,
 ) -> Result<Option<i64>, SupportError> {
-    let state = AccountState::parse(&row.state)
-        .ok_or_else(|| usage(format!("the account has an unknown state {:?}", row.state)))?;
+    let state = row.state;
     if !matches!(
         state,
         AccountState::Verified | AccountState::Active | AccountState::DeviceLocked

@@ -73,7 +73,7 @@ pub async fn refresh(
         .db
         .read(move |conn| accounts::by_id(conn, &account_id))
         .await?;
-    if account.is_none_or(|a| a.state == "suspended") {
+    if account.is_none_or(|a| a.state == crate::domain::account::AccountState::Suspended) {
         revoke_family(provider, &row.family_id).await?;
         return Ok(Err(OAuthError::invalid_grant(
             "the account is no longer active",
