@@ -514,11 +514,17 @@ async fn gone_subscriptions_are_deleted_and_busy_services_retried(backend: Backe
         .await
     );
     assert_eq!(audit_count(&app, "push.subscription_gone"), 1);
-    let text = metrics(&app).await;
+    // The failure is counted once the delivery task returns, just after the
+    // subscription is deleted.
     assert!(
-        text.contains("idp_push_failures_total{outcome=\"gone\"} 1\n"),
-        "{text}"
+        eventually(Duration::from_secs(2), || async {
+            metrics(&app)
+                .await
+                .contains("idp_push_failures_total{outcome=\"gone\"} 1\n")
+        })
+        .await
     );
+    let text = metrics(&app).await;
     assert!(text.contains("idp_push_subscriptions 0\n"), "{text}");
     let listed = device.devices().await.unwrap();
     assert_eq!(listed[0]["notifications"], false, "{listed:?}");
