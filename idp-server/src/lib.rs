@@ -19,6 +19,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod oidc;
+pub mod outcome;
 pub mod ratelimit;
 pub mod store;
 pub mod support;
