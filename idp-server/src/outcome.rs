@@ -70,3 +70,38 @@ failed_from!(crate::device::DeviceError:
     crate::crypto::CryptoError,
     serde_json::Error,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::error::OidcError;
+    use crate::store::StoreError;
+
+    fn store_fails() -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+
+    fn service(refuse_it: bool) -> Result<u8, ServiceError<&'static str, OidcError>> {
+        if refuse_it {
+            return refuse("no");
+        }
+        store_fails()?;
+        Ok(1)
+    }
+
+    #[test]
+    fn question_mark_on_an_infrastructure_error_is_failed() {
+        assert!(matches!(
+            service(false),
+            Err(ServiceError::Failed(OidcError::Store(
+                StoreError::Unavailable(_)
+            )))
+        ));
+    }
+
+    #[test]
+    fn a_refusal_keeps_its_type_and_can_be_mapped() {
+        let refused = service(true).map_err(|e| e.map_refused(str::len));
+        assert!(matches!(refused, Err(ServiceError::Refused(2))));
+    }
+}

@@ -738,6 +738,52 @@ fn bearer_challenge(error: Option<&crate::oidc::error::OAuthError>) -> HttpRespo
 }
 
 #[cfg(test)]
+mod outcome_tests {
+    use super::*;
+    use crate::oidc::client_auth::ClientAuthError;
+    use crate::oidc::error::{OAuthError, OidcError};
+    use crate::outcome::ServiceError;
+
+    #[test]
+    fn a_refused_client_is_401_with_a_basic_challenge() {
+        let refused: ServiceError<ClientAuthError, OidcError> =
+            ServiceError::Refused(ClientAuthError {
+                error: OAuthError::invalid_client("bad credentials"),
+                basic: true,
+            });
+        let response = ProtocolError::from(refused).error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response
+                .headers()
+                .get(actix_web::http::header::WWW_AUTHENTICATE)
+                .unwrap(),
+            "Basic realm=\"sesame\""
+        );
+    }
+
+    #[test]
+    fn a_failed_service_is_503_and_a_refused_token_a_bearer_challenge() {
+        let failed: ServiceError<OAuthError, OidcError> =
+            ServiceError::Failed(crate::store::StoreError::Unavailable("down".into()).into());
+        assert_eq!(
+            ProtocolError::bearer(failed).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let refused = ServiceError::Refused(OAuthError::invalid_token("expired"));
+        let response = ProtocolError::bearer(refused).error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response
+            .headers()
+            .get(actix_web::http::header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(challenge.contains("error=\"invalid_token\""));
+    }
+}
+
+#[cfg(test)]
 mod page_tests {
     use super::*;
     use crate::oidc::types::Lang;
