@@ -19,6 +19,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod oidc;
+pub mod outcome;
 pub mod push;
 pub mod ratelimit;
 pub mod store;

@@ -65,11 +65,15 @@ async fn credentials(
     password: &str,
     ip: &str,
 ) -> Result<AccountRow, DeviceError> {
-    match login::check_credentials(provider, email, password, ip).await? {
+    use crate::outcome::ServiceError::{Failed, Refused};
+    match login::check_credentials(provider, email, password, ip).await {
         Ok(account) => Ok(account),
-        Err(LoginFailure::Invalid) => Err(DeviceError::InvalidCredentials),
-        Err(LoginFailure::Suspended) => Err(DeviceError::NotActivatable),
-        Err(LoginFailure::Throttled { retry_after }) => Err(DeviceError::Throttled { retry_after }),
+        Err(Refused(LoginFailure::Invalid)) => Err(DeviceError::InvalidCredentials),
+        Err(Refused(LoginFailure::Suspended)) => Err(DeviceError::NotActivatable),
+        Err(Refused(LoginFailure::Throttled { retry_after })) => {
+            Err(DeviceError::Throttled { retry_after })
+        }
+        Err(Failed(e)) => Err(e.into()),
     }
 }
 

@@ -59,24 +59,7 @@ pub enum EnrolError {
 /// Why an enrolment step did not happen: the person's input or a limit,
 /// which the step's page shows (`Refused`), or the infrastructure (`Failed`).
 /// The web layer says how each refusal reads (`web::error::UserFacing`).
-#[derive(Debug, thiserror::Error)]
-pub enum StepError<P> {
-    #[error("refused: {0:?}")]
-    Refused(P),
-    #[error(transparent)]
-    Failed(#[from] EnrolError),
-}
-
-macro_rules! step_error_from {
-    ($($source:ty),*) => {$(
-        impl<P> From<$source> for StepError<P> {
-            fn from(e: $source) -> Self {
-                StepError::Failed(e.into())
-            }
-        }
-    )*};
-}
-step_error_from!(StoreError, EphemeralError, NotifyError, OidcError);
+pub type StepError<P> = crate::outcome::ServiceError<P, EnrolError>;
 
 /// Too many enrolments started from one address: wait `retry_after` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use crate::domain::acr::Acr;
 use crate::domain::scope;
 use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, PreparedSet, Write};
+use crate::outcome::{ServiceError, refuse};
 use crate::ratelimit::{Limit, address_bucket};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::{consents, now_unix};
@@ -594,18 +595,18 @@ pub async fn resume(
     provider: &Provider,
     id: &str,
     browser: &str,
-) -> Result<Result<(AuthRequest, Arc<Client>), Refusal>, OidcError> {
+) -> Result<(AuthRequest, Arc<Client>), ServiceError<Refusal, OidcError>> {
     let Some(raw) = provider.core.ephemeral.get(&request_key(id)).await? else {
-        return Ok(Err(Refusal::UnknownRequest));
+        return refuse(Refusal::UnknownRequest);
     };
     let request: AuthRequest = serde_json::from_slice(&raw)?;
     if !crate::crypto::constant_time_eq(request.browser.as_bytes(), browser.as_bytes()) {
-        return Ok(Err(Refusal::UnknownRequest));
+        return refuse(Refusal::UnknownRequest);
     }
     let Some(client) = provider.clients.get(&request.client_id).await? else {
-        return Ok(Err(Refusal::UnknownClient));
+        return refuse(Refusal::UnknownClient);
     };
-    Ok(Ok((request, client)))
+    Ok((request, client))
 }
 
 /// Scopes the person still has to agree to for this client.

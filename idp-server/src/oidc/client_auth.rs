@@ -16,6 +16,7 @@ use super::error::{OAuthError, OidcError};
 use crate::domain::client::ClientAuthMethod;
 use crate::ephemeral::EphemeralStore;
 use crate::ephemeral::keys;
+use crate::outcome::{ServiceError, refuse};
 use crate::store::now_unix;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -63,18 +64,18 @@ impl Presented {
     }
 }
 
-fn deny(description: &str, basic: bool) -> Result<Result<Arc<Client>, ClientAuthError>, OidcError> {
-    Ok(Err(ClientAuthError {
+/// The client, or why it is not authenticated (`Refused`), or the store failed.
+pub type Authenticated = Result<Arc<Client>, ServiceError<ClientAuthError, OidcError>>;
+
+fn deny(description: &str, basic: bool) -> Authenticated {
+    refuse(ClientAuthError {
         error: OAuthError::invalid_client(description),
         basic,
-    }))
+    })
 }
 
 /// Authenticates the calling client with the method it registered.
-pub async fn authenticate(
-    provider: &Provider,
-    presented: Presented,
-) -> Result<Result<Arc<Client>, ClientAuthError>, OidcError> {
+pub async fn authenticate(provider: &Provider, presented: Presented) -> Authenticated {
     let basic = presented.basic.is_some();
     let assertion_id = match (&presented.assertion, &presented.assertion_type) {
         (Some(assertion), Some(kind)) if kind == ASSERTION_TYPE => unverified_issuer(assertion),
@@ -100,14 +101,12 @@ pub async fn authenticate(
     };
     match client.metadata.auth_method {
         ClientAuthMethod::ClientSecretBasic => match &presented.basic {
-            Some((_, secret)) if provider.clients.verify_secret(&client, secret) => Ok(Ok(client)),
+            Some((_, secret)) if provider.clients.verify_secret(&client, secret) => Ok(client),
             Some(_) => deny("unknown client or bad credentials", true),
             None => deny("this client must authenticate with HTTP Basic", true),
         },
         ClientAuthMethod::ClientSecretPost => match (&presented.basic, &presented.client_secret) {
-            (None, Some(secret)) if provider.clients.verify_secret(&client, secret) => {
-                Ok(Ok(client))
-            }
+            (None, Some(secret)) if provider.clients.verify_secret(&client, secret) => Ok(client),
             (None, Some(_)) => deny("unknown client or bad credentials", false),
             _ => deny(
                 "this client must send client_secret in the form body",
@@ -116,9 +115,10 @@ pub async fn authenticate(
         },
         ClientAuthMethod::PrivateKeyJwt => match &presented.assertion {
             Some(assertion) if !basic && presented.client_secret.is_none() => {
-                match verify_assertion(provider, &client, assertion).await? {
-                    Ok(()) => Ok(Ok(client)),
-                    Err(reason) => deny(&reason, false),
+                match verify_assertion(provider, &client, assertion).await {
+                    Ok(()) => Ok(client),
+                    Err(ServiceError::Refused(reason)) => deny(&reason, false),
+                    Err(ServiceError::Failed(e)) => Err(e.into()),
                 }
             }
             _ => deny("this client must authenticate with private_key_jwt", basic),
@@ -127,7 +127,7 @@ pub async fn authenticate(
             if basic || presented.client_secret.is_some() || presented.assertion.is_some() {
                 deny("this public client has no credentials", basic)
             } else {
-                Ok(Ok(client))
+                Ok(client)
             }
         }
     }
@@ -148,9 +148,9 @@ async fn verify_assertion(
     provider: &Provider,
     client: &Client,
     assertion: &str,
-) -> Result<Result<(), String>, OidcError> {
+) -> Result<(), ServiceError<String, OidcError>> {
     let Ok(header) = jwt::decode_header(assertion) else {
-        return Ok(Err("client_assertion is not a JWT".into()));
+        return refuse("client_assertion is not a JWT".into());
     };
     let alg = header.claim("alg").and_then(|v| v.as_str()).unwrap_or("");
     let kid = header.claim("kid").and_then(|v| v.as_str());
@@ -183,14 +183,10 @@ async fn verify_assertion(
         }
     }
     let Some(claims) = verified else {
-        return Ok(Err(
-            "client_assertion signature does not verify with the client's keys".into(),
-        ));
+        return refuse("client_assertion signature does not verify with the client's keys".into());
     };
     if claims.issuer() != Some(client.id.as_str()) || claims.subject() != Some(client.id.as_str()) {
-        return Ok(Err(
-            "client_assertion iss and sub must be the client_id".into()
-        ));
+        return refuse("client_assertion iss and sub must be the client_id".into());
     }
     let token_endpoint = provider.endpoint(super::paths::TOKEN);
     let audience_ok = claims.audience().is_some_and(|aud| {
@@ -198,9 +194,7 @@ async fn verify_assertion(
             .any(|a| *a == token_endpoint || *a == provider.issuer())
     });
     if !audience_ok {
-        return Ok(Err(
-            "client_assertion aud must be the token endpoint or the issuer".into(),
-        ));
+        return refuse("client_assertion aud must be the token endpoint or the issuer".into());
     }
     let now = now_unix();
     let exp = claims
@@ -208,18 +202,16 @@ async fn verify_assertion(
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs() as i64);
     let Some(exp) = exp else {
-        return Ok(Err("client_assertion exp is required".into()));
+        return refuse("client_assertion exp is required".into());
     };
     if exp + CLOCK_SKEW < now {
-        return Ok(Err("client_assertion has expired".into()));
+        return refuse("client_assertion has expired".into());
     }
     if exp - now > MAX_ASSERTION_LIFETIME {
-        return Ok(Err(
-            "client_assertion lives too long (at most 5 minutes)".into()
-        ));
+        return refuse("client_assertion lives too long (at most 5 minutes)".into());
     }
     let Some(jti) = claims.jwt_id().filter(|j| !j.is_empty()) else {
-        return Ok(Err("client_assertion jti is required".into()));
+        return refuse("client_assertion jti is required".into());
     };
     let remaining = Duration::from_secs((exp - now + CLOCK_SKEW).max(1) as u64);
     let fresh = provider
@@ -232,7 +224,7 @@ async fn verify_assertion(
         )
         .await?;
     if !fresh {
-        return Ok(Err("client_assertion jti has already been used".into()));
+        return refuse("client_assertion jti has already been used".into());
     }
-    Ok(Ok(()))
+    Ok(())
 }

@@ -11,20 +11,18 @@ use super::error::OidcError;
 use super::token::{describe, refresh_token_row};
 use super::types::Grant;
 use super::userinfo::access_token;
+use crate::outcome::ServiceError;
 use crate::store::now_unix;
 
 pub async fn introspect(
     provider: &Provider,
     basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
-) -> Result<Result<Value, ClientAuthError>, OidcError> {
-    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
-        Ok(client) => client,
-        Err(e) => return Ok(Err(e)),
-    };
+) -> Result<Value, ServiceError<ClientAuthError, OidcError>> {
+    let client = client_auth::authenticate(provider, Presented::new(basic, form)).await?;
     let inactive = json!({ "active": false });
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
-        return Ok(Ok(inactive));
+        return Ok(inactive);
     };
     if let Some(data) = access_token(provider, token).await?
         && data.grant.client_id == client.id
@@ -33,7 +31,7 @@ pub async fn introspect(
         body["active"] = json!(true);
         body["token_type"] = json!("Bearer");
         body["exp"] = json!(data.expires_at);
-        return Ok(Ok(body));
+        return Ok(body);
     }
     let row = refresh_token_row(provider, token).await?;
     if let Some(row) = row
@@ -47,7 +45,7 @@ pub async fn introspect(
         body["active"] = json!(true);
         body["token_type"] = json!("refresh_token");
         body["exp"] = json!(row.expires_at);
-        return Ok(Ok(body));
+        return Ok(body);
     }
-    Ok(Ok(inactive))
+    Ok(inactive)
 }

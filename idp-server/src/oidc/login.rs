@@ -19,6 +19,7 @@ use crate::domain::acr::{self, Acr, Authentication};
 use crate::domain::email::Email;
 use crate::ephemeral::{EphemeralStore, keys};
 use crate::metrics::LoginOutcome;
+use crate::outcome::{ServiceError, refuse};
 use crate::ratelimit::Limit;
 use crate::store::accounts;
 use crate::store::audit::{self, AuditEvent};
@@ -92,7 +93,7 @@ pub async fn check_credentials(
     email: &str,
     password: &str,
     client_ip: &str,
-) -> Result<Result<accounts::AccountRow, LoginFailure>, OidcError> {
+) -> Result<accounts::AccountRow, ServiceError<LoginFailure, OidcError>> {
     let email = Email::parse(email).ok();
     let core = &provider.core;
     let by_ip = PASSWORD_IP
@@ -115,9 +116,9 @@ pub async fn check_credentials(
         _ => None,
     };
     if let Some((limit, count)) = refusal {
-        return Ok(Err(LoginFailure::Throttled {
+        return refuse(LoginFailure::Throttled {
             retry_after: limit.refuse(core, count).await?,
-        }));
+        });
     }
 
     let account = match &email {
@@ -140,15 +141,15 @@ pub async fn check_credentials(
         .await
         .map_err(|e| OidcError::Internal(e.to_string()))?;
     let Some(account) = account.filter(|a| matches && a.password_hash.is_some()) else {
-        return Ok(Err(LoginFailure::Invalid));
+        return refuse(LoginFailure::Invalid);
     };
     if account.state == crate::domain::account::AccountState::Suspended {
-        return Ok(Err(LoginFailure::Suspended));
+        return refuse(LoginFailure::Suspended);
     }
     if let Some(count) = &by_account {
         core.ephemeral.delete(&count.key).await?;
     }
-    Ok(Ok(account))
+    Ok(account)
 }
 
 /// Checks email + password. On success returns the authentication to attach
@@ -158,19 +159,20 @@ pub async fn password(
     email: &str,
     password: &str,
     client_ip: &str,
-) -> Result<Result<Authenticated, LoginFailure>, OidcError> {
+) -> Result<Authenticated, ServiceError<LoginFailure, OidcError>> {
     let metrics = &provider.core.metrics;
     metrics.login_started(Acr::Eidas1);
-    let account = match check_credentials(provider, email, password, client_ip).await? {
+    let account = match check_credentials(provider, email, password, client_ip).await {
         Ok(account) => account,
-        Err(failure) => {
+        Err(ServiceError::Failed(e)) => return Err(ServiceError::Failed(e)),
+        Err(ServiceError::Refused(failure)) => {
             let outcome = match failure {
                 LoginFailure::Invalid => LoginOutcome::WrongPassword,
                 LoginFailure::Throttled { .. } => LoginOutcome::Throttled,
                 LoginFailure::Suspended => LoginOutcome::Suspended,
             };
             metrics.login_outcome(Acr::Eidas1, outcome);
-            return Ok(Err(failure));
+            return refuse(failure);
         }
     };
     let person = Person::load(provider, &account.id)
@@ -202,5 +204,5 @@ pub async fn password(
         })
         .await?;
     metrics.login_outcome(Acr::Eidas1, LoginOutcome::Approved);
-    Ok(Ok(auth))
+    Ok(auth)
 }

@@ -8,6 +8,7 @@ use super::clients::Client;
 use super::types::{AuthRequest, Authenticated};
 use crate::device::DeviceError;
 use crate::device::challenge::{self, BrowserStatus, StartRefusal, StartRequest};
+use crate::outcome::{ServiceError, refuse};
 
 /// What the browser sent with its number.
 pub struct Typed<'a> {
@@ -24,7 +25,7 @@ pub async fn start(
     request: &mut AuthRequest,
     client: &Client,
     typed: Typed<'_>,
-) -> Result<Result<(), StartRefusal>, DeviceError> {
+) -> Result<(), ServiceError<StartRefusal, DeviceError>> {
     let challenge_id = challenge::new_id()?;
     let previous = request.challenge.replace(challenge_id.clone());
     let save = authorize::prepare_save(request)?;
@@ -45,9 +46,9 @@ pub async fn start(
     if let Err(refusal) = started {
         request.challenge = previous;
         authorize::keep(provider, request).await?;
-        return Ok(Err(refusal));
+        return refuse(refusal);
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Where the waiting page stands.

@@ -10,6 +10,7 @@ use super::token::{refresh_token_row, revoke_family};
 use super::userinfo::access_token;
 use crate::ephemeral::EphemeralStore;
 use crate::ephemeral::keys;
+use crate::outcome::ServiceError;
 
 pub enum Revocation {
     Done,
@@ -22,9 +23,10 @@ pub async fn revoke(
     basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
 ) -> Result<Revocation, OidcError> {
-    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
+    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await {
         Ok(client) => client,
-        Err(e) => return Ok(Revocation::Client(e)),
+        Err(ServiceError::Refused(e)) => return Ok(Revocation::Client(e)),
+        Err(ServiceError::Failed(e)) => return Err(e),
     };
     let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
         return Ok(Revocation::Invalid(OAuthError::invalid_request(

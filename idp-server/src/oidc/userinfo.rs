@@ -11,6 +11,7 @@ use super::types::AccessTokenData;
 use crate::crypto::SigningAlg;
 use crate::ephemeral::EphemeralStore;
 use crate::ephemeral::keys;
+use crate::outcome::{ServiceError, refuse};
 use crate::store::{now_unix, token_revocations};
 
 pub enum Userinfo {
@@ -56,26 +57,24 @@ pub async fn access_token(
 pub async fn userinfo(
     provider: &Provider,
     token: &str,
-) -> Result<Result<Userinfo, OAuthError>, OidcError> {
+) -> Result<Userinfo, ServiceError<OAuthError, OidcError>> {
     let Some(data) = access_token(provider, token).await? else {
-        return Ok(Err(OAuthError::invalid_token(
+        return refuse(OAuthError::invalid_token(
             "the access token is invalid or has expired",
-        )));
+        ));
     };
     if !data.grant.scopes.iter().any(|s| s == "openid") {
-        return Ok(Err(OAuthError::invalid_token(
+        return refuse(OAuthError::invalid_token(
             "the access token was not issued for openid",
-        )));
+        ));
     }
     let Some(client) = provider.clients.get(&data.grant.client_id).await? else {
-        return Ok(Err(OAuthError::invalid_token(
+        return refuse(OAuthError::invalid_token(
             "the client of this token no longer exists",
-        )));
+        ));
     };
     let Some(person) = Person::load(provider, &data.grant.account_id).await? else {
-        return Ok(Err(OAuthError::invalid_token(
-            "the account no longer exists",
-        )));
+        return refuse(OAuthError::invalid_token("the account no longer exists"));
     };
     let names = claims::requested_claims(&data.grant.scopes, &data.grant.claims.userinfo);
     let mut body = Map::new();
@@ -90,7 +89,7 @@ pub async fn userinfo(
         .as_deref()
         .and_then(SigningAlg::parse)
     {
-        None => Ok(Ok(Userinfo::Json(body))),
+        None => Ok(Userinfo::Json(body)),
         Some(alg) => {
             body.insert("iss".into(), json!(provider.issuer()));
             body.insert("aud".into(), json!(client.id));
@@ -103,7 +102,7 @@ pub async fn userinfo(
                 client.metadata.userinfo_encryption.as_ref(),
             )
             .await?;
-            Ok(Ok(Userinfo::Jwt(jwt)))
+            Ok(Userinfo::Jwt(jwt))
         }
     }
 }

@@ -461,6 +461,38 @@ impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
     }
 }
 
+/// A service outcome (`outcome::ServiceError`) inside a page handler: the
+/// failure becomes the 503/500 page; the refusal becomes its own error page
+/// ([`UserFacing`]) or goes back to the handler, which shows it on its form.
+pub trait OnRefusal<T, R> {
+    /// The refusal as its [`UserFacing`] error page.
+    fn or_refused_page(self, lang: crate::oidc::types::Lang) -> Result<T, PageError>
+    where
+        R: UserFacing;
+    /// The refusal for the handler to show (`Ok(Err(refusal))`).
+    fn refusal_or_page(self, lang: crate::oidc::types::Lang) -> Result<Result<T, R>, PageError>;
+}
+
+impl<T, R, E: Into<WebError>> OnRefusal<T, R> for Result<T, crate::outcome::ServiceError<R, E>> {
+    fn or_refused_page(self, lang: crate::oidc::types::Lang) -> Result<T, PageError>
+    where
+        R: UserFacing,
+    {
+        self.map_err(|e| match e {
+            crate::outcome::ServiceError::Refused(refusal) => PageError::refused(lang, &refusal),
+            crate::outcome::ServiceError::Failed(e) => PageError::failure(lang, e),
+        })
+    }
+
+    fn refusal_or_page(self, lang: crate::oidc::types::Lang) -> Result<Result<T, R>, PageError> {
+        match self {
+            Ok(value) => Ok(Ok(value)),
+            Err(crate::outcome::ServiceError::Refused(refusal)) => Ok(Err(refusal)),
+            Err(crate::outcome::ServiceError::Failed(e)) => Err(PageError::failure(lang, e)),
+        }
+    }
+}
+
 impl From<crate::device::DeviceError> for WebError {
     fn from(e: crate::device::DeviceError) -> Self {
         use crate::device::DeviceError;
@@ -607,6 +639,35 @@ impl From<crate::oidc::error::OidcError> for ProtocolError {
     }
 }
 
+/// A protocol service's outcome: its refusal as that refusal's response,
+/// its failure as a 503/500.
+impl<R> From<crate::outcome::ServiceError<R, crate::oidc::error::OidcError>> for ProtocolError
+where
+    ProtocolError: From<R>,
+{
+    fn from(e: crate::outcome::ServiceError<R, crate::oidc::error::OidcError>) -> Self {
+        match e {
+            crate::outcome::ServiceError::Refused(refusal) => refusal.into(),
+            crate::outcome::ServiceError::Failed(e) => e.into(),
+        }
+    }
+}
+
+impl ProtocolError {
+    /// The userinfo outcome: a refused token is a Bearer challenge (RFC 6750 §3).
+    pub fn bearer(
+        e: crate::outcome::ServiceError<
+            crate::oidc::error::OAuthError,
+            crate::oidc::error::OidcError,
+        >,
+    ) -> Self {
+        match e {
+            crate::outcome::ServiceError::Refused(e) => ProtocolError::Bearer(Some(e)),
+            crate::outcome::ServiceError::Failed(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::oidc::client_auth::ClientAuthError> for ProtocolError {
     fn from(e: crate::oidc::client_auth::ClientAuthError) -> Self {
         ProtocolError::Client(e)
@@ -674,6 +735,52 @@ fn bearer_challenge(error: Option<&crate::oidc::error::OAuthError>) -> HttpRespo
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+    use crate::oidc::client_auth::ClientAuthError;
+    use crate::oidc::error::{OAuthError, OidcError};
+    use crate::outcome::ServiceError;
+
+    #[test]
+    fn a_refused_client_is_401_with_a_basic_challenge() {
+        let refused: ServiceError<ClientAuthError, OidcError> =
+            ServiceError::Refused(ClientAuthError {
+                error: OAuthError::invalid_client("bad credentials"),
+                basic: true,
+            });
+        let response = ProtocolError::from(refused).error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response
+                .headers()
+                .get(actix_web::http::header::WWW_AUTHENTICATE)
+                .unwrap(),
+            "Basic realm=\"sesame\""
+        );
+    }
+
+    #[test]
+    fn a_failed_service_is_503_and_a_refused_token_a_bearer_challenge() {
+        let failed: ServiceError<OAuthError, OidcError> =
+            ServiceError::Failed(crate::store::StoreError::Unavailable("down".into()).into());
+        assert_eq!(
+            ProtocolError::bearer(failed).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let refused = ServiceError::Refused(OAuthError::invalid_token("expired"));
+        let response = ProtocolError::bearer(refused).error_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenge = response
+            .headers()
+            .get(actix_web::http::header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(challenge.contains("error=\"invalid_token\""));
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::cookies;
 use super::credentials::{Basic, Bearer};
 use super::csrf::{self, Binding, CsrfForm, Purpose};
-use super::error::{OrPage, PageError, ProtocolError, UserFacing};
+use super::error::{OnRefusal, OrPage, PageError, ProtocolError, UserFacing};
 use super::extract::lang_of;
 use super::i18n::Texts;
 use super::pages;
@@ -183,7 +183,7 @@ pub async fn login_post(
     let CsrfForm { form, bound } = posted;
     let (lang, ip) = (bound.lang(), super::client_ip(&req));
     let outcome = login::password(&provider, &form.email, &form.password, &ip).await;
-    match outcome.or_page(lang)? {
+    match outcome.refusal_or_page(lang)? {
         Ok(auth) => logged_in(&provider, bound.request, bound.client, auth).await,
         Err(failure) => {
             // The person stays on the login page: the request lives on.
@@ -360,19 +360,19 @@ pub async fn token(
     form: OAuthForm,
 ) -> Protocol {
     let basic = basic.map(Basic::into_inner);
-    let response = token::exchange(&provider, basic, &form).await??;
+    let response = token::exchange(&provider, basic, &form).await?;
     Ok(json_no_store(StatusCode::OK, &response))
 }
 
 async fn userinfo(provider: &Provider, token: Option<String>) -> Protocol {
     let token = token.ok_or(ProtocolError::Bearer(None))?;
-    match userinfo::userinfo(provider, &token).await? {
-        Ok(Userinfo::Json(body)) => Ok(json_no_store(StatusCode::OK, &body)),
-        Ok(Userinfo::Jwt(jwt)) => Ok(HttpResponse::Ok()
+    let info = userinfo::userinfo(provider, &token).await;
+    match info.map_err(ProtocolError::bearer)? {
+        Userinfo::Json(body) => Ok(json_no_store(StatusCode::OK, &body)),
+        Userinfo::Jwt(jwt) => Ok(HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, "application/jwt"))
             .insert_header((CACHE_CONTROL, "no-store"))
             .body(jwt)),
-        Err(e) => Err(ProtocolError::Bearer(Some(e))),
     }
 }
 
@@ -411,6 +411,6 @@ pub async fn introspect(
     form: OAuthForm,
 ) -> Protocol {
     let basic = basic.map(Basic::into_inner);
-    let body = introspection::introspect(&provider, basic, &form).await??;
+    let body = introspection::introspect(&provider, basic, &form).await?;
     Ok(json_no_store(StatusCode::OK, &body))
 }

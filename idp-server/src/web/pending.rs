@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::cookies;
 use super::csrf::{self, CsrfForm};
-use super::error::{OrPage, PageError};
+use super::error::{OnRefusal, PageError};
 use super::extract::lang_of;
 use crate::oidc::authorize::{self, Refusal};
 use crate::oidc::clients::Client;
@@ -41,13 +41,10 @@ impl LoginRequest {
         else {
             return Err(PageError::refused(lang, &Refusal::UnknownRequest));
         };
-        match authorize::resume(provider, tx, &browser)
+        let (request, client) = authorize::resume(provider, tx, &browser)
             .await
-            .or_page(lang)?
-        {
-            Ok((request, client)) => Ok(LoginRequest { request, client }),
-            Err(refusal) => Err(PageError::refused(lang, &refusal)),
-        }
+            .or_refused_page(lang)?;
+        Ok(LoginRequest { request, client })
     }
 }
 

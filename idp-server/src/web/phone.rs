@@ -15,7 +15,7 @@ use super::client_ip;
 use super::csrf::CsrfForm;
 use super::device::user_agent;
 use super::drain::Drain;
-use super::error::{OrPage, PageError};
+use super::error::{OnRefusal, OrPage, PageError};
 use super::oidc::{logged_in, see_other};
 use super::pages;
 use super::pending::LoginRequest;
@@ -52,7 +52,7 @@ pub async fn phone_post(
         user_agent: user_agent(&req),
     };
     let started = phone_login::start(&provider, &mut pending.request, &pending.client, typed);
-    Ok(match started.await.or_page(lang)? {
+    Ok(match started.await.refusal_or_page(lang)? {
         Ok(()) => see_other(&format!(
             "/login/telephone/attente?tx={}",
             pending.request.id

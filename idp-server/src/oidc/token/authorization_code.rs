@@ -18,25 +18,23 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::{TokenError, TokenResponse, mint, revoke_family};
+use super::{Exchanged, mint, revoke_family};
 use crate::crypto::{constant_time_eq, random_token};
 use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
-use crate::oidc::error::{OAuthError, OidcError};
+use crate::oidc::error::OAuthError;
 use crate::oidc::types::{CodeData, RedeemedCode};
+use crate::outcome::refuse;
 
 /// How long a redeemed code is remembered to detect its replay.
 const REPLAY_MEMORY: Duration = Duration::from_secs(3600);
 
-type Outcome = Result<Result<TokenResponse, TokenError>, OidcError>;
+type Outcome = Exchanged;
 
 fn expired() -> Outcome {
-    Ok(Err(OAuthError::invalid_grant(
-        "the code is invalid or has expired",
-    )
-    .into()))
+    refuse(OAuthError::invalid_grant("the code is invalid or has expired").into())
 }
 
 /// A redeemed code presented again: what its redemption issued is revoked.
@@ -51,10 +49,12 @@ async fn replayed(provider: &Provider, client: &Client, redeemed: RedeemedCode) 
         revoke_family(provider, family).await?;
     }
     tracing::warn!(client_id = %client.id, "authorization code replayed; tokens issued from it revoked");
-    Ok(Err(OAuthError::invalid_grant(
-        "the code has already been used; tokens issued from it are revoked",
+    refuse(
+        OAuthError::invalid_grant(
+            "the code has already been used; tokens issued from it are revoked",
+        )
+        .into(),
     )
-    .into()))
 }
 
 pub async fn redeem(
@@ -63,7 +63,7 @@ pub async fn redeem(
     form: &HashMap<String, String>,
 ) -> Outcome {
     let Some(code) = form.get("code").filter(|c| !c.is_empty()) else {
-        return Ok(Err(OAuthError::invalid_request("code is required").into()));
+        return refuse(OAuthError::invalid_request("code is required").into());
     };
     let key = keys::authorization_code(&provider.lookup_hash(code));
     let eph = &provider.core.ephemeral;
@@ -81,38 +81,35 @@ pub async fn redeem(
     // not use up the rightful client's code.
     if data.grant.client_id != client.id {
         tracing::warn!(client_id = %client.id, "authorization code presented by another client");
-        return Ok(Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        )
-        .into()));
+        return refuse(OAuthError::invalid_grant("the code was issued to another client").into());
     }
     if form.get("redirect_uri").map(String::as_str) != Some(data.redirect_uri.as_str()) {
-        return Ok(Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        )
-        .into()));
+        return refuse(
+            OAuthError::invalid_grant("redirect_uri does not match the authorization request")
+                .into(),
+        );
     }
     let verifier = form.get("code_verifier").filter(|v| !v.is_empty());
     match (&data.code_challenge, verifier) {
         (Some(challenge), Some(verifier)) => {
             let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
             if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
-                return Ok(Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                )
-                .into()));
+                return refuse(
+                    OAuthError::invalid_grant("code_verifier does not match the code_challenge")
+                        .into(),
+                );
             }
         }
         (Some(_), None) => {
-            return Ok(Err(
-                OAuthError::invalid_grant("code_verifier is required").into()
-            ));
+            return refuse(OAuthError::invalid_grant("code_verifier is required").into());
         }
         (None, Some(_)) => {
-            return Ok(Err(OAuthError::invalid_grant(
-                "code_verifier sent but the authorization request had no code_challenge",
-            )
-            .into()));
+            return refuse(
+                OAuthError::invalid_grant(
+                    "code_verifier sent but the authorization request had no code_challenge",
+                )
+                .into(),
+            );
         }
         (None, None) => {}
     }
@@ -151,7 +148,7 @@ pub async fn redeem(
         )
         .await?;
     if claimed {
-        return Ok(Ok(minted.response));
+        return Ok(minted.response);
     }
     // Another redemption won (or the code expired meanwhile): what this one
     // minted never leaves the server.

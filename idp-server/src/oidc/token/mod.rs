@@ -20,6 +20,7 @@ use super::types::{AccessTokenData, Grant};
 use crate::crypto::random_token;
 use crate::ephemeral::Write;
 use crate::ephemeral::keys;
+use crate::outcome::{ServiceError, refuse};
 use crate::store::refresh_tokens::{self, NewRefreshToken};
 use crate::store::{now_millis, now_unix};
 
@@ -41,6 +42,9 @@ pub enum TokenError {
     Grant(OAuthError),
 }
 
+/// The tokens, or why the endpoint refused, or the infrastructure failed.
+pub type Exchanged = Result<TokenResponse, ServiceError<TokenError, OidcError>>;
+
 impl From<OAuthError> for TokenError {
     fn from(e: OAuthError) -> Self {
         TokenError::Grant(e)
@@ -51,22 +55,21 @@ pub async fn exchange(
     provider: &Provider,
     basic: Option<BasicCredentials>,
     form: &HashMap<String, String>,
-) -> Result<Result<TokenResponse, TokenError>, OidcError> {
-    let client = match client_auth::authenticate(provider, Presented::new(basic, form)).await? {
-        Ok(client) => client,
-        Err(e) => return Ok(Err(TokenError::Client(e))),
-    };
+) -> Exchanged {
+    let client = client_auth::authenticate(provider, Presented::new(basic, form))
+        .await
+        .map_err(|e| e.map_refused(TokenError::Client))?;
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => authorization_code::redeem(provider, &client, form).await,
         Some("refresh_token") => refresh_token::refresh(provider, &client, form).await,
-        None => Ok(Err(
-            OAuthError::invalid_request("grant_type is required").into()
-        )),
-        Some(other) => Ok(Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            format!("unsupported grant_type {other}"),
-        )
-        .into())),
+        None => refuse(OAuthError::invalid_request("grant_type is required").into()),
+        Some(other) => refuse(
+            OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("unsupported grant_type {other}"),
+            )
+            .into(),
+        ),
     }
 }
 

@@ -4,24 +4,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{TokenError, TokenResponse, mint, revoke_family};
+use super::{Exchanged, mint, revoke_family};
 use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
-use crate::oidc::error::{OAuthError, OidcError};
+use crate::oidc::error::OAuthError;
 use crate::oidc::types::Grant;
+use crate::outcome::refuse;
 use crate::store::{accounts, now_unix, refresh_tokens};
 
 pub async fn refresh(
     provider: &Provider,
     client: &Arc<Client>,
     form: &HashMap<String, String>,
-) -> Result<Result<TokenResponse, TokenError>, OidcError> {
+) -> Exchanged {
     let Some(token) = form.get("refresh_token").filter(|t| !t.is_empty()) else {
-        return Ok(Err(OAuthError::invalid_request(
-            "refresh_token is required",
-        )
-        .into()));
+        return refuse(OAuthError::invalid_request("refresh_token is required").into());
     };
     let hash = provider.lookup_hash(token);
     let lookup = hash.clone();
@@ -31,27 +29,18 @@ pub async fn refresh(
         .read(move |conn| refresh_tokens::get(conn, &lookup))
         .await?
     else {
-        return Ok(Err(
-            OAuthError::invalid_grant("unknown refresh token").into()
-        ));
+        return refuse(OAuthError::invalid_grant("unknown refresh token").into());
     };
     if row.client_id != client.id {
-        return Ok(Err(OAuthError::invalid_grant(
-            "the refresh token was issued to another client",
-        )
-        .into()));
+        return refuse(
+            OAuthError::invalid_grant("the refresh token was issued to another client").into(),
+        );
     }
     if row.revoked_at.is_some() {
-        return Ok(Err(OAuthError::invalid_grant(
-            "the refresh token has been revoked",
-        )
-        .into()));
+        return refuse(OAuthError::invalid_grant("the refresh token has been revoked").into());
     }
     if row.expires_at < now_unix() {
-        return Ok(Err(OAuthError::invalid_grant(
-            "the refresh token has expired",
-        )
-        .into()));
+        return refuse(OAuthError::invalid_grant("the refresh token has expired").into());
     }
     let claimed = provider
         .core
@@ -61,10 +50,12 @@ pub async fn refresh(
     if !claimed || row.used_at.is_some() {
         revoke_family(provider, &row.family_id).await?;
         tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
-        return Ok(Err(OAuthError::invalid_grant(
-            "the refresh token was already used; all tokens of this grant are revoked",
-        )
-        .into()));
+        return refuse(
+            OAuthError::invalid_grant(
+                "the refresh token was already used; all tokens of this grant are revoked",
+            )
+            .into(),
+        );
     }
     let mut grant: Grant = serde_json::from_str(&row.grant_data)?;
     let account_id = grant.account_id.clone();
@@ -75,18 +66,12 @@ pub async fn refresh(
         .await?;
     if account.is_none_or(|a| a.state == crate::domain::account::AccountState::Suspended) {
         revoke_family(provider, &row.family_id).await?;
-        return Ok(Err(OAuthError::invalid_grant(
-            "the account is no longer active",
-        )
-        .into()));
+        return refuse(OAuthError::invalid_grant("the account is no longer active").into());
     }
     if let Some(requested) = form.get("scope").filter(|s| !s.is_empty()) {
         let narrowed = crate::domain::scope::parse(requested);
         if narrowed.iter().any(|s| !grant.scopes.contains(s)) {
-            return Ok(Err(OAuthError::invalid_scope(
-                "scope exceeds the original grant",
-            )
-            .into()));
+            return refuse(OAuthError::invalid_scope("scope exceeds the original grant").into());
         }
         grant.scopes = narrowed;
     }
@@ -96,5 +81,5 @@ pub async fn refresh(
         .ephemeral
         .apply(&[minted.access_write()])
         .await?;
-    Ok(Ok(minted.response))
+    Ok(minted.response)
 }

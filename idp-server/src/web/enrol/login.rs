@@ -11,7 +11,7 @@ use crate::oidc::types::Lang;
 use crate::oidc::{Provider, login, session};
 use crate::web::cookies;
 use crate::web::csrf::CsrfForm;
-use crate::web::error::{OrPage, PageError};
+use crate::web::error::{OnRefusal, OrPage, PageError};
 use crate::web::i18n;
 
 #[derive(Deserialize, Default)]
@@ -48,7 +48,7 @@ pub async fn account_login_post(
 ) -> Result<HttpResponse, PageError> {
     let lang = bound.lang;
     let checked = login::password(&provider, &form.email, &form.password, &ip);
-    let auth = checked.await.or_page(lang)?.map_err(|failure| {
+    let auth = checked.await.refusal_or_page(lang)?.map_err(|failure| {
         refused(lang, &AccountLogin(failure), |error| {
             login_page(lang, &bound.csrf, &form.email, Some(error))
         })
