@@ -31,6 +31,23 @@ impl<R, E> ServiceError<R, E> {
     }
 }
 
+/// For a caller that shows a refusal in place (a form shown again, a line on
+/// the CLI) and passes failures on with `?`:
+/// `match service().await.split()? { Ok(v) => …, Err(refusal) => … }`.
+pub trait Split<T, R, E> {
+    fn split(self) -> Result<Result<T, R>, E>;
+}
+
+impl<T, R, E> Split<T, R, E> for Result<T, ServiceError<R, E>> {
+    fn split(self) -> Result<Result<T, R>, E> {
+        match self {
+            Ok(value) => Ok(Ok(value)),
+            Err(ServiceError::Refused(reason)) => Ok(Err(reason)),
+            Err(ServiceError::Failed(e)) => Err(e),
+        }
+    }
+}
+
 /// A refusal, as a service returns it: `return refuse(reason)`.
 pub fn refuse<T, R, E>(reason: R) -> Result<T, ServiceError<R, E>> {
     Err(ServiceError::Refused(reason))

@@ -19,6 +19,7 @@ use crate::domain::account::{
 use crate::domain::agent::Role;
 use crate::enrol::EnrolError;
 use crate::notify::{EmailMessage, SmsMessage};
+use crate::outcome::{ServiceError, refuse};
 use crate::store::accounts::{Change, Entry, Refused};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, RequestRow};
@@ -116,17 +117,21 @@ pub struct CounterView {
     pub document_expires_on: String,
 }
 
+/// Why a decision or a lookup did not happen: a [`Refusal`] the agent reads,
+/// or the infrastructure.
+pub type VerificationError = ServiceError<Refusal, EnrolError>;
+
 /// Looks a reference up for a clerk (pending, face to face, not expired).
 pub async fn counter_view(
     core: &Core,
     agent: &Agent,
     raw_reference: &str,
-) -> Result<Result<CounterView, Refusal>, EnrolError> {
+) -> Result<CounterView, VerificationError> {
     if !agent.role.verifies_face_to_face() {
-        return Ok(Err(Refusal::Role));
+        return refuse(Refusal::Role);
     }
     let Some(reference) = normalise_reference(raw_reference) else {
-        return Ok(Err(Refusal::ReferenceMalformed));
+        return refuse(Refusal::ReferenceMalformed);
     };
     let found = core
         .db
@@ -140,16 +145,17 @@ pub async fn counter_view(
         })
         .await?;
     let Some((request, identity, document)) = found else {
-        return Ok(Err(Refusal::NotFound));
+        return refuse(Refusal::NotFound);
     };
     if let Err(refusal) = still_open(&request, VerificationMethod::FaceToFace) {
-        return Ok(Err(refusal));
+        return refuse(refusal);
     }
     let (Some(identity), Some(document)) = (identity, document) else {
         return Err(EnrolError::Internal(format!(
             "request {} has no identity or document",
             request.id
-        )));
+        ))
+        .into());
     };
     let number = core
         .subkeys
@@ -159,14 +165,14 @@ pub async fn counter_view(
             format!("document:{}", request.account_id).as_bytes(),
         )
         .map_err(|e| EnrolError::Internal(format!("document number: {e}")))?;
-    Ok(Ok(CounterView {
+    Ok(CounterView {
         request,
         identity,
         document_kind: document.kind,
         document_number: String::from_utf8_lossy(&number).into_owned(),
         document_issued_on: document.issued_on,
         document_expires_on: document.expires_on,
-    }))
+    })
 }
 
 fn still_open(request: &RequestRow, method: VerificationMethod) -> Result<(), Refusal> {
@@ -189,15 +195,15 @@ pub async fn decide_face_to_face(
     raw_reference: &str,
     place: Place,
     decision: Decision,
-) -> Result<Result<Outcome, Refusal>, EnrolError> {
+) -> Result<Outcome, VerificationError> {
     if !agent.role.verifies_face_to_face() {
-        return Ok(Err(Refusal::Role));
+        return refuse(Refusal::Role);
     }
     if agent.role == Role::Clerk && agent.office.as_deref() != Some(place.office()) {
-        return Ok(Err(Refusal::Office));
+        return refuse(Refusal::Office);
     }
     let Some(reference) = normalise_reference(raw_reference) else {
-        return Ok(Err(Refusal::ReferenceMalformed));
+        return refuse(Refusal::ReferenceMalformed);
     };
     let lookup = reference.clone();
     let Some(request) = core
@@ -205,7 +211,7 @@ pub async fn decide_face_to_face(
         .read(move |conn| rows::request_by_reference(conn, &lookup))
         .await?
     else {
-        return Ok(Err(Refusal::NotFound));
+        return refuse(Refusal::NotFound);
     };
     decide(
         core,
@@ -224,13 +230,13 @@ pub async fn decide_remote(
     agent: &Agent,
     request_id: &str,
     decision: Decision,
-) -> Result<Result<Outcome, Refusal>, EnrolError> {
+) -> Result<Outcome, VerificationError> {
     if !agent.role.reviews_remote() {
-        return Ok(Err(Refusal::Role));
+        return refuse(Refusal::Role);
     }
     let id = request_id.to_owned();
     let Some(request) = core.db.read(move |conn| rows::request(conn, &id)).await? else {
-        return Ok(Err(Refusal::NotFound));
+        return refuse(Refusal::NotFound);
     };
     decide(
         core,
@@ -250,14 +256,14 @@ async fn decide(
     method: VerificationMethod,
     place: Option<Place>,
     decision: Decision,
-) -> Result<Result<Outcome, Refusal>, EnrolError> {
+) -> Result<Outcome, VerificationError> {
     if let Err(refusal) = still_open(&request, method) {
-        return Ok(Err(refusal));
+        return refuse(refusal);
     }
     if let Decision::Rejected { reason } = &decision
         && reason.trim().is_empty()
     {
-        return Ok(Err(Refusal::ReasonRequired));
+        return refuse(Refusal::ReasonRequired);
     }
     let agent = agent.clone();
     let verified = decision == Decision::Verified;
@@ -345,13 +351,10 @@ async fn decide(
             }))
         })
         .await?;
-    if outcome.is_ok() {
-        core.metrics
-            .verification_decision(method == VerificationMethod::Remote, verified);
-    }
-    if let Ok(outcome) = &outcome
-        && outcome.state == AccountState::Verified
-    {
+    let outcome = outcome.map_err(ServiceError::Refused)?;
+    core.metrics
+        .verification_decision(method == VerificationMethod::Remote, verified);
+    if outcome.state == AccountState::Verified {
         issue_activation_code(core, &outcome.account_id, "system").await?;
     }
     Ok(outcome)

@@ -3,6 +3,7 @@
 //! exactly the right amount, and no label carries an id, an address or a
 //! number.
 
+use idp_server::outcome::Split;
 use std::collections::HashMap;
 
 use idp_tests::authenticator::Authenticator;
@@ -395,6 +396,7 @@ async fn verification_decisions_and_delivery_failures_are_counted(backend: Backe
         Decision::Verified,
     )
     .await
+    .split()
     .unwrap();
     assert!(decided.is_ok(), "{decided:?}");
 

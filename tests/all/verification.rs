@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use idp_admin::Cli;
+use idp_server::outcome::Split;
 use idp_server::store::{accounts, enrolment as rows};
 use idp_server::verification::{self, Agent, Decision, Place, Refusal};
 use idp_tests::browser::Browser;
@@ -197,6 +198,7 @@ async fn verification_refusals(backend: Backend) {
                 decision,
             )
             .await
+            .split()
             .unwrap()
             .map(|o| o.state)
         }
@@ -337,6 +339,7 @@ async fn two_clerks_deciding_at_once_exactly_one_succeeds(backend: Backend) {
                 decision,
             )
             .await
+            .split()
             .unwrap()
         }
     }))
@@ -431,6 +434,7 @@ async fn reviewer_decides_an_online_request(backend: Backend) {
     assert_eq!(
         verification::decide_remote(&app.core, &clerk, &request.id, Decision::Verified)
             .await
+            .split()
             .unwrap()
             .err(),
         Some(Refusal::Role)
@@ -443,6 +447,7 @@ async fn reviewer_decides_an_online_request(backend: Backend) {
         Decision::Verified,
     )
     .await
+    .split()
     .unwrap()
     .unwrap();
     assert_eq!(outcome.state.as_str(), "verified");

@@ -1,6 +1,7 @@
 //! `idp-admin verify`: record a face-to-face decision (automation of the
 //! clerk's console page).
 
+use idp_server::outcome::Split;
 use std::io::Write;
 
 use clap::Args;
@@ -91,6 +92,7 @@ pub async fn run(
     let outcome =
         verification::decide_face_to_face(&core, &agent, &args.reference, place, decision)
             .await
+            .split()
             .map_err(|e| AdminError::Usage(e.to_string()))?
             .map_err(refusal)?;
     if json {

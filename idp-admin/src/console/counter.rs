@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::domain::agent::parse_office;
+use idp_server::outcome::Split;
 use idp_server::verification::{self, CounterView, Outcome, Place};
 use idp_server::web::csrf::CsrfForm;
 use serde::Deserialize;
@@ -93,7 +94,10 @@ pub async fn counter_get(
     if reference.trim().is_empty() {
         return ok(&lookup_page(&s, "", |f| f));
     }
-    match verification::counter_view(&console.core, &s.acting()?, reference).await? {
+    match verification::counter_view(&console.core, &s.acting()?, reference)
+        .await
+        .split()?
+    {
         Ok(view) => ok(&CounterPage::new(&s, &view)),
         Err(refusal) => refused(&s, reference, refusal_text(&refusal)),
     }
@@ -148,7 +152,10 @@ pub async fn counter_post(
         );
     };
     let core = &console.core;
-    match verification::decide_face_to_face(core, &acting, reference, place, decision).await? {
+    match verification::decide_face_to_face(core, &acting, reference, place, decision)
+        .await
+        .split()?
+    {
         Ok(outcome) => ok(&lookup_page(&s, "", |f| f.notice(Some(decided(&outcome))))),
         Err(refusal) => refused(&s, reference, refusal_text(&refusal)),
     }

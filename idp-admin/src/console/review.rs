@@ -6,6 +6,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::agents::review;
+use idp_server::outcome::Split;
 use idp_server::store::enrolment::RequestRow;
 use idp_server::store::now_unix;
 use idp_server::verification;
@@ -135,7 +136,10 @@ pub async fn review_post(
         Asked::Decision(d) => d,
     };
     let acting = s.acting()?;
-    match verification::decide_remote(&console.core, &acting, &path.into_inner(), decision).await? {
+    match verification::decide_remote(&console.core, &acting, &path.into_inner(), decision)
+        .await
+        .split()?
+    {
         Ok(_) => Ok(see_other("/revue")),
         Err(refusal) => back_to_queue(&s, StatusCode::BAD_REQUEST, refusal_text(&refusal)),
     }

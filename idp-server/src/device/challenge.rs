@@ -25,6 +25,7 @@ use crate::notify::EmailMessage;
 use crate::oidc::Provider;
 use crate::oidc::claims::Person;
 use crate::oidc::types::Authenticated;
+use crate::outcome::{ServiceError, refuse};
 use crate::ratelimit::Limit;
 use crate::store::accounts::{Change, Entry};
 use crate::store::audit::{self, AuditEvent};
@@ -234,20 +235,20 @@ async fn throttle(
 pub async fn start(
     provider: &Provider,
     request: StartRequest<'_>,
-) -> Result<Result<Challenge, StartRefusal>, DeviceError> {
+) -> Result<Challenge, ServiceError<StartRefusal, DeviceError>> {
     let limits = &provider.core.config.login;
     if let Some(refusal) = throttle(provider, "phone:ip", limits.phone_ip_limit, request.ip).await?
     {
-        return Ok(Err(refusal));
+        return refuse(refusal);
     }
     let Ok(phone) = FrenchMobile::parse(request.phone) else {
-        return Ok(Err(StartRefusal::InvalidPhone));
+        return refuse(StartRefusal::InvalidPhone);
     };
     let e164 = phone.as_str().to_owned();
     let phone_hash = provider.lookup_hash(&e164);
     let per_number = limits.approvals_per_phone;
     if let Some(refusal) = throttle(provider, "phone:number", per_number, &phone_hash).await? {
-        return Ok(Err(refusal));
+        return refuse(refusal);
     }
     let account_id = provider
         .core
@@ -312,7 +313,7 @@ pub async fn start(
     provider.core.metrics.login_started(Acr::Eidas2);
     // Wakes a closed app (Web Push), in the background: never awaited here.
     crate::push::PushService::login_requested(provider, &challenge);
-    Ok(Ok(challenge))
+    Ok(challenge)
 }
 
 /// The challenge and the exact bytes it was read from (for compare-and-set).

@@ -160,9 +160,7 @@ pub async fn start_email(
     client_ip: &str,
 ) -> Result<(), StepError<SendRefusal>> {
     let address = email.as_str().to_owned();
-    let reservation = otp::reserve(provider, Purpose::Email, &address, client_ip)
-        .await?
-        .map_err(StepError::Refused)?;
+    let reservation = otp::reserve(provider, Purpose::Email, &address, client_ip).await?;
     let lookup = address.clone();
     let known = provider
         .core
@@ -232,9 +230,7 @@ pub async fn verify_email(
     if pending.email_verified {
         return Ok(());
     }
-    otp::check(provider, Purpose::Email, &email, code)
-        .await?
-        .map_err(StepError::Refused)?;
+    otp::check(provider, Purpose::Email, &email, code).await?;
     pending.email_verified = true;
     save_pending(provider, cookie, &pending).await?;
     step(provider, EnrolStep::EmailVerified);
@@ -385,9 +381,7 @@ pub async fn start_phone(
     client_ip: &str,
 ) -> Result<(), StepError<SendRefusal>> {
     // Per number, per IP, and per enrolment (the account being created).
-    let reservation = otp::reserve(provider, Purpose::Phone, phone.as_str(), client_ip)
-        .await?
-        .map_err(StepError::Refused)?;
+    let reservation = otp::reserve(provider, Purpose::Phone, phone.as_str(), client_ip).await?;
     if let Some(refusal) = otp::count_enrolment_send(provider, account_id).await? {
         return Err(StepError::Refused(refusal));
     }
@@ -448,9 +442,7 @@ pub async fn verify_phone(
     let Some(phone) = pending_phone(provider, account_id).await? else {
         return Err(StepError::Refused(CheckFailure::Expired));
     };
-    otp::check(provider, Purpose::Phone, phone.as_str(), code)
-        .await?
-        .map_err(StepError::Refused)?;
+    otp::check(provider, Purpose::Phone, phone.as_str(), code).await?;
     let (id, number) = (account_id.to_owned(), phone.as_str().to_owned());
     let applied = apply(
         provider,

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use super::EnrolError;
+use super::{EnrolError, StepError};
 use crate::crypto::{constant_time_eq, random_bytes};
 use crate::ephemeral::keys::OtpKeys;
 use crate::ephemeral::{self, EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
+use crate::outcome::refuse;
 use crate::ratelimit::Limit;
 
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -111,7 +112,7 @@ pub async fn reserve(
     purpose: Purpose,
     address: &str,
     client_ip: &str,
-) -> Result<Result<Reservation, SendRefusal>, EnrolError> {
+) -> Result<Reservation, StepError<SendRefusal>> {
     let eph = &provider.core.ephemeral;
     let OtpKeys {
         code: code_key,
@@ -122,9 +123,9 @@ pub async fn reserve(
     if !eph.set_if_absent(&cooldown_key, b"1", COOLDOWN).await? {
         let wait = eph.ttl(&cooldown_key).await?.unwrap_or(COOLDOWN);
         provider.core.metrics.rate_limited("otp:cooldown");
-        return Ok(Err(SendRefusal::Cooldown {
+        return refuse(SendRefusal::Cooldown {
             retry_after: wait.as_secs().max(1),
-        }));
+        });
     }
     let core = &provider.core;
     let by_address = HOURLY.count(core, sends_key).await?;
@@ -138,16 +139,16 @@ pub async fn reserve(
         .into_iter()
         .find(|count| HOURLY.passed(count))
     {
-        return Ok(Err(SendRefusal::HourlyCap {
+        return refuse(SendRefusal::HourlyCap {
             retry_after: HOURLY.refuse(core, over).await?,
-        }));
+        });
     }
-    Ok(Ok(Reservation {
+    Ok(Reservation {
         purpose,
         code_key,
         attempts_key,
         cooldown_key,
-    }))
+    })
 }
 
 /// Counts a send for one enrolment (the account being created), whatever
@@ -208,7 +209,7 @@ pub async fn check(
     purpose: Purpose,
     address: &str,
     presented: &str,
-) -> Result<Result<(), CheckFailure>, EnrolError> {
+) -> Result<(), StepError<CheckFailure>> {
     let eph = &provider.core.ephemeral;
     let OtpKeys {
         code: code_key,
@@ -216,12 +217,12 @@ pub async fn check(
         ..
     } = keys(provider, purpose, address);
     let Some(stored) = eph.get(&code_key).await? else {
-        return Ok(Err(CheckFailure::Expired));
+        return refuse(CheckFailure::Expired);
     };
     let attempt = eph.incr(&attempts_key, purpose.ttl()).await?;
     if attempt > MAX_ATTEMPTS {
         eph.delete(&code_key).await?;
-        return Ok(Err(CheckFailure::TooManyAttempts));
+        return refuse(CheckFailure::TooManyAttempts);
     }
     let presented: String = presented.chars().filter(|c| !c.is_whitespace()).collect();
     let matches = presented.len() == 6
@@ -230,21 +231,21 @@ pub async fn check(
     if !matches {
         if attempt == MAX_ATTEMPTS {
             eph.delete(&code_key).await?;
-            return Ok(Err(CheckFailure::TooManyAttempts));
+            return refuse(CheckFailure::TooManyAttempts);
         }
-        return Ok(Err(CheckFailure::Wrong {
+        return refuse(CheckFailure::Wrong {
             remaining: MAX_ATTEMPTS - attempt,
-        }));
+        });
     }
     // Exactly one of two concurrent correct submissions wins.
     if !eph
         .compare_and_set(&code_key, Expect::Value(&stored), Replace::Delete)
         .await?
     {
-        return Ok(Err(CheckFailure::Expired));
+        return refuse(CheckFailure::Expired);
     }
     eph.delete(&attempts_key).await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -42,12 +42,13 @@ pub async fn start(
             user_agent: typed.user_agent,
         },
     )
-    .await?;
-    if let Err(refusal) = started {
+    .await;
+    if let Err(ServiceError::Refused(refusal)) = started {
         request.challenge = previous;
         authorize::keep(provider, request).await?;
         return refuse(refusal);
     }
+    started?;
     Ok(())
 }
 
