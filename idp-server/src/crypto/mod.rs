@@ -78,14 +78,19 @@ impl fmt::Display for SigningAlg {
     }
 }
 
+/// HMAC-SHA256 keyed with a 32-byte subkey. HMAC pads a short key with
+/// zeros to the block size, so this is the HMAC of `key` itself, built
+/// without the fallible length check of `new_from_slice`.
+pub fn hmac_sha256(key: &[u8; 32]) -> hmac::Hmac<Sha256> {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into())
+}
+
 /// HMAC-SHA256 of `data` under `key`, hex-encoded.
 pub fn hmac_hex(key: &[u8; 32], data: &[u8]) -> String {
     use hmac::Mac;
-    // HMAC accepts keys of any length, so new_from_slice cannot fail here.
-    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
+    let mut mac = hmac_sha256(key);
     mac.update(data);
     hex(&mac.finalize().into_bytes())
 }

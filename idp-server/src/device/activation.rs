@@ -218,16 +218,7 @@ pub async fn activate(
                     }
                 }
                 None => {
-                    let entry = activate(conn, current.state.as_str(), 0)?;
-                    audit::append(
-                        conn,
-                        &AuditEvent {
-                            actor: &entry.actor,
-                            action: entry.action,
-                            subject: &account_id,
-                            details: entry.details,
-                        },
-                    )?;
+                    activate(conn, current.state.as_str(), 0)?.append(conn, &account_id)?;
                     current.state
                 }
             };

@@ -766,15 +766,7 @@ fn pin_outcome(
         |_, _| Ok(entry.clone()),
     )?;
     if moved.is_err() {
-        audit::append(
-            conn,
-            &AuditEvent {
-                actor: &entry.actor,
-                action: entry.action,
-                subject: account_id,
-                details: entry.details,
-            },
-        )?;
+        entry.append(conn, account_id)?;
     }
     Ok(PinOutcome::Locked { newly: true })
 }

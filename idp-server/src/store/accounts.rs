@@ -51,18 +51,31 @@ pub struct Entry {
     pub details: serde_json::Value,
 }
 
+impl Entry {
+    /// Appends this entry to the audit log, about `account_id`.
+    pub fn append(self, conn: &mut DbConnection, account_id: &str) -> Result<(), StoreError> {
+        audit::append(
+            conn,
+            &AuditEvent {
+                actor: &self.actor,
+                action: self.action,
+                subject: account_id,
+                details: self.details,
+            },
+        )
+        .map(drop)
+    }
+}
+
 /// The current state of an account; a missing account or an unknown state
 /// is corrupt data.
 pub fn state(conn: &mut DbConnection, account_id: &str) -> Result<AccountState, StoreError> {
-    let stored: Option<String> = a::table
+    a::table
         .filter(a::id.eq(account_id))
         .select(a::state)
-        .first(conn)
-        .optional()?;
-    stored
-        .as_deref()
-        .and_then(AccountState::parse)
-        .ok_or_else(|| StoreError::Corrupt(format!("account {account_id} has no known state")))
+        .first::<AccountState>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("account {account_id} vanished")))
 }
 
 /// Moves an account, the only way states change: reads the state, applies
@@ -94,16 +107,7 @@ pub fn transition(
         return Ok(Err(Refused::Raced { current }));
     }
     let moved = Moved { from: current, to };
-    let entry = audit(conn, moved)?;
-    audit::append(
-        conn,
-        &AuditEvent {
-            actor: &entry.actor,
-            action: entry.action,
-            subject: account_id,
-            details: entry.details,
-        },
-    )?;
+    audit(conn, moved)?.append(conn, account_id)?;
     Ok(Ok(moved))
 }
 

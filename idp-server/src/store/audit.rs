@@ -201,14 +201,6 @@ pub fn legacy_hash(
     crate::crypto::hex(&h.finalize())
 }
 
-fn hmac(key: &[u8; 32]) -> hmac::Hmac<Sha256> {
-    // HMAC pads a short key with zeros to the block size, so this is the
-    // HMAC of `key` itself, built without a fallible length check.
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into())
-}
-
 /// HMAC-SHA256 under the audit key over the same bytes as [`legacy_hash`].
 #[allow(clippy::too_many_arguments)]
 pub fn keyed_hash(
@@ -221,7 +213,7 @@ pub fn keyed_hash(
     subject: &str,
     details: &str,
 ) -> String {
-    let mut mac = hmac(key);
+    let mut mac = crate::crypto::hmac_sha256(key);
     feed(
         |b| mac.update(b),
         prev_hash,
@@ -236,7 +228,7 @@ pub fn keyed_hash(
 }
 
 fn marker_mac(key: &[u8; 32], from: i64) -> String {
-    let mut mac = hmac(key);
+    let mut mac = crate::crypto::hmac_sha256(key);
     mac.update(b"audit-mac-from\0");
     mac.update(&from.to_be_bytes());
     crate::crypto::hex(&mac.finalize().into_bytes())
