@@ -8,6 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::config::KeysConfig;
 use crate::crypto::keyset::{GeneratedKey, PublicKey};
 use crate::crypto::{Aead, CryptoError, KeySet, SigningAlg, SigningKey};
+use crate::domain::key_state::KeyState;
 use crate::ephemeral::{Ephemeral, EphemeralStore};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::signing_keys::{self, NewSigningKey, SigningKeyRow};
@@ -35,7 +36,7 @@ pub enum KeyError {
 pub struct KeyInfo {
     pub kid: String,
     pub alg: String,
-    pub state: String,
+    pub state: KeyState,
     pub created_at: i64,
     pub retired_at: Option<i64>,
     pub publish_until: Option<i64>,
@@ -114,7 +115,7 @@ impl KeyService {
                 .read(move |conn| {
                     Ok(signing_keys::published(conn, now_unix())?
                         .iter()
-                        .any(|k| k.alg == alg.as_str() && k.state == "active"))
+                        .any(|k| k.alg == alg.as_str() && k.state == KeyState::Active))
                 })
                 .await?;
             if has_active {
@@ -203,7 +204,7 @@ fn build_key_set(kek: &Aead, rows: Vec<SigningKeyRow>) -> Result<KeySet, KeyErro
             alg: row.alg.clone(),
         })?;
         published.push(PublicKey::from_json(alg, &row.public_jwk)?);
-        if row.state == "active" {
+        if row.state == KeyState::Active {
             let der = kek
                 .open(&row.private_key, &aad(&row.kid, alg))
                 .map_err(|_| KeyError::Undecryptable {

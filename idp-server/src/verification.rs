@@ -176,7 +176,7 @@ pub async fn counter_view(
 }
 
 fn still_open(request: &RequestRow, method: VerificationMethod) -> Result<(), Refusal> {
-    if request.method != method.as_str() {
+    if request.method != method {
         return Err(Refusal::WrongMethod);
     }
     if request.status != RequestStatus::Pending {

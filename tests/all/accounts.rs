@@ -433,7 +433,7 @@ fn bulk_identity(account_id: &str) -> accounts::IdentityRow {
         birthplace: "75056".into(),
         birthcountry: "99100".into(),
         verified_at: Some(1),
-        verification_method: Some("face_to_face".into()),
+        verification_method: Some(idp_server::domain::account::VerificationMethod::FaceToFace),
     }
 }
 

@@ -112,7 +112,7 @@ async fn rotation_reaches_a_running_server_and_the_old_key_retires(backend: Back
     let states: Vec<(String, String)> = idp_server::keys::list_blocking(&app.core.db)
         .unwrap()
         .into_iter()
-        .map(|k| (k.kid, k.state))
+        .map(|k| (k.kid, k.state.as_str().to_owned()))
         .collect();
     assert!(
         states.contains(&(old.clone(), "retired".to_owned())),
@@ -141,7 +141,7 @@ async fn replicas_starting_together_create_one_key_per_algorithm(backend: Backen
     let keys = idp_server::keys::list_blocking(&core.db).unwrap();
     let active: Vec<&str> = keys
         .iter()
-        .filter(|k| k.state == "active")
+        .filter(|k| k.state.as_str() == "active")
         .map(|k| k.alg.as_str())
         .collect();
     assert_eq!(active.len(), 3, "{keys:?}");

@@ -99,7 +99,7 @@ async fn clerk_verifies_a_reference_and_the_citizen_gets_an_activation_code(back
     assert_eq!(account.state.as_str(), "verified");
     assert!(identity.verified_at.is_some());
     assert_eq!(
-        identity.verification_method.as_deref(),
+        identity.verification_method.map(|m| m.as_str()),
         Some("face_to_face")
     );
     assert_eq!(
@@ -459,7 +459,10 @@ async fn reviewer_decides_an_online_request(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(identity.verification_method.as_deref(), Some("remote"));
+    assert_eq!(
+        identity.verification_method.map(|m| m.as_str()),
+        Some("remote")
+    );
     assert!(
         messages_to(&app, &person.mobile)
             .await

@@ -83,7 +83,8 @@ pub fn create_citizen(app: &TestApp, verified: bool) -> Citizen {
                     birthplace: "2A004".into(),
                     birthcountry: "99100".into(),
                     verified_at: verified.then(now_unix),
-                    verification_method: verified.then(|| "face_to_face".to_owned()),
+                    verification_method: verified
+                        .then_some(idp_server::domain::account::VerificationMethod::FaceToFace),
                 },
             )
         })

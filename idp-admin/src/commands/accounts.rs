@@ -283,7 +283,7 @@ pub fn show_text(
                     out,
                     "            verified {} ({})",
                     format_time(at),
-                    or_dash(i.verification_method.as_deref())
+                    or_dash(i.verification_method.map(|m| m.as_str()))
                 )?,
                 None => writeln!(out, "            not verified")?,
             }

@@ -106,7 +106,9 @@ pub async fn run(
                     birthplace: "75056".into(),
                     birthcountry: "99100".into(),
                     verified_at: Some(now_unix()),
-                    verification_method: Some("face_to_face".into()),
+                    verification_method: Some(
+                        idp_server::domain::account::VerificationMethod::FaceToFace,
+                    ),
                 },
             )?;
             audit::append(

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::domain::account::AccountState;
+use idp_server::domain::account::VerificationMethod;
 use idp_server::notify::mask_phone;
 use idp_server::store::accounts::AccountRow;
 use idp_server::support::{self, Overview, SupportError};
@@ -52,11 +53,10 @@ struct AccountView {
     audit: Vec<EntryView>,
 }
 
-fn method_label(method: Option<&str>) -> &'static str {
-    if method == Some("remote") {
-        "en ligne"
-    } else {
-        "face à face"
+fn method_label(method: VerificationMethod) -> &'static str {
+    match method {
+        VerificationMethod::Remote => "en ligne",
+        VerificationMethod::FaceToFace => "face à face",
     }
 }
 
@@ -65,10 +65,10 @@ impl AccountView {
         let verified = match o
             .identity
             .as_ref()
-            .map(|i| (i.verified_at, i.verification_method.as_deref()))
+            .map(|i| (i.verified_at, i.verification_method))
         {
             Some((Some(t), Some(m))) => {
-                format!("Vérifiée le {} ({})", when(t), method_label(Some(m)))
+                format!("Vérifiée le {} ({})", when(t), method_label(m))
             }
             _ => "Déclarée, non vérifiée".to_owned(),
         };
@@ -85,7 +85,7 @@ impl AccountView {
                 .unwrap_or_default();
             format!(
                 "{} — {}{reference}{reason}",
-                method_label(Some(&r.method)),
+                method_label(r.method),
                 r.status
             )
         });

@@ -35,7 +35,7 @@ pub async fn pending(
         .await?;
     Ok(match found {
         Some((r, Some(i)))
-            if r.method == "remote"
+            if r.method == crate::domain::account::VerificationMethod::Remote
                 && r.status == crate::domain::account::RequestStatus::Pending =>
         {
             Some((r, i))

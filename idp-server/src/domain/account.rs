@@ -4,7 +4,19 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored as text (`store::text_enum!`), the values of `as_str`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationMethod {
     /// At a post office, or at home by the postman.
@@ -27,6 +39,12 @@ impl VerificationMethod {
             "remote" => Some(VerificationMethod::Remote),
             _ => None,
         }
+    }
+}
+
+impl fmt::Display for VerificationMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

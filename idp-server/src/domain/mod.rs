@@ -10,6 +10,7 @@ pub mod document;
 pub mod email;
 pub mod identity;
 pub mod insee;
+pub mod key_state;
 pub mod password;
 pub mod phone;
 pub mod pin;

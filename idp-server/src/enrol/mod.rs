@@ -731,7 +731,7 @@ pub async fn request_face_to_face(
                 &NewRequest {
                     id: &rid,
                     account_id: &aid,
-                    method: VerificationMethod::FaceToFace.as_str(),
+                    method: VerificationMethod::FaceToFace,
                     reference: Some(&r),
                     status: RequestStatus::Pending,
                     challenge: None,
@@ -861,7 +861,7 @@ pub async fn request_remote(
         .read(move |conn| rows::open_request(conn, &id))
         .await?
     {
-        return Ok((open.method == VerificationMethod::Remote.as_str()).then_some(open));
+        return Ok((open.method == VerificationMethod::Remote).then_some(open));
     }
     let current = state(provider, account_id).await?;
     if current != Some(AccountState::IdentitySubmitted) {
@@ -880,7 +880,7 @@ pub async fn request_remote(
                 &NewRequest {
                     id: &rid,
                     account_id: &aid,
-                    method: VerificationMethod::Remote.as_str(),
+                    method: VerificationMethod::Remote,
                     reference: None,
                     status: RequestStatus::Collecting,
                     challenge: Some(&c),

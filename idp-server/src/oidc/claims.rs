@@ -1,5 +1,6 @@
 //! Which claims a relying party receives about a person, and the `sub` it sees.
 
+use crate::domain::account::VerificationMethod;
 use serde_json::{Map, Value, json};
 
 use super::Provider;
@@ -32,10 +33,10 @@ impl Person {
     /// How well the identity is established (bounds the `acr`).
     pub fn proofing(&self) -> Proofing {
         match &self.identity {
-            Some(i) if i.verified_at.is_some() => match i.verification_method.as_deref() {
-                Some("face_to_face") => Proofing::FaceToFace,
-                Some("remote") => Proofing::Remote,
-                _ => Proofing::Declared,
+            Some(i) if i.verified_at.is_some() => match i.verification_method {
+                Some(VerificationMethod::FaceToFace) => Proofing::FaceToFace,
+                Some(VerificationMethod::Remote) => Proofing::Remote,
+                None => Proofing::Declared,
             },
             _ => Proofing::Declared,
         }

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::config::PushConfig;
 use crate::crypto::{Aead, CryptoError};
 use crate::device::challenge::{self, Challenge, State};
+use crate::domain::key_state::KeyState;
 use crate::ephemeral::EphemeralStore;
 use crate::metrics::{Metrics, PushFailure, PushKind};
 use crate::oidc::Provider;
@@ -242,7 +243,11 @@ impl PushService {
     async fn ensure_active_key(&self) -> Result<(), PushError> {
         let has_active = self
             .db
-            .read(|conn| Ok(rows::all_keys(conn)?.iter().any(|k| k.state == "active")))
+            .read(|conn| {
+                Ok(rows::all_keys(conn)?
+                    .iter()
+                    .any(|k| k.state == KeyState::Active))
+            })
             .await?;
         if !has_active {
             match self.insert_new_key(false).await {
@@ -320,7 +325,8 @@ impl PushService {
         let unchanged = rows.len() == current.by_kid.len()
             && rows.iter().all(|r| {
                 current.by_kid.contains_key(&r.kid)
-                    && (r.state == "active") == (current.active.as_deref() == Some(r.kid.as_str()))
+                    && (r.state == KeyState::Active)
+                        == (current.active.as_deref() == Some(r.kid.as_str()))
             });
         if unchanged {
             return Ok(());
@@ -328,7 +334,7 @@ impl PushService {
         let mut keys = VapidKeys::default();
         for row in &rows {
             let key = VapidKey::open(&self.kek, row)?;
-            if row.state == "active" {
+            if row.state == KeyState::Active {
                 keys.active = Some(row.kid.clone());
             }
             keys.by_kid.insert(row.kid.clone(), key);

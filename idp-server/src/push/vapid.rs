@@ -133,7 +133,7 @@ mod tests {
         let (kid, public, sealed) = generate_sealed(&kek).unwrap();
         let row = VapidKeyRow {
             kid: kid.clone(),
-            state: "active".into(),
+            state: crate::domain::key_state::KeyState::Active,
             public_key: public.clone(),
             private_key: sealed.clone(),
             created_at: 0,

@@ -134,7 +134,7 @@ pub struct IdentityRow {
     pub birthplace: String,
     pub birthcountry: String,
     pub verified_at: Option<i64>,
-    pub verification_method: Option<String>,
+    pub verification_method: Option<crate::domain::account::VerificationMethod>,
 }
 
 pub fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<AccountRow>, StoreError> {

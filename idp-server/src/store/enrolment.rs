@@ -7,7 +7,7 @@ use super::schema::{
     accounts as a, documents as d, identities as i, review_media as m, verification_requests as v,
 };
 use super::{DbConnection, StoreError, now_unix};
-use crate::domain::account::{RequestEvent, RequestStatus};
+use crate::domain::account::{RequestEvent, RequestStatus, VerificationMethod};
 
 pub fn set_phone(conn: &mut DbConnection, account_id: &str, phone: &str) -> Result<(), StoreError> {
     diesel::update(a::table.filter(a::id.eq(account_id)))
@@ -113,7 +113,7 @@ pub fn put_identity(
 pub struct RequestRow {
     pub id: String,
     pub account_id: String,
-    pub method: String,
+    pub method: VerificationMethod,
     pub reference: Option<String>,
     pub status: RequestStatus,
     pub challenge: Option<String>,
@@ -129,7 +129,7 @@ pub struct RequestRow {
 pub struct NewRequest<'a> {
     pub id: &'a str,
     pub account_id: &'a str,
-    pub method: &'a str,
+    pub method: VerificationMethod,
     pub reference: Option<&'a str>,
     pub status: RequestStatus,
     pub challenge: Option<&'a str>,

@@ -8,11 +8,12 @@ use super::schema::devices as d;
 use super::schema::push_subscriptions as ps;
 use super::schema::vapid_keys as vk;
 use super::{DbConnection, StoreError, now_unix};
+use crate::domain::key_state::KeyState;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct VapidKeyRow {
     pub kid: String,
-    pub state: String,
+    pub state: KeyState,
     /// base64url of the uncompressed P-256 point (what the app passes as
     /// `applicationServerKey`).
     pub public_key: String,
@@ -33,7 +34,7 @@ pub fn insert_active(conn: &mut DbConnection, key: &NewVapidKey<'_>) -> Result<(
     diesel::insert_into(vk::table)
         .values((
             vk::kid.eq(key.kid),
-            vk::state.eq("active"),
+            vk::state.eq(KeyState::Active),
             vk::public_key.eq(key.public_key),
             vk::private_key.eq(key.private_key),
             vk::created_at.eq(now_unix()),
@@ -45,13 +46,16 @@ pub fn insert_active(conn: &mut DbConnection, key: &NewVapidKey<'_>) -> Result<(
 /// Retires the active key (if any); returns its kid.
 pub fn retire_active(conn: &mut DbConnection) -> Result<Option<String>, StoreError> {
     let current: Option<String> = vk::table
-        .filter(vk::state.eq("active"))
+        .filter(vk::state.eq(KeyState::Active))
         .select(vk::kid)
         .first(conn)
         .optional()?;
     if let Some(kid) = &current {
         diesel::update(vk::table.filter(vk::kid.eq(kid)))
-            .set((vk::state.eq("retired"), vk::retired_at.eq(now_unix())))
+            .set((
+                vk::state.eq(KeyState::Retired),
+                vk::retired_at.eq(now_unix()),
+            ))
             .execute(conn)?;
     }
     Ok(current)
@@ -60,7 +64,7 @@ pub fn retire_active(conn: &mut DbConnection) -> Result<Option<String>, StoreErr
 /// Every key, the active one first, then newest first.
 pub fn all_keys(conn: &mut DbConnection) -> Result<Vec<VapidKeyRow>, StoreError> {
     let mut rows: Vec<VapidKeyRow> = vk::table.order(vk::created_at.desc()).load(conn)?;
-    rows.sort_by_key(|r| r.state != "active");
+    rows.sort_by_key(|r| r.state != KeyState::Active);
     Ok(rows)
 }
 

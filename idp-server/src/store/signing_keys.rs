@@ -5,12 +5,13 @@ use diesel::prelude::*;
 
 use super::schema::signing_keys as sk;
 use super::{DbConnection, StoreError, now_unix};
+use crate::domain::key_state::KeyState;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct SigningKeyRow {
     pub kid: String,
     pub alg: String,
-    pub state: String,
+    pub state: KeyState,
     pub public_jwk: String,
     pub private_key: Vec<u8>,
     pub created_at: i64,
@@ -30,7 +31,7 @@ pub fn insert_active(conn: &mut DbConnection, key: &NewSigningKey<'_>) -> Result
         .values((
             sk::kid.eq(key.kid),
             sk::alg.eq(key.alg),
-            sk::state.eq("active"),
+            sk::state.eq(KeyState::Active),
             sk::public_jwk.eq(key.public_jwk),
             sk::private_key.eq(key.private_key),
             sk::created_at.eq(now_unix()),
@@ -47,14 +48,14 @@ pub fn retire_active(
     publish_until: i64,
 ) -> Result<Option<String>, StoreError> {
     let current: Option<String> = sk::table
-        .filter(sk::alg.eq(alg).and(sk::state.eq("active")))
+        .filter(sk::alg.eq(alg).and(sk::state.eq(KeyState::Active)))
         .select(sk::kid)
         .first(conn)
         .optional()?;
     if let Some(kid) = &current {
         diesel::update(sk::table.filter(sk::kid.eq(kid)))
             .set((
-                sk::state.eq("retiring"),
+                sk::state.eq(KeyState::Retiring),
                 sk::retired_at.eq(now_unix()),
                 sk::publish_until.eq(publish_until),
             ))
@@ -65,20 +66,24 @@ pub fn retire_active(
 
 /// Marks retiring keys whose publication window has passed as retired.
 pub fn expire_retiring(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {
-    Ok(
-        diesel::update(sk::table.filter(sk::state.eq("retiring").and(sk::publish_until.lt(now))))
-            .set(sk::state.eq("retired"))
-            .execute(conn)?,
+    Ok(diesel::update(
+        sk::table.filter(
+            sk::state
+                .eq(KeyState::Retiring)
+                .and(sk::publish_until.lt(now)),
+        ),
     )
+    .set(sk::state.eq(KeyState::Retired))
+    .execute(conn)?)
 }
 
 /// Active keys and retiring keys still in their publication window.
 pub fn published(conn: &mut DbConnection, now: i64) -> Result<Vec<SigningKeyRow>, StoreError> {
     Ok(sk::table
         .filter(
-            sk::state
-                .eq("active")
-                .or(sk::state.eq("retiring").and(sk::publish_until.ge(now))),
+            sk::state.eq(KeyState::Active).or(sk::state
+                .eq(KeyState::Retiring)
+                .and(sk::publish_until.ge(now))),
         )
         .order((sk::alg.asc(), sk::created_at.desc()))
         .load(conn)?)

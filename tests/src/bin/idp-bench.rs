@@ -389,7 +389,9 @@ async fn seed(config: Option<PathBuf>, n: u64, batch: u64, key_pool: usize, stat
                             birthplace: "75056".into(),
                             birthcountry: "99100".into(),
                             verified_at: Some(now),
-                            verification_method: Some("face_to_face".into()),
+                            verification_method: Some(
+                                idp_server::domain::account::VerificationMethod::FaceToFace,
+                            ),
                         })
                         .collect();
                     accounts::insert_identities(conn, &identities)?;

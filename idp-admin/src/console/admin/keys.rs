@@ -16,7 +16,7 @@ use super::blocking;
 
 struct KeyRow {
     alg: String,
-    state: String,
+    state: idp_server::domain::key_state::KeyState,
     created: String,
     kid: String,
 }

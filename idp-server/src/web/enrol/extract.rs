@@ -381,7 +381,7 @@ mod tests {
         RequestRow {
             id: "r".into(),
             account_id: "a".into(),
-            method: "remote".into(),
+            method: VerificationMethod::Remote,
             reference: None,
             status: crate::domain::account::RequestStatus::parse(status).expect("a known status"),
             challenge: None,
