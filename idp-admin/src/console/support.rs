@@ -6,8 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use idp_server::domain::account::AccountState;
-use idp_server::domain::account::VerificationMethod;
+use idp_server::domain::account::{AccountState, VerificationMethod};
 use idp_server::notify::mask_phone;
 use idp_server::store::accounts::AccountRow;
 use idp_server::support::{self, Overview, SupportError};
