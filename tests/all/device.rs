@@ -1066,13 +1066,16 @@ async fn denial_fraud_and_expiry_end_on_clear_pages(backend: Backend) {
             .unwrap()["status"],
         "fraud_reported"
     );
+    // The browser is told only that the login was refused: the same page
+    // as a plain refusal, never that a fraud report was made.
     let page = waiting.reload().await;
     assert!(
-        page.body.contains("data-status=\"fraud_reported\""),
+        page.body.contains("data-status=\"denied\""),
         "{}",
         page.body
     );
-    assert!(!page.body.contains(">Réessayer<"));
+    assert!(page.body.contains("Vous avez refusé la connexion"));
+    assert!(!page.body.contains("signalé"), "{}", page.body);
     assert_eq!(audit_count(&app, "login.fraud_reported"), 1);
 
     // A decision racing the expiry: whichever wins, device and browser agree.

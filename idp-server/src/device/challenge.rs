@@ -849,7 +849,9 @@ pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
         State::Approved { .. } => BrowserStatus::Approved,
         State::Consumed => BrowserStatus::Expired,
         State::Denied => BrowserStatus::Denied,
-        State::FraudReported => BrowserStatus::FraudReported,
+        // The waiting browser may be the intruder's: it learns only that
+        // the login was refused, exactly as after a plain refusal (#16).
+        State::FraudReported => BrowserStatus::Denied,
         State::WrongNumber => BrowserStatus::WrongNumber,
         State::Locked => BrowserStatus::Locked,
         State::Cancelled => BrowserStatus::Cancelled,
@@ -939,6 +941,10 @@ mod tests {
         assert_eq!(
             browser_status(&challenge(State::WrongNumber, 60)),
             B::WrongNumber
+        );
+        assert_eq!(
+            browser_status(&challenge(State::FraudReported, 60)),
+            B::Denied
         );
     }
 
