@@ -1,7 +1,8 @@
 // Shared helpers of the browser journeys (run them with tests/browser/run.sh,
 // which starts the servers and sets the environment read here).
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -45,12 +46,78 @@ export async function frenchContext(browser, options = {}) {
   const context = await browser.newContext({ locale: 'fr-FR', ...options });
   context.setDefaultTimeout(10_000);
   context.setDefaultNavigationTimeout(10_000);
+  const violations = [];
   context.on('page', (page) => {
     const errors = [];
     consoleErrors.set(page, errors);
     page.on('console', (m) => m.type() === 'error' && errors.push(`${m.text()} (${m.location().url})`));
+    // Every page loaded is checked with axe-core; what it finds fails the
+    // journey when the context is closed (or at the next screenshot).
+    page.on('load', () => {
+      const check = axeViolations(page)
+        .then((found) => violations.push(...found))
+        .catch(() => {}); // navigated away (or closed) meanwhile: the next load is checked
+      pendingChecks.set(page, check);
+    });
+    axeFound.set(page, violations);
   });
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    await Promise.all(context.pages().map((p) => pendingChecks.get(p)));
+    await close(...args);
+    assertNoViolations(violations);
+  };
   return context;
+}
+
+// ---------------------------------------------------------------- axe-core
+
+// WCAG 2.1 A and AA rules; serious and critical violations fail a journey.
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const AXE_IMPACTS = new Set(['serious', 'critical']);
+let axeSource;
+const pendingChecks = new WeakMap();
+const axeFound = new WeakMap();
+
+/**
+ * Runs axe-core in the page (injected through the DevTools protocol, which
+ * the pages' Content-Security-Policy does not govern) and returns its serious
+ * and critical violations, one line each.
+ */
+export async function axeViolations(page) {
+  axeSource ??= await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  const url = page.url();
+  // A string is evaluated as is by the protocol (no eval() in the page).
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(axeSource);
+  const results = await page.evaluate(
+    async (tags) => {
+      const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+      return r.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        targets: v.nodes.map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ')})` : ''}`),
+      }));
+    },
+    AXE_TAGS,
+  );
+  return results
+    .filter((v) => AXE_IMPACTS.has(v.impact))
+    .map((v) => `${url}: [${v.impact}] ${v.id}: ${v.help}\n      ${v.targets.slice(0, 5).join('\n      ')}`);
+}
+
+function assertNoViolations(found) {
+  const unique = [...new Set(found)];
+  found.length = 0;
+  assert.equal(unique.length, 0, `axe-core (WCAG 2.1 AA) found serious or critical violations:\n  ${unique.join('\n  ')}`);
+}
+
+/** Checks the page's current state with axe-core now (and what loads found before). */
+export async function expectAccessible(page) {
+  const found = axeFound.get(page) ?? [];
+  await pendingChecks.get(page);
+  found.push(...(await axeViolations(page)));
+  assertNoViolations(found);
 }
 
 // Console errors of each page (e.g. Content-Security-Policy violations), to
@@ -67,6 +134,8 @@ export async function shot(page, journey, step) {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${String(n).padStart(2, '0')}-${step}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  // Every screenshotted state (forms filled, errors shown) is checked too.
+  await expectAccessible(page);
   return file;
 }
 
