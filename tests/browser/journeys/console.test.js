@@ -173,6 +173,10 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
       'button:Identité vérifiée',
       'button:Refuser',
     ]);
+    // The inert default button takes no room: no blank bar above the form.
+    const inert = agent.locator('form button[hidden]');
+    assert.ok((await inert.count()) > 0, 'the decision form starts with its inert default button');
+    assert.equal(await inert.first().boundingBox(), null, 'the inert default button is not laid out');
     await shot(agent, JOURNEY, 'counter-request');
 
     // Validating without the checks is refused.
