@@ -599,7 +599,7 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
                 ("birth_commune", "00000"),
                 ("document_number", "1234567890"),
             ],
-            "n&#39;existe pas",
+            "ne trouvons pas cette commune",
         ),
         (
             vec![
@@ -643,6 +643,59 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
             .await
             .unwrap()
             .is_none()
+    );
+
+    // The birthplace by name: several communes of that name are offered with
+    // their département; the one picked is stored as its INSEE code.
+    const PERMIT: (&str, &str) = ("document_number", "1234567890");
+    let page = submit(
+        &mut browser,
+        "/inscription/identite",
+        &identity_fields(&[("birth_commune", "saint-denis"), PERMIT]),
+    )
+    .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("Plusieurs communes portent ce nom"));
+    assert!(
+        page.body.contains("value=\"saint-denis\""),
+        "typed name kept"
+    );
+    assert!(page.body.contains("value=\"93066\""), "{}", page.body);
+    assert!(page.body.contains("Saint-Denis (974)"), "{}", page.body);
+    let mut fields = identity_fields(&[("birth_commune", "saint-denis"), PERMIT]);
+    fields.push(("birth_commune_choice", "97411"));
+    let page = submit(&mut browser, "/inscription/identite", &fields).await;
+    assert_eq!(
+        page.location.as_deref(),
+        Some(app.url("/inscription/recapitulatif").as_str()),
+        "{}",
+        page.body
+    );
+    let review = browser.get(&app.url("/inscription/recapitulatif")).await;
+    assert!(
+        review.body.contains("Saint-Denis (97411)"),
+        "{}",
+        review.body
+    );
+    // Shown back by name; sent back unchanged, it still means that commune.
+    let form = browser.get(&app.url("/inscription/identite")).await;
+    assert!(
+        form.body.contains("value=\"Saint-Denis (97411)\""),
+        "{}",
+        form.body
+    );
+    let fields = identity_fields(&[("birth_commune", "Saint-Denis (97411)"), PERMIT]);
+    let page = submit(&mut browser, "/inscription/identite", &fields).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    // One commune of that name: taken directly.
+    let fields = identity_fields(&[("birth_commune", "Villeurbanne"), PERMIT]);
+    let page = submit(&mut browser, "/inscription/identite", &fields).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let review = browser.get(&app.url("/inscription/recapitulatif")).await;
+    assert!(
+        review.body.contains("Villeurbanne (69266)"),
+        "{}",
+        review.body
     );
 }
 

@@ -90,6 +90,141 @@ pub fn countries() -> impl Iterator<Item = (&'static str, &'static str)> {
     COUNTRIES.iter().copied()
 }
 
+/// A commune as a person picks it: its code, name and département.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commune {
+    pub code: &'static str,
+    pub name: &'static str,
+}
+
+impl Commune {
+    /// The département part of the code: `69`, `2A`, `974`.
+    pub fn department(&self) -> &'static str {
+        let len = if self.code.starts_with("97") { 3 } else { 2 };
+        self.code.get(..len).unwrap_or(self.code)
+    }
+}
+
+/// What a typed birthplace designates.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommuneQuery {
+    /// Nothing typed.
+    Empty,
+    /// A code, or a name that designates one commune: the code to store
+    /// (still checked by the identity rules).
+    Code(String),
+    /// Several communes answer to that name: the person picks one.
+    Choices(Vec<Commune>),
+    /// No commune answers to that name.
+    Unknown,
+}
+
+/// At most this many communes are offered for one name.
+pub const MAX_CHOICES: usize = 30;
+
+/// Reads a typed birthplace: an INSEE code (`69123`), a commune as this
+/// module shows it (`Lyon (69123)`), or a name, current or historical,
+/// matched without regard to case, accents, hyphens or apostrophes
+/// (`saint etienne`, `St-Étienne`). A name matching one commune exactly
+/// gives its code; several exact matches (and the arrondissements of Paris,
+/// Lyon and Marseille) are offered as choices; with no exact match, the
+/// communes whose name starts with what was typed are.
+pub fn find_commune(typed: &str) -> CommuneQuery {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return CommuneQuery::Empty;
+    }
+    if let Some(code) = shown_code(typed) {
+        return CommuneQuery::Code(code.to_owned());
+    }
+    let upper = typed.to_ascii_uppercase();
+    if is_code_shape(&upper) || typed.bytes().all(|b| b.is_ascii_digit()) {
+        return CommuneQuery::Code(upper);
+    }
+    let wanted = normalise(typed);
+    if wanted.is_empty() {
+        return CommuneQuery::Unknown;
+    }
+    let arrondissement = format!("{wanted} ");
+    let exact: Vec<Commune> = NAMES
+        .iter()
+        .filter(|(name, _)| {
+            *name == wanted
+                || (name.starts_with(&arrondissement) && name.ends_with(" arrondissement"))
+        })
+        .map(|(_, commune)| *commune)
+        .collect();
+    let found = if exact.is_empty() {
+        NAMES
+            .iter()
+            .filter(|(name, _)| name.starts_with(&wanted))
+            .map(|(_, commune)| *commune)
+            .collect()
+    } else {
+        exact
+    };
+    match found.as_slice() {
+        [] => CommuneQuery::Unknown,
+        [one] => CommuneQuery::Code(one.code.to_owned()),
+        _ => {
+            let mut found = found;
+            found.sort_by(|a, b| a.name.cmp(b.name).then(a.code.cmp(b.code)));
+            found.truncate(MAX_CHOICES);
+            CommuneQuery::Choices(found)
+        }
+    }
+}
+
+/// `Name (code)`, the way a stored birthplace is shown back in the form.
+pub fn shown(code: &str) -> Option<String> {
+    commune_name(code).map(|name| format!("{name} ({code})"))
+}
+
+/// The code of a commune written as [`shown`] writes it.
+fn shown_code(typed: &str) -> Option<&str> {
+    let inner = typed.strip_suffix(')')?.rsplit_once('(')?.1.trim();
+    is_commune(inner).then_some(inner)
+}
+
+/// Normalised names, for [`find_commune`]; built on first use.
+static NAMES: LazyLock<Vec<(String, Commune)>> = LazyLock::new(|| {
+    COMMUNES
+        .iter()
+        .map(|(code, name)| (normalise(name), Commune { code, name }))
+        .collect()
+});
+
+/// Lower case, French accents and ligatures folded, hyphens and apostrophes
+/// as spaces, `st`/`ste` spelled out.
+fn normalise(name: &str) -> String {
+    let mut folded = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => folded.push('a'),
+            'é' | 'è' | 'ê' | 'ë' => folded.push('e'),
+            'î' | 'ï' | 'í' | 'ì' => folded.push('i'),
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => folded.push('o'),
+            'ù' | 'û' | 'ü' | 'ú' => folded.push('u'),
+            'ÿ' | 'ý' => folded.push('y'),
+            'ç' => folded.push('c'),
+            'ñ' => folded.push('n'),
+            'œ' => folded.push_str("oe"),
+            'æ' => folded.push_str("ae"),
+            '-' | '\'' | '’' | '.' | ',' | '_' => folded.push(' '),
+            c => folded.push(c),
+        }
+    }
+    folded
+        .split_whitespace()
+        .map(|word| match word {
+            "st" => "saint",
+            "ste" => "sainte",
+            word => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +238,64 @@ mod tests {
         assert_eq!(commune_name("97411"), Some("Saint-Denis"));
         assert_eq!(commune_name("42218"), Some("Saint-Étienne"));
         assert!(is_commune("69123"));
+    }
+
+    #[test]
+    fn communes_are_found_by_name() {
+        let code = |typed| match find_commune(typed) {
+            CommuneQuery::Code(code) => Some(code),
+            _ => None,
+        };
+        assert_eq!(code("Villeurbanne").as_deref(), Some("69266"));
+        assert_eq!(code("  villeurbanne ").as_deref(), Some("69266"));
+        // A code, or a commune shown back by the form, is taken as is.
+        assert_eq!(code("69123").as_deref(), Some("69123"));
+        assert_eq!(code("2a004").as_deref(), Some("2A004"));
+        assert_eq!(code("Lyon (69123)").as_deref(), Some("69123"));
+        assert_eq!(shown("69123").as_deref(), Some("Lyon (69123)"));
+        // Accents, hyphens and "St" do not matter; historical names are found.
+        assert_eq!(code("st etienne").as_deref(), Some("42218"));
+        assert_eq!(
+            code("Villeurb").as_deref(),
+            Some("69266"),
+            "one name starts so"
+        );
+        assert_eq!(find_commune(""), CommuneQuery::Empty);
+        assert_eq!(find_commune("Zzyzx-sur-Rien"), CommuneQuery::Unknown);
+    }
+
+    #[test]
+    fn a_name_shared_by_several_communes_offers_each_with_its_department() {
+        let CommuneQuery::Choices(choices) = find_commune("Saint-Denis") else {
+            panic!("Saint-Denis is the name of several communes");
+        };
+        let departments: Vec<&str> = choices.iter().map(Commune::department).collect();
+        assert!(departments.contains(&"93"), "{departments:?}");
+        assert!(departments.contains(&"974"), "{departments:?}");
+        assert!(choices.iter().all(|c| c.name == "Saint-Denis"));
+        // Paris, Lyon, Marseille: the city and its arrondissements.
+        let CommuneQuery::Choices(lyon) = find_commune("lyon") else {
+            panic!("Lyon has arrondissements");
+        };
+        assert!(lyon.iter().any(|c| c.code == "69123"));
+        assert!(lyon.iter().any(|c| c.code == "69383"));
+        assert!(lyon.iter().all(|c| c.name.starts_with("Lyon")));
+        // A historical code (Seine-et-Oise before 1968) next to today's.
+        let CommuneQuery::Choices(moved) = find_commune("Courcouronnes") else {
+            panic!("Courcouronnes had two codes");
+        };
+        let codes: Vec<&str> = moved.iter().map(|c| c.code).collect();
+        assert_eq!(codes, ["78182", "91182"]);
+        // Nothing exact: the names starting with what was typed, bounded.
+        let CommuneQuery::Choices(prefix) = find_commune("Saint-Ma") else {
+            panic!("many names start with Saint-Ma");
+        };
+        assert_eq!(prefix.len(), MAX_CHOICES);
+        assert!(
+            prefix
+                .iter()
+                .all(|c| normalise(c.name).starts_with("saint ma"))
+        );
     }
 
     #[test]

@@ -48,12 +48,17 @@ impl FrenchMobile {
         &self.0
     }
 
-    /// `+33 6 ** ** ** 78`: enough to recognise one's own number, no more.
+    /// `06 ** ** ** 78`, the way French people write their number: the
+    /// national form (a 0 and the nine digits every French region shares),
+    /// with only the first two and last two digits shown.
     pub fn masked(&self) -> String {
-        let digits: Vec<char> = self.0.chars().collect();
-        let tail: String = digits[digits.len().saturating_sub(2)..].iter().collect();
-        let head: String = digits.iter().take(4).collect();
-        format!("{head} ** ** ** {tail}")
+        let digits: Vec<char> = self.0.chars().filter(char::is_ascii_digit).collect();
+        let national = &digits[digits.len().saturating_sub(9)..];
+        let second = national.first().copied().unwrap_or('0');
+        let tail: String = national[national.len().saturating_sub(2)..]
+            .iter()
+            .collect();
+        format!("0{second} ** ** ** {tail}")
     }
 }
 
@@ -106,6 +111,21 @@ fn metropolitan_mobile(cleaned: &str) -> Option<FrenchMobile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_numbers_read_as_french_people_write_them() {
+        let mobile = |raw| FrenchMobile::parse(raw).map(|m| m.masked()).ok();
+        assert_eq!(mobile("06 12 34 56 78").as_deref(), Some("06 ** ** ** 78"));
+        assert_eq!(
+            mobile("+33 7 81 23 45 99").as_deref(),
+            Some("07 ** ** ** 99")
+        );
+        // La Réunion: +262 692…, written 0692…
+        assert_eq!(
+            mobile("+262 692 12 34 56").as_deref(),
+            Some("06 ** ** ** 56")
+        );
+    }
 
     #[test]
     fn accepts_french_mobiles_in_any_usual_form() {

@@ -160,7 +160,7 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     // 6. Mobile code (the number is shown masked).
     await expectAt(page, env.issuer, '/inscription/mobile/code');
     await expectStep(page, 6);
-    await expectText(page, `Un code à 6 chiffres a été envoyé à +336 ** ** ** ${me.e164.slice(-2)}.`);
+    await expectText(page, `Un code à 6 chiffres a été envoyé à 06 ** ** ** ${me.e164.slice(-2)}.`);
     // Asking again within the minute is refused with the wait, on the same page.
     await page.getByRole('button', { name: 'Renvoyer un code' }).click();
     await expectAt(page, env.issuer, '/inscription/mobile/renvoyer');
@@ -219,13 +219,28 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     assert.equal(await page.getByLabel('Prénoms').inputValue(), 'Camille Marie');
     assert.ok(await page.getByLabel('Féminin').isChecked());
     assert.equal(await page.getByLabel('Pays de naissance').inputValue(), '99100');
-    assert.equal(await page.getByLabel('Commune de naissance').inputValue(), '69123');
+    // The commune typed as a code is shown back by name.
+    assert.equal(await page.getByLabel('Commune de naissance').inputValue(), 'Lyon (69123)');
     assert.equal(await page.getByLabel('Numéro de la pièce').inputValue(), me.card);
     assert.equal(await page.getByLabel('Date de délivrance').inputValue(), isoDate({ years: -2 }));
     assert.equal(await page.locator('[aria-invalid="true"]').count(), 1);
     await expectNoHorizontalScroll(page);
     await shot(page, JOURNEY, 'identity-underage');
     await birthdate.fill('1990-04-12');
+    // The birthplace by name: Lyon is the city and its arrondissements.
+    await page.getByLabel('Commune de naissance').fill('lyon');
+    await page.getByRole('button', { name: 'Vérifier mes informations' }).click();
+    await expectAt(page, env.issuer, '/inscription/identite');
+    assert.equal(
+      await fieldError(page, page.getByLabel('Commune de naissance')),
+      'Plusieurs communes portent ce nom : choisissez la vôtre ci-dessous.',
+    );
+    const choices = page.getByRole('group', { name: 'Choisissez votre commune' });
+    assert.equal(await choices.getByRole('radio').count(), 10, 'Lyon and its nine arrondissements');
+    await choices.getByLabel('Lyon 3e Arrondissement (69)').check();
+    await choices.getByLabel('Lyon (69)', { exact: true }).check();
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'identity-commune-choices');
     await page.getByRole('button', { name: 'Vérifier mes informations' }).click();
 
     // 9. Summary.

@@ -9,7 +9,7 @@ use super::extract::{AccountAt, AtIdentity};
 use super::page::{Field, FieldKind, StepPage, kind_label, see_other};
 use super::refusals::draft_field;
 use crate::domain::identity::Gender;
-use crate::domain::insee;
+use crate::domain::insee::{self, Commune, CommuneQuery};
 use crate::enrol::{self, CheckedDraft, Draft, DraftProblem, StepError};
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
@@ -28,14 +28,35 @@ pub struct IdentityForm {
     birthdate: String,
     birth_country: String,
     birth_commune: String,
+    /// The commune picked when the typed name designates several.
+    birth_commune_choice: String,
     document_number: String,
     issued_on: String,
     expires_on: String,
 }
 
 impl IdentityForm {
-    /// Everything but the document kind, chosen on the step before.
-    fn fill(self, draft: &mut Draft) {
+    /// What the birthplace designates: the commune picked among several,
+    /// else the typed code or name (searched only for a birth in France).
+    fn birthplace(&self) -> CommuneQuery {
+        let choice = self.birth_commune_choice.trim();
+        if insee::is_commune(choice) {
+            return CommuneQuery::Code(choice.to_owned());
+        }
+        let country = self.birth_country.trim();
+        if country.is_empty() || country == insee::FRANCE {
+            insee::find_commune(&self.birth_commune)
+        } else {
+            CommuneQuery::Code(self.birth_commune.clone())
+        }
+    }
+
+    /// Everything but the document kind, chosen on the step before; the
+    /// birthplace as its code when the name designates one commune.
+    fn fill(mut self, draft: &mut Draft, birthplace: &CommuneQuery) {
+        if let CommuneQuery::Code(code) = birthplace {
+            self.birth_commune.clone_from(code);
+        }
         draft.family_name = self.family_name;
         draft.usage_name = self.usage_name;
         draft.given_names = self.given_names;
@@ -62,14 +83,35 @@ fn countries() -> Vec<(String, String)> {
     countries
 }
 
-fn identity_page(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem]) -> StepPage {
+/// The birthplace as the form shows it back: `Lyon (69123)` for a code.
+fn birthplace_value(draft: &Draft) -> String {
+    insee::shown(draft.birth_commune.trim()).unwrap_or_else(|| draft.birth_commune.clone())
+}
+
+/// The communes offered when a name designates several: (code, "Name (dep)").
+fn commune_options(choices: &[Commune]) -> FieldKind {
+    let label = |c: &Commune| format!("{} ({})", c.name, c.department());
+    FieldKind::Radio(choices.iter().map(|c| (c.code.into(), label(c))).collect())
+}
+
+fn identity_page(
+    lang: Lang,
+    csrf: &str,
+    draft: &Draft,
+    problems: &[DraftProblem],
+    choices: &[Commune],
+) -> StepPage {
     let t = i18n::texts(lang);
     let e = t.enrol;
     let error_of = |name: &str| {
-        problems
-            .iter()
-            .find(|p| draft_field(**p) == name)
-            .map(|p| p.message(t))
+        let several = (name == "birth_commune" && !choices.is_empty())
+            .then(|| e.birth_commune_several.to_owned());
+        several.or_else(|| {
+            problems
+                .iter()
+                .find(|p| draft_field(**p) == name)
+                .map(|p| p.message(t))
+        })
     };
     let input = |name: &'static str, label: &str, input_type: &'static str, value: &str| {
         Field::input(name, label, input_type, value).error(error_of(name))
@@ -112,10 +154,17 @@ fn identity_page(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem
                 "birth_commune",
                 e.birth_commune_code,
                 "text",
-                &draft.birth_commune,
+                &birthplace_value(draft),
             )
             .hint(e.birth_commune_hint),
-        )
+        );
+    if !choices.is_empty() {
+        page = page.field(
+            Field::input("birth_commune_choice", e.birth_commune_choose, "radio", "")
+                .of(commune_options(choices)),
+        );
+    }
+    page = page
         .field(input(
             "document_number",
             e.document_number,
@@ -125,15 +174,22 @@ fn identity_page(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem
         .field(input("issued_on", e.issued_on, "date", &draft.issued_on))
         .field(input("expires_on", e.expires_on, "date", &draft.expires_on))
         .submit(e.review_information);
-    if !problems.is_empty() {
+    if !problems.is_empty() || !choices.is_empty() {
         page.error = Some(e.needs_correcting.to_owned());
     }
     page
 }
 
-/// The identity page again, flagging `problems`.
-fn corrections(lang: Lang, csrf: &str, draft: &Draft, problems: &[DraftProblem]) -> PageError {
-    let page = identity_page(lang, csrf, draft, problems);
+/// The identity page again, flagging `problems` (or offering the communes
+/// the typed birthplace designates).
+fn corrections(
+    lang: Lang,
+    csrf: &str,
+    draft: &Draft,
+    problems: &[DraftProblem],
+    choices: &[Commune],
+) -> PageError {
+    let page = identity_page(lang, csrf, draft, problems, choices);
     PageError::page(lang, StatusCode::BAD_REQUEST, &page, None)
 }
 
@@ -147,20 +203,22 @@ pub async fn identity_get(
     if draft.document_kind.is_empty() {
         return Ok(see_other("/inscription/piece"));
     }
-    identity_page(at.lang(), at.csrf(), &draft, &[]).ok()
+    identity_page(at.lang(), at.csrf(), &draft, &[], &[]).ok()
 }
 
 pub async fn identity_post(
     provider: web::Data<Provider>,
     CsrfForm { form, bound }: CsrfForm<IdentityForm, AccountAt<AtIdentity>>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = bound.lang();
-    let draft = enrol::edit_draft(&provider, bound.account_id(), |draft| form.fill(draft))
-        .await
-        .or_page(lang)?;
+    let (lang, birthplace) = (bound.lang(), form.birthplace());
+    let edited = enrol::edit_draft(&provider, bound.account_id(), |d| form.fill(d, &birthplace));
+    let draft = edited.await.or_page(lang)?;
+    if let CommuneQuery::Choices(choices) = &birthplace {
+        return Err(corrections(lang, bound.csrf(), &draft, &[], choices));
+    }
     draft
         .check(enrol::today())
-        .map_err(|problems| corrections(lang, bound.csrf(), &draft, &problems))?;
+        .map_err(|problems| corrections(lang, bound.csrf(), &draft, &problems, &[]))?;
     Ok(see_other("/inscription/recapitulatif"))
 }
 
@@ -243,7 +301,7 @@ pub async fn review_post(
             let draft = enrol::load_draft(&provider, account_id)
                 .await
                 .or_page(lang)?;
-            Err(corrections(lang, bound.csrf(), &draft, &problems))
+            Err(corrections(lang, bound.csrf(), &draft, &problems, &[]))
         }
         Err(StepError::Failed(e)) => Err(PageError::failure(lang, e)),
     }
