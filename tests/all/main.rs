@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod citizen;
 mod console;
 mod device;
 mod device_api_docs;

@@ -448,13 +448,9 @@ pub async fn start(
         challenge: None,
     };
 
-    // A suspended account's session no longer counts: it must log in, which
-    // refuses it.
-    let session = match session {
-        Some(s) if account_suspended(provider, &s.account_id).await? => None,
-        other => other,
-    };
-    // Reuse the SSO session only if it is strong and recent enough.
+    // A suspended or revoked account's session was already dropped by
+    // `session::load`. Reuse the SSO session only if it is strong and
+    // recent enough.
     let reusable = session.filter(|s| {
         !prompt.login
             && s.acr >= request.min_acr
@@ -528,17 +524,6 @@ async fn over_budget(provider: &Provider, ip: &str) -> Result<Option<u64>, OidcE
 /// invalid number).
 pub async fn keep(provider: &Provider, request: &AuthRequest) -> Result<(), OidcError> {
     save(provider, request).await
-}
-
-/// Whether the account is suspended (or gone).
-async fn account_suspended(provider: &Provider, account_id: &str) -> Result<bool, OidcError> {
-    let id = account_id.to_owned();
-    let account = provider
-        .core
-        .db
-        .read(move |conn| crate::store::accounts::by_id(conn, &id))
-        .await?;
-    Ok(account.is_none_or(|a| a.state == crate::domain::account::AccountState::Suspended))
 }
 
 /// The highest level a login offered by this provider can reach (approval

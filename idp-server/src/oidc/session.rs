@@ -1,8 +1,12 @@
 //! Browser SSO sessions. The cookie holds a random secret; the ephemeral store
 //! keeps the session under the secret's keyed hash, so a store dump yields no
-//! usable cookie.
+//! usable cookie. A session also ends when the account's tokens are revoked
+//! (suspension, device revocation, password reset or change): `load` checks
+//! the revocation instant in the same primary-key read as the account state.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::Provider;
 use super::error::OidcError;
@@ -10,6 +14,7 @@ use super::types::Authenticated;
 use crate::crypto::random_token;
 use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, PreparedSet};
+use crate::store::{now_millis, token_revocations};
 
 /// HttpOnly cookie of the SSO session.
 pub const SESSION_COOKIE: &str = "sesame_session";
@@ -18,15 +23,42 @@ pub const BROWSER_COOKIE: &str = "sesame_browser";
 /// How long an SSO session lives without a new authentication.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 
+/// What the store holds: the authentication and when the session started
+/// (unix ms, compared with the account's last revocation).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    #[serde(flatten)]
+    auth: Authenticated,
+    /// Absent in sessions stored before it existed: their `auth_time`
+    /// (seconds, so never later than the real instant) stands in.
+    #[serde(default)]
+    created_at_ms: Option<i64>,
+}
+
 fn key(provider: &Provider, cookie: &str) -> String {
     keys::session(&provider.lookup_hash(cookie))
 }
 
+/// The session the cookie names, if it is stored and still stands: the
+/// account exists, is not suspended, and its tokens were not revoked since
+/// the session started.
 pub async fn load(provider: &Provider, cookie: &str) -> Result<Option<Authenticated>, OidcError> {
     let Some(raw) = provider.core.ephemeral.get(&key(provider, cookie)).await? else {
         return Ok(None);
     };
-    Ok(serde_json::from_slice(&raw).ok())
+    let Ok(stored) = serde_json::from_slice::<Stored>(&raw) else {
+        return Ok(None);
+    };
+    let created_at_ms = stored
+        .created_at_ms
+        .unwrap_or(stored.auth.auth_time.saturating_mul(1000));
+    let account = stored.auth.account_id.clone();
+    let stands = provider
+        .core
+        .db
+        .read(move |conn| token_revocations::session_stands(conn, &account, created_at_ms))
+        .await?;
+    Ok(stands.then_some(stored.auth))
 }
 
 /// A session not stored yet: the cookie value to set and the write that
@@ -37,10 +69,25 @@ pub struct NewSession {
 }
 
 pub fn prepare(provider: &Provider, auth: &Authenticated) -> Result<NewSession, OidcError> {
+    prepare_after(provider, auth, 0)
+}
+
+/// A session that starts after `revoked_at_ms`: for the browser that just
+/// revoked its account's sessions (a password change), whose new session
+/// must not fall in the same millisecond as the revocation.
+pub fn prepare_after(
+    provider: &Provider,
+    auth: &Authenticated,
+    revoked_at_ms: i64,
+) -> Result<NewSession, OidcError> {
     let cookie = random_token()?;
+    let stored = Stored {
+        auth: auth.clone(),
+        created_at_ms: Some(now_millis().max(revoked_at_ms.saturating_add(1))),
+    };
     let store = PreparedSet {
         key: key(provider, &cookie),
-        value: serde_json::to_vec(auth)?,
+        value: serde_json::to_vec(&stored)?,
         ttl: SESSION_TTL,
     };
     Ok(NewSession { cookie, store })
@@ -48,7 +95,17 @@ pub fn prepare(provider: &Provider, auth: &Authenticated) -> Result<NewSession, 
 
 /// Starts a session; returns the cookie value to set.
 pub async fn create(provider: &Provider, auth: &Authenticated) -> Result<String, OidcError> {
-    let session = prepare(provider, auth)?;
+    create_after(provider, auth, 0).await
+}
+
+/// Starts a session later than `revoked_at_ms` ([`prepare_after`]); returns
+/// the cookie value to set.
+pub async fn create_after(
+    provider: &Provider,
+    auth: &Authenticated,
+    revoked_at_ms: i64,
+) -> Result<String, OidcError> {
+    let session = prepare_after(provider, auth, revoked_at_ms)?;
     provider
         .core
         .ephemeral

@@ -218,6 +218,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(token_revocations -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, token_revocations);
+
 diesel::table! {
     vapid_keys (kid) {
         kid -> Text,

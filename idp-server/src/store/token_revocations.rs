@@ -1,16 +1,23 @@
-//! When an account's access tokens were last revoked (suspension, device
-//! revocation). Access tokens live in the ephemeral store, where a CLI on the
-//! embedded backend cannot reach them; this row is what every process sees.
+//! When an account's tokens and sessions were last revoked (suspension,
+//! device revocation, password reset or change). Access tokens and SSO
+//! sessions live in the ephemeral store, where a CLI on the embedded backend
+//! cannot reach them (and sessions are not indexed by account); this row is
+//! what every process sees. Refresh tokens are durable: the revocation marks
+//! them revoked in the same transaction.
 
 use diesel::prelude::*;
 
 use super::schema::refresh_tokens as r;
 use super::schema::{accounts as a, token_revocations as t};
-use super::{DbConnection, StoreError};
+use super::{DbConnection, StoreError, now_unix};
+use crate::domain::account::AccountState;
 
-/// Revokes every access token of the account issued at or before `at_ms`.
-/// Call it after `audit::append` in the same transaction: the audit head's
-/// lock then orders concurrent revocations, so the insert cannot race.
+/// Revokes everything of the account issued at or before `at_ms`: access
+/// tokens and SSO sessions (refused at use, [`access_token_stands`],
+/// [`session_stands`]) and every live refresh token of every family (marked
+/// revoked here). Call it after `audit::append` in the same transaction: the
+/// audit head's lock then orders concurrent revocations, so the insert
+/// cannot race.
 pub fn revoke_all(conn: &mut DbConnection, account_id: &str, at_ms: i64) -> Result<(), StoreError> {
     let updated = diesel::update(t::table.filter(t::account_id.eq(account_id)))
         .set(t::revoked_at_ms.eq(at_ms))
@@ -20,33 +27,69 @@ pub fn revoke_all(conn: &mut DbConnection, account_id: &str, at_ms: i64) -> Resu
             .values((t::account_id.eq(account_id), t::revoked_at_ms.eq(at_ms)))
             .execute(conn)?;
     }
+    diesel::update(r::table.filter(r::account_id.eq(account_id).and(r::revoked_at.is_null())))
+        .set(r::revoked_at.eq(now_unix()))
+        .execute(conn)?;
     Ok(())
+}
+
+/// When the account's tokens were last revoked (unix ms), if ever. A
+/// primary-key read.
+pub fn revoked_at(conn: &mut DbConnection, account_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(t::table
+        .filter(t::account_id.eq(account_id))
+        .select(t::revoked_at_ms)
+        .first(conn)
+        .optional()?)
+}
+
+/// The account's state and its last revocation (unix ms), in one read by
+/// primary key; `None` when the account does not exist.
+fn state_and_revocation(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<(AccountState, Option<i64>)>, StoreError> {
+    Ok(a::table
+        .left_join(t::table)
+        .filter(a::id.eq(account_id))
+        .select((a::state, t::revoked_at_ms.nullable()))
+        .first(conn)
+        .optional()?)
+}
+
+/// Whether something of the account made at `made_at_ms` still stands: the
+/// account exists, is not suspended, and nothing was revoked at or after.
+fn stands(found: Option<(AccountState, Option<i64>)>, made_at_ms: i64) -> bool {
+    match found {
+        None | Some((AccountState::Suspended, _)) => false,
+        Some((_, revoked)) => revoked.is_none_or(|at| made_at_ms > at),
+    }
+}
+
+/// Whether an SSO session of `account_id` created at `created_at_ms` still
+/// counts (same rule as access tokens): one read by primary key.
+pub fn session_stands(
+    conn: &mut DbConnection,
+    account_id: &str,
+    created_at_ms: i64,
+) -> Result<bool, StoreError> {
+    Ok(stands(
+        state_and_revocation(conn, account_id)?,
+        created_at_ms,
+    ))
 }
 
 /// Whether an access token of `account_id` issued at `issued_at_ms` (with the
 /// refresh-token `family`, if any) still stands: the account exists and is
 /// not suspended, its tokens were not revoked since, and the family was not
-/// revoked. Primary-key lookups (plus one on the family index).
+/// revoked. One primary-key read (plus one on the family index).
 pub fn access_token_stands(
     conn: &mut DbConnection,
     account_id: &str,
     issued_at_ms: i64,
     family: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let state: Option<crate::domain::account::AccountState> = a::table
-        .filter(a::id.eq(account_id))
-        .select(a::state)
-        .first(conn)
-        .optional()?;
-    if state.is_none_or(|s| s == crate::domain::account::AccountState::Suspended) {
-        return Ok(false);
-    }
-    let revoked_at: Option<i64> = t::table
-        .filter(t::account_id.eq(account_id))
-        .select(t::revoked_at_ms)
-        .first(conn)
-        .optional()?;
-    if revoked_at.is_some_and(|at| issued_at_ms <= at) {
+    if !stands(state_and_revocation(conn, account_id)?, issued_at_ms) {
         return Ok(false);
     }
     if let Some(family) = family {
@@ -59,4 +102,24 @@ pub fn access_token_stands(
         }
     }
     Ok(true)
+}
+
+/// Whether a refresh grant for `account_id`, whose authentication happened
+/// at `auth_time` (unix seconds), may go on: the account exists, is not
+/// suspended, and was not revoked after that authentication. The refresh
+/// token itself was marked revoked by [`revoke_all`]; this also catches a
+/// token stored by a grant that raced the revocation. `auth_time` has
+/// second precision, so an authentication in the very second of the
+/// revocation is given the benefit of the doubt (a later one is needed to
+/// get a grant at all after the revocation).
+pub fn refresh_stands(
+    conn: &mut DbConnection,
+    account_id: &str,
+    auth_time: i64,
+) -> Result<bool, StoreError> {
+    let last_ms_of_second = auth_time.saturating_mul(1000).saturating_add(999);
+    Ok(stands(
+        state_and_revocation(conn, account_id)?,
+        last_ms_of_second,
+    ))
 }

@@ -1,5 +1,8 @@
 //! `grant_type=refresh_token` with rotation: each refresh token works once;
-//! presenting a used one revokes its whole family (RFC 9700 §4.14.2).
+//! presenting a used one revokes its whole family (RFC 9700 §4.14.2). An
+//! account-wide revocation marks every family revoked
+//! (`token_revocations::revoke_all`) and refuses the grants authenticated
+//! before it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +14,7 @@ use crate::oidc::clients::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::types::Grant;
 use crate::outcome::refuse;
-use crate::store::{accounts, now_unix, refresh_tokens};
+use crate::store::{now_unix, refresh_tokens, token_revocations};
 
 pub async fn refresh(
     provider: &Provider,
@@ -58,13 +61,16 @@ pub async fn refresh(
         );
     }
     let mut grant: Grant = serde_json::from_str(&row.grant_data)?;
-    let account_id = grant.account_id.clone();
-    let account = provider
+    // The account must still be there, not suspended, and its tokens not
+    // revoked (suspension, device revocation, password reset) since the
+    // authentication behind this grant.
+    let (account_id, auth_time) = (grant.account_id.clone(), grant.auth_time);
+    let stands = provider
         .core
         .db
-        .read(move |conn| accounts::by_id(conn, &account_id))
+        .read(move |conn| token_revocations::refresh_stands(conn, &account_id, auth_time))
         .await?;
-    if account.is_none_or(|a| a.state == crate::domain::account::AccountState::Suspended) {
+    if !stands {
         revoke_family(provider, &row.family_id).await?;
         return refuse(OAuthError::invalid_grant("the account is no longer active").into());
     }
