@@ -697,6 +697,35 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
         "{}",
         review.body
     );
+
+    // Empty required fields say so (not "wrong format"), and with several
+    // errors the summary at the top links to each field.
+    let fields = identity_fields(&[("family_name", " "), ("document_number", "")]);
+    let page = submit(&mut browser, "/inscription/identite", &fields).await;
+    assert_eq!(page.status, 400);
+    assert_eq!(
+        page.body.matches("Ce champ est obligatoire.").count(),
+        4,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<a href=\"#family_name\">"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<a href=\"#document_number\">"),
+        "{}",
+        page.body
+    );
+    let fields = identity_fields(&[("family_name", "Dupont3"), PERMIT]);
+    let page = submit(&mut browser, "/inscription/identite", &fields).await;
+    assert!(
+        !page.body.contains("obligatoire"),
+        "a wrong value is not a missing one"
+    );
+    assert!(!page.body.contains("<ul>"), "one error: no summary list");
 }
 
 async fn forms_need_their_csrf_token_and_steps_follow_the_state(backend: Backend) {

@@ -351,6 +351,7 @@ pub struct EnrolTexts {
     pub expires_on: &'static str,
     pub review_information: &'static str,
     pub needs_correcting: &'static str,
+    pub required: &'static str,
     pub review_title: &'static str,
     pub review_intro: &'static str,
     pub usage_name: &'static str,
@@ -429,7 +430,7 @@ pub struct EnrolTexts {
     pub reference_valid_until: fn(&str) -> String,
     /// The declared document to bring.
     pub reference_bring_document: fn(&str) -> String,
-    /// “Step n of 9”.
+    /// “Step n of 11”: 1–9 enrolment, 10 the verification choice, 11 the verification.
     pub step_of: fn(u8) -> String,
     /// Where the code went.
     pub code_sent_to: fn(&str) -> String,
@@ -525,6 +526,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     expires_on: "Date d'expiration",
     review_information: "Vérifier mes informations",
     needs_correcting: "Certaines informations sont à corriger.",
+    required: "Ce champ est obligatoire.",
     review_title: "Vérifiez vos informations",
     review_intro: "Une fois confirmées, elles seront vérifiées avec votre pièce d'identité.",
     usage_name: "Nom d'usage",
@@ -541,7 +543,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     choice_remote: "En ligne",
     photos_title: "Photos de votre pièce d'identité",
     photos_intro: "Photographiez le recto et le verso, lisibles et sans reflet (JPEG, PNG ou PDF, 5 Mo au plus).",
-    photos_progress: "Étape 1 sur 2 de la vérification en ligne",
+    photos_progress: "Étape 11 sur 11 : photos de la pièce (1 sur 2)",
     front: "Recto",
     back: "Verso",
     photo_received: "Reçu. Vous pouvez le remplacer.",
@@ -589,7 +591,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     reference_bring_phone: "votre téléphone portable : le code d'activation de l'application vous sera envoyé par SMS après la vérification.",
     reference_follow: "Suivre ma demande dans mon compte",
     video_title: "Vidéo de vérification",
-    video_progress: "Étape 2 sur 2 de la vérification en ligne",
+    video_progress: "Étape 11 sur 11 : vidéo (2 sur 2)",
     video_heading: "Enregistrez une courte vidéo",
     video_intro: "Tenez votre pièce d'identité à côté de votre visage et dites à voix haute ces trois chiffres :",
     video_digits_label: "Chiffres à prononcer",
@@ -605,7 +607,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     reference_bring_document: |kind| {
         format!("la pièce d'identité déclarée ({kind}), en cours de validité ;")
     },
-    step_of: |n| format!("Étape {n} sur 9"),
+    step_of: |n| format!("Étape {n} sur 11"),
     code_sent_to: |to| format!("Un code à 6 chiffres a été envoyé à {to}."),
     cooldown: |seconds| {
         format!(
@@ -704,6 +706,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     expires_on: "Expiry date",
     review_information: "Review my information",
     needs_correcting: "Some information needs correcting.",
+    required: "This field is required.",
     review_title: "Check your information",
     review_intro: "Once confirmed, they will be checked against your identity document.",
     usage_name: "Usage name",
@@ -720,7 +723,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     choice_remote: "Online",
     photos_title: "Photos of your identity document",
     photos_intro: "Photograph the front and back, readable and without glare (JPEG, PNG or PDF, 5 MB at most).",
-    photos_progress: "Step 1 of 2 of the online verification",
+    photos_progress: "Step 11 of 11: photos of the document (1 of 2)",
     front: "Front",
     back: "Back",
     photo_received: "Received. You may replace it.",
@@ -768,7 +771,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     reference_bring_phone: "your mobile phone: the app's activation code is texted to you after the verification.",
     reference_follow: "Follow my request in my account",
     video_title: "Verification video",
-    video_progress: "Step 2 of 2 of the online verification",
+    video_progress: "Step 11 of 11: video (2 of 2)",
     video_heading: "Record a short video",
     video_intro: "Hold your identity document next to your face and say these three digits aloud:",
     video_digits_label: "Digits to say",
@@ -782,7 +785,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     reference_bring_document: |kind| {
         format!("the identity document you declared ({kind}), still valid;")
     },
-    step_of: |n| format!("Step {n} of 9"),
+    step_of: |n| format!("Step {n} of 11"),
     code_sent_to: |to| format!("A 6-digit code was sent to {to}."),
     cooldown: |seconds| {
         format!("A code was just sent. You can ask for another one in {seconds} seconds.")

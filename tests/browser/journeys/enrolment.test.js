@@ -39,7 +39,7 @@ after(async () => {
 
 /** Asserts the step progress line. */
 async function expectStep(page, n) {
-  assert.equal((await page.locator('p.progress').innerText()).trim(), `Étape ${n} sur 9`);
+  assert.equal((await page.locator('p.progress').innerText()).trim(), `Étape ${n} sur 11`);
 }
 
 /** The text of a field's error (`<p id="<field>-error">`), linked by aria-describedby. */
@@ -265,12 +265,15 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     // Verification method: at the post office or at home.
     await expectAt(page, env.issuer, '/inscription/verification');
     await expectText(page, 'Faites vérifier votre identité');
+    // One step indicator from eligibility to the verification itself.
+    await expectStep(page, 10);
     await shot(page, JOURNEY, 'verification-choice');
     await page.getByRole('button', { name: 'En bureau de poste ou à domicile' }).click();
 
     // The reference: 8 characters, spelled out for screen readers, with its QR code.
     await expectAt(page, env.issuer, '/inscription/reference');
     await expectText(page, 'Votre demande de vérification est enregistrée');
+    await expectStep(page, 11);
     const reference = (await page.locator('p.reference').innerText()).trim();
     assert.match(reference, /^[0-9A-Z]{8}$/);
     assert.ok(await page.locator('p.reference').isVisible());
@@ -319,7 +322,7 @@ test('in a browser speaking British English, the first pages are in English', as
 
     await expectAt(page, env.issuer, '/inscription');
     assert.equal(await page.locator('html').getAttribute('lang'), 'en');
-    assert.equal((await page.locator('p.progress').innerText()).trim(), 'Step 1 of 9');
+    assert.equal((await page.locator('p.progress').innerText()).trim(), 'Step 1 of 11');
     await expectText(page, 'Create my digital identity', 'First check that you can create a digital identity:');
     await page.getByLabel('I am 18 or older.').check();
     await page.getByLabel('I have a smartphone with a French number.').check();
@@ -329,7 +332,7 @@ test('in a browser speaking British English, the first pages are in English', as
 
     await expectAt(page, env.issuer, '/inscription/courriel');
     assert.equal(await page.locator('html').getAttribute('lang'), 'en');
-    assert.equal((await page.locator('p.progress').innerText()).trim(), 'Step 2 of 9');
+    assert.equal((await page.locator('p.progress').innerText()).trim(), 'Step 2 of 11');
     await expectText(page, 'Your email address', 'We will send you a verification code.');
     const email = page.getByLabel('Email address');
     await email.fill('not-an-address');

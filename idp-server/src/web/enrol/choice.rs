@@ -26,6 +26,7 @@ pub struct ChoiceForm {
 pub async fn choice_get(at: AccountAt<AtSubmitted>) -> Result<HttpResponse, PageError> {
     let (lang, e) = (at.lang(), i18n::texts(at.lang()).enrol);
     let mut page = StepPage::new(lang, e.choice_title, "/inscription/verification", at.csrf())
+        .step(10)
         .intro(e.choice_face_to_face_intro)
         .intro(e.choice_remote_intro);
     page.buttons = vec![

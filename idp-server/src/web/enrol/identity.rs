@@ -8,7 +8,7 @@ use super::NoFields;
 use super::extract::{AccountAt, AtIdentity};
 use super::page::{Field, FieldKind, StepPage, kind_label, see_other};
 use super::refusals::draft_field;
-use crate::domain::identity::Gender;
+use crate::domain::identity::{Gender, IdentityProblem};
 use crate::domain::insee::{self, Commune, CommuneQuery};
 use crate::enrol::{self, CheckedDraft, Draft, DraftProblem, StepError};
 use crate::oidc::Provider;
@@ -83,6 +83,23 @@ fn countries() -> Vec<(String, String)> {
     countries
 }
 
+/// What was typed in the field `name` (of [`draft_field`]).
+fn draft_value<'a>(draft: &'a Draft, name: &str) -> &'a str {
+    match name {
+        "family_name" => &draft.family_name,
+        "usage_name" => &draft.usage_name,
+        "given_names" => &draft.given_names,
+        "gender" => &draft.gender,
+        "birthdate" => &draft.birthdate,
+        "birth_country" => &draft.birth_country,
+        "birth_commune" => &draft.birth_commune,
+        "document_number" => &draft.document_number,
+        "issued_on" => &draft.issued_on,
+        "expires_on" => &draft.expires_on,
+        _ => "",
+    }
+}
+
 /// The birthplace as the form shows it back: `Lyon (69123)` for a code.
 fn birthplace_value(draft: &Draft) -> String {
     insee::shown(draft.birth_commune.trim()).unwrap_or_else(|| draft.birth_commune.clone())
@@ -104,13 +121,20 @@ fn identity_page(
     let t = i18n::texts(lang);
     let e = t.enrol;
     let error_of = |name: &str| {
-        let several = (name == "birth_commune" && !choices.is_empty())
-            .then(|| e.birth_commune_several.to_owned());
-        several.or_else(|| {
-            problems
-                .iter()
-                .find(|p| draft_field(**p) == name)
-                .map(|p| p.message(t))
+        if name == "birth_commune" && !choices.is_empty() {
+            return Some(e.birth_commune_several.to_owned());
+        }
+        let problem = problems.iter().find(|p| draft_field(**p) == name)?;
+        let missing = draft_value(draft, name).trim().is_empty()
+            && !matches!(
+                problem,
+                DraftProblem::DocumentKind
+                    | DraftProblem::Identity(IdentityProblem::BirthCommuneMissing)
+            );
+        Some(if missing {
+            e.required.to_owned()
+        } else {
+            problem.message(t)
         })
     };
     let input = |name: &'static str, label: &str, input_type: &'static str, value: &str| {

@@ -97,6 +97,12 @@ pub struct StepPage {
 }
 
 impl StepPage {
+    /// How many fields are flagged: with more than one, the summary at the
+    /// top lists each as a link to its field (the input, or the group of
+    /// radio buttons).
+    pub fn fields_in_error(&self) -> usize {
+        self.fields.iter().filter(|f| f.error.is_some()).count()
+    }
     pub(super) fn new(lang: Lang, title: &str, action: &str, csrf: &str) -> Self {
         StepPage {
             t: i18n::texts(lang),
@@ -114,7 +120,7 @@ impl StepPage {
             links: Vec::new(),
         }
     }
-    /// "Step n of 9".
+    /// "Step n of 11".
     pub(super) fn step(mut self, n: u8) -> Self {
         self.progress = Some((self.t.enrol.step_of)(n));
         self
