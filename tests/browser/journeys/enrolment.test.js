@@ -117,6 +117,13 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     await expectAt(page, env.issuer, '/inscription/courriel/code');
     await expectStep(page, 3);
     await expectText(page, `Un code à 6 chiffres a été envoyé à ${me.email}.`);
+    // A typo in the address is corrected from the code page: the address
+    // comes back filled in.
+    await page.getByRole('link', { name: "Modifier l'adresse électronique" }).click();
+    await expectAt(page, env.issuer, '/inscription/courriel');
+    assert.equal(await page.getByLabel('Adresse électronique').inputValue(), me.email);
+    await page.goBack();
+    await expectAt(page, env.issuer, '/inscription/courriel/code');
     const emailCode = await codeFor(outbox, me.email);
     const code = page.getByLabel('Code à 6 chiffres');
     assert.equal(await code.getAttribute('autocomplete'), 'one-time-code');
@@ -160,6 +167,10 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     // 6. Mobile code (the number is shown masked).
     await expectAt(page, env.issuer, '/inscription/mobile/code');
     await expectStep(page, 6);
+    assert.equal(
+      await page.getByRole('link', { name: 'Modifier le numéro' }).getAttribute('href'),
+      '/inscription/mobile',
+    );
     await expectText(page, `Un code à 6 chiffres a été envoyé à 06 ** ** ** ${me.e164.slice(-2)}.`);
     // Asking again within the minute is refused with the wait, on the same page.
     await page.getByRole('button', { name: 'Renvoyer un code' }).click();

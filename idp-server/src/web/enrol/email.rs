@@ -14,7 +14,7 @@ use crate::oidc::Provider;
 use crate::oidc::types::Lang;
 use crate::web::csrf::CsrfForm;
 use crate::web::error::PageError;
-use crate::web::i18n;
+use crate::web::i18n::{self, EnrolTexts};
 
 #[derive(Deserialize)]
 pub struct EmailForm {
@@ -46,12 +46,17 @@ fn email_page(lang: Lang, csrf: &str, value: &str, error: Option<String>) -> Ste
 pub(super) struct CodeStep {
     pub action: &'static str,
     pub resend: &'static str,
+    /// The step where the address or number is typed, to correct it.
+    pub change: &'static str,
+    pub change_label: fn(&EnrolTexts) -> &'static str,
     pub step: u8,
 }
 
 pub(super) const EMAIL_CODE: CodeStep = CodeStep {
     action: "/inscription/courriel/code",
     resend: "/inscription/courriel/renvoyer",
+    change: "/inscription/courriel",
+    change_label: |e| e.change_email,
     step: 3,
 };
 
@@ -76,6 +81,8 @@ pub(super) fn code_page(
         .submit(e.confirm);
     page.secondary
         .push((at.resend.to_owned(), e.resend_code.to_owned()));
+    page.links
+        .push((at.change.to_owned(), (at.change_label)(e).to_owned()));
     page
 }
 

@@ -25,6 +25,8 @@ pub struct MobileForm {
 const MOBILE_CODE: CodeStep = CodeStep {
     action: "/inscription/mobile/code",
     resend: "/inscription/mobile/renvoyer",
+    change: "/inscription/mobile",
+    change_label: |e| e.change_number,
     step: 6,
 };
 
