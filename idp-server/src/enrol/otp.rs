@@ -24,6 +24,9 @@ const HOUR: Duration = Duration::from_secs(3600);
 pub enum Purpose {
     Email,
     Phone,
+    /// The code of a forgotten password (`citizen::password`), sent by
+    /// email: its own keys, cooldown and limits, apart from enrolment's.
+    PasswordReset,
 }
 
 impl Purpose {
@@ -31,12 +34,13 @@ impl Purpose {
         match self {
             Purpose::Email => "email",
             Purpose::Phone => "phone",
+            Purpose::PasswordReset => "password-reset",
         }
     }
 
     pub fn ttl(self) -> Duration {
         match self {
-            Purpose::Email => Duration::from_secs(15 * 60),
+            Purpose::Email | Purpose::PasswordReset => Duration::from_secs(15 * 60),
             Purpose::Phone => Duration::from_secs(10 * 60),
         }
     }

@@ -38,6 +38,13 @@ pub fn enrolment(cookie_hash: &str) -> String {
     format!("enrol:{cookie_hash}")
 }
 
+/// A password reset in progress (`citizen::password`), by the lookup hash
+/// of the browser's cookie. Its code is an [`otp`] of the `password-reset`
+/// purpose, never the enrolment's.
+pub fn password_reset(cookie_hash: &str) -> String {
+    format!("pwreset:{cookie_hash}")
+}
+
 /// The keys of one email or SMS code, by the lookup hash of
 /// `{purpose}:{address}`.
 pub struct OtpKeys {
@@ -173,6 +180,7 @@ mod tests {
         assert_eq!(session("h"), "session:h");
         assert_eq!(client_assertion_jti("c", "h"), "jti:c:h");
         assert_eq!(enrolment("h"), "enrol:h");
+        assert_eq!(password_reset("h"), "pwreset:h");
         assert_eq!(enrolment_phone("a"), "enrol-phone:a");
         assert_eq!(enrolment_draft("a"), "enrol-draft:a");
         assert_eq!(agent_webauthn_registration("a"), "webauthn-reg:a");
@@ -184,6 +192,10 @@ mod tests {
         assert_eq!(
             otp_sends_from_ip("email", "1.2.3.4"),
             "otp-sends-ip:email:1.2.3.4"
+        );
+        assert_eq!(
+            otp_sends_from_ip("password-reset", "1.2.3.4"),
+            "otp-sends-ip:password-reset:1.2.3.4"
         );
         assert_eq!(reference_resend("a"), "reference-resend:a");
         assert_eq!(rate_limit("phone:ip", "1.2.3.4"), "rl:phone:ip:1.2.3.4");

@@ -250,3 +250,20 @@ pub fn insert_identities(
     insert_rows!(conn, i::table, identities);
     Ok(())
 }
+
+/// Replaces the account's password hash (a reset or a change); false when
+/// the account does not exist. The caller appends the audit entry in the
+/// same transaction.
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    account_id: &str,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(a::table.filter(a::id.eq(account_id)))
+        .set((
+            a::password_hash.eq(Some(password_hash)),
+            a::updated_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}

@@ -9,6 +9,10 @@ pub struct Texts {
     /// Enrolment and account pages (`web::enrol`).
     pub enrol: &'static EnrolTexts,
     // ---- end of enrolment
+    // ---- citizen: passwords
+    /// Forgotten password and password change (`web::citizen`).
+    pub citizen: &'static CitizenTexts,
+    // ---- end of citizen: passwords
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -76,6 +80,7 @@ pub struct Texts {
 pub static FR: Texts = Texts {
     lang: "fr",
     enrol: &ENROL_FR,
+    citizen: &CITIZEN_FR,
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -153,6 +158,7 @@ pub static FR: Texts = Texts {
 pub static EN: Texts = Texts {
     lang: "en",
     enrol: &ENROL_EN,
+    citizen: &CITIZEN_EN,
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -804,3 +810,86 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     },
 };
 // ---- end of enrolment
+
+// ---- citizen: passwords
+
+/// The forgotten-password and password-change pages' texts
+/// (`web::citizen`), reached as `t.citizen`.
+pub struct CitizenTexts {
+    pub forgot_link: &'static str,
+    pub reset_title: &'static str,
+    pub reset_intro: &'static str,
+    pub reset_code_title: &'static str,
+    pub reset_code_sent: fn(&str) -> String,
+    pub reset_expired: &'static str,
+    pub new_password_title: &'static str,
+    pub new_password_label: &'static str,
+    pub reset_submit: &'static str,
+    pub reset_done_title: &'static str,
+    pub reset_done: &'static str,
+    pub reset_done_eidas2: &'static str,
+    pub login_link: &'static str,
+    pub change_link: &'static str,
+    pub change_title: &'static str,
+    pub change_intro: &'static str,
+    pub current_password_label: &'static str,
+    pub wrong_current_password: &'static str,
+    pub changed_notice: &'static str,
+    pub back_to_account: &'static str,
+}
+
+pub static CITIZEN_FR: CitizenTexts = CitizenTexts {
+    forgot_link: "Mot de passe oublié ?",
+    reset_title: "Mot de passe oublié",
+    reset_intro: "Indiquez l'adresse électronique de votre compte Sésame. Si un compte existe pour cette adresse, vous y recevrez un code à 6 chiffres pour choisir un nouveau mot de passe.",
+    reset_code_title: "Saisissez le code reçu",
+    reset_code_sent: |to| {
+        format!(
+            "Si un compte existe pour {to}, un code à 6 chiffres vient d'y être envoyé. Il est valable 15 minutes."
+        )
+    },
+    reset_expired: "Cette demande a expiré. Recommencez en indiquant votre adresse électronique.",
+    new_password_title: "Choisissez un nouveau mot de passe",
+    new_password_label: "Nouveau mot de passe",
+    reset_submit: "Enregistrer le nouveau mot de passe",
+    reset_done_title: "Mot de passe modifié",
+    reset_done: "Votre mot de passe a été modifié et toutes vos sessions ont été fermées. Un courriel vous le confirme. Connectez-vous avec votre nouveau mot de passe.",
+    reset_done_eidas2: "Pour les connexions qui demandent l'application Sésame, votre téléphone et votre code secret restent nécessaires.",
+    login_link: "Me connecter",
+    change_link: "Changer de mot de passe",
+    change_title: "Changer de mot de passe",
+    change_intro: "Saisissez votre mot de passe actuel, puis le nouveau. Toutes vos autres sessions seront fermées.",
+    current_password_label: "Mot de passe actuel",
+    wrong_current_password: "Le mot de passe actuel est incorrect.",
+    changed_notice: "Votre mot de passe a été modifié. Vos autres sessions ont été fermées et un courriel vous le confirme.",
+    back_to_account: "Retour à mon compte",
+};
+
+pub static CITIZEN_EN: CitizenTexts = CitizenTexts {
+    forgot_link: "Forgot your password?",
+    reset_title: "Forgotten password",
+    reset_intro: "Enter the email address of your Sésame account. If an account exists for this address, you will receive a 6-digit code there to choose a new password.",
+    reset_code_title: "Enter the code you received",
+    reset_code_sent: |to| {
+        format!(
+            "If an account exists for {to}, a 6-digit code has just been sent to it. It is valid for 15 minutes."
+        )
+    },
+    reset_expired: "This request has expired. Start again by entering your email address.",
+    new_password_title: "Choose a new password",
+    new_password_label: "New password",
+    reset_submit: "Save the new password",
+    reset_done_title: "Password changed",
+    reset_done: "Your password was changed and all your sessions were closed. An email confirms it. Log in with your new password.",
+    reset_done_eidas2: "For logins that ask for the Sésame app, your phone and your secret code are still needed.",
+    login_link: "Log in",
+    change_link: "Change my password",
+    change_title: "Change my password",
+    change_intro: "Enter your current password, then the new one. All your other sessions will be closed.",
+    current_password_label: "Current password",
+    wrong_current_password: "The current password is wrong.",
+    changed_notice: "Your password was changed. Your other sessions were closed and an email confirms it.",
+    back_to_account: "Back to my account",
+};
+
+// ---- end of citizen: passwords

@@ -1,5 +1,6 @@
 //! HTTP surface (actix-web). Handlers stay thin: parse, call one service, render.
 
+pub mod citizen;
 pub mod cookies;
 pub mod credentials;
 pub mod csrf;
@@ -239,7 +240,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             None,
         ),
     ];
-    for (path, on_get, on_post) in pages.into_iter().chain(enrol::routes()) {
+    for (path, on_get, on_post) in pages
+        .into_iter()
+        .chain(enrol::routes())
+        .chain(citizen::routes())
+    {
         // Each path answers 405 (not the app-wide 404) to other methods.
         let mut resource = web::resource(path).default_service(web::to(method_not_allowed));
         if let Some(route) = on_get {

@@ -23,7 +23,7 @@ pub struct LoginForm {
 
 fn login_page(lang: Lang, csrf: &str, email: &str, error: Option<String>) -> StepPage {
     let t = i18n::texts(lang);
-    StepPage::new(lang, t.enrol.account_login_title, "/compte/connexion", csrf)
+    let mut page = StepPage::new(lang, t.enrol.account_login_title, "/compte/connexion", csrf)
         .field(
             Field::input("email", t.email_label, "email", email)
                 .autocomplete("username")
@@ -33,7 +33,12 @@ fn login_page(lang: Lang, csrf: &str, email: &str, error: Option<String>) -> Ste
             Field::input("password", t.password_label, "password", "")
                 .autocomplete("current-password"),
         )
-        .submit(t.login_submit)
+        .submit(t.login_submit);
+    page.links.push((
+        "/compte/mot-de-passe-oublie".to_owned(),
+        t.citizen.forgot_link.to_owned(),
+    ));
+    page
 }
 
 pub async fn account_login_get(browser: NewBrowser) -> HttpResponse {

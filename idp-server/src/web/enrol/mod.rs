@@ -16,16 +16,16 @@ mod account;
 mod choice;
 mod eligibility;
 mod email;
-mod extract;
+pub(crate) mod extract;
 mod identity;
 mod kind;
 mod login;
 mod mobile;
 mod online;
 mod outbox;
-mod page;
+pub(crate) mod page;
 mod password;
-mod refusals;
+pub(crate) mod refusals;
 
 /// The enrolment and account pages: (path, GET, POST), served by
 /// `web::routes` like every other page.

@@ -31,7 +31,7 @@ pub struct Field {
 }
 
 impl Field {
-    pub(super) fn input(
+    pub(crate) fn input(
         name: &'static str,
         label: &str,
         input_type: &'static str,
@@ -50,7 +50,7 @@ impl Field {
         }
     }
     /// A field of another kind (checkbox, radio buttons, list).
-    pub(super) fn of(mut self, kind: FieldKind) -> Self {
+    pub(crate) fn of(mut self, kind: FieldKind) -> Self {
         self.kind = kind;
         self
     }
@@ -58,19 +58,19 @@ impl Field {
     pub fn keeps_value(&self) -> bool {
         !matches!(self.kind, FieldKind::Input("password" | "file"))
     }
-    pub(super) fn hint(mut self, hint: &str) -> Self {
+    pub(crate) fn hint(mut self, hint: &str) -> Self {
         self.hint = Some(hint.to_owned());
         self
     }
-    pub(super) fn autocomplete(mut self, value: &'static str) -> Self {
+    pub(crate) fn autocomplete(mut self, value: &'static str) -> Self {
         self.autocomplete = value;
         self
     }
-    pub(super) fn numeric(mut self) -> Self {
+    pub(crate) fn numeric(mut self) -> Self {
         self.numeric = true;
         self
     }
-    pub(super) fn error(mut self, error: Option<String>) -> Self {
+    pub(crate) fn error(mut self, error: Option<String>) -> Self {
         self.error = error;
         self
     }
@@ -103,7 +103,7 @@ impl StepPage {
     pub fn fields_in_error(&self) -> usize {
         self.fields.iter().filter(|f| f.error.is_some()).count()
     }
-    pub(super) fn new(lang: Lang, title: &str, action: &str, csrf: &str) -> Self {
+    pub(crate) fn new(lang: Lang, title: &str, action: &str, csrf: &str) -> Self {
         StepPage {
             t: i18n::texts(lang),
             title: title.to_owned(),
@@ -121,27 +121,27 @@ impl StepPage {
         }
     }
     /// "Step n of 11".
-    pub(super) fn step(mut self, n: u8) -> Self {
+    pub(crate) fn step(mut self, n: u8) -> Self {
         self.progress = Some((self.t.enrol.step_of)(n));
         self
     }
-    pub(super) fn intro(mut self, line: &str) -> Self {
+    pub(crate) fn intro(mut self, line: &str) -> Self {
         self.intro.push(line.to_owned());
         self
     }
-    pub(super) fn field(mut self, field: Field) -> Self {
+    pub(crate) fn field(mut self, field: Field) -> Self {
         self.fields.push(field);
         self
     }
-    pub(super) fn submit(mut self, label: &str) -> Self {
+    pub(crate) fn submit(mut self, label: &str) -> Self {
         self.buttons
             .push((String::new(), String::new(), label.to_owned()));
         self
     }
-    pub(super) fn render(self, status: StatusCode) -> HttpResponse {
+    pub(crate) fn render(self, status: StatusCode) -> HttpResponse {
         html(status, &self)
     }
-    pub(super) fn ok(self) -> Result<HttpResponse, PageError> {
+    pub(crate) fn ok(self) -> Result<HttpResponse, PageError> {
         Ok(self.render(StatusCode::OK))
     }
 }
@@ -153,7 +153,7 @@ impl StepPage {
     ext = "html"
 )]
 pub struct HomePage {
-    pub(super) page: StepPage,
+    pub(crate) page: StepPage,
 }
 
 impl std::ops::Deref for HomePage {
@@ -163,7 +163,7 @@ impl std::ops::Deref for HomePage {
     }
 }
 
-pub(super) fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .finish()
@@ -171,7 +171,7 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
 
 /// `refusal` shown on the step's own page: `page` builds it around the
 /// message; the status and `Retry-After` come from the refusal.
-pub(super) fn refused<P: Template>(
+pub(crate) fn refused<P: Template>(
     lang: Lang,
     refusal: &impl UserFacing,
     page: impl FnOnce(String) -> P,
@@ -187,7 +187,7 @@ pub(super) fn refused<P: Template>(
 
 /// A step's outcome on a page handler: a refusal shown on the step's page
 /// ([`refused`]), an infrastructure failure as the 503/500 page.
-pub(super) trait OnPage<T> {
+pub(crate) trait OnPage<T> {
     fn on_page<P: Template>(
         self,
         lang: Lang,
@@ -209,7 +209,7 @@ impl<T, R: UserFacing> OnPage<T> for Result<T, StepError<R>> {
 }
 
 /// "A B C": a code spelled out for screen readers.
-pub(super) fn spelled(value: &str) -> String {
+pub(crate) fn spelled(value: &str) -> String {
     value
         .chars()
         .map(String::from)
@@ -218,7 +218,7 @@ pub(super) fn spelled(value: &str) -> String {
 }
 
 /// The document kinds offered, with their labels.
-pub(super) fn kinds(t: &Texts) -> Vec<(String, String)> {
+pub(crate) fn kinds(t: &Texts) -> Vec<(String, String)> {
     vec![
         ("identity_card".into(), t.enrol.kind_identity_card.into()),
         ("passport".into(), t.enrol.kind_passport.into()),
@@ -230,7 +230,7 @@ pub(super) fn kinds(t: &Texts) -> Vec<(String, String)> {
 }
 
 /// The label of a document kind.
-pub(super) fn kind_label(t: &Texts, kind: &str) -> String {
+pub(crate) fn kind_label(t: &Texts, kind: &str) -> String {
     kinds(t)
         .into_iter()
         .find(|(k, _)| k == kind)

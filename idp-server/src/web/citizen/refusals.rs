@@ -1,0 +1,65 @@
+//! How the password services' refusals read (`UserFacing`).
+
+use actix_web::http::StatusCode;
+
+use crate::citizen::password::PasswordRefusal;
+use crate::domain::password::PasswordProblem;
+use crate::oidc::login::LoginFailure;
+use crate::web::error::UserFacing;
+use crate::web::i18n::Texts;
+
+impl UserFacing for PasswordRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            PasswordRefusal::Current(LoginFailure::Throttled { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            PasswordRefusal::Current(LoginFailure::Suspended) => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn message(&self, t: &'static Texts) -> String {
+        let (e, c) = (t.enrol, t.citizen);
+        match self {
+            PasswordRefusal::NotVerified => c.reset_expired,
+            PasswordRefusal::Current(LoginFailure::Invalid) => c.wrong_current_password,
+            PasswordRefusal::Current(LoginFailure::Throttled { .. }) => t.throttled,
+            PasswordRefusal::Current(LoginFailure::Suspended) => t.suspended,
+            PasswordRefusal::Mismatch => e.password_mismatch,
+            PasswordRefusal::Weak(PasswordProblem::TooShort) => e.password_too_short,
+            PasswordRefusal::Weak(PasswordProblem::TooLong) => e.password_too_long,
+            PasswordRefusal::Weak(PasswordProblem::TooSimple) => e.password_too_simple,
+            PasswordRefusal::Weak(PasswordProblem::ContainsEmail) => e.password_contains_email,
+        }
+        .to_owned()
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            PasswordRefusal::Current(LoginFailure::Throttled { retry_after }) => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::i18n::{EN, FR};
+
+    #[test]
+    fn password_refusals_read_in_both_languages() {
+        let throttled = PasswordRefusal::Current(LoginFailure::Throttled { retry_after: 60 });
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(throttled.retry_after(), Some(60));
+        let wrong = PasswordRefusal::Current(LoginFailure::Invalid);
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(wrong.message(&FR), FR.citizen.wrong_current_password);
+        assert_eq!(wrong.message(&EN), EN.citizen.wrong_current_password);
+        let weak = PasswordRefusal::Weak(PasswordProblem::TooShort);
+        assert_eq!(weak.message(&FR), FR.enrol.password_too_short);
+        assert_eq!(
+            PasswordRefusal::NotVerified.message(&EN),
+            EN.citizen.reset_expired
+        );
+    }
+}
