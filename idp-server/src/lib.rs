@@ -26,4 +26,5 @@ pub mod store;
 pub mod support;
 pub mod telemetry;
 pub mod verification;
+pub mod views;
 pub mod web;

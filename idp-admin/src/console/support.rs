@@ -8,8 +8,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::domain::account::{AccountState, VerificationMethod};
 use idp_server::notify::mask_phone;
-use idp_server::store::accounts::AccountRow;
 use idp_server::support::{self, Overview, SupportError};
+use idp_server::views::Account;
 use idp_server::web::csrf::CsrfForm;
 use serde::Deserialize;
 
@@ -60,7 +60,7 @@ fn method_label(method: VerificationMethod) -> &'static str {
 }
 
 impl AccountView {
-    fn new(row: &AccountRow, o: &Overview) -> Self {
+    fn new(row: &Account, o: &Overview) -> Self {
         let verified = match o
             .identity
             .as_ref()
@@ -289,7 +289,7 @@ impl Action {
     async fn perform(
         self,
         console: &Console,
-        row: &AccountRow,
+        row: &Account,
         actor: &str,
         form: &ActionForm,
     ) -> Result<(), SupportError> {
@@ -323,7 +323,7 @@ async fn account_of(
     console: &Console,
     s: &AdminSession,
     id: &str,
-) -> Result<Result<AccountRow, HttpResponse>, Failure> {
+) -> Result<Result<Account, HttpResponse>, Failure> {
     match support::by_id(&console.core.db, id).await {
         Ok(row) => Ok(Ok(row)),
         Err(SupportError::Refused(m)) => {
@@ -334,7 +334,7 @@ async fn account_of(
 }
 
 /// Where the browser goes once `action` is done: the account, with a fixed notice.
-fn done_location(row: &AccountRow, action: Action) -> String {
+fn done_location(row: &Account, action: Action) -> String {
     let email: String = url::form_urlencoded::byte_serialize(row.email.as_bytes()).collect();
     format!("/comptes?q={email}&fait={}", action.done())
 }
