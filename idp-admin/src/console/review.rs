@@ -86,6 +86,8 @@ fn back_to_queue(
     with_status(status, &page)
 }
 
+const NO_LONGER_PENDING: &str = "Cette demande n'est plus en attente.";
+
 pub async fn review_get(
     console: web::Data<Console>,
     s: ReviewerSession,
@@ -93,11 +95,7 @@ pub async fn review_get(
 ) -> Result<HttpResponse, Failure> {
     let id = path.into_inner();
     let Some(pending) = review::pending(&console.core, &id).await? else {
-        return back_to_queue(
-            &s,
-            StatusCode::NOT_FOUND,
-            "Cette demande n'est plus en attente.",
-        );
+        return back_to_queue(&s, StatusCode::NOT_FOUND, NO_LONGER_PENDING);
     };
     ok(&ReviewPage {
         frame: s.frame(TITLE),

@@ -286,6 +286,27 @@ impl Action {
         }
     }
 
+    /// Performs the action: `None` when done, else what the account page
+    /// says of the refusal.
+    async fn attempt(
+        self,
+        console: &Console,
+        row: &Account,
+        actor: &str,
+        form: &ActionForm,
+    ) -> Result<Option<Said>, Failure> {
+        if let Some(message) = self.missing_reason(&form.reason) {
+            let said = Said::refusal(message.to_owned(), StatusCode::BAD_REQUEST);
+            return Ok(Some(said));
+        }
+        match self.perform(console, row, actor, form).await {
+            Ok(()) => Ok(None),
+            // Refusals are rendered on the account's page, never put in a URL.
+            Err(SupportError::Refused(m)) => Ok(Some(Said::refusal(m, StatusCode::CONFLICT))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn perform(
         self,
         console: &Console,
@@ -350,14 +371,8 @@ pub async fn support_action(
         Err(page) => return Ok(page),
     };
     let action = Action::parse(&segment).ok_or(Failure::NotFound)?;
-    let said = match action.missing_reason(&form.reason) {
-        Some(message) => Said::refusal(message.to_owned(), StatusCode::BAD_REQUEST),
-        None => match action.perform(&console, &row, &s.actor(), &form).await {
-            Ok(()) => return Ok(see_other(&done_location(&row, action))),
-            // Refusals are rendered on the account's page, never put in a URL.
-            Err(SupportError::Refused(m)) => Said::refusal(m, StatusCode::CONFLICT),
-            Err(e) => return Err(e.into()),
-        },
-    };
-    account_page(&console, &s, &row.email, said).await
+    match action.attempt(&console, &row, &s.actor(), &form).await? {
+        None => Ok(see_other(&done_location(&row, action))),
+        Some(said) => account_page(&console, &s, &row.email, said).await,
+    }
 }
