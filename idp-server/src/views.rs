@@ -6,9 +6,10 @@
 use serde::Serialize;
 
 use crate::domain::account::{AccountState, RequestStatus, VerificationMethod};
+use crate::domain::agent::Role;
 use crate::domain::device::DeviceState;
 use crate::store::accounts::{AccountRow, IdentityRow};
-use crate::store::agents::ActivationRow;
+use crate::store::agents::{ActivationRow, AgentRow};
 use crate::store::audit::AuditRow;
 use crate::store::devices::DeviceRow;
 use crate::store::enrolment::RequestRow;
@@ -164,6 +165,39 @@ impl From<AuditRow> for AuditEntry {
             actor: r.actor,
             action: r.action,
             details: r.details,
+        }
+    }
+}
+
+/// An agent as the roster lists it (never the password hash or the sealed
+/// TOTP secret); serialised with the same fields as before.
+#[derive(Debug, Clone, Serialize)]
+pub struct RosterAgent {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub office: Option<String>,
+    /// Whether a TOTP secret is set up (not serialised).
+    #[serde(skip)]
+    pub has_totp: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<AgentRow> for RosterAgent {
+    fn from(r: AgentRow) -> Self {
+        RosterAgent {
+            has_totp: r.totp_sealed.is_some(),
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            role: r.role,
+            office: r.office,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }
