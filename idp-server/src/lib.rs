@@ -27,4 +27,5 @@ pub mod store;
 pub mod support;
 pub mod telemetry;
 pub mod verification;
+pub mod views;
 pub mod web;

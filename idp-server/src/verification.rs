@@ -24,6 +24,7 @@ use crate::store::accounts::{Change, Entry, Refused};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, RequestRow};
 use crate::store::{StoreError, accounts, agents, now_unix};
+use crate::views::{Identity, Request};
 
 /// Activation codes are valid 14 days (DESIGN §7).
 pub const ACTIVATION_TTL: Duration = Duration::from_secs(14 * 86_400);
@@ -109,8 +110,8 @@ pub struct Outcome {
 /// A face-to-face request as the clerk sees it: only what the task needs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CounterView {
-    pub request: RequestRow,
-    pub identity: accounts::IdentityRow,
+    pub request: Request,
+    pub identity: Identity,
     pub document_kind: String,
     pub document_number: String,
     pub document_issued_on: String,
@@ -166,8 +167,8 @@ pub async fn counter_view(
         )
         .map_err(|e| EnrolError::Internal(format!("document number: {e}")))?;
     Ok(CounterView {
-        request,
-        identity,
+        request: request.into(),
+        identity: identity.into(),
         document_kind: document.kind,
         document_number: String::from_utf8_lossy(&number).into_owned(),
         document_issued_on: document.issued_on,

@@ -21,6 +21,7 @@ both_backends!(
     enrolment_mobile_step_does_not_tell_numbers_in_use,
     anonymous_authorization_requests_are_bounded_per_address,
     oversized_bodies_get_413_in_the_json_shape,
+    signed_device_endpoints_refuse_an_oversized_body_before_the_signature,
     malformed_requests_write_no_error_log_lines,
 );
 
@@ -509,6 +510,35 @@ async fn oversized_bodies_get_413_in_the_json_shape(backend: Backend) {
     assert_eq!(response.status(), 413);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request", "{body}");
+}
+
+/// A signed device endpoint reads its body before it checks the signature:
+/// an oversized body is a 413 even unsigned; a small
+/// unsigned one is a 401.
+async fn signed_device_endpoints_refuse_an_oversized_body_before_the_signature(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(20 * 1024));
+    for (method, path) in [
+        (reqwest::Method::PATCH, "/api/device/v1/devices/some-device"),
+        (reqwest::Method::PUT, "/api/device/v1/push/subscription"),
+    ] {
+        let declared = app
+            .http
+            .request(method.clone(), app.url(path))
+            .header("Content-Type", "application/json")
+            .body(big.clone());
+        let response = declared.send().await.unwrap();
+        assert_eq!(response.status(), 413, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        let small = app
+            .http
+            .request(method, app.url(path))
+            .header("Content-Type", "application/json")
+            .body(r#"{"name":"x"}"#);
+        assert_eq!(small.send().await.unwrap().status(), 401, "{path} small");
+    }
 }
 
 // ------------------------------------------------------------------ logs

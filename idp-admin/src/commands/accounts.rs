@@ -14,12 +14,8 @@ use idp_server::domain::account::AccountState;
 use idp_server::notify::mask_phone;
 use serde_json::json;
 
-use idp_server::store::accounts::{AccountRow, IdentityRow};
-use idp_server::store::agents;
-use idp_server::store::audit::AuditRow;
-use idp_server::store::devices::DeviceRow;
-use idp_server::store::enrolment::RequestRow;
 use idp_server::support;
+use idp_server::views::{Account, Activation, AuditEntry, Device, Identity, Request};
 use serde_json::Value;
 
 use crate::{AdminError, actor, format_time};
@@ -190,7 +186,7 @@ pub async fn run(
 }
 
 /// The declared identity, never the document (kind and number are not read).
-pub fn identity_view(i: &IdentityRow) -> Value {
+pub fn identity_view(i: &Identity) -> Value {
     json!({
         "given_name": i.given_name,
         "family_name": i.family_name,
@@ -204,7 +200,7 @@ pub fn identity_view(i: &IdentityRow) -> Value {
     })
 }
 
-pub fn request_view(r: &RequestRow) -> Value {
+pub fn request_view(r: &Request) -> Value {
     json!({
         "id": r.id,
         "method": r.method,
@@ -220,7 +216,7 @@ pub fn request_view(r: &RequestRow) -> Value {
     })
 }
 
-pub fn device_view(d: &DeviceRow) -> Value {
+pub fn device_view(d: &Device) -> Value {
     json!({
         "id": d.id,
         "name": d.name,
@@ -232,7 +228,7 @@ pub fn device_view(d: &DeviceRow) -> Value {
     })
 }
 
-pub fn audit_view(e: &AuditRow) -> Value {
+pub fn audit_view(e: &AuditEntry) -> Value {
     json!({
         "seq": e.seq,
         "at": e.at,
@@ -244,12 +240,12 @@ pub fn audit_view(e: &AuditRow) -> Value {
 
 pub fn show_text(
     out: &mut impl Write,
-    row: &AccountRow,
-    identity: Option<&IdentityRow>,
-    request: Option<&RequestRow>,
-    activation: Option<&agents::ActivationRow>,
-    devices: &[DeviceRow],
-    entries: &[AuditRow],
+    row: &Account,
+    identity: Option<&Identity>,
+    request: Option<&Request>,
+    activation: Option<&Activation>,
+    devices: &[Device],
+    entries: &[AuditEntry],
 ) -> Result<(), AdminError> {
     let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
     let time = |t: Option<i64>| t.map(format_time).unwrap_or_else(|| "-".to_owned());

@@ -94,7 +94,7 @@ pub async fn run(
                 for a in list {
                     let status = if a.disabled {
                         "disabled"
-                    } else if a.totp_sealed.is_some() {
+                    } else if a.has_totp {
                         "active"
                     } else {
                         "no-totp"

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::domain::agent::parse_office;
 use idp_server::outcome::Split;
-use idp_server::verification::{self, CounterView, Outcome, Place};
+use idp_server::verification::{self, CounterView, Outcome, Place, Refusal};
 use idp_server::web::csrf::CsrfForm;
 use serde::Deserialize;
 
@@ -145,18 +145,23 @@ pub async fn counter_post(
     };
     let (acting, reference) = (s.acting()?, form.reference.as_str());
     let Some(place) = place_of(&s, &form) else {
-        return refused(
-            &s,
-            reference,
-            "Indiquez le code du bureau (5 à 10 lettres ou chiffres).",
-        );
+        return refused(&s, reference, NO_OFFICE);
     };
-    let core = &console.core;
-    match verification::decide_face_to_face(core, &acting, reference, place, decision)
-        .await
-        .split()?
-    {
-        Ok(outcome) => ok(&lookup_page(&s, "", |f| f.notice(Some(decided(&outcome))))),
-        Err(refusal) => refused(&s, reference, refusal_text(&refusal)),
+    let decided =
+        verification::decide_face_to_face(&console.core, &acting, reference, place, decision);
+    decided_page(&s, reference, decided.await.split()?)
+}
+
+const NO_OFFICE: &str = "Indiquez le code du bureau (5 à 10 lettres ou chiffres).";
+
+/// The lookup page saying what was recorded, or the request with the refusal.
+fn decided_page(
+    s: &ClerkSession,
+    reference: &str,
+    result: Result<Outcome, Refusal>,
+) -> Result<HttpResponse, Failure> {
+    match result {
+        Ok(outcome) => ok(&lookup_page(s, "", |f| f.notice(Some(decided(&outcome))))),
+        Err(refusal) => refused(s, reference, refusal_text(&refusal)),
     }
 }

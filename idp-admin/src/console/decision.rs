@@ -2,8 +2,8 @@
 //! decision form and the sentences for the verification service's refusals.
 
 use idp_server::domain::insee;
-use idp_server::store::accounts::IdentityRow;
 use idp_server::verification::{Decision, Refusal};
+use idp_server::views::Identity;
 use serde::Deserialize;
 
 /// The declared identity as the summary shows it (French formats).
@@ -17,8 +17,8 @@ pub struct IdentityView {
     pub birthcountry: String,
 }
 
-impl From<&IdentityRow> for IdentityView {
-    fn from(i: &IdentityRow) -> Self {
+impl From<&Identity> for IdentityView {
+    fn from(i: &Identity) -> Self {
         let birthplace = if i.birthplace.is_empty() {
             "—".to_owned()
         } else {

@@ -7,9 +7,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::agents::review;
 use idp_server::outcome::Split;
-use idp_server::store::enrolment::RequestRow;
 use idp_server::store::now_unix;
 use idp_server::verification;
+use idp_server::views::Request;
 use idp_server::web::csrf::CsrfForm;
 
 use super::Console;
@@ -38,7 +38,7 @@ struct QueuePage {
 }
 
 impl Waiting {
-    fn new(r: RequestRow, now: i64) -> Self {
+    fn new(r: Request, now: i64) -> Self {
         let at = r.submitted_at.unwrap_or(now);
         let submitted = chrono::DateTime::from_timestamp(at, 0)
             .map(|t| t.format("%d/%m %H:%M").to_string())
@@ -86,25 +86,23 @@ fn back_to_queue(
     with_status(status, &page)
 }
 
+const NO_LONGER_PENDING: &str = "Cette demande n'est plus en attente.";
+
 pub async fn review_get(
     console: web::Data<Console>,
     s: ReviewerSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Failure> {
     let id = path.into_inner();
-    let Some((request, identity)) = review::pending(&console.core, &id).await? else {
-        return back_to_queue(
-            &s,
-            StatusCode::NOT_FOUND,
-            "Cette demande n'est plus en attente.",
-        );
+    let Some(pending) = review::pending(&console.core, &id).await? else {
+        return back_to_queue(&s, StatusCode::NOT_FOUND, NO_LONGER_PENDING);
     };
     ok(&ReviewPage {
         frame: s.frame(TITLE),
         csrf: s.csrf().to_owned(),
         action: format!("/revue/{id}"),
-        challenge: request.challenge.unwrap_or_default(),
-        identity: IdentityView::from(&identity),
+        identity: IdentityView::from(&pending.identity),
+        challenge: pending.challenge,
         id,
     })
 }

@@ -8,8 +8,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use idp_server::domain::account::{AccountState, VerificationMethod};
 use idp_server::notify::mask_phone;
-use idp_server::store::accounts::AccountRow;
 use idp_server::support::{self, Overview, SupportError};
+use idp_server::views::Account;
 use idp_server::web::csrf::CsrfForm;
 use serde::Deserialize;
 
@@ -60,7 +60,7 @@ fn method_label(method: VerificationMethod) -> &'static str {
 }
 
 impl AccountView {
-    fn new(row: &AccountRow, o: &Overview) -> Self {
+    fn new(row: &Account, o: &Overview) -> Self {
         let verified = match o
             .identity
             .as_ref()
@@ -286,10 +286,31 @@ impl Action {
         }
     }
 
+    /// Performs the action: `None` when done, else what the account page
+    /// says of the refusal.
+    async fn attempt(
+        self,
+        console: &Console,
+        row: &Account,
+        actor: &str,
+        form: &ActionForm,
+    ) -> Result<Option<Said>, Failure> {
+        if let Some(message) = self.missing_reason(&form.reason) {
+            let said = Said::refusal(message.to_owned(), StatusCode::BAD_REQUEST);
+            return Ok(Some(said));
+        }
+        match self.perform(console, row, actor, form).await {
+            Ok(()) => Ok(None),
+            // Refusals are rendered on the account's page, never put in a URL.
+            Err(SupportError::Refused(m)) => Ok(Some(Said::refusal(m, StatusCode::CONFLICT))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn perform(
         self,
         console: &Console,
-        row: &AccountRow,
+        row: &Account,
         actor: &str,
         form: &ActionForm,
     ) -> Result<(), SupportError> {
@@ -323,7 +344,7 @@ async fn account_of(
     console: &Console,
     s: &AdminSession,
     id: &str,
-) -> Result<Result<AccountRow, HttpResponse>, Failure> {
+) -> Result<Result<Account, HttpResponse>, Failure> {
     match support::by_id(&console.core.db, id).await {
         Ok(row) => Ok(Ok(row)),
         Err(SupportError::Refused(m)) => {
@@ -334,7 +355,7 @@ async fn account_of(
 }
 
 /// Where the browser goes once `action` is done: the account, with a fixed notice.
-fn done_location(row: &AccountRow, action: Action) -> String {
+fn done_location(row: &Account, action: Action) -> String {
     let email: String = url::form_urlencoded::byte_serialize(row.email.as_bytes()).collect();
     format!("/comptes?q={email}&fait={}", action.done())
 }
@@ -350,14 +371,8 @@ pub async fn support_action(
         Err(page) => return Ok(page),
     };
     let action = Action::parse(&segment).ok_or(Failure::NotFound)?;
-    let said = match action.missing_reason(&form.reason) {
-        Some(message) => Said::refusal(message.to_owned(), StatusCode::BAD_REQUEST),
-        None => match action.perform(&console, &row, &s.actor(), &form).await {
-            Ok(()) => return Ok(see_other(&done_location(&row, action))),
-            // Refusals are rendered on the account's page, never put in a URL.
-            Err(SupportError::Refused(m)) => Said::refusal(m, StatusCode::CONFLICT),
-            Err(e) => return Err(e.into()),
-        },
-    };
-    account_page(&console, &s, &row.email, said).await
+    match action.attempt(&console, &row, &s.actor(), &form).await? {
+        None => Ok(see_other(&done_location(&row, action))),
+        Some(said) => account_page(&console, &s, &row.email, said).await,
+    }
 }

@@ -67,8 +67,9 @@ pub async fn active(db: &Db, username: &str) -> Result<Option<AgentRow>, AgentEr
 }
 
 /// Every agent, for the roster.
-pub async fn all(db: &Db) -> Result<Vec<AgentRow>, AgentError> {
-    Ok(db.read(agents::all).await?)
+pub async fn all(db: &Db) -> Result<Vec<crate::views::RosterAgent>, AgentError> {
+    let rows = db.read(agents::all).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// How many security keys the agent registered.

@@ -6,22 +6,29 @@ use std::sync::Arc;
 
 use super::AgentError;
 use crate::app::Core;
-use crate::store::accounts::{self, IdentityRow};
-use crate::store::enrolment::{self as rows, RequestRow};
+use crate::store::accounts;
+use crate::store::enrolment as rows;
+use crate::views::{Identity, Request};
 
 /// The oldest pending online requests first, at most `limit`.
-pub async fn queue(core: &Core, limit: i64) -> Result<Vec<RequestRow>, AgentError> {
-    Ok(core
+pub async fn queue(core: &Core, limit: i64) -> Result<Vec<Request>, AgentError> {
+    let rows = core
         .db
         .read(move |conn| rows::review_queue(conn, limit))
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(Request::from).collect())
+}
+
+/// An online request awaiting a reviewer, as the review page shows it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub identity: Identity,
+    /// The digits the citizen was asked to say in the video.
+    pub challenge: String,
 }
 
 /// The online request `id` with its identity, if it still awaits a decision.
-pub async fn pending(
-    core: &Core,
-    id: &str,
-) -> Result<Option<(RequestRow, IdentityRow)>, AgentError> {
+pub async fn pending(core: &Core, id: &str) -> Result<Option<Pending>, AgentError> {
     let id = id.to_owned();
     let found = core
         .db
@@ -38,7 +45,10 @@ pub async fn pending(
             if r.method == crate::domain::account::VerificationMethod::Remote
                 && r.status == crate::domain::account::RequestStatus::Pending =>
         {
-            Some((r, i))
+            Some(Pending {
+                identity: i.into(),
+                challenge: r.challenge.unwrap_or_default(),
+            })
         }
         _ => None,
     })

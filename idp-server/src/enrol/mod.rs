@@ -31,6 +31,7 @@ use crate::store::accounts::{self, Change, Entry, IdentityRow, NewAccount, Refus
 use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, NewDocument, NewRequest, RequestRow};
 use crate::store::{DbConnection, StoreError, now_unix};
+use crate::views::{Identity, Request};
 use otp::{CheckFailure, Issue, Purpose, SendRefusal};
 
 /// How long an unfinished enrolment (before the account exists) is kept.
@@ -705,7 +706,7 @@ pub async fn submit_identity(
 pub async fn request_face_to_face(
     provider: &Provider,
     account_id: &str,
-) -> Result<Option<RequestRow>, EnrolError> {
+) -> Result<Option<Request>, EnrolError> {
     let id = account_id.to_owned();
     if let Some(open) = provider
         .core
@@ -713,7 +714,7 @@ pub async fn request_face_to_face(
         .read(move |conn| rows::open_request(conn, &id))
         .await?
     {
-        return Ok(Some(open));
+        return Ok(Some(open.into()));
     }
     let reference =
         new_reference(random_bytes::<5>().map_err(|e| EnrolError::Internal(e.to_string()))?);
@@ -752,7 +753,8 @@ pub async fn request_face_to_face(
         .core
         .db
         .read(move |conn| rows::open_request(conn, &id))
-        .await?)
+        .await?
+        .map(Request::from))
 }
 
 /// The QR code of a reference, as an SVG document.
@@ -842,15 +844,36 @@ pub async fn resend_reference(
 pub async fn collecting_request(
     provider: &Provider,
     account_id: &str,
-) -> Result<Option<RequestRow>, EnrolError> {
-    Ok(request_remote(provider, account_id)
+) -> Result<Option<Collecting>, EnrolError> {
+    Ok(open_remote(provider, account_id)
         .await?
-        .filter(|r| r.status == RequestStatus::Collecting))
+        .filter(|r| r.status == RequestStatus::Collecting)
+        .map(|r| Collecting {
+            id: r.id,
+            challenge: r.challenge.unwrap_or_default(),
+        }))
 }
 
-/// Opens an online request (status `collecting` until the media are in) and
-/// returns it with its 3-digit challenge. Idempotent.
+/// An online request still collecting its media, as its own citizen sees it.
+#[derive(Debug, Clone)]
+pub struct Collecting {
+    pub id: String,
+    /// The 3 digits to say in the video.
+    pub challenge: String,
+}
+
+/// Opens an online request (status `collecting` until the media are in).
+/// Idempotent.
 pub async fn request_remote(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Option<Request>, EnrolError> {
+    Ok(open_remote(provider, account_id).await?.map(Request::from))
+}
+
+/// The account's online request, opened with its 3-digit challenge if none
+/// is open.
+async fn open_remote(
     provider: &Provider,
     account_id: &str,
 ) -> Result<Option<RequestRow>, EnrolError> {
@@ -1145,8 +1168,8 @@ pub struct Overview {
     pub email: String,
     pub phone: Option<String>,
     pub state: AccountState,
-    pub request: Option<RequestRow>,
-    pub identity: Option<IdentityRow>,
+    pub request: Option<Request>,
+    pub identity: Option<Identity>,
 }
 
 pub async fn overview(
@@ -1166,8 +1189,8 @@ pub async fn overview(
                 email: account.email,
                 phone: account.phone,
                 state,
-                request: rows::latest_request(conn, &id)?,
-                identity: accounts::identity(conn, &id)?,
+                request: rows::latest_request(conn, &id)?.map(Request::from),
+                identity: accounts::identity(conn, &id)?.map(Identity::from),
             }))
         })
         .await?)

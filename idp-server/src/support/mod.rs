@@ -10,12 +10,11 @@ use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::email::Email;
 use crate::domain::phone::FrenchMobile;
 use crate::notify::mask_phone;
-use crate::store::accounts::{self, AccountRow, Change, Entry, IdentityRow, Refused};
-use crate::store::agents::ActivationRow;
-use crate::store::audit::{self, AuditRow};
-use crate::store::devices::DeviceRow;
-use crate::store::enrolment::{self as rows, RequestRow};
+use crate::store::accounts::{self, AccountRow, Change, Entry, Refused};
+use crate::store::audit;
+use crate::store::enrolment as rows;
 use crate::store::{Db, StoreError, agents, now_millis, now_unix, token_revocations};
+use crate::views::{Account, Activation, AuditEntry, Device, Identity, Request};
 use serde_json::{Value, json};
 
 /// Why support could not do what was asked.
@@ -65,7 +64,11 @@ impl Lookup {
 }
 
 /// The account named by `lookup`, or a one-line error.
-pub async fn find(db: &Db, lookup: &Lookup) -> Result<AccountRow, SupportError> {
+pub async fn find(db: &Db, lookup: &Lookup) -> Result<Account, SupportError> {
+    find_row(db, lookup).await.map(Account::from)
+}
+
+async fn find_row(db: &Db, lookup: &Lookup) -> Result<AccountRow, SupportError> {
     let db = db.clone();
     match lookup {
         Lookup::Email(email) => {
@@ -113,13 +116,13 @@ fn current_state(
 
 /// What support sees of an account (never the document number).
 pub struct Overview {
-    pub identity: Option<IdentityRow>,
-    pub request: Option<RequestRow>,
+    pub identity: Option<Identity>,
+    pub request: Option<Request>,
     /// A pending, unexpired activation code.
-    pub activation: Option<ActivationRow>,
+    pub activation: Option<Activation>,
     /// The app installations, revoked ones included.
-    pub devices: Vec<DeviceRow>,
-    pub audit: Vec<AuditRow>,
+    pub devices: Vec<Device>,
+    pub audit: Vec<AuditEntry>,
 }
 
 pub async fn overview(db: &Db, account_id: &str) -> Result<Overview, SupportError> {
@@ -136,18 +139,20 @@ pub async fn overview(db: &Db, account_id: &str) -> Result<Overview, SupportErro
         })
         .await?;
     Ok(Overview {
-        identity,
-        request,
-        activation: activation.filter(|a| a.expires_at > now_unix()),
-        devices,
-        audit,
+        identity: identity.map(Identity::from),
+        request: request.map(Request::from),
+        activation: activation
+            .filter(|a| a.expires_at > now_unix())
+            .map(Activation::from),
+        devices: devices.into_iter().map(Device::from).collect(),
+        audit: audit.into_iter().map(AuditEntry::from).collect(),
     })
 }
 
 /// Suspends the account; returns the state it had.
 pub async fn suspend(
     db: &Db,
-    row: &AccountRow,
+    row: &Account,
     actor: &str,
     reason: &str,
 ) -> Result<AccountState, SupportError> {
@@ -189,7 +194,7 @@ pub async fn suspend(
 /// Lifts a suspension: the account gets back the state it had before.
 pub async fn unsuspend(
     db: &Db,
-    row: &AccountRow,
+    row: &Account,
     actor: &str,
     reason: Option<String>,
 ) -> Result<AccountState, SupportError> {
@@ -250,7 +255,7 @@ pub async fn unsuspend(
 /// longer approve logins nor call the device API.
 pub async fn revoke_device(
     core: &Core,
-    row: &AccountRow,
+    row: &Account,
     device_id: &str,
     actor: &str,
     reason: &str,
@@ -273,7 +278,7 @@ pub async fn revoke_device(
 /// a first app, another phone, or after a lock); returns when it expires.
 pub async fn reissue_activation(
     core: &Core,
-    row: &AccountRow,
+    row: &Account,
     actor: &str,
 ) -> Result<Option<i64>, SupportError> {
     let state = row.state;
@@ -299,9 +304,10 @@ pub async fn reissue_activation(
 }
 
 /// The account with this id, or a one-line refusal.
-pub async fn by_id(db: &Db, account_id: &str) -> Result<AccountRow, SupportError> {
+pub async fn by_id(db: &Db, account_id: &str) -> Result<Account, SupportError> {
     let (db, id) = (db.clone(), account_id.to_owned());
     db.read(move |conn| accounts::by_id(conn, &id))
         .await?
+        .map(Account::from)
         .ok_or_else(|| usage("no such account"))
 }

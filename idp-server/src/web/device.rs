@@ -85,6 +85,50 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, DeviceError> {
         .map_err(|e| DeviceError::InvalidRequest(format!("the body is not the expected JSON: {e}")))
 }
 
+/// A request signed by a device in its `Authorization: Device` header: the
+/// verified device, and the body `B` (a [`Body`], or [`NoBody`]).
+///
+/// The body is read first, so an oversized one is a 413 before any signature
+/// is checked; then the JWS (`typ`, `htm`, `htu`, `iat`, `jti`) is checked in
+/// the one database read that loads the device.
+pub struct SignedDevice<B = NoBody> {
+    pub device: DeviceRow,
+    pub body: B,
+}
+
+/// No body to read.
+pub struct NoBody;
+
+impl actix_web::FromRequest for NoBody {
+    type Error = DeviceError;
+    type Future = std::future::Ready<Result<Self, DeviceError>>;
+
+    fn from_request(_: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(NoBody))
+    }
+}
+
+impl<B> actix_web::FromRequest for SignedDevice<B>
+where
+    B: actix_web::FromRequest<Error = DeviceError> + 'static,
+{
+    type Error = DeviceError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, DeviceError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = B::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let body = body.await?;
+            let provider = req
+                .app_data::<web::Data<Provider>>()
+                .ok_or_else(|| DeviceError::Internal("the provider is not app data".into()))?;
+            let device = signed_by(provider, &req).await?;
+            Ok(SignedDevice { device, body })
+        })
+    }
+}
+
 /// The device that signed this request's `Authorization: Device` header.
 async fn signed_by(provider: &Provider, req: &HttpRequest) -> Result<DeviceRow, DeviceError> {
     let header = req
@@ -143,11 +187,10 @@ struct Challenges {
 pub async fn challenges(
     provider: web::Data<Provider>,
     drain: web::Data<Drain>,
-    req: HttpRequest,
     query: web::Query<WaitQuery>,
+    SignedDevice { device, .. }: SignedDevice,
 ) -> Answer {
     let wait = query.seconds()?;
-    let device = signed_by(&provider, &req).await?;
     let found = wait_for(&provider, drain.get_ref().clone(), &device.account_id, wait).await?;
     Ok(json(
         actix_web::http::StatusCode::OK,
@@ -250,9 +293,8 @@ async fn next_event(mut s: Stream) -> Option<(Result<Bytes, actix_web::Error>, S
 pub async fn challenge_events(
     provider: web::Data<Provider>,
     drain: web::Data<Drain>,
-    req: HttpRequest,
+    SignedDevice { device, .. }: SignedDevice,
 ) -> Answer {
-    let device = signed_by(&provider, &req).await?;
     let state = Stream::new(provider, drain.get_ref().clone(), device.account_id);
     let stream = futures_util::stream::unfold(state, next_event);
     Ok(HttpResponse::Ok()
@@ -299,8 +341,10 @@ pub async fn decision(
     ))
 }
 
-pub async fn list_devices(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
-    let device = signed_by(&provider, &req).await?;
+pub async fn list_devices(
+    provider: web::Data<Provider>,
+    SignedDevice { device, .. }: SignedDevice,
+) -> Answer {
     let views = devices::views(&provider.core, &device.account_id, &device.id).await?;
     Ok(json(
         actix_web::http::StatusCode::OK,
@@ -315,11 +359,9 @@ struct Rename {
 
 pub async fn rename_device(
     provider: web::Data<Provider>,
-    req: HttpRequest,
     path: web::Path<String>,
-    body: Body,
+    SignedDevice { device, body }: SignedDevice<Body>,
 ) -> Answer {
-    let device = signed_by(&provider, &req).await?;
     let rename: Rename = parse_json(&body)?;
     let row = devices::rename(&provider.core, &device.account_id, &path, &rename.name).await?;
     Ok(json(
@@ -330,10 +372,9 @@ pub async fn rename_device(
 
 pub async fn revoke_device(
     provider: web::Data<Provider>,
-    req: HttpRequest,
     path: web::Path<String>,
+    SignedDevice { device, .. }: SignedDevice,
 ) -> Answer {
-    let device = signed_by(&provider, &req).await?;
     let actor = format!("account:{}", device.account_id);
     devices::revoke(&provider.core, &device.account_id, &path, &actor, None).await?;
     Ok(HttpResponse::NoContent()
@@ -358,8 +399,10 @@ pub async fn push_key(provider: web::Data<Provider>) -> Answer {
 }
 
 /// Registers or renews this device's push subscription.
-pub async fn push_subscribe(provider: web::Data<Provider>, req: HttpRequest, body: Body) -> Answer {
-    let device = signed_by(&provider, &req).await?;
+pub async fn push_subscribe(
+    provider: web::Data<Provider>,
+    SignedDevice { device, body }: SignedDevice<Body>,
+) -> Answer {
     let request: crate::push::SubscribeRequest = parse_json(&body)?;
     provider
         .core
@@ -374,8 +417,10 @@ pub async fn push_subscribe(provider: web::Data<Provider>, req: HttpRequest, bod
 }
 
 /// Turns this device's notifications off.
-pub async fn push_unsubscribe(provider: web::Data<Provider>, req: HttpRequest) -> Answer {
-    let device = signed_by(&provider, &req).await?;
+pub async fn push_unsubscribe(
+    provider: web::Data<Provider>,
+    SignedDevice { device, .. }: SignedDevice,
+) -> Answer {
     provider
         .core
         .push

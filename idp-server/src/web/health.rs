@@ -15,14 +15,7 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness: the database and the ephemeral store both answer in time.
 pub async fn readyz(core: web::Data<Core>) -> HttpResponse {
     let (database_ok, ephemeral_ok) = core.probe().await;
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let body = serde_json::json!({
-        "status": if database_ok && ephemeral_ok { "ready" } else { "unavailable" },
-        "database": word(database_ok),
-        "ephemeral": word(ephemeral_ok),
-        "database_backend": core.db.backend().name(),
-        "ephemeral_backend": core.ephemeral.kind(),
-    });
+    let body = readiness(&core, database_ok, ephemeral_ok);
     let mut response = match database_ok && ephemeral_ok {
         true => HttpResponse::Ok(),
         false => HttpResponse::ServiceUnavailable(),
@@ -31,4 +24,16 @@ pub async fn readyz(core: web::Data<Core>) -> HttpResponse {
         .insert_header((CONTENT_TYPE, "application/json"))
         .insert_header((CACHE_CONTROL, "no-store"))
         .body(body.to_string())
+}
+
+/// The readiness document: each dependency's answer and the backends in use.
+fn readiness(core: &Core, database_ok: bool, ephemeral_ok: bool) -> serde_json::Value {
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    serde_json::json!({
+        "status": if database_ok && ephemeral_ok { "ready" } else { "unavailable" },
+        "database": word(database_ok),
+        "ephemeral": word(ephemeral_ok),
+        "database_backend": core.db.backend().name(),
+        "ephemeral_backend": core.ephemeral.kind(),
+    })
 }

@@ -323,16 +323,21 @@ async fn logout(provider: &Provider, req: &HttpRequest, params: &Params) -> Page
     let decision = end_session::decide(provider, params).await.or_page(lang)?;
     match (decision, session.as_deref()) {
         (Logout::Redirect(target), _) => ends(see_other(&target)).await,
-        (Logout::Confirm, Some(value)) => {
-            let token = csrf::derive(provider, Purpose::Logout, value);
-            Ok(pages::logout_confirm(lang, &token))
-        }
+        (Logout::Confirm, Some(value)) => Ok(confirm_logout(provider, lang, value)),
         (Logout::Page | Logout::Confirm, _) => ends(pages::logged_out(lang)).await,
-        (Logout::Invalid(reason), _) => {
-            tracing::info!(reason, "logout request refused");
-            Err(PageError::refused(lang, &InvalidLogout))
-        }
+        (Logout::Invalid(reason), _) => invalid_logout(lang, reason),
     }
+}
+
+/// "Log out?" with its token bound to the session cookie `value`.
+fn confirm_logout(provider: &Provider, lang: Lang, value: &str) -> HttpResponse {
+    let token = csrf::derive(provider, Purpose::Logout, value);
+    pages::logout_confirm(lang, &token)
+}
+
+fn invalid_logout(lang: Lang, reason: &str) -> Page {
+    tracing::info!(reason, "logout request refused");
+    Err(PageError::refused(lang, &InvalidLogout))
 }
 
 pub async fn logout_confirm(

@@ -39,7 +39,7 @@ async fn page(
         .await?
         .into_iter()
         .map(|a| AgentView {
-            state: match (a.disabled, a.totp_sealed.is_some()) {
+            state: match (a.disabled, a.has_totp) {
                 (true, _) => "désactivé",
                 (false, true) => "actif",
                 (false, false) => "TOTP à configurer",

@@ -11,7 +11,7 @@ use crate::domain::account::VerificationMethod;
 use crate::enrol;
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
-use crate::store::enrolment::RequestRow;
+use crate::views::Request;
 use crate::web::csrf::CsrfForm;
 use crate::web::error::{OrPage, PageError};
 use crate::web::i18n::{self, Texts};
@@ -80,7 +80,7 @@ struct ReferencePage {
 }
 
 /// The reference page, for an open face-to-face request.
-fn reference_page(lang: Lang, request: &RequestRow, document: String) -> Option<ReferencePage> {
+fn reference_page(lang: Lang, request: &Request, document: String) -> Option<ReferencePage> {
     let reference = request.reference.clone()?;
     let expires = chrono::DateTime::from_timestamp(request.expires_at, 0)
         .map(|t| t.format("%d/%m/%Y").to_string())

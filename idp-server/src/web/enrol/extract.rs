@@ -17,7 +17,7 @@ use crate::domain::account::{AccountState, VerificationMethod};
 use crate::enrol::{self, Overview};
 use crate::oidc::types::Lang;
 use crate::oidc::{Provider, session};
-use crate::store::enrolment::RequestRow;
+use crate::views::Request;
 use crate::web::csrf::{self, Binding, Purpose};
 use crate::web::error::{OrPage, PageError, WebError};
 use crate::web::extract::lang_of;
@@ -358,7 +358,7 @@ impl<S: Step> FromRequest for AccountAt<S> {
 binding!(@<S: Step> AccountAt<S> => |a| a.session.lang, &a.session.csrf);
 
 /// Where a person in `state` continues.
-pub fn step_for(state: AccountState, request: Option<&RequestRow>) -> &'static str {
+pub fn step_for(state: AccountState, request: Option<&Request>) -> &'static str {
     match state {
         AccountState::EmailVerified => "/inscription/mobile",
         AccountState::PhoneVerified => "/inscription/piece",
@@ -377,14 +377,12 @@ pub fn step_for(state: AccountState, request: Option<&RequestRow>) -> &'static s
 mod tests {
     use super::*;
 
-    fn request(status: &str) -> RequestRow {
-        RequestRow {
+    fn request(status: &str) -> Request {
+        Request {
             id: "r".into(),
-            account_id: "a".into(),
             method: VerificationMethod::Remote,
             reference: None,
             status: crate::domain::account::RequestStatus::parse(status).expect("a known status"),
-            challenge: None,
             created_at: 0,
             expires_at: 0,
             submitted_at: None,

@@ -167,8 +167,7 @@ pub async fn video_get(
     let Some(request) = collecting.await.or_page(at.lang())? else {
         return Ok(see_other("/inscription/verification"));
     };
-    let challenge = request.challenge.unwrap_or_default();
-    let page = video_page(at.lang(), at.csrf(), &challenge, None);
+    let page = video_page(at.lang(), at.csrf(), &request.challenge, None);
     Ok(crate::web::pages::html(StatusCode::OK, &page))
 }
 
@@ -178,7 +177,7 @@ async fn challenge_of(provider: &Provider, account_id: &str) -> String {
     collecting
         .ok()
         .flatten()
-        .and_then(|r| r.challenge)
+        .map(|r| r.challenge)
         .unwrap_or_default()
 }
 
