@@ -121,6 +121,7 @@ async fn a_suspension_ends_sessions_and_refresh_families(backend: Backend) {
         })
         .unwrap()
         .unwrap();
+    let row = idp_server::views::Account::from(row);
     idp_server::support::suspend(&app.core.db, &row, "agent", "fraude")
         .await
         .unwrap();
