@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod app;
+pub mod citizen;
 pub mod config;
 pub mod crypto;
 pub mod device;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod citizen_block;
 mod console;
 mod device;
 mod device_api_docs;

@@ -121,7 +121,10 @@ impl AccountView {
             suspended: row.state == AccountState::Suspended,
             may_reissue: matches!(
                 row.state,
-                AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+                AccountState::Verified
+                    | AccountState::Active
+                    | AccountState::DeviceLocked
+                    | AccountState::Blocked
             ),
             audit: o
                 .audit

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::DeviceError;
+use crate::app::Core;
 use crate::crypto::{constant_time_eq, random_bytes, random_token};
 use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::acr::{self, Acr, Authentication};
@@ -308,7 +309,7 @@ pub async fn start(
         .collect();
     previous.dedup();
     for id in previous {
-        cancel(provider, &id).await?;
+        cancel(&provider.core, &id).await?;
     }
     provider.core.metrics.login_started(Acr::Eidas2);
     // Wakes a closed app (Web Push), in the background: never awaited here.
@@ -321,7 +322,11 @@ pub async fn load(
     provider: &Provider,
     id: &str,
 ) -> Result<Option<(Vec<u8>, Challenge)>, DeviceError> {
-    let Some(raw) = provider.core.ephemeral.get(&key(id)).await? else {
+    load_in(&provider.core, id).await
+}
+
+async fn load_in(core: &Core, id: &str) -> Result<Option<(Vec<u8>, Challenge)>, DeviceError> {
+    let Some(raw) = core.ephemeral.get(&key(id)).await? else {
         return Ok(None);
     };
     let challenge = serde_json::from_slice(&raw)?;
@@ -331,12 +336,12 @@ pub async fn load(
 /// Moves a challenge from the state it was read in (`raw`) to `state`, and
 /// tells the browser. False if something else changed it first.
 async fn transition(
-    provider: &Provider,
+    core: &Core,
     raw: &[u8],
     challenge: &mut Challenge,
     state: State,
 ) -> Result<bool, DeviceError> {
-    let eph = &provider.core.ephemeral;
+    let eph = &core.ephemeral;
     challenge.state = state;
     let next = serde_json::to_vec(&*challenge)?;
     // The value lives until shortly after the challenge's expiry, whatever
@@ -357,11 +362,11 @@ async fn transition(
 
 /// Cancels a challenge replaced by a newer one: a pending one at once, one
 /// being decided as soon as its decision ends ([`conclude`]).
-async fn cancel(provider: &Provider, id: &str) -> Result<(), DeviceError> {
+async fn cancel(core: &Core, id: &str) -> Result<(), DeviceError> {
     // Each failed compare-and-set means another step moved the challenge
     // (claimed, put back to pending, decided): read it again.
     for _ in 0..8 {
-        let Some((raw, mut challenge)) = load(provider, id).await? else {
+        let Some((raw, mut challenge)) = load_in(core, id).await? else {
             return Ok(());
         };
         let next = match challenge.state {
@@ -369,13 +374,25 @@ async fn cancel(provider: &Provider, id: &str) -> Result<(), DeviceError> {
             State::Deciding => State::Superseding,
             _ => return Ok(()),
         };
-        if transition(provider, &raw, &mut challenge, next).await? {
+        if transition(core, &raw, &mut challenge, next).await? {
             return Ok(());
         }
     }
     Err(DeviceError::Internal(
         "a superseded challenge kept changing; could not cancel it".into(),
     ))
+}
+
+/// Cancels the account's current approval, pending or being decided (the
+/// identity is blocked): its browser sees a cancelled login, and a decision
+/// under way ends cancelled. On the embedded backend only the process that
+/// holds the ephemeral store can reach it; the account's state refuses the
+/// approval anyway.
+pub async fn cancel_of_account(core: &Core, account_id: &str) -> Result<(), DeviceError> {
+    let Some(id) = core.ephemeral.get(&account_key(account_id)).await? else {
+        return Ok(());
+    };
+    cancel(core, &String::from_utf8_lossy(&id)).await
 }
 
 /// Ends the decision of a challenge claimed as `claimed` in `state`. False
@@ -387,7 +404,7 @@ async fn conclude(
     challenge: &mut Challenge,
     state: State,
 ) -> Result<bool, DeviceError> {
-    if transition(provider, claimed, challenge, state).await? {
+    if transition(&provider.core, claimed, challenge, state).await? {
         return Ok(true);
     }
     // Only `cancel` changes a claimed challenge besides its decider.
@@ -395,7 +412,7 @@ async fn conclude(
         return Ok(false);
     };
     if current.state == State::Superseding {
-        transition(provider, &raw, &mut current, State::Cancelled).await?;
+        transition(&provider.core, &raw, &mut current, State::Cancelled).await?;
     }
     *challenge = current;
     Ok(false)
@@ -554,7 +571,7 @@ pub async fn decide(
         return Err(refusal);
     }
     // Claim the challenge: from here on no other decision can start.
-    if !transition(provider, &raw, &mut challenge, State::Deciding).await? {
+    if !transition(&provider.core, &raw, &mut challenge, State::Deciding).await? {
         return Err(match load(provider, challenge_id).await? {
             Some((_, current)) => not_pending(&current),
             None => DeviceError::ChallengeExpired,
@@ -882,7 +899,7 @@ pub async fn complete(
     let Some(account_id) = challenge.account_id.clone() else {
         return Ok(None);
     };
-    if !transition(provider, raw, &mut challenge, State::Consumed).await? {
+    if !transition(&provider.core, raw, &mut challenge, State::Consumed).await? {
         return Ok(None);
     }
     Ok(Some(Authenticated {

@@ -269,8 +269,9 @@ pub async fn revoke_device(
     }
 }
 
-/// Sends a new activation code (verified, active or device-locked accounts:
-/// a first app, another phone, or after a lock); returns when it expires.
+/// Sends a new activation code (verified, active, device-locked or blocked
+/// accounts: a first app, another phone, after a lock, or to unblock the
+/// identity, which the code moves back to verified); returns when it expires.
 pub async fn reissue_activation(
     core: &Core,
     row: &AccountRow,
@@ -279,10 +280,13 @@ pub async fn reissue_activation(
     let state = row.state;
     if !matches!(
         state,
-        AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+        AccountState::Verified
+            | AccountState::Active
+            | AccountState::DeviceLocked
+            | AccountState::Blocked
     ) {
         return Err(usage(format!(
-            "activation codes are only for accounts in state verified, active or device_locked; this one is {state}"
+            "activation codes are only for accounts in state verified, active, device_locked or blocked; this one is {state}"
         )));
     }
     let sent = crate::verification::issue_activation_code(core, &row.id, actor)

@@ -58,6 +58,7 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
         }
         AccountState::Suspended => (e.status_suspended, e.next_suspended),
         AccountState::DeviceLocked => (e.status_locked, e.next_locked),
+        AccountState::Blocked => (e.status_blocked, e.next_blocked),
     };
     (status.to_owned(), next.to_owned())
 }
