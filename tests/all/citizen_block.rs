@@ -21,6 +21,8 @@ pub const CLIENT: &str = "formation";
 both_backends!(
     blocking_revokes_everything_and_a_new_code_unblocks,
     only_a_verified_identity_can_be_blocked,
+    support_blocks_from_the_console,
+    operators_block_from_the_cli,
 );
 
 pub fn phone_number(n: u32) -> (String, String) {
@@ -294,4 +296,184 @@ async fn only_a_verified_identity_can_be_blocked(backend: Backend) {
             devices: 0
         }
     );
+}
+
+async fn admin(env: &TestEnv, args: &[&str]) -> String {
+    use clap::Parser;
+    let cli =
+        idp_admin::Cli::try_parse_from(std::iter::once("idp-admin").chain(args.iter().copied()))
+            .unwrap();
+    let mut out = Vec::new();
+    idp_admin::run_with(cli, env.config(), None, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The console on a free port, sharing the app's core; an administrator
+/// logged in (password then TOTP enrolment).
+async fn console_as_admin(env: &TestEnv, app: &TestApp) -> Browser {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = idp_admin::console::server(app.core.clone(), listener)
+        .await
+        .unwrap();
+    tokio::spawn(server);
+    let created = admin(
+        env,
+        &[
+            "--json",
+            "agents",
+            "add",
+            "a.support",
+            "--name",
+            "Support",
+            "--role",
+            "admin",
+        ],
+    )
+    .await;
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let mut console = Browser::new(&base);
+    let (_, csrf) = idp_tests::enrolment::form(&mut console, "/connexion").await;
+    let password = created["initial_password"].as_str().unwrap();
+    let page = console
+        .post(
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("username", "a.support"),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert!(
+        page.location.as_deref().unwrap().ends_with("/totp"),
+        "{}",
+        page.body
+    );
+    let totp = console.get("/totp").await;
+    let csrf = totp.field("csrf").unwrap();
+    let start = totp.body.find("<code id=\"totp-secret\">").unwrap() + 23;
+    let secret = &totp.body[start..start + totp.body[start..].find('<').unwrap()];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = idp_server::agents::totp::code_for(secret, now).unwrap();
+    let page = console
+        .post("/totp", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    console
+}
+
+async fn support_blocks_from_the_console(backend: Backend) {
+    let (env, app, secret) = spawn(backend).await;
+    let (citizen, national, e164, device) = activated(&app, 23).await;
+    let (stranger, _) = phone_number(24);
+    let token = access_token(&app, &secret, &citizen).await;
+    let mut console = console_as_admin(&env, &app).await;
+    let q: String = url::form_urlencoded::byte_serialize(citizen.email.as_bytes()).collect();
+    let shown = console.get(&format!("/comptes?q={q}")).await;
+    assert!(
+        shown.body.contains("Bloquer l&#39;identité"),
+        "{}",
+        shown.body
+    );
+    let csrf = shown.field("csrf").unwrap();
+    let block = format!("/comptes/{}/bloquer", citizen.account_id);
+    // Without the session's token: nothing happens.
+    assert_eq!(console.post(&block, &[]).await.status, 400);
+    assert_eq!(account_state(&app, &citizen.account_id), "active");
+
+    let (mut browser, tx, _) = waiting_for(&app, &national).await;
+    assert_eq!(device.challenges(5).await.unwrap().len(), 1);
+    let page = console.post(&block, &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let after = console.get(page.location.as_deref().unwrap()).await;
+    assert!(after.body.contains("Identité bloquée"), "{}", after.body);
+    assert!(after.body.contains("account.blocked"), "{}", after.body);
+    // Blocked: no block button any more, a new activation code offered.
+    assert!(!after.body.contains("/bloquer\""), "{}", after.body);
+    assert!(after.body.contains("/activation\""), "{}", after.body);
+    assert_eq!(account_state(&app, &citizen.account_id), "blocked");
+    assert_eq!(device_states(&app, &citizen.account_id), ["revoked"]);
+    assert_eq!(status_of(&mut browser, &tx).await, "cancelled");
+    assert_eq!(userinfo_status(&app, &token).await, 401);
+    let entry = app
+        .core
+        .db
+        .read_blocking({
+            let id = citizen.account_id.clone();
+            move |conn| idp_server::store::audit::latest_for_subject(conn, &id, "account.blocked")
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.actor, "agent:a.support");
+    assert!(
+        messages_to(&app, &citizen.email).await[0]
+            .subject
+            .as_deref()
+            .unwrap_or("")
+            .contains("bloquée")
+    );
+    assert!(messages_to(&app, &e164).await[0].text.contains("bloquée"));
+    eidas2_looks_unknown(&app, &national, &stranger).await;
+
+    // A new activation code from the console unblocks it; a new activation works.
+    let page = console
+        .post(
+            &format!("/comptes/{}/activation", citizen.account_id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(account_state(&app, &citizen.account_id), "verified");
+    let code = code_sent_to(&app, &e164).await;
+    let phone = activate(&app, &citizen, &code).await;
+    let (_browser, _tx, _) = waiting_for(&app, &national).await;
+    assert_eq!(phone.challenges(5).await.unwrap().len(), 1);
+}
+
+async fn operators_block_from_the_cli(backend: Backend) {
+    let (env, app, secret) = spawn(backend).await;
+    let (citizen, national, e164, device) = activated(&app, 25).await;
+    let (stranger, _) = phone_number(26);
+    let token = access_token(&app, &secret, &citizen).await;
+    let out = admin(&env, &["accounts", "block", &citizen.email]).await;
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "{}: identity blocked (1 device(s) revoked",
+            citizen.email
+        )),
+        "{out}"
+    );
+    assert_eq!(account_state(&app, &citizen.account_id), "blocked");
+    assert_eq!(device_states(&app, &citizen.account_id), ["revoked"]);
+    assert_eq!(
+        device.challenges(0).await.unwrap_err().code(),
+        "device_revoked"
+    );
+    assert_eq!(userinfo_status(&app, &token).await, 401);
+    assert!(messages_to(&app, &e164).await[0].text.contains("bloquée"));
+    eidas2_looks_unknown(&app, &national, &stranger).await;
+    // By phone number, again: already blocked, nothing changes.
+    let again = admin(&env, &["accounts", "block", &national]).await;
+    assert_eq!(
+        again.trim(),
+        format!("{}: already blocked; nothing changed", citizen.email)
+    );
+    assert_eq!(audit_count(&app, &citizen.account_id, "account.blocked"), 1);
+    let json = admin(&env, &["--json", "accounts", "block", &citizen.email]).await;
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["already_blocked"], true);
+    assert_eq!(json["state"], "blocked");
+    // reissue-activation unblocks; a new activation works.
+    admin(&env, &["accounts", "reissue-activation", &citizen.email]).await;
+    assert_eq!(account_state(&app, &citizen.account_id), "verified");
+    let code = code_sent_to(&app, &e164).await;
+    activate(&app, &citizen, &code).await;
+    assert_eq!(account_state(&app, &citizen.account_id), "active");
 }

@@ -49,6 +49,7 @@ struct AccountView {
     devices: Vec<DeviceView>,
     suspended: bool,
     may_reissue: bool,
+    may_block: bool,
     audit: Vec<EntryView>,
 }
 
@@ -119,6 +120,10 @@ impl AccountView {
                 })
                 .collect(),
             suspended: row.state == AccountState::Suspended,
+            may_block: matches!(
+                row.state,
+                AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+            ),
             may_reissue: matches!(
                 row.state,
                 AccountState::Verified
@@ -239,6 +244,9 @@ pub async fn support_get(
         "retabli" => Some("Suspension levée."),
         "activation" => Some("Nouveau code d'activation envoyé par SMS et par courriel."),
         "appareil" => Some("Appareil révoqué."),
+        "bloque" => Some(
+            "Identité bloquée : appareils révoqués, sessions fermées, citoyen prévenu par courriel et SMS.",
+        ),
         _ => None,
     };
     let said = Said {
@@ -255,6 +263,7 @@ enum Action {
     Unsuspend,
     Reissue,
     RevokeDevice,
+    Block,
 }
 
 impl Action {
@@ -264,6 +273,7 @@ impl Action {
             "retablir" => Action::Unsuspend,
             "activation" => Action::Reissue,
             "revoquer-appareil" => Action::RevokeDevice,
+            "bloquer" => Action::Block,
             _ => return None,
         })
     }
@@ -275,6 +285,7 @@ impl Action {
             Action::Unsuspend => "retabli",
             Action::Reissue => "activation",
             Action::RevokeDevice => "appareil",
+            Action::Block => "bloque",
         }
     }
 
@@ -285,7 +296,7 @@ impl Action {
         match self {
             Action::Suspend => Some("Indiquez le motif de la suspension."),
             Action::RevokeDevice => Some("Indiquez le motif de la révocation de l'appareil."),
-            Action::Unsuspend | Action::Reissue => None,
+            Action::Unsuspend | Action::Reissue | Action::Block => None,
         }
     }
 
@@ -310,6 +321,7 @@ impl Action {
             Action::RevokeDevice => {
                 support::revoke_device(core, row, &form.device, actor, reason).await
             }
+            Action::Block => support::block(core, row, actor).await.map(drop),
         }
     }
 }

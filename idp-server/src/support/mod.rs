@@ -286,7 +286,7 @@ pub async fn reissue_activation(
             | AccountState::Blocked
     ) {
         return Err(usage(format!(
-            "activation codes are only for accounts in state verified, active, device_locked or blocked; this one is {state}"
+            "activation codes are only for accounts in state verified, active or device_locked (or blocked, which the code unblocks); this one is {state}"
         )));
     }
     let sent = crate::verification::issue_activation_code(core, &row.id, actor)
@@ -300,6 +300,24 @@ pub async fn reissue_activation(
         .read(move |conn| agents::activation(conn, &id))
         .await?
         .map(|a| a.expires_at))
+}
+
+/// Blocks the identity (lost or stolen phone, fraud):
+/// [`crate::citizen::block::block_identity`]. An account already blocked is
+/// left as it is (`Blocked::Already`).
+pub async fn block(
+    core: &Core,
+    row: &AccountRow,
+    actor: &str,
+) -> Result<crate::citizen::block::Blocked, SupportError> {
+    use crate::citizen::block::{BlockError, block_identity};
+    use crate::outcome::Split;
+    match block_identity(core, &row.id, actor).await.split() {
+        Ok(Ok(blocked)) => Ok(blocked),
+        Ok(Err(refusal)) => Err(usage(refusal.to_string())),
+        Err(BlockError::Store(e)) => Err(e.into()),
+        Err(BlockError::Device(e)) => Err(usage(e.to_string())),
+    }
 }
 
 /// The account with this id, or a one-line refusal.
