@@ -23,6 +23,7 @@ both_backends!(
     only_a_verified_identity_can_be_blocked,
     support_blocks_from_the_console,
     operators_block_from_the_cli,
+    the_account_page_says_the_identity_is_blocked,
 );
 
 pub fn phone_number(n: u32) -> (String, String) {
@@ -476,4 +477,37 @@ async fn operators_block_from_the_cli(backend: Backend) {
     let code = code_sent_to(&app, &e164).await;
     activate(&app, &citizen, &code).await;
     assert_eq!(account_state(&app, &citizen.account_id), "active");
+}
+
+/// Logs in to `/compte` with the password (eidas1): the account page.
+pub async fn account_page(app: &TestApp, citizen: &Citizen) -> (Browser, Page) {
+    let mut browser = Browser::new(&app.base);
+    let (_, csrf) = idp_tests::enrolment::form(&mut browser, "/compte/connexion").await;
+    let page = browser
+        .post(
+            "/compte/connexion",
+            &[
+                ("csrf", &csrf),
+                ("email", &citizen.email),
+                ("password", &citizen.password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = browser.get("/compte").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    (browser, page)
+}
+
+async fn the_account_page_says_the_identity_is_blocked(backend: Backend) {
+    let (_env, app, _) = spawn(backend).await;
+    let (citizen, _, _, _device) = activated(&app, 27).await;
+    let (_, page) = account_page(&app, &citizen).await;
+    assert!(!page.body.contains("Identité bloquée"), "{}", page.body);
+    block_identity(&app.core, &citizen.account_id, "test:support")
+        .await
+        .unwrap();
+    let (_, page) = account_page(&app, &citizen).await;
+    assert!(page.body.contains("Identité bloquée"), "{}", page.body);
+    assert!(page.body.contains("bureau de poste"), "{}", page.body);
 }
