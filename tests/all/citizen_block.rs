@@ -24,6 +24,7 @@ both_backends!(
     support_blocks_from_the_console,
     operators_block_from_the_cli,
     the_account_page_says_the_identity_is_blocked,
+    fraud_reports_tell_the_citizen_and_three_pause_approvals,
 );
 
 pub fn phone_number(n: u32) -> (String, String) {
@@ -510,4 +511,91 @@ async fn the_account_page_says_the_identity_is_blocked(backend: Backend) {
     let (_, page) = account_page(&app, &citizen).await;
     assert!(page.body.contains("Identité bloquée"), "{}", page.body);
     assert!(page.body.contains("bureau de poste"), "{}", page.body);
+}
+
+async fn fraud_reports_tell_the_citizen_and_three_pause_approvals(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let mut config = env.config();
+    config.login.approvals_per_phone = 100;
+    config.login.phone_ip_limit = 100;
+    let app = env.spawn_with(config).await;
+    register_client(&app, CLIENT, &idp_tests::oidc::client_metadata()).unwrap();
+    let (citizen, national, e164, device) = activated(&app, 28).await;
+    let (stranger, _) = phone_number(30);
+    for report in 1..=3 {
+        let (mut browser, tx, _) = waiting_for(&app, &national).await;
+        let found = device.challenges(5).await.unwrap();
+        assert_eq!(found.len(), 1, "report {report}");
+        let decided = device.decide(&found[0], "fraud", None, None).await.unwrap();
+        assert_eq!(decided["status"], "fraud_reported");
+        // The browser learns only that the login was refused.
+        assert_eq!(status_of(&mut browser, &tx).await, "denied");
+        // The citizen is told what was attempted, when, from where, and
+        // where to block the identity.
+        let partner = found[0]["client_name"].as_str().unwrap();
+        let mail = &messages_to(&app, &citizen.email).await[0];
+        assert!(mail.text.contains(partner), "{}", mail.text);
+        assert!(mail.text.contains("127.0.0.x"), "{}", mail.text);
+        assert!(
+            mail.text.contains(&format!("{}/compte", app.base)),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("heure de Paris"), "{}", mail.text);
+        assert_eq!(
+            mail.text.contains("suspendues"),
+            report == 3,
+            "{}",
+            mail.text
+        );
+        let sms = &messages_to(&app, &e164).await[0];
+        assert!(sms.text.contains(partner), "{}", sms.text);
+        let expected = if report < 3 {
+            "active"
+        } else {
+            "approvals_paused"
+        };
+        assert_eq!(account_state(&app, &citizen.account_id), expected);
+    }
+    assert_eq!(
+        audit_count(&app, &citizen.account_id, "login.fraud_reported"),
+        3
+    );
+    assert_eq!(
+        audit_count(&app, &citizen.account_id, "account.approvals_paused"),
+        1
+    );
+    // Paused: a new login looks like one for an unknown number, the device
+    // hears nothing.
+    eidas2_looks_unknown(&app, &national, &stranger).await;
+    assert!(device.challenges(0).await.unwrap().is_empty());
+
+    // The citizen takes back control from /compte after a password login.
+    let (mut browser, page) = account_page(&app, &citizen).await;
+    assert!(page.body.contains("suspendues"), "{}", page.body);
+    assert!(page.body.contains("/compte/reprendre"), "{}", page.body);
+    let csrf = page.field("csrf").unwrap();
+    assert_eq!(browser.post("/compte/reprendre", &[]).await.status, 400);
+    assert_eq!(account_state(&app, &citizen.account_id), "approvals_paused");
+    let resumed = browser.post("/compte/reprendre", &[("csrf", &csrf)]).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert!(
+        resumed.body.contains("de nouveau approuver"),
+        "{}",
+        resumed.body
+    );
+    assert!(
+        !resumed.body.contains("/compte/reprendre"),
+        "{}",
+        resumed.body
+    );
+    assert_eq!(account_state(&app, &citizen.account_id), "active");
+    // Twice: nothing more is written.
+    browser.post("/compte/reprendre", &[("csrf", &csrf)]).await;
+    assert_eq!(
+        audit_count(&app, &citizen.account_id, "account.approvals_resumed"),
+        1
+    );
+    let (_browser, _tx, _) = waiting_for(&app, &national).await;
+    assert_eq!(device.challenges(5).await.unwrap().len(), 1);
 }

@@ -122,7 +122,10 @@ impl AccountView {
             suspended: row.state == AccountState::Suspended,
             may_block: matches!(
                 row.state,
-                AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+                AccountState::Verified
+                    | AccountState::Active
+                    | AccountState::DeviceLocked
+                    | AccountState::ApprovalsPaused
             ),
             may_reissue: matches!(
                 row.state,

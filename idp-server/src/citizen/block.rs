@@ -144,3 +144,31 @@ async fn tell_citizen(core: &Core, account_id: &str) {
         crate::notify::citizen::identity_blocked(&account.email, account.phone.as_deref());
     crate::notify::citizen::send(&core.notifier, "identity blocked", messages).await;
 }
+
+/// The audit action of approvals resumed by the citizen.
+pub const APPROVALS_RESUMED: &str = "account.approvals_resumed";
+
+/// The citizen confirms from `/compte` (after a password login) that the
+/// reported logins were theirs: approvals paused after three fraud reports
+/// resume. False (nothing written) if they were not paused: a second
+/// submission changes nothing.
+pub async fn resume_approvals(core: &Core, account_id: &str) -> Result<bool, StoreError> {
+    let id = account_id.to_owned();
+    core.db
+        .write(move |conn| {
+            let moved = accounts::transition(
+                conn,
+                &id,
+                Change::Event(AccountEvent::ResumeApprovals),
+                |_, _| {
+                    Ok(Entry {
+                        actor: format!("account:{id}"),
+                        action: APPROVALS_RESUMED,
+                        details: json!({}),
+                    })
+                },
+            )?;
+            Ok(moved.is_ok())
+        })
+        .await
+}

@@ -582,16 +582,13 @@ pub async fn decide(
 
     let Some((pin, number)) = approval else {
         let (state, decided, action) = match action {
-            Action::Fraud => (
-                State::FraudReported,
-                Decided::FraudReported,
-                "login.fraud_reported",
-            ),
+            Action::Fraud => (State::FraudReported, Decided::FraudReported, FRAUD_REPORTED),
             _ => (State::Denied, Decided::Denied, "login.denied"),
         };
         let details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
         let account = account_id.clone();
-        provider
+        let fraud = decided == Decided::FraudReported;
+        let paused = provider
             .core
             .db
             .write(move |conn| {
@@ -603,7 +600,12 @@ pub async fn decide(
                         subject: &account,
                         details,
                     },
-                )
+                )?;
+                if fraud {
+                    pause_after_reports(conn, &account)
+                } else {
+                    Ok(false)
+                }
             })
             .await?;
         // A report or a refusal stands even if a newer login superseded
@@ -622,6 +624,7 @@ pub async fn decide(
                 &device.account_id,
                 crate::push::Alert::FraudReported,
             );
+            notify_fraud(provider, &device.account_id, &challenge, paused).await;
         }
         return Ok(decided);
     };
@@ -786,6 +789,70 @@ fn pin_outcome(
         entry.append(conn, account_id)?;
     }
     Ok(PinOutcome::Locked { newly: true })
+}
+
+/// Fraud reports in [`REPORTS_WINDOW_SECS`] that pause the account's approvals.
+pub const REPORTS_BEFORE_PAUSE: i64 = 3;
+pub const REPORTS_WINDOW_SECS: i64 = 86_400;
+/// The audit action of a fraud report (counted for the pause).
+pub const FRAUD_REPORTED: &str = "login.fraud_reported";
+
+/// In the transaction of a fraud report, after its audit entry (whose
+/// head lock orders concurrent reports, so the count is exact): the third
+/// report in 24 hours moves an active account to `approvals_paused`, which
+/// refuses approvals until the citizen resumes them from `/compte`. True if
+/// this report paused it.
+fn pause_after_reports(
+    conn: &mut crate::store::DbConnection,
+    account_id: &str,
+) -> Result<bool, crate::store::StoreError> {
+    let since = now_unix() - REPORTS_WINDOW_SECS;
+    let reports = audit::count_for_subject_since(conn, account_id, FRAUD_REPORTED, since)?;
+    if reports < REPORTS_BEFORE_PAUSE {
+        return Ok(false);
+    }
+    let moved = accounts::transition(
+        conn,
+        account_id,
+        Change::Event(AccountEvent::PauseApprovals),
+        |_, _| {
+            Ok(Entry {
+                actor: format!("account:{account_id}"),
+                action: "account.approvals_paused",
+                details: serde_json::json!({ "reports": reports, "window_secs": REPORTS_WINDOW_SECS }),
+            })
+        },
+    )?;
+    Ok(moved.is_ok())
+}
+
+/// Tells the citizen what they reported (partner, time, approximate place),
+/// with the link to their space where they can block the identity (best
+/// effort: the report stands anyway).
+async fn notify_fraud(provider: &Provider, account_id: &str, challenge: &Challenge, paused: bool) {
+    let id = account_id.to_owned();
+    let Ok(Some(account)) = provider
+        .core
+        .db
+        .read(move |conn| accounts::by_id(conn, &id))
+        .await
+    else {
+        return;
+    };
+    let attempt = crate::notify::citizen::Attempt {
+        partner: &challenge.client_name,
+        at: challenge.created_at,
+        place: &challenge.ip,
+    };
+    let url = format!("{}/compte", provider.core.config.issuer());
+    let messages = crate::notify::citizen::fraud_reported(
+        &account.email,
+        account.phone.as_deref(),
+        &attempt,
+        &url,
+        paused,
+    );
+    crate::notify::citizen::send(&provider.core.notifier, "fraud report", messages).await;
 }
 
 /// Tells the citizen their app is locked (best effort: the lock stands anyway).

@@ -72,6 +72,9 @@ pub enum AccountState {
     /// Every device revoked (lost or stolen phone): eidas2 is refused until
     /// a new activation code is issued by the normal route.
     Blocked,
+    /// Three "Ce n'est pas moi" in 24 hours: approvals are refused until the
+    /// citizen resumes them from `/compte` (after a password login).
+    ApprovalsPaused,
 }
 
 /// What happens to an account.
@@ -91,6 +94,10 @@ pub enum AccountEvent {
     Block,
     /// A new activation code was issued to a blocked account.
     Unblock,
+    /// The third fraud report in 24 hours.
+    PauseApprovals,
+    /// The citizen confirms from `/compte` and takes the identity back.
+    ResumeApprovals,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -126,6 +133,7 @@ impl AccountState {
             AccountState::Suspended => "suspended",
             AccountState::DeviceLocked => "device_locked",
             AccountState::Blocked => "blocked",
+            AccountState::ApprovalsPaused => "approvals_paused",
         }
     }
 
@@ -146,6 +154,7 @@ impl AccountState {
             "suspended" => AccountState::Suspended,
             "device_locked" => AccountState::DeviceLocked,
             "blocked" => AccountState::Blocked,
+            "approvals_paused" => AccountState::ApprovalsPaused,
             _ => return None,
         })
     }
@@ -166,8 +175,12 @@ impl AccountState {
             (S::Verified, E::Activate) => S::Active,
             (S::Active, E::LockDevice) => S::DeviceLocked,
             (S::DeviceLocked, E::UnlockDevice) => S::Active,
-            (S::Verified | S::Active | S::DeviceLocked, E::Block) => S::Blocked,
+            (S::Verified | S::Active | S::DeviceLocked | S::ApprovalsPaused, E::Block) => {
+                S::Blocked
+            }
             (S::Blocked, E::Unblock) => S::Verified,
+            (S::Active, E::PauseApprovals) => S::ApprovalsPaused,
+            (S::ApprovalsPaused, E::ResumeApprovals) => S::Active,
             (S::Suspended, _) => return Err(IllegalTransition { from: self, event }),
             (_, E::Suspend) => S::Suspended,
             _ => return Err(IllegalTransition { from: self, event }),
@@ -479,6 +492,26 @@ mod tests {
         assert_eq!(
             suspended.restore_from_suspension(S::Blocked),
             Ok(S::Blocked)
+        );
+    }
+
+    #[test]
+    fn approvals_paused_and_resumed() {
+        assert_eq!(S::Active.apply(E::PauseApprovals), Ok(S::ApprovalsPaused));
+        assert_eq!(S::ApprovalsPaused.apply(E::ResumeApprovals), Ok(S::Active));
+        assert_eq!(S::ApprovalsPaused.apply(E::Block), Ok(S::Blocked));
+        assert_eq!(S::parse("approvals_paused"), Some(S::ApprovalsPaused));
+        for state in [S::Verified, S::DeviceLocked, S::Blocked, S::ApprovalsPaused] {
+            assert!(state.apply(E::PauseApprovals).is_err(), "{state}");
+        }
+        for state in [S::Active, S::Verified, S::Blocked] {
+            assert!(state.apply(E::ResumeApprovals).is_err(), "{state}");
+        }
+        assert!(S::ApprovalsPaused.apply(E::LockDevice).is_err());
+        let suspended = S::ApprovalsPaused.apply(E::Suspend).unwrap();
+        assert_eq!(
+            suspended.restore_from_suspension(S::ApprovalsPaused),
+            Ok(S::ApprovalsPaused)
         );
     }
 
