@@ -565,6 +565,30 @@ async fn fraud_reports_tell_the_citizen_and_three_pause_approvals(backend: Backe
         audit_count(&app, &citizen.account_id, "account.approvals_paused"),
         1
     );
+    // Support lists the three reports (partner, approximate place).
+    let reports = idp_server::support::fraud_reports(&app.core.db, &citizen.account_id)
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 3);
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.place == "127.0.0.x" && !r.partner.is_empty())
+    );
+    let mut console = console_as_admin(&env, &app).await;
+    let q: String = url::form_urlencoded::byte_serialize(citizen.email.as_bytes()).collect();
+    let shown = console.get(&format!("/comptes?q={q}")).await;
+    assert_eq!(
+        shown.body.matches("<td>127.0.0.x</td>").count(),
+        3,
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown
+            .body
+            .contains(&format!("<td>{}</td>", reports[0].partner))
+    );
     // Paused: a new login looks like one for an unknown number, the device
     // hears nothing.
     eidas2_looks_unknown(&app, &national, &stranger).await;

@@ -30,6 +30,12 @@ struct DeviceView {
     revocable: bool,
 }
 
+struct FraudView {
+    at: String,
+    partner: String,
+    place: String,
+}
+
 struct EntryView {
     at: String,
     action: String,
@@ -50,6 +56,7 @@ struct AccountView {
     suspended: bool,
     may_reissue: bool,
     may_block: bool,
+    frauds: Vec<FraudView>,
     audit: Vec<EntryView>,
 }
 
@@ -61,7 +68,7 @@ fn method_label(method: VerificationMethod) -> &'static str {
 }
 
 impl AccountView {
-    fn new(row: &AccountRow, o: &Overview) -> Self {
+    fn new(row: &AccountRow, o: &Overview, frauds: &[support::FraudReport]) -> Self {
         let verified = match o
             .identity
             .as_ref()
@@ -134,6 +141,18 @@ impl AccountView {
                     | AccountState::DeviceLocked
                     | AccountState::Blocked
             ),
+            frauds: frauds
+                .iter()
+                .map(|f| FraudView {
+                    at: when(f.at),
+                    partner: f.partner.clone(),
+                    place: if f.place.is_empty() {
+                        "inconnue".to_owned()
+                    } else {
+                        f.place.clone()
+                    },
+                })
+                .collect(),
             audit: o
                 .audit
                 .iter()
@@ -222,8 +241,9 @@ async fn account_page(
         Err(e) => return Err(e.into()),
     };
     let overview = support::overview(&console.core.db, &row.id).await?;
+    let frauds = support::fraud_reports(&console.core.db, &row.id).await?;
     let page = SupportPage {
-        account: Some(AccountView::new(&row, &overview)),
+        account: Some(AccountView::new(&row, &overview, &frauds)),
         ..search_page(s, q, frame)
     };
     with_status(status, &page)

@@ -585,9 +585,14 @@ pub async fn decide(
             Action::Fraud => (State::FraudReported, Decided::FraudReported, FRAUD_REPORTED),
             _ => (State::Denied, Decided::Denied, "login.denied"),
         };
-        let details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
-        let account = account_id.clone();
         let fraud = decided == Decided::FraudReported;
+        let mut details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
+        if fraud {
+            // What support lists of a report (the approximate address only).
+            details["partner"] = challenge.client_name.clone().into();
+            details["place"] = challenge.ip.clone().into();
+        }
+        let account = account_id.clone();
         let paused = provider
             .core
             .db

@@ -505,6 +505,24 @@ pub fn for_subject(
         .load(conn)?)
 }
 
+/// The most recent entries with this action about `subject`, newest first.
+pub fn for_subject_action(
+    conn: &mut DbConnection,
+    subject: &str,
+    action: &str,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    Ok(audit_log::table
+        .filter(
+            audit_log::subject
+                .eq(subject)
+                .and(audit_log::action.eq(action)),
+        )
+        .order(audit_log::seq.desc())
+        .limit(limit)
+        .load(conn)?)
+}
+
 /// How many entries with this action about `subject` were written at or
 /// after `since` (Unix seconds).
 pub fn count_for_subject_since(

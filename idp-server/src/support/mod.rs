@@ -320,6 +320,46 @@ pub async fn block(
     }
 }
 
+/// A "Ce n'est pas moi" report, as support lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FraudReport {
+    pub at: i64,
+    pub partner: String,
+    /// The approximate address (`203.0.113.x`), empty if unknown.
+    pub place: String,
+}
+
+/// The account's most recent fraud reports (at most [`AUDIT_SHOWN`]),
+/// newest first, from the audit log.
+pub async fn fraud_reports(db: &Db, account_id: &str) -> Result<Vec<FraudReport>, SupportError> {
+    let (db, id) = (db.clone(), account_id.to_owned());
+    let rows = db
+        .read(move |conn| {
+            audit::for_subject_action(
+                conn,
+                &id,
+                crate::device::challenge::FRAUD_REPORTED,
+                AUDIT_SHOWN,
+            )
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let details: Value = serde_json::from_str(&row.details).unwrap_or(Value::Null);
+            let text = |k: &str| details[k].as_str().unwrap_or_default().to_owned();
+            FraudReport {
+                at: row.at,
+                partner: match text("partner") {
+                    p if p.is_empty() => text("client"),
+                    p => p,
+                },
+                place: text("place"),
+            }
+        })
+        .collect())
+}
+
 /// The account with this id, or a one-line refusal.
 pub async fn by_id(db: &Db, account_id: &str) -> Result<AccountRow, SupportError> {
     let (db, id) = (db.clone(), account_id.to_owned());
