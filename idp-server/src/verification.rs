@@ -21,7 +21,6 @@ use crate::enrol::EnrolError;
 use crate::notify::{EmailMessage, SmsMessage};
 use crate::outcome::{ServiceError, refuse};
 use crate::store::accounts::{Change, Entry, Refused};
-use crate::store::audit::{self, AuditEvent};
 use crate::store::enrolment::{self as rows, RequestRow};
 use crate::store::{StoreError, accounts, agents, now_unix};
 use crate::views::{Identity, Request};
@@ -389,16 +388,27 @@ pub async fn issue_activation_code(
     core.db
         .write(move |conn| {
             agents::put_activation(conn, &id, &hash, expires_at)?;
-            audit::append(
-                conn,
-                &AuditEvent {
-                    actor: &who,
+            let entry = |unblocked: bool| {
+                let mut details = serde_json::json!({ "expires_at": expires_at });
+                if unblocked {
+                    details["unblocked"] = true.into();
+                }
+                Entry {
+                    actor: who.clone(),
                     action: "activation.code_issued",
-                    subject: &id,
-                    details: serde_json::json!({ "expires_at": expires_at }),
-                },
-            )?;
-            Ok(())
+                    details,
+                }
+            };
+            // A blocked identity is unblocked by its new code (back to
+            // verified: the next activation makes it active), in the same
+            // write and under the same entry.
+            if accounts::state(conn, &id)? == AccountState::Blocked {
+                let unblock = Change::Event(AccountEvent::Unblock);
+                if accounts::transition(conn, &id, unblock, |_, _| Ok(entry(true)))?.is_ok() {
+                    return Ok(());
+                }
+            }
+            entry(false).append(conn, &id)
         })
         .await?;
     core.notifier

@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod citizen;
+mod citizen_block;
 mod console;
 mod device;
 mod device_api_docs;

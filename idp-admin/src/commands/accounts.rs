@@ -1,6 +1,6 @@
 //! `idp-admin accounts …`: account support for operators (look an account
 //! up, suspend it, lift the suspension, send a new activation code, revoke
-//! a device).
+//! a device, block the identity).
 //!
 //! State changes go through the domain state machine and a conditional
 //! transition, with their audit entry in the same transaction.
@@ -9,6 +9,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 use idp_server::app::Core;
+use idp_server::citizen::block::Blocked;
 use idp_server::config::Config;
 use idp_server::domain::account::AccountState;
 use idp_server::notify::mask_phone;
@@ -46,6 +47,14 @@ pub enum AccountsCommand {
     },
     /// Send a new app activation code by SMS and email (the previous one stops working).
     ReissueActivation {
+        /// The account's email address or French mobile number.
+        account: String,
+    },
+    /// Block the digital identity (lost or stolen phone): every device
+    /// revoked, pending approvals cancelled, sessions and tokens ended, the
+    /// citizen told by email and SMS; eidas2 is refused until a new
+    /// activation code (`reissue-activation`) unblocks it.
+    Block {
         /// The account's email address or French mobile number.
         account: String,
     },
@@ -161,6 +170,30 @@ pub async fn run(
                         .map(|t| format!(", valid until {}", format_time(t)))
                         .unwrap_or_default()
                 )?;
+            }
+        }
+        AccountsCommand::Block { account } => {
+            let core = Core::init(config, master_key_env).await?;
+            let row = support::find(&core.db, &support::Lookup::parse(&account)?).await?;
+            let blocked = support::block(&core, &row, &actor()).await?;
+            let revoked = match blocked {
+                Blocked::Now { devices, .. } => Some(devices),
+                Blocked::Already => None,
+            };
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "account": row.id, "state": AccountState::Blocked.as_str(), "already_blocked": revoked.is_none(), "devices_revoked": revoked.unwrap_or(0) })
+                )?;
+            } else if let Some(devices) = revoked {
+                writeln!(
+                    out,
+                    "{}: identity blocked ({devices} device(s) revoked, sessions and tokens ended, citizen told by email and SMS); reissue-activation unblocks it",
+                    row.email
+                )?;
+            } else {
+                writeln!(out, "{}: already blocked; nothing changed", row.email)?;
             }
         }
         AccountsCommand::RevokeDevice {

@@ -30,6 +30,12 @@ struct DeviceView {
     revocable: bool,
 }
 
+struct FraudView {
+    at: String,
+    partner: String,
+    place: String,
+}
+
 struct EntryView {
     at: String,
     action: String,
@@ -49,6 +55,8 @@ struct AccountView {
     devices: Vec<DeviceView>,
     suspended: bool,
     may_reissue: bool,
+    may_block: bool,
+    frauds: Vec<FraudView>,
     audit: Vec<EntryView>,
 }
 
@@ -60,7 +68,7 @@ fn method_label(method: VerificationMethod) -> &'static str {
 }
 
 impl AccountView {
-    fn new(row: &Account, o: &Overview) -> Self {
+    fn new(row: &Account, o: &Overview, frauds: &[support::FraudReport]) -> Self {
         let verified = match o
             .identity
             .as_ref()
@@ -119,10 +127,32 @@ impl AccountView {
                 })
                 .collect(),
             suspended: row.state == AccountState::Suspended,
+            may_block: matches!(
+                row.state,
+                AccountState::Verified
+                    | AccountState::Active
+                    | AccountState::DeviceLocked
+                    | AccountState::ApprovalsPaused
+            ),
             may_reissue: matches!(
                 row.state,
-                AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+                AccountState::Verified
+                    | AccountState::Active
+                    | AccountState::DeviceLocked
+                    | AccountState::Blocked
             ),
+            frauds: frauds
+                .iter()
+                .map(|f| FraudView {
+                    at: when(f.at),
+                    partner: f.partner.clone(),
+                    place: if f.place.is_empty() {
+                        "inconnue".to_owned()
+                    } else {
+                        f.place.clone()
+                    },
+                })
+                .collect(),
             audit: o
                 .audit
                 .iter()
@@ -211,8 +241,9 @@ async fn account_page(
         Err(e) => return Err(e.into()),
     };
     let overview = support::overview(&console.core.db, &row.id).await?;
+    let frauds = support::fraud_reports(&console.core.db, &row.id).await?;
     let page = SupportPage {
-        account: Some(AccountView::new(&row, &overview)),
+        account: Some(AccountView::new(&row, &overview, &frauds)),
         ..search_page(s, q, frame)
     };
     with_status(status, &page)
@@ -236,6 +267,9 @@ pub async fn support_get(
         "retabli" => Some("Suspension levée."),
         "activation" => Some("Nouveau code d'activation envoyé par SMS et par courriel."),
         "appareil" => Some("Appareil révoqué."),
+        "bloque" => Some(
+            "Identité bloquée : appareils révoqués, sessions fermées, citoyen prévenu par courriel et SMS.",
+        ),
         _ => None,
     };
     let said = Said {
@@ -252,6 +286,7 @@ enum Action {
     Unsuspend,
     Reissue,
     RevokeDevice,
+    Block,
 }
 
 impl Action {
@@ -261,6 +296,7 @@ impl Action {
             "retablir" => Action::Unsuspend,
             "activation" => Action::Reissue,
             "revoquer-appareil" => Action::RevokeDevice,
+            "bloquer" => Action::Block,
             _ => return None,
         })
     }
@@ -272,6 +308,7 @@ impl Action {
             Action::Unsuspend => "retabli",
             Action::Reissue => "activation",
             Action::RevokeDevice => "appareil",
+            Action::Block => "bloque",
         }
     }
 
@@ -282,7 +319,7 @@ impl Action {
         match self {
             Action::Suspend => Some("Indiquez le motif de la suspension."),
             Action::RevokeDevice => Some("Indiquez le motif de la révocation de l'appareil."),
-            Action::Unsuspend | Action::Reissue => None,
+            Action::Unsuspend | Action::Reissue | Action::Block => None,
         }
     }
 
@@ -328,6 +365,7 @@ impl Action {
             Action::RevokeDevice => {
                 support::revoke_device(core, row, &form.device, actor, reason).await
             }
+            Action::Block => support::block(core, row, actor).await.map(drop),
         }
     }
 }

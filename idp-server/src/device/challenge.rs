@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::DeviceError;
+use crate::app::Core;
 use crate::crypto::{constant_time_eq, random_bytes, random_token};
 use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::acr::{self, Acr, Authentication};
@@ -308,7 +309,7 @@ pub async fn start(
         .collect();
     previous.dedup();
     for id in previous {
-        cancel(provider, &id).await?;
+        cancel(&provider.core, &id).await?;
     }
     provider.core.metrics.login_started(Acr::Eidas2);
     // Wakes a closed app (Web Push), in the background: never awaited here.
@@ -321,7 +322,11 @@ pub async fn load(
     provider: &Provider,
     id: &str,
 ) -> Result<Option<(Vec<u8>, Challenge)>, DeviceError> {
-    let Some(raw) = provider.core.ephemeral.get(&key(id)).await? else {
+    load_in(&provider.core, id).await
+}
+
+async fn load_in(core: &Core, id: &str) -> Result<Option<(Vec<u8>, Challenge)>, DeviceError> {
+    let Some(raw) = core.ephemeral.get(&key(id)).await? else {
         return Ok(None);
     };
     let challenge = serde_json::from_slice(&raw)?;
@@ -331,12 +336,12 @@ pub async fn load(
 /// Moves a challenge from the state it was read in (`raw`) to `state`, and
 /// tells the browser. False if something else changed it first.
 async fn transition(
-    provider: &Provider,
+    core: &Core,
     raw: &[u8],
     challenge: &mut Challenge,
     state: State,
 ) -> Result<bool, DeviceError> {
-    let eph = &provider.core.ephemeral;
+    let eph = &core.ephemeral;
     challenge.state = state;
     let next = serde_json::to_vec(&*challenge)?;
     // The value lives until shortly after the challenge's expiry, whatever
@@ -357,11 +362,11 @@ async fn transition(
 
 /// Cancels a challenge replaced by a newer one: a pending one at once, one
 /// being decided as soon as its decision ends ([`conclude`]).
-async fn cancel(provider: &Provider, id: &str) -> Result<(), DeviceError> {
+async fn cancel(core: &Core, id: &str) -> Result<(), DeviceError> {
     // Each failed compare-and-set means another step moved the challenge
     // (claimed, put back to pending, decided): read it again.
     for _ in 0..8 {
-        let Some((raw, mut challenge)) = load(provider, id).await? else {
+        let Some((raw, mut challenge)) = load_in(core, id).await? else {
             return Ok(());
         };
         let next = match challenge.state {
@@ -369,13 +374,25 @@ async fn cancel(provider: &Provider, id: &str) -> Result<(), DeviceError> {
             State::Deciding => State::Superseding,
             _ => return Ok(()),
         };
-        if transition(provider, &raw, &mut challenge, next).await? {
+        if transition(core, &raw, &mut challenge, next).await? {
             return Ok(());
         }
     }
     Err(DeviceError::Internal(
         "a superseded challenge kept changing; could not cancel it".into(),
     ))
+}
+
+/// Cancels the account's current approval, pending or being decided (the
+/// identity is blocked): its browser sees a cancelled login, and a decision
+/// under way ends cancelled. On the embedded backend only the process that
+/// holds the ephemeral store can reach it; the account's state refuses the
+/// approval anyway.
+pub async fn cancel_of_account(core: &Core, account_id: &str) -> Result<(), DeviceError> {
+    let Some(id) = core.ephemeral.get(&account_key(account_id)).await? else {
+        return Ok(());
+    };
+    cancel(core, &String::from_utf8_lossy(&id)).await
 }
 
 /// Ends the decision of a challenge claimed as `claimed` in `state`. False
@@ -387,7 +404,7 @@ async fn conclude(
     challenge: &mut Challenge,
     state: State,
 ) -> Result<bool, DeviceError> {
-    if transition(provider, claimed, challenge, state).await? {
+    if transition(&provider.core, claimed, challenge, state).await? {
         return Ok(true);
     }
     // Only `cancel` changes a claimed challenge besides its decider.
@@ -395,7 +412,7 @@ async fn conclude(
         return Ok(false);
     };
     if current.state == State::Superseding {
-        transition(provider, &raw, &mut current, State::Cancelled).await?;
+        transition(&provider.core, &raw, &mut current, State::Cancelled).await?;
     }
     *challenge = current;
     Ok(false)
@@ -554,7 +571,7 @@ pub async fn decide(
         return Err(refusal);
     }
     // Claim the challenge: from here on no other decision can start.
-    if !transition(provider, &raw, &mut challenge, State::Deciding).await? {
+    if !transition(&provider.core, &raw, &mut challenge, State::Deciding).await? {
         return Err(match load(provider, challenge_id).await? {
             Some((_, current)) => not_pending(&current),
             None => DeviceError::ChallengeExpired,
@@ -565,16 +582,18 @@ pub async fn decide(
 
     let Some((pin, number)) = approval else {
         let (state, decided, action) = match action {
-            Action::Fraud => (
-                State::FraudReported,
-                Decided::FraudReported,
-                "login.fraud_reported",
-            ),
+            Action::Fraud => (State::FraudReported, Decided::FraudReported, FRAUD_REPORTED),
             _ => (State::Denied, Decided::Denied, "login.denied"),
         };
-        let details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
+        let fraud = decided == Decided::FraudReported;
+        let mut details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
+        if fraud {
+            // What support lists of a report (the approximate address only).
+            details["partner"] = challenge.client_name.clone().into();
+            details["place"] = challenge.ip.clone().into();
+        }
         let account = account_id.clone();
-        provider
+        let paused = provider
             .core
             .db
             .write(move |conn| {
@@ -586,7 +605,12 @@ pub async fn decide(
                         subject: &account,
                         details,
                     },
-                )
+                )?;
+                if fraud {
+                    pause_after_reports(conn, &account)
+                } else {
+                    Ok(false)
+                }
             })
             .await?;
         // A report or a refusal stands even if a newer login superseded
@@ -605,6 +629,7 @@ pub async fn decide(
                 &device.account_id,
                 crate::push::Alert::FraudReported,
             );
+            notify_fraud(provider, &device.account_id, &challenge, paused).await;
         }
         return Ok(decided);
     };
@@ -771,6 +796,70 @@ fn pin_outcome(
     Ok(PinOutcome::Locked { newly: true })
 }
 
+/// Fraud reports in [`REPORTS_WINDOW_SECS`] that pause the account's approvals.
+pub const REPORTS_BEFORE_PAUSE: i64 = 3;
+pub const REPORTS_WINDOW_SECS: i64 = 86_400;
+/// The audit action of a fraud report (counted for the pause).
+pub const FRAUD_REPORTED: &str = "login.fraud_reported";
+
+/// In the transaction of a fraud report, after its audit entry (whose
+/// head lock orders concurrent reports, so the count is exact): the third
+/// report in 24 hours moves an active account to `approvals_paused`, which
+/// refuses approvals until the citizen resumes them from `/compte`. True if
+/// this report paused it.
+fn pause_after_reports(
+    conn: &mut crate::store::DbConnection,
+    account_id: &str,
+) -> Result<bool, crate::store::StoreError> {
+    let since = now_unix() - REPORTS_WINDOW_SECS;
+    let reports = audit::count_for_subject_since(conn, account_id, FRAUD_REPORTED, since)?;
+    if reports < REPORTS_BEFORE_PAUSE {
+        return Ok(false);
+    }
+    let moved = accounts::transition(
+        conn,
+        account_id,
+        Change::Event(AccountEvent::PauseApprovals),
+        |_, _| {
+            Ok(Entry {
+                actor: format!("account:{account_id}"),
+                action: "account.approvals_paused",
+                details: serde_json::json!({ "reports": reports, "window_secs": REPORTS_WINDOW_SECS }),
+            })
+        },
+    )?;
+    Ok(moved.is_ok())
+}
+
+/// Tells the citizen what they reported (partner, time, approximate place),
+/// with the link to their space where they can block the identity (best
+/// effort: the report stands anyway).
+async fn notify_fraud(provider: &Provider, account_id: &str, challenge: &Challenge, paused: bool) {
+    let id = account_id.to_owned();
+    let Ok(Some(account)) = provider
+        .core
+        .db
+        .read(move |conn| accounts::by_id(conn, &id))
+        .await
+    else {
+        return;
+    };
+    let attempt = crate::notify::citizen::Attempt {
+        partner: &challenge.client_name,
+        at: challenge.created_at,
+        place: &challenge.ip,
+    };
+    let url = format!("{}/compte", provider.core.config.issuer());
+    let messages = crate::notify::citizen::fraud_reported(
+        &account.email,
+        account.phone.as_deref(),
+        &attempt,
+        &url,
+        paused,
+    );
+    crate::notify::citizen::send(&provider.core.notifier, "fraud report", messages).await;
+}
+
 /// Tells the citizen their app is locked (best effort: the lock stands anyway).
 async fn notify_lock(provider: &Provider, account_id: &str) {
     let id = account_id.to_owned();
@@ -882,7 +971,7 @@ pub async fn complete(
     let Some(account_id) = challenge.account_id.clone() else {
         return Ok(None);
     };
-    if !transition(provider, raw, &mut challenge, State::Consumed).await? {
+    if !transition(&provider.core, raw, &mut challenge, State::Consumed).await? {
         return Ok(None);
     }
     Ok(Some(Authenticated {

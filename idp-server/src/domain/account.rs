@@ -69,6 +69,12 @@ pub enum AccountState {
     Rejected,
     Suspended,
     DeviceLocked,
+    /// Every device revoked (lost or stolen phone): eidas2 is refused until
+    /// a new activation code is issued by the normal route.
+    Blocked,
+    /// Three "Ce n'est pas moi" in 24 hours: approvals are refused until the
+    /// citizen resumes them from `/compte` (after a password login).
+    ApprovalsPaused,
 }
 
 /// What happens to an account.
@@ -84,6 +90,14 @@ pub enum AccountEvent {
     LockDevice,
     UnlockDevice,
     Suspend,
+    /// The identity is blocked (lost phone, fraud): every device revoked.
+    Block,
+    /// A new activation code was issued to a blocked account.
+    Unblock,
+    /// The third fraud report in 24 hours.
+    PauseApprovals,
+    /// The citizen confirms from `/compte` and takes the identity back.
+    ResumeApprovals,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +132,8 @@ impl AccountState {
             AccountState::Rejected => "rejected",
             AccountState::Suspended => "suspended",
             AccountState::DeviceLocked => "device_locked",
+            AccountState::Blocked => "blocked",
+            AccountState::ApprovalsPaused => "approvals_paused",
         }
     }
 
@@ -137,6 +153,8 @@ impl AccountState {
             "rejected" => AccountState::Rejected,
             "suspended" => AccountState::Suspended,
             "device_locked" => AccountState::DeviceLocked,
+            "blocked" => AccountState::Blocked,
+            "approvals_paused" => AccountState::ApprovalsPaused,
             _ => return None,
         })
     }
@@ -157,6 +175,12 @@ impl AccountState {
             (S::Verified, E::Activate) => S::Active,
             (S::Active, E::LockDevice) => S::DeviceLocked,
             (S::DeviceLocked, E::UnlockDevice) => S::Active,
+            (S::Verified | S::Active | S::DeviceLocked | S::ApprovalsPaused, E::Block) => {
+                S::Blocked
+            }
+            (S::Blocked, E::Unblock) => S::Verified,
+            (S::Active, E::PauseApprovals) => S::ApprovalsPaused,
+            (S::ApprovalsPaused, E::ResumeApprovals) => S::Active,
             (S::Suspended, _) => return Err(IllegalTransition { from: self, event }),
             (_, E::Suspend) => S::Suspended,
             _ => return Err(IllegalTransition { from: self, event }),
@@ -429,6 +453,66 @@ mod tests {
         for state in [S::Active, S::Verified, S::DeviceLocked] {
             assert!(state.restore_from_suspension(S::Active).is_err(), "{state}");
         }
+    }
+
+    #[test]
+    fn blocking_and_unblocking() {
+        for state in [S::Verified, S::Active, S::DeviceLocked] {
+            assert_eq!(state.apply(E::Block), Ok(S::Blocked), "{state}");
+        }
+        assert_eq!(S::Blocked.apply(E::Unblock), Ok(S::Verified));
+        assert_eq!(S::parse(S::Blocked.as_str()), Some(S::Blocked));
+        assert_eq!(S::Blocked.as_str(), "blocked");
+        // Blocked once; nothing but a new activation code (or a suspension)
+        // leaves it.
+        for event in [
+            E::Block,
+            E::Activate,
+            E::UnlockDevice,
+            E::LockDevice,
+            E::Verify,
+        ] {
+            assert!(S::Blocked.apply(event).is_err(), "{event:?}");
+        }
+        for state in [
+            S::EmailVerified,
+            S::PhoneVerified,
+            S::IdentitySubmitted,
+            S::AwaitingVerification(FaceToFace),
+            S::Rejected,
+            S::Suspended,
+        ] {
+            assert!(state.apply(E::Block).is_err(), "{state}");
+        }
+        for state in [S::Verified, S::Active, S::DeviceLocked, S::Rejected] {
+            assert!(state.apply(E::Unblock).is_err(), "{state}");
+        }
+        // A suspension of a blocked account is lifted back to blocked.
+        let suspended = S::Blocked.apply(E::Suspend).unwrap();
+        assert_eq!(
+            suspended.restore_from_suspension(S::Blocked),
+            Ok(S::Blocked)
+        );
+    }
+
+    #[test]
+    fn approvals_paused_and_resumed() {
+        assert_eq!(S::Active.apply(E::PauseApprovals), Ok(S::ApprovalsPaused));
+        assert_eq!(S::ApprovalsPaused.apply(E::ResumeApprovals), Ok(S::Active));
+        assert_eq!(S::ApprovalsPaused.apply(E::Block), Ok(S::Blocked));
+        assert_eq!(S::parse("approvals_paused"), Some(S::ApprovalsPaused));
+        for state in [S::Verified, S::DeviceLocked, S::Blocked, S::ApprovalsPaused] {
+            assert!(state.apply(E::PauseApprovals).is_err(), "{state}");
+        }
+        for state in [S::Active, S::Verified, S::Blocked] {
+            assert!(state.apply(E::ResumeApprovals).is_err(), "{state}");
+        }
+        assert!(S::ApprovalsPaused.apply(E::LockDevice).is_err());
+        let suspended = S::ApprovalsPaused.apply(E::Suspend).unwrap();
+        assert_eq!(
+            suspended.restore_from_suspension(S::ApprovalsPaused),
+            Ok(S::ApprovalsPaused)
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod email;
 pub mod identity;
 pub mod insee;
 pub mod key_state;
+pub mod paris;
 pub mod password;
 pub mod phone;
 pub mod pin;

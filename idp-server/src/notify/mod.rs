@@ -10,6 +10,7 @@
 //! masked ([`mask_email`], [`mask_phone`]); errors never contain the SMTP
 //! password or the gateway's authentication header either.
 
+pub mod citizen;
 pub mod outbox;
 pub mod sms_http;
 pub mod smtp;

@@ -155,6 +155,43 @@ const ENDED_TTL_SECS: i64 = 300;
 const ALERT_TTL_SECS: i64 = 86_400;
 const LOGIN_TOPIC: &str = "login";
 
+/// An alert with its recipients already read
+/// ([`PushService::alert_before_revocation`]).
+pub struct PendingAlert {
+    service: Arc<PushService>,
+    subs: Vec<SubscriptionRow>,
+    alert: Alert,
+}
+
+impl PendingAlert {
+    /// How many subscriptions it goes to.
+    pub fn recipients(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// Sends it in the background; never fails the caller.
+    pub fn send(self) {
+        if self.subs.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            let message = Message::Alert {
+                alert: self.alert,
+                at: now_unix(),
+            };
+            self.service
+                .send_all(
+                    &self.subs,
+                    PushKind::Alert,
+                    &message,
+                    now_unix() + ALERT_TTL_SECS,
+                    Some(self.alert.topic()),
+                )
+                .await;
+        });
+    }
+}
+
 pub struct PushService {
     config: PushConfig,
     subject: String,
@@ -489,6 +526,34 @@ impl PushService {
                 )
                 .await;
         });
+    }
+
+    /// Reads the account's subscriptions now, for an alert sent after a
+    /// change that deletes them (blocking the identity revokes every
+    /// device): [`PendingAlert::send`] once the change is written.
+    pub async fn alert_before_revocation(
+        service: &Arc<PushService>,
+        account_id: &str,
+        alert: Alert,
+    ) -> PendingAlert {
+        let mut pending = PendingAlert {
+            service: Arc::clone(service),
+            subs: Vec::new(),
+            alert,
+        };
+        if !service.enabled() {
+            return pending;
+        }
+        let account = account_id.to_owned();
+        match service
+            .db
+            .read(move |conn| rows::of_account(conn, &account, false))
+            .await
+        {
+            Ok(subs) => pending.subs = subs,
+            Err(e) => tracing::warn!(error = %e, "push: could not read subscriptions"),
+        }
+        pending
     }
 
     async fn login_task(self: Arc<Self>, provider: Provider, challenge: Challenge) {

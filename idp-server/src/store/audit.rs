@@ -505,6 +505,43 @@ pub fn for_subject(
         .load(conn)?)
 }
 
+/// The most recent entries with this action about `subject`, newest first.
+pub fn for_subject_action(
+    conn: &mut DbConnection,
+    subject: &str,
+    action: &str,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    Ok(audit_log::table
+        .filter(
+            audit_log::subject
+                .eq(subject)
+                .and(audit_log::action.eq(action)),
+        )
+        .order(audit_log::seq.desc())
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// How many entries with this action about `subject` were written at or
+/// after `since` (Unix seconds).
+pub fn count_for_subject_since(
+    conn: &mut DbConnection,
+    subject: &str,
+    action: &str,
+    since: i64,
+) -> Result<i64, StoreError> {
+    Ok(audit_log::table
+        .filter(
+            audit_log::subject
+                .eq(subject)
+                .and(audit_log::action.eq(action))
+                .and(audit_log::at.ge(since)),
+        )
+        .count()
+        .get_result(conn)?)
+}
+
 /// The most recent entry with this action about `subject`.
 pub fn latest_for_subject(
     conn: &mut DbConnection,

@@ -274,8 +274,9 @@ pub async fn revoke_device(
     }
 }
 
-/// Sends a new activation code (verified, active or device-locked accounts:
-/// a first app, another phone, or after a lock); returns when it expires.
+/// Sends a new activation code (verified, active, device-locked or blocked
+/// accounts: a first app, another phone, after a lock, or to unblock the
+/// identity, which the code moves back to verified); returns when it expires.
 pub async fn reissue_activation(
     core: &Core,
     row: &Account,
@@ -284,10 +285,13 @@ pub async fn reissue_activation(
     let state = row.state;
     if !matches!(
         state,
-        AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+        AccountState::Verified
+            | AccountState::Active
+            | AccountState::DeviceLocked
+            | AccountState::Blocked
     ) {
         return Err(usage(format!(
-            "activation codes are only for accounts in state verified, active or device_locked; this one is {state}"
+            "activation codes are only for accounts in state verified, active or device_locked (or blocked, which the code unblocks); this one is {state}"
         )));
     }
     let sent = crate::verification::issue_activation_code(core, &row.id, actor)
@@ -301,6 +305,64 @@ pub async fn reissue_activation(
         .read(move |conn| agents::activation(conn, &id))
         .await?
         .map(|a| a.expires_at))
+}
+
+/// Blocks the identity (lost or stolen phone, fraud):
+/// [`crate::citizen::block::block_identity`]. An account already blocked is
+/// left as it is (`Blocked::Already`).
+pub async fn block(
+    core: &Core,
+    row: &Account,
+    actor: &str,
+) -> Result<crate::citizen::block::Blocked, SupportError> {
+    use crate::citizen::block::{BlockError, block_identity};
+    use crate::outcome::Split;
+    match block_identity(core, &row.id, actor).await.split() {
+        Ok(Ok(blocked)) => Ok(blocked),
+        Ok(Err(refusal)) => Err(usage(refusal.to_string())),
+        Err(BlockError::Store(e)) => Err(e.into()),
+        Err(BlockError::Device(e)) => Err(usage(e.to_string())),
+    }
+}
+
+/// A "Ce n'est pas moi" report, as support lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FraudReport {
+    pub at: i64,
+    pub partner: String,
+    /// The approximate address (`203.0.113.x`), empty if unknown.
+    pub place: String,
+}
+
+/// The account's most recent fraud reports (at most [`AUDIT_SHOWN`]),
+/// newest first, from the audit log.
+pub async fn fraud_reports(db: &Db, account_id: &str) -> Result<Vec<FraudReport>, SupportError> {
+    let (db, id) = (db.clone(), account_id.to_owned());
+    let rows = db
+        .read(move |conn| {
+            audit::for_subject_action(
+                conn,
+                &id,
+                crate::device::challenge::FRAUD_REPORTED,
+                AUDIT_SHOWN,
+            )
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let details: Value = serde_json::from_str(&row.details).unwrap_or(Value::Null);
+            let text = |k: &str| details[k].as_str().unwrap_or_default().to_owned();
+            FraudReport {
+                at: row.at,
+                partner: match text("partner") {
+                    p if p.is_empty() => text("client"),
+                    p => p,
+                },
+                place: text("place"),
+            }
+        })
+        .collect())
 }
 
 /// The account with this id, or a one-line refusal.

@@ -31,6 +31,7 @@ struct AccountPage {
     qr: String,
     continue_link: Option<(String, String)>,
     can_cancel: bool,
+    can_resume: bool,
     notice: Option<String>,
     csrf: String,
 }
@@ -58,6 +59,8 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
         }
         AccountState::Suspended => (e.status_suspended, e.next_suspended),
         AccountState::DeviceLocked => (e.status_locked, e.next_locked),
+        AccountState::Blocked => (e.status_blocked, e.next_blocked),
+        AccountState::ApprovalsPaused => (e.status_paused, e.next_paused),
     };
     (status.to_owned(), next.to_owned())
 }
@@ -71,6 +74,7 @@ fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>
     let page = AccountPage {
         t,
         can_cancel: open.is_some(),
+        can_resume: overview.state == AccountState::ApprovalsPaused,
         continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
         name: overview
             .identity
@@ -138,6 +142,18 @@ pub async fn account_cancel(
         .await
         .or_page(bound.lang)?;
     after_action(&provider, &bound, e.request_cancelled).await
+}
+
+/// "C'était bien moi": approvals resume after three fraud reports.
+pub async fn account_resume(
+    provider: web::Data<Provider>,
+    CsrfForm { bound, .. }: CsrfForm<NoFields, Session>,
+) -> Result<HttpResponse, PageError> {
+    let e = i18n::texts(bound.lang).enrol;
+    crate::citizen::block::resume_approvals(&provider.core, &bound.account_id)
+        .await
+        .or_page(bound.lang)?;
+    after_action(&provider, &bound, e.approvals_resumed).await
 }
 
 pub async fn account_logout(

@@ -130,6 +130,11 @@ pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
             Some(post().to(account::account_cancel)),
         ),
         (
+            "/compte/reprendre",
+            None,
+            Some(post().to(account::account_resume)),
+        ),
+        (
             "/compte/deconnexion",
             None,
             Some(post().to(account::account_logout)),
