@@ -256,13 +256,10 @@ pub struct SupportQuery {
     fait: String,
 }
 
-pub async fn support_get(
-    console: web::Data<Console>,
-    s: AdminSession,
-    query: web::Query<SupportQuery>,
-) -> Result<HttpResponse, Failure> {
-    // Only fixed notices travel in the URL; refusals are rendered directly.
-    let notice = match query.fait.as_str() {
+/// The notice after an action, named by the redirect's `fait` parameter:
+/// only fixed notices travel in the URL; refusals are rendered directly.
+fn done_notice(fait: &str) -> Option<&'static str> {
+    match fait {
         "suspendu" => Some("Compte suspendu."),
         "retabli" => Some("Suspension levée."),
         "activation" => Some("Nouveau code d'activation envoyé par SMS et par courriel."),
@@ -271,9 +268,16 @@ pub async fn support_get(
             "Identité bloquée : appareils révoqués, sessions fermées, citoyen prévenu par courriel et SMS.",
         ),
         _ => None,
-    };
+    }
+}
+
+pub async fn support_get(
+    console: web::Data<Console>,
+    s: AdminSession,
+    query: web::Query<SupportQuery>,
+) -> Result<HttpResponse, Failure> {
     let said = Said {
-        notice: notice.map(str::to_owned),
+        notice: done_notice(&query.fait).map(str::to_owned),
         ..Said::nothing()
     };
     account_page(&console, &s, query.q.trim(), said).await

@@ -254,15 +254,12 @@ pub async fn change_post(
     CsrfForm { form, bound }: CsrfForm<ChangeForm, Session>,
 ) -> Result<HttpResponse, PageError> {
     let lang = bound.lang;
-    let (current, new) = (&form.current_password, &form.password);
-    let changed = password::change(
-        &provider,
-        &bound.account_id,
-        current,
-        new,
+    let (current, new, again) = (
+        &form.current_password,
+        &form.password,
         &form.password_confirmation,
-        &ip,
     );
+    let changed = password::change(&provider, &bound.account_id, current, new, again, &ip);
     let changed = changed
         .await
         .on_page(lang, |error| change_page(lang, &bound.csrf, Some(error)))?;
