@@ -214,6 +214,8 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     await page.goto(`${env.issuer}/compte`);
     await expectAt(page, env.issuer, '/compte');
     await expectText(page, 'Identité vérifiée', 'Activez l\'application Sésame avec le code reçu par SMS.');
+    // Where the app is, now that there is an identity to activate.
+    assert.equal(await page.getByRole('link', { name: "Ouvrir l'application Sésame" }).getAttribute('href'), '/app');
     await shot(page, JOURNEY, 'citizen-account-verified');
     const sms = await newestMessage(outbox, me.e164, (m) => m.text.includes("Code d'activation"));
     const activation = sms.text.match(/Code d'activation de l'application : (\d{6})\b/);

@@ -32,6 +32,8 @@ struct AccountPage {
     continue_link: Option<(String, String)>,
     can_cancel: bool,
     can_resume: bool,
+    /// Where the app is, once there is an identity to activate it with.
+    show_app: bool,
     notice: Option<String>,
     csrf: String,
 }
@@ -75,6 +77,10 @@ fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>
         t,
         can_cancel: open.is_some(),
         can_resume: overview.state == AccountState::ApprovalsPaused,
+        show_app: matches!(
+            overview.state,
+            AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+        ),
         continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
         name: overview
             .identity
