@@ -2,7 +2,6 @@
 //! SSO sessions and refresh families; password forgotten and password change.
 
 use idp_server::store::audit::{self, AuditRow};
-use idp_tests::authenticator::Authenticator;
 use idp_tests::browser::{Browser, Page};
 use idp_tests::enrolment::{code_sent_to, form, messages_to};
 use idp_tests::oidc::{self as kit, Citizen, Outcome, code, exchange, manual_authorize, post_form};
@@ -152,17 +151,7 @@ async fn a_device_revocation_ends_sessions_and_refresh_families(backend: Backend
     let secret = kit::register_client(&app, CLIENT, &kit::client_metadata()).unwrap();
     let (citizen, activation) =
         idp_tests::oidc::verified_with_activation_code(&app, "+33611223344").await;
-    let mut device = Authenticator::new(app.http.clone(), &app.base, &app.base).unwrap();
-    device
-        .activate(
-            &citizen.email,
-            &citizen.password,
-            &activation,
-            "2580",
-            "Pixel",
-        )
-        .await
-        .expect("activation");
+    let device = crate::citizen_block::activate(&app, &citizen, &activation).await;
     let mut browser = Browser::new(&app.base);
     let old_refresh = login_with_refresh(&app, &mut browser, &citizen, &secret).await;
     let mut account = Browser::new(&app.base);
@@ -544,17 +533,7 @@ async fn a_reset_does_not_allow_eidas2(backend: Backend) {
     kit::register_client(&app, CLIENT, &kit::client_metadata()).unwrap();
     let (citizen, activation) =
         idp_tests::oidc::verified_with_activation_code(&app, "+33611223355").await;
-    let mut device = Authenticator::new(app.http.clone(), &app.base, &app.base).unwrap();
-    device
-        .activate(
-            &citizen.email,
-            &citizen.password,
-            &activation,
-            "2580",
-            "Pixel",
-        )
-        .await
-        .expect("activation");
+    let device = crate::citizen_block::activate(&app, &citizen, &activation).await;
     let mut browser = Browser::new(&app.base);
     ask_reset(&mut browser, &citizen.email).await;
     let code = code_sent_to(&app, &citizen.email).await;
