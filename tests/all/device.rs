@@ -1476,3 +1476,79 @@ async fn per_ip_limits_count_clients_behind_a_trusted_proxy(backend: Backend) {
     // own count, and a forged left-hand entry does not change who it is.
     assert_eq!(statuses, [400, 400, 429, 400, 400]);
 }
+
+// ------------------------------------------------------------------ footprint
+
+/// What one complete eidas2 login leaves in the in-process store once its
+/// tokens are issued (issue #19: a finished login keeps < 300 bytes until
+/// its SSO session expires; the rest goes within minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_finished_login_leaves_behind() {
+    let (_env, app, secret) = spawn(Backend::Embedded).await;
+    let (_citizen, phone, device) = activated(&app, 40).await;
+    let idp_server::ephemeral::Ephemeral::Memory(store) = &app.core.ephemeral else {
+        panic!("the embedded backend uses the in-process store")
+    };
+    let before: std::collections::HashSet<String> =
+        store.census().into_iter().map(|l| l.key).collect();
+
+    let client = rp::client(
+        &app.base,
+        CLIENT,
+        Some(&secret),
+        idp_tests::oidc::REDIRECT_URI,
+    )
+    .await;
+    let request = rp::authorize(&client, &["profile"], Some("eidas2"));
+    let mut waiting = wait_in(Browser::new(&app.base), request.url.as_str(), &phone).await;
+    let challenge = one_challenge(&device).await;
+    device
+        .approve(&challenge, PIN, waiting.number)
+        .await
+        .expect("approval");
+    let params = waiting.finish().await;
+    let token = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(request.verifier)
+        .request_async(&rp::http())
+        .await
+        .expect("token exchange");
+    assert!(token.id_token().is_some());
+
+    let mut left: Vec<_> = store
+        .census()
+        .into_iter()
+        .filter(|l| !before.contains(&l.key))
+        .collect();
+    left.sort_by_key(|l| std::cmp::Reverse(l.left));
+    let listing: Vec<String> = left
+        .iter()
+        .map(|l| format!("{:>5} B {:>6} s  {}", l.bytes, l.left.as_secs(), l.key))
+        .collect();
+    let listing = listing.join("\n");
+    // Counters per phone number and per IP are not per login: a number or
+    // an address keeps one whatever the number of logins.
+    let per_login = left.iter().filter(|l| !l.key.starts_with("rl:"));
+    // Past the access token's life (600 s by default), only the SSO session
+    // stays, which the store holds in its bytes plus 40 (table, wheel).
+    let long: Vec<_> = per_login
+        .clone()
+        .filter(|l| l.left > Duration::from_secs(600))
+        .collect();
+    assert_eq!(long.len(), 1, "{listing}");
+    assert!(long[0].key.starts_with("session:"), "{listing}");
+    assert!(long[0].bytes + 40 < 300, "{listing}");
+    // The rest lives no longer than the access token.
+    let rest: usize = per_login.map(|l| l.bytes).sum();
+    assert!(rest < 2048, "{listing}");
+    let consumed = left.iter().find(|l| {
+        l.key.starts_with("chal:")
+            && !l.key.starts_with("chal:phone:")
+            && !l.key.starts_with("chal:acct:")
+    });
+    assert!(
+        consumed.is_some_and(|c| c.left <= Duration::from_secs(30)),
+        "a consumed challenge is kept only while a poll may read it:\n{listing}"
+    );
+}

@@ -38,6 +38,8 @@ pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long a decided challenge stays readable after its expiry, so the
 /// browser can still learn the outcome.
 const AFTER_EXPIRY: Duration = Duration::from_secs(300);
+/// How long a consumed challenge stays readable (it says "expired").
+const CONSUMED_MEMORY: Duration = Duration::from_secs(30);
 /// How long past the expiry a decision in progress is still waited for.
 const DECIDING_GRACE_SECS: i64 = 10;
 /// Waiters re-read state at least this often (pub/sub is best-effort).
@@ -345,9 +347,13 @@ async fn transition(
     challenge.state = state;
     let next = serde_json::to_vec(&*challenge)?;
     // The value lives until shortly after the challenge's expiry, whatever
-    // its state (computed, not read: one round trip less).
+    // its state (computed, not read: one round trip less); a consumed one,
+    // whose login went on, only as long as a poll in flight may read it.
     let left = u64::try_from(challenge.expires_at - now_unix()).unwrap_or(0);
-    let ttl = Duration::from_secs(left) + AFTER_EXPIRY;
+    let ttl = match challenge.state {
+        State::Consumed => CONSUMED_MEMORY,
+        _ => Duration::from_secs(left) + AFTER_EXPIRY,
+    };
     // The browser is told in the same step.
     Ok(eph
         .compare_and_set_publish(

@@ -17,7 +17,7 @@ mod redis_store;
 use std::time::Duration;
 
 pub use hub::Subscription;
-pub use memory::MemoryStore;
+pub use memory::{Live, MemoryStore};
 pub use redis_store::{RedisStore, RedisTarget};
 
 #[derive(Debug, thiserror::Error)]

@@ -28,7 +28,10 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::types::{CodeData, RedeemedCode};
 use crate::outcome::refuse;
 
-/// How long a redeemed code is remembered to detect its replay.
+/// How long a redeemed code that started a refresh family is remembered to
+/// detect its replay. Without a family, the marker lives as long as the
+/// access token it could revoke: after that a replay has nothing to revoke
+/// and is refused as an unknown code (#19: what a login leaves behind).
 const REPLAY_MEMORY: Duration = Duration::from_secs(3600);
 
 type Outcome = Exchanged;
@@ -137,15 +140,15 @@ pub async fn redeem(
         Some(access_token),
     )
     .await?;
+    let memory = match family {
+        Some(_) => REPLAY_MEMORY,
+        None => minted.access_ttl,
+    };
     // The access token is live before the code is marked redeemed, so a
     // replay that finds the marker finds the token too.
     eph.apply(&[minted.access_write()]).await?;
     let claimed = eph
-        .compare_and_set(
-            &key,
-            Expect::Value(&raw),
-            Replace::Value(&marker, REPLAY_MEMORY),
-        )
+        .compare_and_set(&key, Expect::Value(&raw), Replace::Value(&marker, memory))
         .await?;
     if claimed {
         return Ok(minted.response);
