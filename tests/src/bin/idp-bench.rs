@@ -541,6 +541,9 @@ fn http_client(max_idle: usize) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(max_idle)
+        // Below the server's keep-alive (actix: 5 s), so the pool does not
+        // hand out a connection the server is closing.
+        .pool_idle_timeout(std::time::Duration::from_secs(3))
         .tcp_nodelay(true)
         .build()
         .unwrap()
@@ -581,16 +584,50 @@ struct Resp {
     body: String,
 }
 
+/// Requests sent again after a stale connection (reported with the errors).
+static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// True for a connection that failed before any answer: refused, reset or
+/// closed before the response began (never a timeout, never an answer).
+fn stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_status() || e.is_body() || e.is_decode() {
+        return false;
+    }
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("connection closed before message completed")
+            || text.contains("Connection reset")
+            || text.contains("broken pipe")
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 async fn send(jar: &mut Jar, request: reqwest::RequestBuilder) -> Result<Resp, String> {
     let request = if jar.0.is_empty() {
         request
     } else {
         request.header(reqwest::header::COOKIE, jar.header())
     };
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("transport: {e}"))?;
+    let again = request.try_clone();
+    let response = match request.send().await {
+        Ok(response) => response,
+        // A reused keep-alive connection the server closed meanwhile: the
+        // request did not reach it, so it is sent once more, on another
+        // connection (the closed one has left the pool).
+        Err(e) if stale_connection(&e) => match again {
+            Some(again) => {
+                RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                again.send().await.map_err(|e| format!("transport: {e}"))?
+            }
+            None => return Err(format!("transport: {e}")),
+        },
+        Err(e) => return Err(format!("transport: {e}")),
+    };
     jar.take(&response);
     let status = response.status().as_u16();
     let location = response
@@ -1146,6 +1183,37 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Waits `seconds`; for a run of two minutes or more, reports each minute
+/// (logins started, server CPU per login, RSS), so a long run shows whether
+/// it stays flat. Logins started stand in for logins done: they differ by at
+/// most the number of virtual users per minute.
+async fn by_minute(watched: &[Watched], started: &AtomicU64, seconds: u64) -> Vec<Value> {
+    if seconds < 120 {
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        return Vec::new();
+    }
+    let mut minutes = Vec::new();
+    let mut mark = (snapshot(watched), started.load(Ordering::Relaxed));
+    let mut left = seconds;
+    while left > 0 {
+        let slice = left.min(60);
+        tokio::time::sleep(Duration::from_secs(slice)).await;
+        left -= slice;
+        let now = (snapshot(watched), started.load(Ordering::Relaxed));
+        let flows = now.1 - mark.1;
+        let wall = (now.0.at - mark.0.at).as_secs_f64();
+        let (res, server_cpu) = resources(watched, &mark.0, &now.0, flows);
+        minutes.push(json!({
+            "seconds": round3(wall),
+            "flows_per_s": round3(flows as f64 / wall),
+            "server_cpu_ms_per_flow": if flows > 0 { round3(server_cpu * 1000.0 / flows as f64) } else { 0.0 },
+            "resources": res,
+        }));
+        mark = now;
+    }
+    minutes
+}
+
 async fn run(
     common: &Common,
     concurrency: usize,
@@ -1176,7 +1244,7 @@ async fn run(
     tokio::time::sleep(Duration::from_secs(warmup)).await;
     let before = snapshot(&watched);
     measuring.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let minutes = by_minute(&watched, &counter, seconds).await;
     let after = snapshot(&watched);
     stop.store(true, Ordering::Relaxed);
     let mut all = VuResult {
@@ -1213,8 +1281,10 @@ async fn run(
         "flows": all.flows,
         "flows_per_s": round3(all.flows as f64 / wall),
         "errors": errors,
+        "retries": RETRIES.load(std::sync::atomic::Ordering::Relaxed),
         "error_samples": all.errors.iter().map(|(k, (n, m))| json!({"what": k, "count": n, "sample": m})).collect::<Vec<_>>(),
         "latency": percentiles(all.latencies),
+        "minutes": minutes,
         "steps": steps,
         "server_cpu_ms_per_flow": if all.flows > 0 { round3(server_cpu * 1000.0 / all.flows as f64) } else { 0.0 },
         "resources": res,
@@ -1542,6 +1612,33 @@ fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::pat
             get(l, &["errors"]),
             get(l, &["server_cpu_ms_per_request"]),
         ));
+    }
+    let long: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["kind"] == "flow" && l["minutes"].as_array().is_some_and(|m| m.len() >= 2))
+        .collect();
+    if !long.is_empty() {
+        md.push_str("\n### Long runs: first and last minute\n\n| configuration | VUs | minute | flows/s | server CPU ms/flow | server RSS MB | PG CPU ms/flow | Redis CPU ms/flow |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for l in long {
+            let minutes = l["minutes"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for (n, m) in [(1, minutes.first()), (minutes.len(), minutes.last())] {
+                let Some(m) = m else { continue };
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    get(l, &["label"]),
+                    get(l, &["concurrency"]),
+                    n,
+                    get(m, &["flows_per_s"]),
+                    get(m, &["server_cpu_ms_per_flow"]),
+                    get(m, &["resources", "server", "rss_mb"]),
+                    get(m, &["resources", "postgres", "cpu_ms_per_unit"]),
+                    get(m, &["resources", "redis", "cpu_ms_per_unit"]),
+                ));
+            }
+        }
     }
     let waits: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "wait").collect();
     if !waits.is_empty() {
