@@ -27,6 +27,8 @@
 #                               process of it) and Redis; a Redis given by URL is
 #                               pinned too and stays so
 #   BENCH_DRIVER_THREADS=2      driver worker threads
+#   BENCH_PEER=1                0: skip the peer (bench/peer: node-oidc-provider, in-memory
+#                               adapter, one process), run last with the same driver
 #   BENCH_PERF=0                1: `perf record --call-graph dwarf` the server during the
 #                               first configuration's last login run
 #                               (BENCH_PERF_KEEP=1 keeps the perf.data file)
@@ -62,6 +64,7 @@ DRIVER_CPUS="${BENCH_DRIVER_CPUS:-}"
 SERVICES_CPUS="${BENCH_SERVICES_CPUS:-}"
 DRIVER_THREADS="${BENCH_DRIVER_THREADS:-2}"
 PERF="${BENCH_PERF:-0}"
+PEER="${BENCH_PEER:-1}"
 
 STAMP="$(date -u +%Y-%m-%dT%H-%M-%SZ)"
 RESULTS="$ROOT/bench/results"
@@ -281,6 +284,39 @@ EOF
         stop_server
     fi
 done
+
+if [[ "$PEER" == 1 ]]; then
+    # The peer: node-oidc-provider with its in-memory adapter, its own login
+    # + consent interaction (bench/peer/server.js), the same driver, client
+    # and concurrencies.
+    if [[ ! -d bench/peer/node_modules ]]; then
+        (cd bench/peer && npm ci --no-audit --no-fund --loglevel=error) >&2
+    fi
+    PORT="$(free_port)"
+    URL="http://127.0.0.1:$PORT"
+    LABEL="node-oidc-provider"
+    STATE="$WORK/peer-state.json"
+    secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    printf '{"client_id":"bench-rp","client_secret":"%s","redirect_uri":"http://127.0.0.1:9/bench/callback","accounts":%s,"pin":"","keys":[]}\n' \
+        "$secret" "$ACCOUNTS" >"$STATE"
+    if [[ -n "$SERVER_CPUS" ]]; then
+        PORT=$PORT CLIENT_SECRET=$secret taskset -c "$SERVER_CPUS" node bench/peer/server.js 2>>"$WORK/peer.log" >&2 &
+    else
+        PORT=$PORT CLIENT_SECRET=$secret node bench/peer/server.js 2>>"$WORK/peer.log" >&2 &
+    fi
+    SERVER_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -fsS "$URL/.well-known/openid-configuration" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    note "$LABEL $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node.js $(node --version): idle RSS after start $(rss_mb "$SERVER_PID") MB"
+    # shellcheck disable=SC2086
+    for c in $CONCURRENCY; do
+        echo "bench: $LABEL: complete logins, $c virtual users, ${SECONDS_RUN} s" >&2
+        driver run --peer --concurrency "$c" --seconds "$SECONDS_RUN"
+    done
+    stop_server
+fi
 
 "$BENCH" report --input "$LINES" --json-out "$RESULTS/$STAMP.json" --md-out "$RESULTS/$STAMP.md"
 echo

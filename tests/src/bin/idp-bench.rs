@@ -142,6 +142,10 @@ struct Common {
     offset: u64,
     #[arg(long, default_value_t = 0)]
     count: u64,
+    /// The server is the peer (bench/peer: node-oidc-provider): the login is
+    /// its login + consent interaction instead of the phone and the app.
+    #[arg(long)]
+    peer: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -698,6 +702,8 @@ struct Ctx {
     basic: String,
     /// ES256 verifiers of the server's key set, by kid.
     jwks: HashMap<String, josekit::jws::alg::ecdsa::EcdsaJwsVerifier>,
+    /// The server is the peer ([`peer_login`]).
+    peer: bool,
 }
 
 impl Ctx {
@@ -739,6 +745,7 @@ impl Ctx {
             state,
             basic,
             jwks,
+            peer: common.peer,
         })
     }
 }
@@ -955,10 +962,21 @@ async fn finish_login(
         (303 | 302, Some(l)) if l.starts_with(&ctx.state.redirect_uri) => l,
         (s, l) => return Err((6, format!("after approval: {s} {l:?}"))),
     };
-    if query_param(&location, "state").as_deref() != Some(w.state.as_str()) {
+    redeem(ctx, &w, &location, verify, timer).await
+}
+
+/// The redirect to the client → token → userinfo (→ ID token checked).
+async fn redeem(
+    ctx: &Ctx,
+    w: &Waiting,
+    location: &str,
+    verify: bool,
+    timer: &mut Timer<'_>,
+) -> Result<(), (usize, String)> {
+    if query_param(location, "state").as_deref() != Some(w.state.as_str()) {
         return Err((6, "state mismatch".into()));
     }
-    let code = query_param(&location, "code").ok_or((6, format!("no code: {location}")))?;
+    let code = query_param(location, "code").ok_or((6, format!("no code: {location}")))?;
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
         form_encode(&code),
@@ -1000,6 +1018,84 @@ async fn finish_login(
         timer.lap(10);
     }
     Ok(())
+}
+
+/// The peer's login (bench/peer/server.js, node-oidc-provider's own
+/// interaction): authorize → login page → login → resume → consent page →
+/// consent → resume → then the same token and userinfo calls. Its steps are
+/// timed in the first slots of [`STEPS`], whose names are Sésame's.
+async fn peer_login(
+    ctx: &Ctx,
+    account: u64,
+    verify: bool,
+    timer: &mut Timer<'_>,
+) -> Result<(), (usize, String)> {
+    let mut w = Waiting {
+        jar: Jar::default(),
+        tx: String::new(),
+        number: 0,
+        verifier: String::new(),
+        state: uuid::Uuid::new_v4().simple().to_string(),
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let (verifier, challenge) = pkce();
+    w.verifier = verifier;
+    let url = authorize_url(ctx, &w.state, &w.nonce, &challenge);
+    let mut location = peer_step(&mut w.jar, ctx.http.get(url), 0, timer).await?;
+    for (step, action) in [(1, "login"), (4, "confirm")] {
+        let page = send(&mut w.jar, ctx.http.get(absolute(ctx, &location)))
+            .await
+            .map_err(|e| (step, e))?;
+        if page.status != 200 {
+            return Err((step, format!("interaction page: {}", page.status)));
+        }
+        timer.lap(step);
+        let form = match action {
+            "login" => format!("login=bench-{account}&password=x"),
+            _ => String::new(),
+        };
+        let post = ctx
+            .http
+            .post(format!("{}/{action}", absolute(ctx, &location)))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form);
+        let resume = peer_step(&mut w.jar, post, step + 1, timer).await?;
+        location = peer_step(
+            &mut w.jar,
+            ctx.http.get(absolute(ctx, &resume)),
+            step + 2,
+            timer,
+        )
+        .await?;
+    }
+    if !location.starts_with(&ctx.state.redirect_uri) {
+        return Err((6, format!("after consent: {location}")));
+    }
+    redeem(ctx, &w, &location, verify, timer).await
+}
+
+/// One request of the peer's login that must redirect; its `Location`.
+async fn peer_step(
+    jar: &mut Jar,
+    request: reqwest::RequestBuilder,
+    step: usize,
+    timer: &mut Timer<'_>,
+) -> Result<String, (usize, String)> {
+    let r = send(jar, request).await.map_err(|e| (step, e))?;
+    let location = match (r.status, r.location) {
+        (302 | 303, Some(l)) => l,
+        (s, _) => return Err((step, format!("{s}: {}", snippet(&r.body)))),
+    };
+    timer.lap(step);
+    Ok(location)
+}
+
+fn absolute(ctx: &Ctx, location: &str) -> String {
+    if location.starts_with("http") {
+        location.to_owned()
+    } else {
+        format!("{}{location}", ctx.base)
+    }
 }
 
 fn verify_id_token(ctx: &Ctx, token: &str, nonce: &str) -> Result<(), String> {
@@ -1075,6 +1171,9 @@ async fn virtual_user(
                 at: started,
             };
             async {
+                if ctx.peer {
+                    return peer_login(&ctx, account, verify, &mut timer).await;
+                }
                 let w = start_login(&ctx, account, &mut timer).await?;
                 let number = w.number;
                 approve(devices.for_account(account), number, &mut timer).await?;
@@ -1277,6 +1376,7 @@ async fn run(
         "accounts": range.1,
         "concurrency": concurrency,
         "driver_threads": common.threads,
+        "peer": common.peer,
         "seconds": round3(wall),
         "flows": all.flows,
         "flows_per_s": round3(all.flows as f64 / wall),
@@ -1584,7 +1684,11 @@ fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::pat
         md.push_str("---:|");
     }
     md.push('\n');
-    for l in lines.iter().filter(|l| l["kind"] == "flow") {
+    // The peer's steps are not these (peer_login).
+    for l in lines
+        .iter()
+        .filter(|l| l["kind"] == "flow" && l["peer"] != true)
+    {
         md.push_str(&format!(
             "| {} | {} |",
             get(l, &["label"]),
@@ -1612,6 +1716,34 @@ fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::pat
             get(l, &["errors"]),
             get(l, &["server_cpu_ms_per_request"]),
         ));
+    }
+    let flows: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "flow").collect();
+    let peers: Vec<&&Value> = flows.iter().filter(|l| l["peer"] == true).collect();
+    if !peers.is_empty() {
+        md.push_str("\n### Side by side with the peer (logins/s, Sésame ÷ node-oidc-provider)\n\n| VUs | node-oidc-provider | configuration | logins/s | ratio | server CPU ms/flow (peer) |\n|---:|---:|---|---:|---:|---:|\n");
+        for peer in peers {
+            let c = &peer["concurrency"];
+            let theirs = peer["flows_per_s"].as_f64().unwrap_or(0.0);
+            for ours in flows.iter().filter(|l| {
+                l["peer"] != true && l["concurrency"] == *c && l["accounts"] == peer["accounts"]
+            }) {
+                let mine = ours["flows_per_s"].as_f64().unwrap_or(0.0);
+                let ratio = if theirs > 0.0 {
+                    format!("{:.2}×", mine / theirs)
+                } else {
+                    "–".into()
+                };
+                md.push_str(&format!(
+                    "| {} | {} | {} | {} | {ratio} | {} ({}) |\n",
+                    get(peer, &["concurrency"]),
+                    get(peer, &["flows_per_s"]),
+                    get(ours, &["label"]),
+                    get(ours, &["flows_per_s"]),
+                    get(ours, &["server_cpu_ms_per_flow"]),
+                    get(peer, &["server_cpu_ms_per_flow"]),
+                ));
+            }
+        }
     }
     let long: Vec<&Value> = lines
         .iter()
