@@ -411,11 +411,17 @@ pub async fn issue_activation_code(
             entry(false).append(conn, &id)
         })
         .await?;
+    // Where the app is: a web app, opened in the phone's browser (#17).
+    let app = format!(
+        "{}/app",
+        core.config.server.public_url.trim_end_matches('/')
+    );
     core.notifier
         .send_sms(&SmsMessage {
             to: phone,
             text: format!(
-                "Sésame : votre identité est vérifiée. Code d'activation de l'application : {code} (valable 14 jours)."
+                "Sésame : votre identité est vérifiée. Code d'activation de l'application : {code} (valable 14 jours). \
+                 Ouvrez {app} sur ce téléphone."
             ),
         })
         .await?;
@@ -424,9 +430,11 @@ pub async fn issue_activation_code(
             to: account.email,
             subject: "Votre identité est vérifiée".to_owned(),
             text: format!(
-                "Bonjour,\n\nVotre identité est vérifiée. Pour activer l'application Sésame, utilisez \
-                 votre adresse électronique, votre mot de passe et ce code d'activation : {code}\n\
-                 Il est valable 14 jours.\n"
+                "Bonjour,\n\nVotre identité est vérifiée. Pour activer l'application Sésame :\n\
+                 1. ouvrez {app} dans le navigateur de votre téléphone (rien à installer) ;\n\
+                 2. saisissez votre adresse électronique, votre mot de passe et ce code d'activation : {code}\n\
+                 3. choisissez votre code secret à 4 chiffres.\n\
+                 Le code d'activation est valable 14 jours.\n"
             ),
             html: None,
         })

@@ -119,11 +119,19 @@ async fn clerk_verifies_a_reference_and_the_citizen_gets_an_activation_code(back
         .expect("activation SMS")
         .text;
     assert!(text.contains("14 jours"), "{text}");
+    // Both say where the app is (#17), at the public URL of the deployment
+    // that issued the code (here the CLI's configuration).
+    let app_url = format!("{}/app", env.config().server.public_url);
+    assert!(text.contains(&format!("Ouvrez {app_url} ")), "{text}");
+    let emails = messages_to(&app, &person.email).await;
+    let email = emails
+        .iter()
+        .find(|m| m.subject.as_deref() == Some("Votre identité est vérifiée"))
+        .expect("activation email");
     assert!(
-        messages_to(&app, &person.email)
-            .await
-            .iter()
-            .any(|m| m.subject.as_deref() == Some("Votre identité est vérifiée"))
+        email.text.contains(&format!("ouvrez {app_url} ")),
+        "{}",
+        email.text
     );
     let id = account_id.clone();
     let code_row = app
