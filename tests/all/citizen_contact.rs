@@ -154,6 +154,11 @@ async fn the_account_page_shows_the_identity_and_renames_a_device(backend: Backe
     // Another account's device, or a forged form, changes nothing.
     let stranger = kit::create_citizen(&app, true);
     let (mut other, other_page) = account_page(&app, &stranger).await;
+    assert!(
+        other_page.body.contains("Aucun appareil n&#39;est activé"),
+        "{}",
+        other_page.body
+    );
     let other_csrf = other_page.field("csrf").unwrap();
     let foreign = other
         .post(

@@ -440,7 +440,7 @@ fn old_number_sms(to: String, base: &str) -> SmsMessage {
         to,
         text: format!(
             "Sésame : le numéro de mobile de votre identité numérique a été remplacé. \
-             Si ce n'est pas vous, bloquez votre identité : {base}/compte"
+             Si ce n'est pas vous, vérifiez votre compte : {base}/compte"
         ),
     }
 }
@@ -487,11 +487,11 @@ fn email_changed_message(to: String, new: &str, base: &str) -> EmailMessage {
         text: format!(
             "Bonjour,\n\nL'adresse électronique de votre identité numérique est maintenant \
              {new}. Cette adresse-ci ne permet plus de vous connecter.\n\n\
-             Si ce n'est pas vous, contactez le support Sésame et bloquez votre identité : \
+             Si ce n'est pas vous, contactez le support Sésame et vérifiez votre compte : \
              {base}/compte\n\n---\n\n\
              Hello,\n\nThe email address of your digital identity is now {new}. \
              This address no longer logs you in.\n\n\
-             If this was not you, contact Sésame support and block your identity: {base}/compte\n"
+             If this was not you, contact Sésame support and check your account: {base}/compte\n"
         ),
         html: None,
     }
