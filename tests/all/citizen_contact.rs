@@ -260,6 +260,7 @@ async fn the_mobile_number_is_changed_by_an_sms_code(backend: Backend) {
     assert_eq!(location(&started), MOBILE_CODE, "{}", started.body);
     let code_page = browser.get(MOBILE_CODE).await;
     assert!(code_page.body.contains(&masked(&new)), "{}", code_page.body);
+    assert!(code_page.body.contains("href=\"/compte/mobile\""));
     let code = code_sent_to(&app, &new).await;
     let wrong = post_code(&mut browser, MOBILE_CODE, other_code(&code)).await;
     assert_eq!(wrong.status, 400);
@@ -453,6 +454,26 @@ async fn the_email_address_is_changed_by_a_code(backend: Backend) {
     assert!(same.body.contains("déjà l&#39;adresse"), "{}", same.body);
     let invalid = start_email(&mut browser, &citizen, "pas-une-adresse").await;
     assert_eq!(invalid.status, 400);
+    // In English for a browser that asks for it.
+    let mut english = Browser::new(&app.base);
+    english.language = "en".to_owned();
+    let fields = [
+        ("email", citizen.email.as_str()),
+        ("password", &citizen.password),
+    ];
+    post_on(
+        &mut english,
+        "/compte/connexion",
+        "/compte/connexion",
+        &fields,
+    )
+    .await;
+    let page = english.get(ADDRESS).await;
+    assert!(
+        page.body.contains("Change my email address"),
+        "{}",
+        page.body
+    );
 
     let new = format!("nouveau.{}", citizen.email);
     let started = start_email(&mut browser, &citizen, &new).await;

@@ -36,6 +36,8 @@ pub trait Kind: 'static {
     fn sent(t: &'static Texts, to: &str) -> String;
     /// Title and line of the done page.
     fn done_texts(t: &'static Texts) -> (&'static str, &'static str);
+    /// "Modifier le numéro" / "Modifier l'adresse…" on the code page.
+    fn change_label(t: &'static Texts) -> &'static str;
 }
 
 pub struct Mobile;
@@ -56,6 +58,9 @@ impl Kind for Mobile {
     fn done_texts(t: &'static Texts) -> (&'static str, &'static str) {
         (t.contact.mobile_done_title, t.contact.mobile_done)
     }
+    fn change_label(t: &'static Texts) -> &'static str {
+        t.enrol.change_number
+    }
 }
 
 pub struct Address;
@@ -75,6 +80,9 @@ impl Kind for Address {
     }
     fn done_texts(t: &'static Texts) -> (&'static str, &'static str) {
         (t.contact.email_done_title, t.contact.email_done)
+    }
+    fn change_label(t: &'static Texts) -> &'static str {
+        t.enrol.change_email
     }
 }
 
@@ -139,6 +147,8 @@ fn code_page<K: Kind>(lang: Lang, csrf: &str, shown: &str, error: Option<String>
         .submit(t.enrol.confirm);
     page.secondary
         .push((K::RESEND.to_owned(), t.enrol.resend_code.to_owned()));
+    page.links
+        .push((K::START.to_owned(), K::change_label(t).to_owned()));
     page.links
         .push(("/compte".to_owned(), t.citizen.back_to_account.to_owned()));
     page
