@@ -383,6 +383,17 @@ async fn expire_code(app: &TestApp, purpose: &str, to: &str) {
     app.core.ephemeral.delete(&keys.code).await.unwrap();
 }
 
+/// Ends the cooldown of the codes to `to` as its TTL would.
+async fn end_cooldown(app: &TestApp, purpose: &str, to: &str) {
+    use idp_server::ephemeral::EphemeralStore;
+    let hash = idp_server::crypto::hmac_hex(
+        &app.core.subkeys.token_hash_key,
+        format!("{purpose}:{to}").as_bytes(),
+    );
+    let keys = idp_server::ephemeral::keys::otp(&hash);
+    app.core.ephemeral.delete(&keys.cooldown).await.unwrap();
+}
+
 async fn change_codes_follow_the_code_rules(backend: Backend) {
     let (_env, app, _) = spawn(backend).await;
     let (citizen, _, old, _device) = activated(&app, 49).await;
@@ -416,6 +427,24 @@ async fn change_codes_follow_the_code_rules(backend: Backend) {
     assert_eq!(
         phone_of(&app, &citizen.account_id).as_deref(),
         Some(old.as_str())
+    );
+    // After the minute, a new code to the same number works.
+    end_cooldown(&app, "mobile-change", &new).await;
+    let resent = post_on(&mut browser, MOBILE_CODE, "/compte/mobile/renvoyer", &[]).await;
+    assert_eq!(
+        location(&resent),
+        "/compte/mobile/code?renvoye=1",
+        "{}",
+        resent.body
+    );
+    let page = browser.get("/compte/mobile/code?renvoye=1").await;
+    assert!(page.body.contains(&masked(&new)), "{}", page.body);
+    let fresh = code_sent_to(&app, &new).await;
+    let done = post_code(&mut browser, MOBILE_CODE, &fresh).await;
+    assert_eq!(location(&done), "/compte/mobile/modifie", "{}", done.body);
+    assert_eq!(
+        phone_of(&app, &citizen.account_id).as_deref(),
+        Some(new.as_str())
     );
 
     // An expired code (an email change this time).
