@@ -27,6 +27,11 @@ pub enum Purpose {
     /// The code of a forgotten password (`citizen::password`), sent by
     /// email: its own keys, cooldown and limits, apart from enrolment's.
     PasswordReset,
+    /// The code to a new mobile number changed from `/compte`
+    /// (`citizen::contact`), by SMS.
+    MobileChange,
+    /// The code to a new email address changed from `/compte`.
+    EmailChange,
 }
 
 impl Purpose {
@@ -35,13 +40,17 @@ impl Purpose {
             Purpose::Email => "email",
             Purpose::Phone => "phone",
             Purpose::PasswordReset => "password-reset",
+            Purpose::MobileChange => "mobile-change",
+            Purpose::EmailChange => "email-change",
         }
     }
 
     pub fn ttl(self) -> Duration {
         match self {
-            Purpose::Email | Purpose::PasswordReset => Duration::from_secs(15 * 60),
-            Purpose::Phone => Duration::from_secs(10 * 60),
+            Purpose::Email | Purpose::PasswordReset | Purpose::EmailChange => {
+                Duration::from_secs(15 * 60)
+            }
+            Purpose::Phone | Purpose::MobileChange => Duration::from_secs(10 * 60),
         }
     }
 }

@@ -45,6 +45,19 @@ pub fn password_reset(cookie_hash: &str) -> String {
     format!("pwreset:{cookie_hash}")
 }
 
+/// A change of mobile number from `/compte` (`citizen::contact`), by
+/// account id: the new number and where the change stands. Its code is an
+/// [`otp`] of the `mobile-change` purpose.
+pub fn mobile_change(account_id: &str) -> String {
+    format!("mobchg:{account_id}")
+}
+
+/// A change of email address from `/compte`, by account id; its code is an
+/// [`otp`] of the `email-change` purpose.
+pub fn email_change(account_id: &str) -> String {
+    format!("mailchg:{account_id}")
+}
+
 /// The keys of one email or SMS code, by the lookup hash of
 /// `{purpose}:{address}`.
 pub struct OtpKeys {
@@ -181,6 +194,8 @@ mod tests {
         assert_eq!(client_assertion_jti("c", "h"), "jti:c:h");
         assert_eq!(enrolment("h"), "enrol:h");
         assert_eq!(password_reset("h"), "pwreset:h");
+        assert_eq!(mobile_change("a"), "mobchg:a");
+        assert_eq!(email_change("a"), "mailchg:a");
         assert_eq!(enrolment_phone("a"), "enrol-phone:a");
         assert_eq!(enrolment_draft("a"), "enrol-draft:a");
         assert_eq!(agent_webauthn_registration("a"), "webauthn-reg:a");

@@ -141,6 +141,16 @@ pub fn by_email(conn: &mut DbConnection, email: &str) -> Result<Option<AccountRo
     Ok(a::table.filter(a::email.eq(email)).first(conn).optional()?)
 }
 
+/// Replaces the account's email address (`citizen::contact`); false when
+/// the account is gone. The column is unique: an address taken meanwhile
+/// is a store error, nothing written.
+pub fn set_email(conn: &mut DbConnection, id: &str, email: &str) -> Result<bool, StoreError> {
+    let updated = diesel::update(a::table.filter(a::id.eq(id)))
+        .set((a::email.eq(email), a::updated_at.eq(now_unix())))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
 /// Accounts using this phone number (E.164); several only if some have not
 /// verified it yet.
 pub fn by_phone(conn: &mut DbConnection, phone: &str) -> Result<Vec<AccountRow>, StoreError> {

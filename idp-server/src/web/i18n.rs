@@ -13,6 +13,11 @@ pub struct Texts {
     /// Forgotten password and password change (`web::citizen`).
     pub citizen: &'static CitizenTexts,
     // ---- end of citizen: passwords
+    // ---- citizen: contact and devices
+    /// Identity and devices on `/compte`, change of number and of address
+    /// (`web::citizen::{devices, contact}`).
+    pub contact: &'static ContactTexts,
+    // ---- end of citizen: contact and devices
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -81,6 +86,7 @@ pub static FR: Texts = Texts {
     lang: "fr",
     enrol: &ENROL_FR,
     citizen: &CITIZEN_FR,
+    contact: &CONTACT_FR,
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -159,6 +165,7 @@ pub static EN: Texts = Texts {
     lang: "en",
     enrol: &ENROL_EN,
     citizen: &CITIZEN_EN,
+    contact: &CONTACT_EN,
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -920,3 +927,146 @@ pub static CITIZEN_EN: CitizenTexts = CitizenTexts {
 };
 
 // ---- end of citizen: passwords
+
+// ---- citizen: contact and devices
+
+pub struct ContactTexts {
+    pub identity_heading: &'static str,
+    pub identity_verified: fn(&str) -> String,
+    pub identity_unverified: &'static str,
+    pub given_names: &'static str,
+    pub family_name: &'static str,
+    pub birthdate: &'static str,
+    pub devices_heading: &'static str,
+    pub no_devices: &'static str,
+    pub device_activated: &'static str,
+    pub device_last_used: &'static str,
+    pub device_never_used: &'static str,
+    pub device_state: &'static str,
+    pub state_active: &'static str,
+    pub state_locked: &'static str,
+    pub state_revoked: &'static str,
+    pub device_new_name: &'static str,
+    pub rename: &'static str,
+    pub revoke: &'static str,
+    pub renamed: &'static str,
+    pub revoked: &'static str,
+    pub bad_name: &'static str,
+    pub unknown_device: &'static str,
+    pub mobile_link: &'static str,
+    pub mobile_title: &'static str,
+    pub mobile_intro: &'static str,
+    pub new_mobile: &'static str,
+    pub mobile_sent: fn(&str) -> String,
+    pub mobile_done_title: &'static str,
+    pub mobile_done: &'static str,
+    pub email_link: &'static str,
+    pub email_title: &'static str,
+    pub email_intro: &'static str,
+    pub new_email: &'static str,
+    pub email_sent: fn(&str) -> String,
+    pub email_done_title: &'static str,
+    pub email_done: &'static str,
+    pub same_mobile: &'static str,
+    pub same_email: &'static str,
+    pub no_number: &'static str,
+    pub code_title: &'static str,
+}
+
+pub static CONTACT_FR: ContactTexts = ContactTexts {
+    identity_heading: "Mon identité",
+    identity_verified: |on| format!("Identité vérifiée le {on}."),
+    identity_unverified: "Identité déclarée, pas encore vérifiée.",
+    given_names: "Prénoms",
+    family_name: "Nom de naissance",
+    birthdate: "Date de naissance",
+    devices_heading: "Mes appareils",
+    no_devices: "Aucun appareil n'est activé pour l'instant.",
+    device_activated: "Activé le",
+    device_last_used: "Dernière utilisation",
+    device_never_used: "jamais",
+    device_state: "État",
+    state_active: "actif",
+    state_locked: "bloqué (code secret)",
+    state_revoked: "révoqué",
+    device_new_name: "Nouveau nom de l'appareil",
+    rename: "Renommer",
+    revoke: "Révoquer cet appareil",
+    renamed: "L'appareil a été renommé.",
+    revoked: "L'appareil a été révoqué : il ne peut plus approuver de connexion. Vos autres sessions ont été fermées.",
+    bad_name: "Le nom de l'appareil doit comporter de 1 à 64 caractères.",
+    unknown_device: "Cet appareil n'existe pas ou a déjà été révoqué.",
+    mobile_link: "Changer de numéro de mobile",
+    mobile_title: "Changer de numéro de mobile",
+    mobile_intro: "Saisissez votre mot de passe actuel et votre nouveau numéro de mobile. Nous y enverrons un code à 6 chiffres par SMS. Vos appareils restent associés à votre compte.",
+    new_mobile: "Nouveau numéro de mobile",
+    mobile_sent: |to| {
+        format!(
+            "Un code à 6 chiffres vient d'être envoyé par SMS au {to}. Il est valable 10 minutes."
+        )
+    },
+    mobile_done_title: "Numéro de mobile modifié",
+    mobile_done: "Votre nouveau numéro de mobile est enregistré. Un courriel vous le confirme et l'ancien numéro a été prévenu par SMS.",
+    email_link: "Changer d'adresse électronique",
+    email_title: "Changer d'adresse électronique",
+    email_intro: "Saisissez votre mot de passe actuel et votre nouvelle adresse électronique. Nous y enverrons un code à 6 chiffres. Ensuite, vous vous connecterez avec la nouvelle adresse.",
+    new_email: "Nouvelle adresse électronique",
+    email_sent: |to| {
+        format!("Un code à 6 chiffres vient d'être envoyé à {to}. Il est valable 15 minutes.")
+    },
+    email_done_title: "Adresse électronique modifiée",
+    email_done: "Votre nouvelle adresse est enregistrée : connectez-vous désormais avec elle. L'ancienne adresse a été prévenue.",
+    same_mobile: "C'est déjà le numéro de votre compte : indiquez le nouveau.",
+    same_email: "C'est déjà l'adresse de votre compte : indiquez la nouvelle.",
+    no_number: "Votre compte n'a pas encore de numéro de mobile : terminez d'abord votre inscription.",
+    code_title: "Saisissez le code reçu",
+};
+
+pub static CONTACT_EN: ContactTexts = ContactTexts {
+    identity_heading: "My identity",
+    identity_verified: |on| format!("Identity verified on {on}."),
+    identity_unverified: "Identity declared, not verified yet.",
+    given_names: "Given names",
+    family_name: "Family name at birth",
+    birthdate: "Date of birth",
+    devices_heading: "My devices",
+    no_devices: "No device is activated yet.",
+    device_activated: "Activated on",
+    device_last_used: "Last used",
+    device_never_used: "never",
+    device_state: "State",
+    state_active: "active",
+    state_locked: "locked (secret code)",
+    state_revoked: "revoked",
+    device_new_name: "New name of the device",
+    rename: "Rename",
+    revoke: "Revoke this device",
+    renamed: "The device was renamed.",
+    revoked: "The device was revoked: it can no longer approve logins. Your other sessions were closed.",
+    bad_name: "The device name must have 1 to 64 characters.",
+    unknown_device: "This device does not exist or was already revoked.",
+    mobile_link: "Change my mobile number",
+    mobile_title: "Change my mobile number",
+    mobile_intro: "Enter your current password and your new mobile number. We will text a 6-digit code to it. Your devices stay bound to your account.",
+    new_mobile: "New mobile number",
+    mobile_sent: |to| {
+        format!("A 6-digit code has just been texted to {to}. It is valid for 10 minutes.")
+    },
+    mobile_done_title: "Mobile number changed",
+    mobile_done: "Your new mobile number is saved. An email confirms it and the old number was told by text message.",
+    email_link: "Change my email address",
+    email_title: "Change my email address",
+    email_intro: "Enter your current password and your new email address. We will send a 6-digit code to it. Afterwards, you will log in with the new address.",
+    new_email: "New email address",
+    email_sent: |to| {
+        format!("A 6-digit code has just been sent to {to}. It is valid for 15 minutes.")
+    },
+    email_done_title: "Email address changed",
+    email_done: "Your new address is saved: log in with it from now on. The old address was told.",
+    same_mobile: "This is already your account's number: enter the new one.",
+    same_email: "This is already your account's address: enter the new one.",
+    no_number: "Your account has no mobile number yet: finish your enrolment first.",
+    code_title: "Enter the code you received",
+};
+
+// ---- end of citizen: contact and devices

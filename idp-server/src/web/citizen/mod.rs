@@ -2,11 +2,16 @@
 //! `password` (the forgotten password, `/compte/mot-de-passe-oublie/…`, and
 //! the change from the account page, `/compte/mot-de-passe`), `extract`
 //! (`Resetting`: the reset in progress under the browser's cookie),
-//! `refusals` (how the services' refusals read). They draw on the
+//! `refusals` (how the services' refusals read), `devices` (the identity
+//! and devices on `/compte`, rename and revoke), `contact` (the change of
+//! mobile number, `/compte/mobile/…`, and of address, `/compte/adresse/…`).
+//! They draw on the
 //! enrolment's step page (`web::enrol::page`) and extractors.
 
 use actix_web::Route;
 
+mod contact;
+pub(crate) mod devices;
 mod extract;
 mod password;
 mod refusals;
@@ -50,5 +55,30 @@ pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
             Some(get().to(password::changed_get)),
             None,
         ),
+        (devices::RENAME, None, Some(post().to(devices::rename_post))),
+        (devices::REVOKE, None, Some(post().to(devices::revoke_post))),
+    ]
+    .into_iter()
+    .chain(contact_routes::<contact::Mobile>())
+    .chain(contact_routes::<contact::Address>())
+    .collect()
+}
+
+/// The four pages of a change of number or address.
+fn contact_routes<K: contact::Kind>() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
+    use actix_web::web::{get, post};
+    vec![
+        (
+            K::START,
+            Some(get().to(contact::start_get::<K>)),
+            Some(post().to(contact::start_post::<K>)),
+        ),
+        (
+            K::CODE,
+            Some(get().to(contact::code_get::<K>)),
+            Some(post().to(contact::code_post::<K>)),
+        ),
+        (K::RESEND, None, Some(post().to(contact::resend_post::<K>))),
+        (K::DONE, Some(get().to(contact::done_get::<K>)), None),
     ]
 }

@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 
+use crate::citizen::contact::{Channel, ContactRefusal};
 use crate::citizen::password::PasswordRefusal;
 use crate::domain::password::PasswordProblem;
 use crate::oidc::login::LoginFailure;
@@ -41,6 +42,38 @@ impl UserFacing for PasswordRefusal {
     }
 }
 
+impl UserFacing for ContactRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            ContactRefusal::Current(failure) => PasswordRefusal::Current(failure.clone()).status(),
+            ContactRefusal::Send(refusal) => refusal.status(),
+            ContactRefusal::Code(failure) => failure.status(),
+            ContactRefusal::Same(_) | ContactRefusal::NoNumber => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn message(&self, t: &'static Texts) -> String {
+        match self {
+            ContactRefusal::Current(failure) => {
+                PasswordRefusal::Current(failure.clone()).message(t)
+            }
+            ContactRefusal::Send(refusal) => refusal.message(t),
+            ContactRefusal::Code(failure) => failure.message(t),
+            ContactRefusal::Same(Channel::Mobile) => t.contact.same_mobile.to_owned(),
+            ContactRefusal::Same(Channel::Email) => t.contact.same_email.to_owned(),
+            ContactRefusal::NoNumber => t.contact.no_number.to_owned(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ContactRefusal::Current(failure) => {
+                PasswordRefusal::Current(failure.clone()).retry_after()
+            }
+            ContactRefusal::Send(refusal) => refusal.retry_after(),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +94,21 @@ mod tests {
             PasswordRefusal::NotVerified.message(&EN),
             EN.citizen.reset_expired
         );
+    }
+
+    #[test]
+    fn contact_refusals_read_in_both_languages() {
+        use crate::enrol::otp::{CheckFailure, SendRefusal};
+        let cooldown = ContactRefusal::Send(SendRefusal::Cooldown { retry_after: 42 });
+        assert_eq!(cooldown.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(cooldown.retry_after(), Some(42));
+        let wrong = ContactRefusal::Code(CheckFailure::Wrong { remaining: 3 });
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        assert!(wrong.message(&FR).contains('3'), "{}", wrong.message(&FR));
+        let current = ContactRefusal::Current(LoginFailure::Invalid);
+        assert_eq!(current.message(&FR), FR.citizen.wrong_current_password);
+        let same = ContactRefusal::Same(Channel::Email);
+        assert_eq!(same.message(&EN), EN.contact.same_email);
+        assert_eq!(ContactRefusal::NoNumber.message(&FR), FR.contact.no_number);
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::account::{AccountState, VerificationMethod};
 use crate::enrol::{self, Overview, ReferenceResent};
 use crate::oidc::types::Lang;
 use crate::oidc::{Provider, session};
+use crate::web::citizen::devices::{DeviceLine, IdentityLines, device_lines, identity_lines};
 use crate::web::cookies;
 use crate::web::csrf::CsrfForm;
 use crate::web::error::{OrPage, PageError};
@@ -36,6 +37,12 @@ struct AccountPage {
     show_app: bool,
     notice: Option<String>,
     csrf: String,
+    /// The declared identity's lines and whether (when) it was verified.
+    identity: Option<IdentityLines>,
+    /// The account's devices (`web::citizen::devices`).
+    devices: Vec<DeviceLine>,
+    /// The mobile change is offered once the account has a number.
+    can_change_mobile: bool,
 }
 
 /// The state's name and what the person does next.
@@ -67,7 +74,13 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
     (status.to_owned(), next.to_owned())
 }
 
-fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>) -> HttpResponse {
+fn account_page(
+    lang: Lang,
+    csrf: &str,
+    overview: Overview,
+    devices: Vec<DeviceLine>,
+    notice: Option<&str>,
+) -> HttpResponse {
     let t = i18n::texts(lang);
     let open = overview.request.as_ref().filter(|r| r.status.is_open());
     let reference = open.and_then(|r| r.reference.clone());
@@ -81,6 +94,9 @@ fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>
             overview.state,
             AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
         ),
+        identity: overview.identity.as_ref().map(|i| identity_lines(t, i)),
+        devices,
+        can_change_mobile: overview.phone.is_some(),
         continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
         name: overview
             .identity
@@ -106,7 +122,7 @@ fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>
 }
 
 /// The account page after an action, read again.
-async fn after_action(
+pub(crate) async fn after_action(
     provider: &Provider,
     session: &Session,
     notice: &str,
@@ -116,14 +132,31 @@ async fn after_action(
         .await
         .or_page(lang)?;
     let overview = overview.ok_or_else(|| PageError::see_other(lang, "/compte/connexion"))?;
-    Ok(account_page(lang, &session.csrf, overview, Some(notice)))
+    let devices = device_lines(provider, lang, &session.account_id).await?;
+    Ok(account_page(
+        lang,
+        &session.csrf,
+        overview,
+        devices,
+        Some(notice),
+    ))
 }
 
-pub async fn account_get(at: AccountAt<Anywhere>) -> HttpResponse {
+pub async fn account_get(
+    provider: web::Data<Provider>,
+    at: AccountAt<Anywhere>,
+) -> Result<HttpResponse, PageError> {
     let AccountAt {
         session, overview, ..
     } = at;
-    account_page(session.lang, &session.csrf, overview, None)
+    let devices = device_lines(&provider, session.lang, &session.account_id).await?;
+    Ok(account_page(
+        session.lang,
+        &session.csrf,
+        overview,
+        devices,
+        None,
+    ))
 }
 
 pub async fn account_resend(

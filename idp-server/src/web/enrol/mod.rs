@@ -12,7 +12,7 @@
 
 use actix_web::Route;
 
-mod account;
+pub(crate) mod account;
 mod choice;
 mod eligibility;
 mod email;
