@@ -45,6 +45,12 @@ pub fn password_reset(cookie_hash: &str) -> String {
     format!("pwreset:{cookie_hash}")
 }
 
+/// An account deletion in progress (`citizen::rgpd`), by the lookup hash
+/// of the session cookie. Its code is an [`otp`] of the `erasure` purpose.
+pub fn erasure(cookie_hash: &str) -> String {
+    format!("erase:{cookie_hash}")
+}
+
 /// The keys of one email or SMS code, by the lookup hash of
 /// `{purpose}:{address}`.
 pub struct OtpKeys {
@@ -181,6 +187,7 @@ mod tests {
         assert_eq!(client_assertion_jti("c", "h"), "jti:c:h");
         assert_eq!(enrolment("h"), "enrol:h");
         assert_eq!(password_reset("h"), "pwreset:h");
+        assert_eq!(erasure("h"), "erase:h");
         assert_eq!(enrolment_phone("a"), "enrol-phone:a");
         assert_eq!(enrolment_draft("a"), "enrol-draft:a");
         assert_eq!(agent_webauthn_registration("a"), "webauthn-reg:a");
