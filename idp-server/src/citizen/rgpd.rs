@@ -391,7 +391,13 @@ pub async fn erase(
         _ => return refuse(ErasureRefusal::NotStarted),
     };
     match erasing.stage {
-        Stage::Done => return Ok(()),
+        // Claimed before: finish it, in case the process stopped between
+        // the claim and the transaction (a no-op once the account is gone).
+        Stage::Done => {
+            return finish(provider, cookie, account_id)
+                .await
+                .map_err(Into::into);
+        }
         Stage::CodeSent => return refuse(ErasureRefusal::NotStarted),
         Stage::Confirmed => {}
     }
@@ -413,14 +419,8 @@ pub async fn erase(
             _ => refuse(ErasureRefusal::NotStarted),
         };
     }
-    let actor = format!("account:{account_id}");
-    match erase_account(&provider.core, account_id, &actor).await {
-        Ok(Some(email)) => {
-            after_erasure(provider, account_id, cookie).await;
-            notify_erased(provider, email).await;
-            Ok(())
-        }
-        Ok(None) => Ok(()),
+    match finish(provider, cookie, account_id).await {
+        Ok(()) => Ok(()),
         Err(e) => {
             // Nothing was written: let the person confirm again.
             let back = Replace::Value(&raw, ERASURE_TTL);
@@ -428,6 +428,17 @@ pub async fn erase(
             Err(e.into())
         }
     }
+}
+
+/// The erasure of a claimed deletion, then what follows it (approval,
+/// ephemeral state, session, last email) when it erased something.
+async fn finish(provider: &Provider, cookie: &str, account_id: &str) -> Result<(), StoreError> {
+    let actor = format!("account:{account_id}");
+    if let Some(email) = erase_account(&provider.core, account_id, &actor).await? {
+        after_erasure(provider, account_id, cookie).await;
+        notify_erased(provider, email).await;
+    }
+    Ok(())
 }
 
 /// The one transaction of a deletion: everything personal of the account
