@@ -383,6 +383,18 @@ async fn deletion_refuses_wrong_passwords_and_codes(backend: Backend) {
     let mut browser = Browser::new(&app.base);
     account_login(&mut browser, &citizen).await;
 
+    // English second.
+    browser.language = "en".to_owned();
+    let page = browser.get("/compte/supprimer").await;
+    assert!(
+        page.body.contains("Delete my digital identity"),
+        "{}",
+        page.body
+    );
+    let page = browser.get("/compte").await;
+    assert!(page.body.contains("Download my data"), "{}", page.body);
+    browser.language = "fr-FR,fr;q=0.9".to_owned();
+
     // Without a password step, the later steps send back to the start.
     let page = browser.get("/compte/supprimer/code").await;
     ends_at(&page, "/compte/supprimer");

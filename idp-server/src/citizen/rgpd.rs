@@ -566,3 +566,38 @@ fn erased_message(to: String) -> EmailMessage {
         html: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonyms_are_keyed_and_ignore_case_and_spaces() {
+        let key = [1u8; 32];
+        let digest = pseudonym(&key, "camille@exemple.fr");
+        assert_eq!(digest.len(), 64);
+        assert_eq!(pseudonym(&key, " Camille@Exemple.FR "), digest);
+        assert_ne!(pseudonym(&[2u8; 32], "camille@exemple.fr"), digest);
+        assert_ne!(pseudonym(&key, "camille@exemple.com"), digest);
+    }
+
+    #[test]
+    fn the_export_types_name_no_secret() {
+        let names = serde_json::to_string(&NOT_INCLUDED).unwrap();
+        assert!(names.contains("secrets"));
+        let device = ExportedDevice {
+            name: "Pixel".into(),
+            state: "active".into(),
+            created_at: 1,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let json = serde_json::to_value(&device).unwrap();
+        let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["created_at", "last_used_at", "name", "revoked_at", "state"]
+        );
+    }
+}
