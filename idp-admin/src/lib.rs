@@ -60,6 +60,8 @@ pub enum Command {
     /// Development helpers (only with dev.enabled = true).
     #[command(subcommand)]
     Dev(commands::dev::DevCommand),
+    /// Remove what is past its retention period ([retention]); safe from cron.
+    Purge,
 }
 
 #[derive(Subcommand, Debug)]
@@ -335,6 +337,7 @@ pub async fn run_with(
         Command::Dev(command) => {
             commands::dev::run(command, config, master_key_env, cli.json, out).await?
         }
+        Command::Purge => commands::purge::run(config, master_key_env, cli.json, out).await?,
         Command::Audit(AuditCommand::Export { since, format: _ }) => {
             commands::audit::export(&config, since.as_deref(), out).await?
         }

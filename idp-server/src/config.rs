@@ -42,6 +42,58 @@ pub struct Config {
     pub dev: DevConfig,
     pub notify: NotifyConfig,
     pub push: PushConfig,
+    pub retention: RetentionConfig,
+}
+
+/// Retention periods (docs/operations.md, "Retention"), enforced by
+/// `idp-admin purge` (`citizen::retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Photos and video of an online verification, after its decision.
+    pub media_after_decision_days: u32,
+    /// An enrolment never verified, after its last activity.
+    pub abandoned_enrolment_days: u32,
+    /// Connection-history records.
+    pub connection_history_days: u32,
+    /// Refresh tokens, after their expiry.
+    pub expired_refresh_token_days: u32,
+}
+
+impl RetentionConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, days, min) in [
+            (
+                "retention.media_after_decision_days",
+                self.media_after_decision_days,
+                1,
+            ),
+            // Longer than a face-to-face reference lives (30 days).
+            (
+                "retention.abandoned_enrolment_days",
+                self.abandoned_enrolment_days,
+                31,
+            ),
+            (
+                "retention.connection_history_days",
+                self.connection_history_days,
+                1,
+            ),
+            (
+                "retention.expired_refresh_token_days",
+                self.expired_refresh_token_days,
+                1,
+            ),
+        ] {
+            if !(min..=3650).contains(&days) {
+                return Err(key_error(
+                    key,
+                    &format!("must be between {min} and 3650 days"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -747,6 +799,7 @@ impl Config {
         }
         self.notify.validate()?;
         self.push.validate()?;
+        self.retention.validate()?;
         Ok(self)
     }
 
@@ -1142,6 +1195,25 @@ mod tests {
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap()
+    }
+
+    #[test]
+    fn retention_periods_are_checked() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(config.retention.media_after_decision_days, 30);
+        assert_eq!(config.retention.abandoned_enrolment_days, 90);
+        for (var, value) in [
+            ("IDP__RETENTION__MEDIA_AFTER_DECISION_DAYS", "0"),
+            ("IDP__RETENTION__ABANDONED_ENROLMENT_DAYS", "7"),
+            ("IDP__RETENTION__CONNECTION_HISTORY_DAYS", "4000"),
+            ("IDP__RETENTION__EXPIRED_REFRESH_TOKEN_DAYS", "0"),
+        ] {
+            let err = Config::load_from(None, env(&[(var, value)])).unwrap_err();
+            assert!(
+                err.to_string().contains("retention."),
+                "{var}={value}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -18,12 +18,12 @@ both_backends!(
     the_current_password_goes_through_the_attempt_limit,
 );
 
-const CLIENT: &str = "rp";
+pub const CLIENT: &str = "rp";
 
 /// Logs in with the password through a relying party's request asking for
 /// `offline_access`; returns the refresh token. The browser keeps its SSO
 /// session.
-async fn login_with_refresh(
+pub async fn login_with_refresh(
     app: &TestApp,
     browser: &mut Browser,
     citizen: &Citizen,
@@ -41,7 +41,7 @@ async fn login_with_refresh(
 
 /// Whether the browser's SSO session still answers a new request without
 /// the login form.
-async fn sso_skips_login(app: &TestApp, browser: &mut Browser) -> bool {
+pub async fn sso_skips_login(app: &TestApp, browser: &mut Browser) -> bool {
     let request = manual_authorize(&app.base, CLIENT, "openid", &[]);
     match kit::walk(browser, &request.url, None).await {
         Outcome::Redirect(url) => url.query_pairs().any(|(k, _)| k == "code"),
@@ -53,7 +53,7 @@ async fn sso_skips_login(app: &TestApp, browser: &mut Browser) -> bool {
     }
 }
 
-async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, serde_json::Value) {
+pub async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, serde_json::Value) {
     let (status, _, body) = post_form(
         app,
         "/token",
@@ -65,7 +65,7 @@ async fn refresh(app: &TestApp, secret: &str, token: &str) -> (u16, serde_json::
 }
 
 /// The account page's session: logged in at `/compte/connexion`.
-async fn account_login(browser: &mut Browser, citizen: &Citizen) {
+pub async fn account_login(browser: &mut Browser, citizen: &Citizen) {
     let (_, csrf) = idp_tests::enrolment::form(browser, "/compte/connexion").await;
     let page = browser
         .post(
@@ -82,7 +82,7 @@ async fn account_login(browser: &mut Browser, citizen: &Citizen) {
 }
 
 /// Whether `/compte` still opens (a session) or sends to the login.
-async fn account_page_opens(browser: &mut Browser) -> bool {
+pub async fn account_page_opens(browser: &mut Browser) -> bool {
     let page = browser.get("/compte").await;
     match page.location.as_deref() {
         None => {
@@ -180,7 +180,7 @@ async fn a_device_revocation_ends_sessions_and_refresh_families(backend: Backend
 const RESET: &str = "/compte/mot-de-passe-oublie";
 const NEW_PASSWORD: &str = "Tr3s-bien choisi, celui-la";
 
-async fn entries(app: &TestApp, account_id: &str) -> Vec<AuditRow> {
+pub async fn entries(app: &TestApp, account_id: &str) -> Vec<AuditRow> {
     let id = account_id.to_owned();
     app.core
         .db
@@ -239,7 +239,7 @@ async fn post_new_password(browser: &mut Browser, password: &str, confirmation: 
 }
 
 /// Whether `email` + `password` opens the account page.
-async fn password_works(app: &TestApp, email: &str, password: &str) -> bool {
+pub async fn password_works(app: &TestApp, email: &str, password: &str) -> bool {
     let mut browser = Browser::new(&app.base);
     let (_, csrf) = form(&mut browser, "/compte/connexion").await;
     let page = browser

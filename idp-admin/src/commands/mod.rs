@@ -5,4 +5,5 @@ pub mod agents;
 pub mod audit;
 pub mod clients;
 pub mod dev;
+pub mod purge;
 pub mod verify;

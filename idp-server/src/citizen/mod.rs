@@ -3,7 +3,9 @@
 //! `password` (forgotten password by email code, change from `/compte`),
 //! `block` (blocking the identity, fraud-report pause and resume),
 //! `contact` (change of mobile number and of email address by a code to
-//! the new one), `devices` (revoking a device from `/compte`).
+//! the new one), `devices` (revoking a device from `/compte`), `rgpd` (the
+//! data export and the deletion of the identity), `retention` (the periods
+//! of `[retention]`, enforced by `idp-admin purge`).
 //! Failures share enrolment's `EnrolError` (store, ephemeral store, mailer),
 //! refusals are each service's own, shown by `web::citizen`.
 
@@ -11,3 +13,5 @@ pub mod block;
 pub mod contact;
 pub mod devices;
 pub mod password;
+pub mod retention;
+pub mod rgpd;

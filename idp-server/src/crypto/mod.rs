@@ -239,6 +239,7 @@ impl MasterKey {
             pairwise_key: self.derive("pairwise-subject"),
             token_hash_key: self.derive("token-hash"),
             audit_key: self.derive("audit-chain-mac"),
+            erasure_key: self.derive("erasure-pseudonym"),
             check: URL_SAFE_NO_PAD.encode(self.derive("key-check")),
         }
     }
@@ -288,6 +289,11 @@ pub struct Subkeys {
     /// Keys the audit chain (HMAC-SHA256 per entry), so that write access to
     /// the database is not enough to rebuild it.
     pub audit_key: [u8; 32],
+    /// Keys the digests that stand for an erased account's email and phone
+    /// in its last audit entry (`citizen::rgpd`): an operator holding the
+    /// master key can tell whether an address had an account, a dump alone
+    /// cannot.
+    pub erasure_key: [u8; 32],
     /// Public check value stored in the database to detect a wrong master key.
     pub check: String,
 }
@@ -387,6 +393,8 @@ mod tests {
         let a = MasterKey::from_bytes([1u8; 32]).subkeys();
         let b = MasterKey::from_bytes([2u8; 32]).subkeys();
         assert_ne!(a.pin_pepper, a.document_hash_key);
+        assert_ne!(a.erasure_key, a.audit_key);
+        assert_ne!(a.erasure_key, a.token_hash_key);
         assert_ne!(a.check, b.check);
         assert_ne!(a.pin_pepper, b.pin_pepper);
     }

@@ -180,8 +180,9 @@ pub async fn activate(
                     actor: actor.clone(),
                     action: "device.activated",
                     details: serde_json::json!({
+                        // No name: the audit log names no person
+                        // (docs/ARCHITECTURE.md, "Erasure and the audit chain").
                         "device": id,
-                        "name": device_name,
                         "state": state,
                         "replaced_locked_devices": replaced,
                     }),

@@ -83,7 +83,9 @@ pub async fn rename(
                     actor: &format!("account:{account}"),
                     action: "device.renamed",
                     subject: &account,
-                    details: serde_json::json!({ "device": device, "name": name }),
+                    // The new name stays on the device row only: the audit
+                    // log names no person.
+                    details: serde_json::json!({ "device": device }),
                 },
             )?;
             devices::by_id(conn, &device)

@@ -32,6 +32,9 @@ pub enum Purpose {
     MobileChange,
     /// The code to a new email address changed from `/compte`.
     EmailChange,
+    /// The code that confirms the deletion of an identity (`citizen::rgpd`),
+    /// sent by email: its own keys, cooldown and limits.
+    Erasure,
 }
 
 impl Purpose {
@@ -42,12 +45,13 @@ impl Purpose {
             Purpose::PasswordReset => "password-reset",
             Purpose::MobileChange => "mobile-change",
             Purpose::EmailChange => "email-change",
+            Purpose::Erasure => "erasure",
         }
     }
 
     pub fn ttl(self) -> Duration {
         match self {
-            Purpose::Email | Purpose::PasswordReset | Purpose::EmailChange => {
+            Purpose::Email | Purpose::PasswordReset | Purpose::EmailChange | Purpose::Erasure => {
                 Duration::from_secs(15 * 60)
             }
             Purpose::Phone | Purpose::MobileChange => Duration::from_secs(10 * 60),

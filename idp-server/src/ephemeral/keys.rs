@@ -58,6 +58,12 @@ pub fn email_change(account_id: &str) -> String {
     format!("mailchg:{account_id}")
 }
 
+/// An account deletion in progress (`citizen::rgpd`), by the lookup hash
+/// of the session cookie. Its code is an [`otp`] of the `erasure` purpose.
+pub fn erasure(cookie_hash: &str) -> String {
+    format!("erase:{cookie_hash}")
+}
+
 /// The keys of one email or SMS code, by the lookup hash of
 /// `{purpose}:{address}`.
 pub struct OtpKeys {
@@ -196,6 +202,7 @@ mod tests {
         assert_eq!(password_reset("h"), "pwreset:h");
         assert_eq!(mobile_change("a"), "mobchg:a");
         assert_eq!(email_change("a"), "mailchg:a");
+        assert_eq!(erasure("h"), "erase:h");
         assert_eq!(enrolment_phone("a"), "enrol-phone:a");
         assert_eq!(enrolment_draft("a"), "enrol-draft:a");
         assert_eq!(agent_webauthn_registration("a"), "webauthn-reg:a");

@@ -175,9 +175,12 @@ pub async fn password(
             return refuse(failure);
         }
     };
-    let person = Person::load(provider, &account.id)
-        .await?
-        .ok_or_else(|| OidcError::Internal("account vanished during login".into()))?;
+    // Deleted while the password was checked (`citizen::rgpd`): the
+    // login fails as for an unknown account.
+    let Some(person) = Person::load(provider, &account.id).await? else {
+        metrics.login_outcome(Acr::Eidas1, LoginOutcome::WrongPassword);
+        return refuse(LoginFailure::Invalid);
+    };
     let authentication = Authentication::Password;
     let auth = Authenticated {
         account_id: account.id.clone(),

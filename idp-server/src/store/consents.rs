@@ -86,3 +86,30 @@ pub fn grant_new(
     insert_rows!(conn, c::table, rows);
     Ok(())
 }
+
+/// Every consent of the account (client id, client name, scopes, when),
+/// for the citizen's data export.
+pub fn of_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+    use super::schema::clients as k;
+    let rows: Vec<(String, String, i64)> = c::table
+        .filter(c::account_id.eq(account_id))
+        .order(c::granted_at.desc())
+        .select((c::client_id, c::scopes, c::granted_at))
+        .load(conn)?;
+    let ids: Vec<&String> = rows.iter().map(|r| &r.0).collect();
+    let names: Vec<(String, String)> = k::table
+        .filter(k::client_id.eq_any(ids))
+        .select((k::client_id, k::name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(client, scopes, at)| {
+            let name = names.iter().find(|n| n.0 == client);
+            let name = name.map(|n| n.1.clone()).unwrap_or_default();
+            (client, name, scopes, at)
+        })
+        .collect())
+}

@@ -105,6 +105,7 @@ pub mod clients;
 pub mod consents;
 pub mod devices;
 pub mod enrolment;
+pub mod erasure;
 pub mod push;
 pub mod refresh_tokens;
 pub mod schema;

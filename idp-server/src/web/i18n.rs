@@ -18,6 +18,8 @@ pub struct Texts {
     /// (`web::citizen::{devices, contact}`).
     pub contact: &'static ContactTexts,
     // ---- end of citizen: contact and devices
+    /// Data export and deletion of the identity (`web::citizen::rgpd`).
+    pub rgpd: &'static RgpdTexts,
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -87,6 +89,7 @@ pub static FR: Texts = Texts {
     enrol: &ENROL_FR,
     citizen: &CITIZEN_FR,
     contact: &CONTACT_FR,
+    rgpd: &RGPD_FR,
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -166,6 +169,7 @@ pub static EN: Texts = Texts {
     enrol: &ENROL_EN,
     citizen: &CITIZEN_EN,
     contact: &CONTACT_EN,
+    rgpd: &RGPD_EN,
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -1070,3 +1074,72 @@ pub static CONTACT_EN: ContactTexts = ContactTexts {
 };
 
 // ---- end of citizen: contact and devices
+
+/// The RGPD pages of `/compte`: "Télécharger mes données" and
+/// "Supprimer mon identité numérique" (`web::citizen::rgpd`).
+pub struct RgpdTexts {
+    pub heading: &'static str,
+    pub export_link: &'static str,
+    pub export_hint: &'static str,
+    pub delete_link: &'static str,
+    pub delete_title: &'static str,
+    pub delete_intro: &'static str,
+    pub delete_password: &'static str,
+    pub code_title: &'static str,
+    pub code_sent: fn(&str) -> String,
+    pub confirm_title: &'static str,
+    pub confirm_intro: &'static str,
+    pub confirm_button: &'static str,
+    pub done_title: &'static str,
+    pub done: &'static str,
+    pub done_again: &'static str,
+    pub home_link: &'static str,
+    pub wrong_password: &'static str,
+    pub not_started: &'static str,
+}
+
+pub static RGPD_FR: RgpdTexts = RgpdTexts {
+    heading: "Mes données personnelles",
+    export_link: "Télécharger mes données",
+    export_hint: "Un fichier JSON avec votre compte, votre identité déclarée, vos demandes de vérification, vos appareils, vos consentements et l'historique de votre compte. Il ne contient aucun secret ; les photos de votre pièce d'identité n'y figurent pas : demandez-les par écrit.",
+    delete_link: "Supprimer mon identité numérique",
+    delete_title: "Supprimer mon identité numérique",
+    delete_intro: "La suppression est définitive : votre compte, votre identité, vos justificatifs, vos appareils et vos consentements seront effacés, et vous ne pourrez plus vous connecter aux sites partenaires avec Sésame. Saisissez votre mot de passe : un code vous sera envoyé par courriel pour confirmer.",
+    delete_password: "Mot de passe",
+    code_title: "Saisissez le code reçu",
+    code_sent: |to| {
+        format!("Un code à 6 chiffres vient d'être envoyé à {to}. Il est valable 15 minutes.")
+    },
+    confirm_title: "Confirmer la suppression",
+    confirm_intro: "Dernière étape : en confirmant, votre identité numérique est supprimée tout de suite. Cette action ne peut pas être annulée.",
+    confirm_button: "Supprimer définitivement mon identité",
+    done_title: "Identité numérique supprimée",
+    done: "Votre identité numérique a été supprimée et vos données personnelles effacées. Un courriel vous le confirme.",
+    done_again: "Vous pouvez créer une nouvelle identité avec la même adresse quand vous le souhaitez.",
+    home_link: "Retour à l'accueil",
+    wrong_password: "Le mot de passe est incorrect.",
+    not_started: "Cette demande de suppression a expiré. Recommencez en saisissant votre mot de passe.",
+};
+
+pub static RGPD_EN: RgpdTexts = RgpdTexts {
+    heading: "My personal data",
+    export_link: "Download my data",
+    export_hint: "A JSON file with your account, your declared identity, your verification requests, your devices, your consents and your account's history. It holds no secret; the photos of your identity document are not in it: ask for them in writing.",
+    delete_link: "Delete my digital identity",
+    delete_title: "Delete my digital identity",
+    delete_intro: "Deletion is final: your account, your identity, your documents, your devices and your consents will be erased, and you will no longer be able to log in to partner sites with Sésame. Enter your password: a code will be emailed to you to confirm.",
+    delete_password: "Password",
+    code_title: "Enter the code you received",
+    code_sent: |to| {
+        format!("A 6-digit code has just been sent to {to}. It is valid for 15 minutes.")
+    },
+    confirm_title: "Confirm the deletion",
+    confirm_intro: "Last step: once you confirm, your digital identity is deleted at once. This cannot be undone.",
+    confirm_button: "Delete my identity for good",
+    done_title: "Digital identity deleted",
+    done: "Your digital identity was deleted and your personal data erased. An email confirms it.",
+    done_again: "You may create a new identity with the same address whenever you wish.",
+    home_link: "Back to the home page",
+    wrong_password: "The password is wrong.",
+    not_started: "This deletion request has expired. Start again by entering your password.",
+};

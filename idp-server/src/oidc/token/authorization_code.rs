@@ -24,7 +24,7 @@ use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
-use crate::oidc::error::OAuthError;
+use crate::oidc::error::{OAuthError, OidcError};
 use crate::oidc::types::{CodeData, RedeemedCode};
 use crate::outcome::refuse;
 
@@ -139,7 +139,12 @@ pub async fn redeem(
         family.clone(),
         Some(access_token),
     )
-    .await?;
+    .await;
+    // The account was deleted since the login: the code stands for nothing.
+    let minted = match minted {
+        Err(OidcError::OAuth(refusal)) => return refuse(refusal.into()),
+        other => other?,
+    };
     let memory = match family {
         Some(_) => REPLAY_MEMORY,
         None => minted.access_ttl,

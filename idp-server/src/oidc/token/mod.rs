@@ -101,9 +101,11 @@ async fn mint(
     family: Option<String>,
     planned_access_token: Option<String>,
 ) -> Result<Minted, OidcError> {
+    // The account was deleted after the code or the refresh token was
+    // issued (`citizen::rgpd`): the grant no longer stands.
     let person = Person::load(provider, &grant.account_id)
         .await?
-        .ok_or_else(|| OidcError::Internal("account of a grant vanished".into()))?;
+        .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let access_token = match planned_access_token {
         Some(token) => token,
         None => random_token()?,

@@ -4,8 +4,9 @@
 //! (`Resetting`: the reset in progress under the browser's cookie),
 //! `refusals` (how the services' refusals read), `devices` (the identity
 //! and devices on `/compte`, rename and revoke), `contact` (the change of
-//! mobile number, `/compte/mobile/…`, and of address, `/compte/adresse/…`).
-//! They draw on the
+//! mobile number, `/compte/mobile/…`, and of address, `/compte/adresse/…`),
+//! `rgpd` (the data export, `/compte/mes-donnees`, and the deletion of the
+//! identity, `/compte/supprimer/…`). They draw on the
 //! enrolment's step page (`web::enrol::page`) and extractors.
 
 use actix_web::Route;
@@ -15,6 +16,7 @@ pub(crate) mod devices;
 mod extract;
 mod password;
 mod refusals;
+mod rgpd;
 
 /// The citizen pages: (path, GET, POST), served by `web::routes`.
 pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
@@ -57,6 +59,23 @@ pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
         ),
         (devices::RENAME, None, Some(post().to(devices::rename_post))),
         (devices::REVOKE, None, Some(post().to(devices::revoke_post))),
+        (rgpd::EXPORT, Some(get().to(rgpd::export_get)), None),
+        (
+            rgpd::DELETE,
+            Some(get().to(rgpd::delete_get)),
+            Some(post().to(rgpd::delete_post)),
+        ),
+        (
+            rgpd::DELETE_CODE,
+            Some(get().to(rgpd::code_get)),
+            Some(post().to(rgpd::code_post)),
+        ),
+        (
+            rgpd::DELETE_CONFIRM,
+            Some(get().to(rgpd::confirm_get)),
+            Some(post().to(rgpd::confirm_post)),
+        ),
+        (rgpd::DELETED, Some(get().to(rgpd::deleted_get)), None),
     ]
     .into_iter()
     .chain(contact_routes::<contact::Mobile>())
