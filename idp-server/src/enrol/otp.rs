@@ -27,6 +27,9 @@ pub enum Purpose {
     /// The code of a forgotten password (`citizen::password`), sent by
     /// email: its own keys, cooldown and limits, apart from enrolment's.
     PasswordReset,
+    /// The code that confirms a citizen's block of their own identity
+    /// (`citizen::self_block`), sent by email.
+    BlockIdentity,
 }
 
 impl Purpose {
@@ -35,12 +38,15 @@ impl Purpose {
             Purpose::Email => "email",
             Purpose::Phone => "phone",
             Purpose::PasswordReset => "password-reset",
+            Purpose::BlockIdentity => "block-identity",
         }
     }
 
     pub fn ttl(self) -> Duration {
         match self {
-            Purpose::Email | Purpose::PasswordReset => Duration::from_secs(15 * 60),
+            Purpose::Email | Purpose::PasswordReset | Purpose::BlockIdentity => {
+                Duration::from_secs(15 * 60)
+            }
             Purpose::Phone => Duration::from_secs(10 * 60),
         }
     }

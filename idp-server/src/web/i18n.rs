@@ -13,6 +13,10 @@ pub struct Texts {
     /// Forgotten password and password change (`web::citizen`).
     pub citizen: &'static CitizenTexts,
     // ---- end of citizen: passwords
+    // ---- citizen: history and block
+    /// Connection history and the citizen's own block (`web::citizen`).
+    pub life: &'static LifeTexts,
+    // ---- end of citizen: history and block
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -68,7 +72,6 @@ pub struct Texts {
     pub wait_no_app: &'static str,
     pub end_title: &'static str,
     pub end_denied: &'static str,
-    pub end_fraud: &'static str,
     pub end_wrong_number: &'static str,
     pub end_locked: &'static str,
     pub end_cancelled: &'static str,
@@ -81,6 +84,7 @@ pub static FR: Texts = Texts {
     lang: "fr",
     enrol: &ENROL_FR,
     citizen: &CITIZEN_FR,
+    life: &LIFE_FR,
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -136,7 +140,6 @@ pub static FR: Texts = Texts {
     wait_no_app: "Vous n'avez rien reçu ? Vérifiez le numéro, ou activez d'abord l'application Sésame avec le code d'activation reçu par SMS.",
     end_title: "Connexion non aboutie",
     end_denied: "Vous avez refusé la connexion dans l'application.",
-    end_fraud: "Vous avez signalé que cette demande ne venait pas de vous. Elle est annulée et le signalement est enregistré. Si quelqu'un connaît votre mot de passe ou votre numéro, changez votre mot de passe.",
     end_wrong_number: "Le nombre choisi dans l'application n'était pas celui affiché ici : la connexion est annulée par sécurité.",
     end_locked: "Trois codes secrets erronés ont été saisis : l'application est bloquée. Pour la débloquer, demandez un nouveau code d'activation depuis l'application.",
     end_cancelled: "Une autre demande de connexion a été faite depuis : celle-ci est annulée.",
@@ -159,6 +162,7 @@ pub static EN: Texts = Texts {
     lang: "en",
     enrol: &ENROL_EN,
     citizen: &CITIZEN_EN,
+    life: &LIFE_EN,
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -214,7 +218,6 @@ pub static EN: Texts = Texts {
     wait_no_app: "Nothing arrived? Check the number, or first activate the Sésame app with the activation code received by SMS.",
     end_title: "Login not completed",
     end_denied: "You refused the login in the app.",
-    end_fraud: "You reported that this request was not yours. It is cancelled and the report is recorded. If someone knows your password or number, change your password.",
     end_wrong_number: "The number chosen in the app was not the one shown here: the login is cancelled for your security.",
     end_locked: "Three wrong secret codes were typed: the app is locked. To unlock it, request a new activation code from the app.",
     end_cancelled: "Another login request was made since: this one is cancelled.",
@@ -258,7 +261,6 @@ impl Texts {
         use crate::device::challenge::BrowserStatus;
         match status {
             BrowserStatus::Denied => self.end_denied,
-            BrowserStatus::FraudReported => self.end_fraud,
             BrowserStatus::WrongNumber => self.end_wrong_number,
             BrowserStatus::Locked => self.end_locked,
             BrowserStatus::Cancelled => self.end_cancelled,
@@ -920,3 +922,96 @@ pub static CITIZEN_EN: CitizenTexts = CitizenTexts {
 };
 
 // ---- end of citizen: passwords
+
+// ---- citizen: history and block
+
+/// The connection history and the citizen's own block (`web::citizen`),
+/// reached as `t.life`.
+pub struct LifeTexts {
+    pub history_link: &'static str,
+    pub history_title: &'static str,
+    pub history_intro: &'static str,
+    pub history_empty: &'static str,
+    pub history_level: &'static str,
+    pub history_place: &'static str,
+    pub history_browser: &'static str,
+    pub history_newer: &'static str,
+    pub history_older: &'static str,
+    pub outcome_approved: &'static str,
+    pub outcome_refused: &'static str,
+    pub outcome_fraud: &'static str,
+    pub outcome_expired: &'static str,
+    pub block_link: &'static str,
+    pub block_title: &'static str,
+    pub block_intro: &'static str,
+    pub block_send_code: &'static str,
+    pub block_code_title: &'static str,
+    pub block_code_sent: &'static str,
+    pub block_submit: &'static str,
+    pub blocked_title: &'static str,
+    pub blocked_done: &'static str,
+    pub blocked_next: &'static str,
+    pub block_expired: &'static str,
+    pub not_blockable: &'static str,
+    pub block_changed: &'static str,
+}
+
+pub static LIFE_FR: LifeTexts = LifeTexts {
+    history_link: "Mon historique de connexions",
+    history_title: "Historique des connexions",
+    history_intro: "Chaque connexion à un site partenaire avec votre identité numérique, la plus récente en premier. Le lieu est approximatif (adresse réseau tronquée).",
+    history_empty: "Aucune connexion à un site partenaire pour l'instant.",
+    history_level: "Niveau",
+    history_place: "Lieu approximatif",
+    history_browser: "Navigateur",
+    history_newer: "Connexions plus récentes",
+    history_older: "Connexions plus anciennes",
+    outcome_approved: "Connexion acceptée",
+    outcome_refused: "Refusée sur l'application",
+    outcome_fraud: "Signalée : « Ce n'est pas moi »",
+    outcome_expired: "Sans réponse : demande expirée",
+    block_link: "Bloquer mon identité numérique",
+    block_title: "Bloquer mon identité numérique",
+    block_intro: "Téléphone perdu ou volé, ou connexion que vous ne reconnaissez pas : le blocage retire toutes vos applications Sésame, annule les demandes en cours et ferme toutes vos sessions. Aucune connexion par l'application ne sera possible avant un nouveau code d'activation, délivré au guichet ou par le support. Pour confirmer, saisissez votre mot de passe : un code vous sera envoyé par courriel.",
+    block_send_code: "Recevoir le code par courriel",
+    block_code_title: "Confirmez le blocage",
+    block_code_sent: "Un code à 6 chiffres vient d'être envoyé à l'adresse électronique de votre compte. Il est valable 15 minutes. Le saisir bloque votre identité numérique.",
+    block_submit: "Bloquer mon identité numérique",
+    blocked_title: "Identité numérique bloquée",
+    blocked_done: "Votre identité numérique est bloquée : vos applications Sésame sont retirées et vos sessions fermées. Un courriel et un SMS vous le confirment.",
+    blocked_next: "Pour la débloquer, demandez un nouveau code d'activation au guichet ou au support, puis activez l'application sur votre nouveau téléphone.",
+    block_expired: "Cette demande de blocage a expiré. Recommencez en saisissant votre mot de passe.",
+    not_blockable: "Votre identité numérique ne peut pas être bloquée dans son état actuel : seule une identité vérifiée peut l'être. Contactez le support si vous avez un doute.",
+    block_changed: "Votre compte vient de changer. Réessayez.",
+};
+
+pub static LIFE_EN: LifeTexts = LifeTexts {
+    history_link: "My connection history",
+    history_title: "Connection history",
+    history_intro: "Every login to a partner site with your digital identity, newest first. The place is approximate (truncated network address).",
+    history_empty: "No login to a partner site yet.",
+    history_level: "Level",
+    history_place: "Approximate place",
+    history_browser: "Browser",
+    history_newer: "Newer logins",
+    history_older: "Older logins",
+    outcome_approved: "Login accepted",
+    outcome_refused: "Refused on the app",
+    outcome_fraud: "Reported: \"This was not me\"",
+    outcome_expired: "No answer: request expired",
+    block_link: "Block my digital identity",
+    block_title: "Block my digital identity",
+    block_intro: "Lost or stolen phone, or a login you do not recognise: blocking removes all your Sésame apps, cancels pending requests and closes all your sessions. No login with the app will be possible before a new activation code, issued at a counter or by support. To confirm, enter your password: a code will be sent to you by email.",
+    block_send_code: "Get the code by email",
+    block_code_title: "Confirm the block",
+    block_code_sent: "A 6-digit code has just been sent to your account's email address. It is valid for 15 minutes. Entering it blocks your digital identity.",
+    block_submit: "Block my digital identity",
+    blocked_title: "Digital identity blocked",
+    blocked_done: "Your digital identity is blocked: your Sésame apps are removed and your sessions closed. An email and a text message confirm it.",
+    blocked_next: "To unblock it, ask for a new activation code at a counter or from support, then activate the app on your new phone.",
+    block_expired: "This block request has expired. Start again by entering your password.",
+    not_blockable: "Your digital identity cannot be blocked in its current state: only a verified identity can be. Contact support if in doubt.",
+    block_changed: "Your account has just changed. Try again.",
+};
+
+// ---- end of citizen: history and block

@@ -139,7 +139,12 @@ fn change_page(lang: Lang, csrf: &str, error: Option<String>) -> StepPage {
 }
 
 /// A page without a form: a title, its lines and one link.
-fn notice_page(lang: Lang, title: &str, lines: &[&str], link: (&str, &str)) -> HttpResponse {
+pub(super) fn notice_page(
+    lang: Lang,
+    title: &str,
+    lines: &[&str],
+    link: (&str, &str),
+) -> HttpResponse {
     let mut page = StepPage::new(lang, title, "", "");
     page.intro = lines.iter().map(|l| (*l).to_owned()).collect();
     page.links.push((link.0.to_owned(), link.1.to_owned()));

@@ -3,8 +3,10 @@
 use actix_web::http::StatusCode;
 
 use crate::citizen::password::PasswordRefusal;
+use crate::citizen::self_block::SelfBlockRefusal;
 use crate::domain::password::PasswordProblem;
 use crate::oidc::login::LoginFailure;
+use crate::web::enrol::refusals::AccountLogin;
 use crate::web::error::UserFacing;
 use crate::web::i18n::Texts;
 
@@ -36,6 +38,41 @@ impl UserFacing for PasswordRefusal {
     fn retry_after(&self) -> Option<u64> {
         match self {
             PasswordRefusal::Current(LoginFailure::Throttled { retry_after }) => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl UserFacing for SelfBlockRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            SelfBlockRefusal::Password(failure) => AccountLogin(failure.clone()).status(),
+            SelfBlockRefusal::Send(refusal) => refusal.status(),
+            SelfBlockRefusal::Code(failure) => failure.status(),
+            SelfBlockRefusal::NotBlockable(_) => StatusCode::FORBIDDEN,
+            SelfBlockRefusal::NotStarted => StatusCode::BAD_REQUEST,
+            SelfBlockRefusal::Changed => StatusCode::CONFLICT,
+        }
+    }
+    fn message(&self, t: &'static Texts) -> String {
+        match self {
+            SelfBlockRefusal::Password(LoginFailure::Invalid) => {
+                t.citizen.wrong_current_password.to_owned()
+            }
+            SelfBlockRefusal::Password(failure) => AccountLogin(failure.clone()).message(t),
+            SelfBlockRefusal::Send(refusal) => refusal.message(t),
+            SelfBlockRefusal::Code(failure) => failure.message(t),
+            SelfBlockRefusal::NotBlockable(_) => t.life.not_blockable.to_owned(),
+            SelfBlockRefusal::NotStarted => t.life.block_expired.to_owned(),
+            SelfBlockRefusal::Changed => t.life.block_changed.to_owned(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            SelfBlockRefusal::Password(LoginFailure::Throttled { retry_after }) => {
+                Some(*retry_after)
+            }
+            SelfBlockRefusal::Send(refusal) => refusal.retry_after(),
             _ => None,
         }
     }
