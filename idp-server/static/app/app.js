@@ -1216,7 +1216,7 @@ async function loadHistory() {
   $('history-more').hidden = true;
   let body;
   try {
-    const res = await signedFetch('GET', `${API}/history?page=${page}`);
+    const res = await signedFetch('GET', `${API}/history`, { query: `?page=${page}` });
     if (!res.ok) throw await apiError(res);
     body = await res.json();
   } catch (e) {
