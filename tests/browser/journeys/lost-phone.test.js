@@ -32,7 +32,7 @@ test('blocked from /compte with the password and an email code; the app is refus
     const page = await context.newPage();
     const outbox = await context.newPage();
     await accountLogin(page, me);
-    await expectText(page, 'Identité vérifiée');
+    await expectText(page, 'Mon historique de connexions', 'Bloquer mon identité numérique');
     await shot(page, JOURNEY, 'account');
     await page.getByRole('link', { name: 'Bloquer mon identité numérique' }).click();
 
@@ -55,7 +55,7 @@ test('blocked from /compte with the password and an email code; the app is refus
     await page.getByLabel('Code à 6 chiffres').fill(wrong);
     await page.getByRole('button', { name: 'Bloquer mon identité numérique' }).click();
     await expectAt(page, env.issuer, '/compte/bloquer/code');
-    await expectText(page, 'reste 4 essais');
+    await expectText(page, 'Il vous reste 4 essai');
     await shot(page, JOURNEY, 'wrong-code');
     await page.getByLabel('Code à 6 chiffres').fill(code);
     await expectNoHorizontalScroll(page);
