@@ -1122,6 +1122,7 @@ mod tests {
             browser_status(&challenge(State::FraudReported, 60)),
             B::Denied
         );
+        assert_eq!(browser_status(&challenge(State::Expired, -1)), B::Expired);
     }
 
     #[test]

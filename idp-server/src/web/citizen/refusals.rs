@@ -99,4 +99,20 @@ mod tests {
             EN.citizen.reset_expired
         );
     }
+
+    #[test]
+    fn self_block_refusals_read_in_both_languages() {
+        use crate::citizen::self_block::SelfBlockRefusal as R;
+        use crate::domain::account::AccountState;
+        let throttled = R::Password(LoginFailure::Throttled { retry_after: 30 });
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(throttled.retry_after(), Some(30));
+        let wrong = R::Password(LoginFailure::Invalid);
+        assert_eq!(wrong.message(&FR), FR.citizen.wrong_current_password);
+        let not = R::NotBlockable(AccountState::Suspended);
+        assert_eq!(not.status(), StatusCode::FORBIDDEN);
+        assert_eq!(not.message(&FR), FR.life.not_blockable);
+        assert_eq!(not.message(&EN), EN.life.not_blockable);
+        assert_eq!(R::NotStarted.message(&EN), EN.life.block_expired);
+    }
 }
