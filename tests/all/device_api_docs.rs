@@ -213,6 +213,18 @@ async fn device_api_responses_match_the_openapi_document(backend: Backend) {
     r.send("POST", &decision_path, decide(jws, &decision_path))
         .await;
 
+    // The connection history: the approval just made.
+    let history = format!("{API}/history");
+    let (status, page) = r
+        .send(
+            "GET",
+            &history,
+            signed(&app, &device, get.clone(), &format!("{history}?page=1")),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["logins"][0]["outcome"], "approved", "{page}");
+
     // Devices: list, rename (and an unknown one), revoke, then refused.
     let devices = format!("{API}/devices");
     r.send(

@@ -8,6 +8,7 @@ mod admin;
 mod citizen;
 mod citizen_block;
 mod citizen_contact;
+mod citizen_history;
 mod citizen_rgpd;
 mod console;
 mod device;

@@ -233,7 +233,7 @@ mkdir -p "$SHOTS" "$WORKDIR/tmp"
 # (--user-data-dir) is created under the temporary directory.
 set +e
 SESAME_ISSUER="$ISSUER" DEMO_RP_URL="$RP_URL" DEMO_EMAIL="$DEMO_EMAIL" DEMO_PASSWORD="$DEMO_PASSWORD" \
-    DEMO_ACTIVATION_CODE="$DEMO_ACTIVATION_CODE" \
+    DEMO_ACTIVATION_CODE="$DEMO_ACTIVATION_CODE" IDP_ADMIN="$BIN_DIR/idp-admin" \
     SESAME_CONSOLE_URL="$CONSOLE_URL" CLERK_USERNAME="$CLERK_USERNAME" CLERK_PASSWORD="$CLERK_PASSWORD" \
     CHROMIUM_PATH="$CHROMIUM_PATH" SCREENSHOT_DIR="$SHOTS" TMPDIR="$WORKDIR/tmp" \
     setsid node --test --test-reporter=spec --test-concurrency=1 --test-timeout=180000 "${JOURNEYS[@]}" &

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
+#[derive(Clone)]
 pub struct Browser {
     http: reqwest::Client,
     base: String,

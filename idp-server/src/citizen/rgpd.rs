@@ -40,6 +40,7 @@ use crate::oidc::login::{self, LoginFailure};
 use crate::outcome::{ServiceError, refuse};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::erasure::{self, Erased};
+use crate::store::login_history::{self, LoginRow};
 use crate::store::{DbConnection, StoreError, accounts, consents, devices, enrolment, now_unix};
 use crate::views;
 
@@ -64,8 +65,8 @@ pub struct Export {
     pub verification_requests: Vec<ExportedRequest>,
     pub devices: Vec<ExportedDevice>,
     pub consents: Vec<ExportedConsent>,
-    /// The logins to partner sites (MERGE HOOK, see [`connection_history`]).
-    pub connection_history: Vec<serde_json::Value>,
+    /// The logins to partner sites, newest first.
+    pub connection_history: Vec<LoginRow>,
     /// What was recorded about the account, newest first.
     pub history: Vec<ExportedEvent>,
     /// What the file leaves out on purpose, in words.
@@ -226,15 +227,13 @@ fn requests_of(
         .load(conn)?)
 }
 
-/// MERGE HOOK (connection history, #16): the account's logins to partner
-/// sites (partner, time, acr, approximate IP, user agent, outcome), newest
-/// first, from the `login_history` table another branch adds. Empty until
-/// then.
+/// The account's logins to partner sites (partner, time, acr, approximate
+/// IP, user agent, outcome), newest first, from `login_history`.
 fn connection_history(
-    _conn: &mut DbConnection,
-    _account_id: &str,
-) -> Result<Vec<serde_json::Value>, StoreError> {
-    Ok(Vec::new())
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Vec<LoginRow>, StoreError> {
+    login_history::all(conn, account_id)
 }
 
 /// How long a deletion stays open between its steps (the code's lifetime).

@@ -18,6 +18,7 @@ use crate::app::Core;
 use crate::crypto::{constant_time_eq, random_bytes, random_token};
 use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::acr::{self, Acr, Authentication};
+use crate::domain::history::LoginResult;
 use crate::domain::phone::FrenchMobile;
 use crate::domain::pin::Pin;
 use crate::ephemeral::{EphemeralStore, Expect, Replace, Subscription, Write};
@@ -31,7 +32,8 @@ use crate::ratelimit::Limit;
 use crate::store::accounts::{Change, Entry};
 use crate::store::audit::{self, AuditEvent};
 use crate::store::devices::{self, DeviceRow, MAX_PIN_FAILURES};
-use crate::store::{accounts, now_unix};
+use crate::store::login_history::{self, NewLogin};
+use crate::store::{accounts, now_millis, now_unix};
 
 /// The rate-limit window of the phone page and of approvals (DESIGN §7).
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -69,6 +71,10 @@ pub enum State {
     Locked,
     /// Replaced by a newer login of the same account.
     Cancelled,
+    /// Nobody decided before the expiry: set by compare-and-set by whoever
+    /// sees it first (the waiting browser, the device, the push task), who
+    /// then records it ([`settle_expiry`]).
+    Expired,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +108,64 @@ impl Challenge {
     fn expired(&self) -> bool {
         now_unix() >= self.expires_at
     }
+
+    /// The connection-history row of this login ending with `outcome` now
+    /// (`None` for a number without an identity: nobody's history).
+    fn history(&self, outcome: LoginResult, acr: Acr) -> Result<Option<NewLogin>, DeviceError> {
+        let Some(account_id) = self.account_id.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(NewLogin {
+            id: random_token()?,
+            account_id,
+            client_id: self.client_id.clone(),
+            client_name: self.client_name.clone(),
+            at_ms: now_millis(),
+            acr: acr.as_str().to_owned(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            outcome,
+        }))
+    }
+}
+
+/// The audit action of an approval nobody answered in time.
+pub const EXPIRED: &str = "login.expired";
+
+/// Ends a pending challenge past its expiry (`raw`: the bytes it was read
+/// from): the one caller whose compare-and-set wins writes its audit entry
+/// and its history row, so an expiry is recorded exactly once. Anything
+/// else (not pending, not expired, already moved) changes nothing.
+pub async fn settle_expiry(
+    core: &Core,
+    raw: &[u8],
+    challenge: &Challenge,
+) -> Result<(), DeviceError> {
+    if challenge.state != State::Pending || !challenge.expired() {
+        return Ok(());
+    }
+    let mut ended = challenge.clone();
+    if !transition(core, raw, &mut ended, State::Expired).await? {
+        return Ok(());
+    }
+    let Some(login) = challenge.history(LoginResult::Expired, Acr::Eidas2)? else {
+        return Ok(());
+    };
+    core.db
+        .write(move |conn| {
+            audit::append(
+                conn,
+                &AuditEvent {
+                    actor: "system",
+                    action: EXPIRED,
+                    subject: &login.account_id,
+                    details: serde_json::json!({ "client": login.client_id }),
+                },
+            )?;
+            login_history::insert(conn, &login)
+        })
+        .await?;
+    Ok(())
 }
 
 /// What a device is shown.
@@ -533,6 +597,7 @@ fn parse_action(claims: &Map<String, Value>) -> Result<Action, DeviceError> {
 fn not_pending(challenge: &Challenge) -> DeviceError {
     match challenge.state {
         State::Pending if challenge.expired() => DeviceError::ChallengeExpired,
+        State::Expired => DeviceError::ChallengeExpired,
         _ => DeviceError::ChallengeDecided,
     }
 }
@@ -573,6 +638,7 @@ pub async fn decide(
         let refusal = not_pending(&challenge);
         if matches!(refusal, DeviceError::ChallengeExpired) {
             ended(provider, LoginOutcome::Expired);
+            settle_expiry(&provider.core, &raw, &challenge).await?;
         }
         return Err(refusal);
     }
@@ -587,10 +653,21 @@ pub async fn decide(
     let account_id = device.account_id.clone();
 
     let Some((pin, number)) = approval else {
-        let (state, decided, action) = match action {
-            Action::Fraud => (State::FraudReported, Decided::FraudReported, FRAUD_REPORTED),
-            _ => (State::Denied, Decided::Denied, "login.denied"),
+        let (state, decided, action, result) = match action {
+            Action::Fraud => (
+                State::FraudReported,
+                Decided::FraudReported,
+                FRAUD_REPORTED,
+                LoginResult::FraudReported,
+            ),
+            _ => (
+                State::Denied,
+                Decided::Denied,
+                "login.denied",
+                LoginResult::Refused,
+            ),
         };
+        let login = challenge.history(result, Acr::Eidas2)?;
         let fraud = decided == Decided::FraudReported;
         let mut details = serde_json::json!({ "device": device.id, "client": challenge.client_id });
         if fraud {
@@ -612,6 +689,9 @@ pub async fn decide(
                         details,
                     },
                 )?;
+                if let Some(login) = &login {
+                    login_history::insert(conn, login)?;
+                }
                 if fraud {
                     pause_after_reports(conn, &account)
                 } else {
@@ -644,6 +724,7 @@ pub async fn decide(
     let verifier = super::pin_verifier(&provider.core.subkeys.pin_pepper, &device.id, &pin);
     let right_pin = constant_time_eq(verifier.as_bytes(), device.pin_verifier.as_bytes());
     let (device_id, client_id) = (device.id.clone(), challenge.client_id.clone());
+    let login = challenge.history(LoginResult::Approved, Acr::Eidas2)?;
     let outcome = provider
         .core
         .db
@@ -655,6 +736,7 @@ pub async fn decide(
                 &client_id,
                 right_number && right_pin,
                 right_number,
+                login,
             )
         })
         .await?;
@@ -725,7 +807,8 @@ enum PinOutcome {
 }
 
 /// One transaction: count or reset the PIN failures, lock on the third wrong
-/// one (device and account), and write the audit entry.
+/// one (device and account), and write the audit entry (and, for an
+/// approval, its history row `login`, with the acr achieved).
 fn pin_outcome(
     conn: &mut crate::store::DbConnection,
     account_id: &str,
@@ -733,6 +816,7 @@ fn pin_outcome(
     client_id: &str,
     correct: bool,
     right_number: bool,
+    login: Option<NewLogin>,
 ) -> Result<PinOutcome, crate::store::StoreError> {
     let actor = format!("account:{account_id}");
     if correct {
@@ -758,6 +842,10 @@ fn pin_outcome(
                 details: serde_json::json!({ "device": device_id, "client": client_id, "acr": acr }),
             },
         )?;
+        if let Some(mut login) = login {
+            login.acr = acr.as_str().to_owned();
+            login_history::insert(conn, &login)?;
+        }
         return Ok(PinOutcome::Approved { acr });
     }
     // Counted first; a device already locked evaluates nothing.
@@ -902,7 +990,6 @@ pub enum BrowserStatus {
     Pending,
     Approved,
     Denied,
-    FraudReported,
     WrongNumber,
     Locked,
     Cancelled,
@@ -915,7 +1002,6 @@ impl BrowserStatus {
             BrowserStatus::Pending => "pending",
             BrowserStatus::Approved => "approved",
             BrowserStatus::Denied => "denied",
-            BrowserStatus::FraudReported => "fraud_reported",
             BrowserStatus::WrongNumber => "wrong_number",
             BrowserStatus::Locked => "locked",
             BrowserStatus::Cancelled => "cancelled",
@@ -950,6 +1036,7 @@ pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
         State::WrongNumber => BrowserStatus::WrongNumber,
         State::Locked => BrowserStatus::Locked,
         State::Cancelled => BrowserStatus::Cancelled,
+        State::Expired => BrowserStatus::Expired,
     }
 }
 
@@ -1041,6 +1128,7 @@ mod tests {
             browser_status(&challenge(State::FraudReported, 60)),
             B::Denied
         );
+        assert_eq!(browser_status(&challenge(State::Expired, -1)), B::Expired);
     }
 
     #[test]

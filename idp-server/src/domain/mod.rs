@@ -8,6 +8,7 @@ pub mod client;
 pub mod device;
 pub mod document;
 pub mod email;
+pub mod history;
 pub mod identity;
 pub mod insee;
 pub mod key_state;

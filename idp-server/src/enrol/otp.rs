@@ -35,6 +35,9 @@ pub enum Purpose {
     /// The code that confirms the deletion of an identity (`citizen::rgpd`),
     /// sent by email: its own keys, cooldown and limits.
     Erasure,
+    /// The code that confirms a citizen's block of their own identity
+    /// (`citizen::self_block`), sent by email.
+    BlockIdentity,
 }
 
 impl Purpose {
@@ -46,14 +49,17 @@ impl Purpose {
             Purpose::MobileChange => "mobile-change",
             Purpose::EmailChange => "email-change",
             Purpose::Erasure => "erasure",
+            Purpose::BlockIdentity => "block-identity",
         }
     }
 
     pub fn ttl(self) -> Duration {
         match self {
-            Purpose::Email | Purpose::PasswordReset | Purpose::EmailChange | Purpose::Erasure => {
-                Duration::from_secs(15 * 60)
-            }
+            Purpose::Email
+            | Purpose::PasswordReset
+            | Purpose::EmailChange
+            | Purpose::Erasure
+            | Purpose::BlockIdentity => Duration::from_secs(15 * 60),
             Purpose::Phone | Purpose::MobileChange => Duration::from_secs(10 * 60),
         }
     }

@@ -64,6 +64,13 @@ pub fn erasure(cookie_hash: &str) -> String {
     format!("erase:{cookie_hash}")
 }
 
+/// A citizen's block of their own identity in progress
+/// (`citizen::self_block`), by the lookup hash of the session cookie. Its
+/// code is an [`otp`] of the `block-identity` purpose.
+pub fn identity_block(cookie_hash: &str) -> String {
+    format!("blockid:{cookie_hash}")
+}
+
 /// The keys of one email or SMS code, by the lookup hash of
 /// `{purpose}:{address}`.
 pub struct OtpKeys {
@@ -203,6 +210,7 @@ mod tests {
         assert_eq!(mobile_change("a"), "mobchg:a");
         assert_eq!(email_change("a"), "mailchg:a");
         assert_eq!(erasure("h"), "erase:h");
+        assert_eq!(identity_block("h"), "blockid:h");
         assert_eq!(enrolment_phone("a"), "enrol-phone:a");
         assert_eq!(enrolment_draft("a"), "enrol-draft:a");
         assert_eq!(agent_webauthn_registration("a"), "webauthn-reg:a");
@@ -218,6 +226,10 @@ mod tests {
         assert_eq!(
             otp_sends_from_ip("password-reset", "1.2.3.4"),
             "otp-sends-ip:password-reset:1.2.3.4"
+        );
+        assert_eq!(
+            otp_sends_from_ip("block-identity", "1.2.3.4"),
+            "otp-sends-ip:block-identity:1.2.3.4"
         );
         assert_eq!(reference_resend("a"), "reference-resend:a");
         assert_eq!(rate_limit("phone:ip", "1.2.3.4"), "rl:phone:ip:1.2.3.4");

@@ -17,13 +17,15 @@ use super::types::Authenticated;
 use crate::crypto::random_token;
 use crate::domain::acr::{self, Acr, Authentication};
 use crate::domain::email::Email;
+use crate::domain::history::LoginResult;
 use crate::ephemeral::{EphemeralStore, keys};
 use crate::metrics::LoginOutcome;
 use crate::outcome::{ServiceError, refuse};
 use crate::ratelimit::Limit;
 use crate::store::accounts;
 use crate::store::audit::{self, AuditEvent};
-use crate::store::now_unix;
+use crate::store::login_history::{self, NewLogin};
+use crate::store::{now_millis, now_unix};
 
 /// Failed-or-not attempts allowed per account in [`WINDOW`].
 pub const ACCOUNT_LIMIT: i64 = 5;
@@ -152,13 +154,23 @@ pub async fn check_credentials(
     Ok(account)
 }
 
+/// The partner site a password login is for (none for the citizen's own
+/// space): the login goes into the connection history.
+pub struct Partner<'a> {
+    pub client_id: &'a str,
+    pub client_name: &'a str,
+    pub user_agent: &'a str,
+}
+
 /// Checks email + password. On success returns the authentication to attach
-/// to the request and to the new SSO session.
+/// to the request and to the new SSO session; a login to a `partner` is
+/// recorded in the connection history in the audit entry's transaction.
 pub async fn password(
     provider: &Provider,
     email: &str,
     password: &str,
     client_ip: &str,
+    partner: Option<Partner<'_>>,
 ) -> Result<Authenticated, ServiceError<LoginFailure, OidcError>> {
     let metrics = &provider.core.metrics;
     metrics.login_started(Acr::Eidas1);
@@ -190,6 +202,20 @@ pub async fn password(
         acr: acr::achieved(person.proofing(), authentication),
     };
     let (id, acr) = (account.id.clone(), auth.acr);
+    let login = match partner {
+        Some(p) => Some(NewLogin {
+            id: random_token()?,
+            account_id: id.clone(),
+            client_id: p.client_id.to_owned(),
+            client_name: p.client_name.to_owned(),
+            at_ms: now_millis(),
+            acr: acr.as_str().to_owned(),
+            ip: crate::device::challenge::approximate_ip(client_ip),
+            user_agent: p.user_agent.to_owned(),
+            outcome: LoginResult::Approved,
+        }),
+        None => None,
+    };
     provider
         .core
         .db
@@ -203,7 +229,10 @@ pub async fn password(
                     details: serde_json::json!({ "acr": acr }),
                 },
             )?;
-            Ok(())
+            match &login {
+                Some(login) => login_history::insert(conn, login),
+                None => Ok(()),
+            }
         })
         .await?;
     metrics.login_outcome(Acr::Eidas1, LoginOutcome::Approved);

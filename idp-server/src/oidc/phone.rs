@@ -75,7 +75,11 @@ pub async fn wait(provider: &Provider, request: &mut AuthRequest) -> Result<Wait
     else {
         return Ok(Waiting::Ended(BrowserStatus::Expired));
     };
-    Ok(match challenge::browser_status(&found) {
+    let status = challenge::browser_status(&found);
+    if status == BrowserStatus::Expired {
+        challenge::settle_expiry(&provider.core, &raw, &found).await?;
+    }
+    Ok(match status {
         BrowserStatus::Pending => Waiting::Pending {
             number: found.number,
             expires_at: found.expires_at,
@@ -99,9 +103,12 @@ pub async fn status(
     let Some(id) = request.challenge.as_deref() else {
         return Ok(BrowserStatus::Expired);
     };
-    Ok(challenge::for_request(provider, id, &request.id)
-        .await?
-        .map_or(BrowserStatus::Expired, |(_, c)| {
-            challenge::browser_status(&c)
-        }))
+    let Some((raw, found)) = challenge::for_request(provider, id, &request.id).await? else {
+        return Ok(BrowserStatus::Expired);
+    };
+    let status = challenge::browser_status(&found);
+    if status == BrowserStatus::Expired {
+        challenge::settle_expiry(&provider.core, &raw, &found).await?;
+    }
+    Ok(status)
 }

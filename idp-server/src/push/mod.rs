@@ -602,15 +602,21 @@ impl PushService {
                 let _ = tokio::time::timeout(until, wake.recv()).await;
             }
             let current = match challenge::load(&provider, &challenge.id).await {
-                Ok(current) => current.map(|(_, c)| c),
+                Ok(current) => current,
                 Err(_) => return,
             };
-            let Some(current) = current else {
+            let Some((raw, current)) = current else {
                 break "expired";
             };
             match current.state {
                 State::Pending | State::Deciding if now_unix() < current.expires_at => continue,
-                State::Pending | State::Deciding => break "expired",
+                State::Pending => {
+                    // Recorded once, by whoever sees the expiry first.
+                    let _ = challenge::settle_expiry(&provider.core, &raw, &current).await;
+                    break "expired";
+                }
+                State::Expired => break "expired",
+                State::Deciding => break "expired",
                 // A newer login replaced it; its own message (same Topic,
                 // same notification tag) replaces this one.
                 State::Cancelled | State::Superseding => return,

@@ -78,25 +78,18 @@ pub fn erase_account(
     Ok(Some(erased))
 }
 
-/// MERGE HOOK (connection history, #16): the account's login records.
-/// The `login_history` table is added on another branch; when it lands,
-/// delete its rows of `account_id` here and return their count (a foreign
-/// key with `ON DELETE CASCADE` would also do, but the count is reported).
+/// The account's login records (`login_history`; its foreign key cascades
+/// too, but the count is reported).
 fn erase_connection_history(
-    _conn: &mut DbConnection,
-    _account_id: &str,
+    conn: &mut DbConnection,
+    account_id: &str,
 ) -> Result<usize, StoreError> {
-    Ok(0)
+    super::login_history::delete_of_account(conn, account_id)
 }
 
-/// MERGE HOOK (connection history, #16): login records older than
-/// `before` (unix seconds), deleted; their count. Nothing to purge until
-/// the `login_history` table lands.
-pub fn purge_connection_history(
-    _conn: &mut DbConnection,
-    _before: i64,
-) -> Result<usize, StoreError> {
-    Ok(0)
+/// Login records older than `before` (unix seconds), deleted; their count.
+pub fn purge_connection_history(conn: &mut DbConnection, before: i64) -> Result<usize, StoreError> {
+    super::login_history::delete_before(conn, before.saturating_mul(1000))
 }
 
 /// Deletes the photos and videos of verification requests decided before

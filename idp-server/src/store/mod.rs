@@ -97,6 +97,7 @@ text_enum!(crate::domain::account::VerificationMethod);
 text_enum!(crate::domain::agent::Role);
 text_enum!(crate::domain::device::DeviceState);
 text_enum!(crate::domain::key_state::KeyState);
+text_enum!(crate::domain::history::LoginResult);
 
 pub mod accounts;
 pub mod agents;
@@ -106,6 +107,7 @@ pub mod consents;
 pub mod devices;
 pub mod enrolment;
 pub mod erasure;
+pub mod login_history;
 pub mod push;
 pub mod refresh_tokens;
 pub mod schema;

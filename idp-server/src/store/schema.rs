@@ -246,3 +246,20 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(push_subscriptions, devices);
+
+diesel::table! {
+    login_history (id) {
+        id -> Text,
+        account_id -> Text,
+        client_id -> Text,
+        client_name -> Text,
+        at_ms -> BigInt,
+        acr -> Text,
+        ip -> Text,
+        user_agent -> Text,
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(login_history -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, login_history);

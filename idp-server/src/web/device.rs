@@ -352,6 +352,25 @@ pub async fn list_devices(
     ))
 }
 
+/// `?page=` of the history (1 = the newest logins).
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    page: Option<u32>,
+}
+
+/// "Mes connexions": the account's connection history, a page at a time.
+pub async fn history(
+    provider: web::Data<Provider>,
+    query: web::Query<HistoryQuery>,
+    SignedDevice { device, .. }: SignedDevice,
+) -> Answer {
+    let page = query.page.unwrap_or(1);
+    let page = crate::citizen::history::page(&provider.core, &device.account_id, page)
+        .await
+        .map_err(DeviceError::from)?;
+    Ok(json(actix_web::http::StatusCode::OK, &page))
+}
+
 #[derive(Deserialize)]
 struct Rename {
     name: String,

@@ -210,6 +210,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             None,
         ),
         (
+            "/api/device/v1/history",
+            Some(get().to(device::history)),
+            None,
+        ),
+        (
             "/api/device/v1/openapi.yaml",
             Some(get().to(device::openapi)),
             None,

@@ -175,6 +175,15 @@ pub async fn login_get(pending: LoginRequest) -> HttpResponse {
     pages::login(&pending, &email, None)
 }
 
+/// The partner a login page is for (the connection history).
+fn partner<'a>(bound: &'a LoginRequest, req: &'a HttpRequest) -> login::Partner<'a> {
+    login::Partner {
+        client_id: &bound.client.id,
+        client_name: &bound.client.name,
+        user_agent: super::device::user_agent(req),
+    }
+}
+
 pub async fn login_post(
     provider: web::Data<Provider>,
     req: HttpRequest,
@@ -182,7 +191,8 @@ pub async fn login_post(
 ) -> Page {
     let CsrfForm { form, bound } = posted;
     let (lang, ip) = (bound.lang(), super::client_ip(&req));
-    let outcome = login::password(&provider, &form.email, &form.password, &ip).await;
+    let partner = Some(partner(&bound, &req));
+    let outcome = login::password(&provider, &form.email, &form.password, &ip, partner).await;
     match outcome.refusal_or_page(lang)? {
         Ok(auth) => logged_in(&provider, bound.request, bound.client, auth).await,
         Err(failure) => {

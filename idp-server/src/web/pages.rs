@@ -263,8 +263,8 @@ pub fn phone_end(pending: &LoginRequest, status: BrowserStatus) -> HttpResponse 
         csrf: &pending.request.csrf,
         status: status.as_str(),
         message: t.phone_end(status),
-        // After a fraud report or a lock, trying again makes no sense.
-        retry: !matches!(status, BrowserStatus::FraudReported | BrowserStatus::Locked),
+        // After a lock, trying again makes no sense.
+        retry: status != BrowserStatus::Locked,
     };
     request_page(pending, StatusCode::OK, &page)
 }

@@ -264,6 +264,7 @@ const TITLES = {
   locked: 'Appareil verrouillé — Sésame',
   problem: 'Appareil non reconnu — Sésame',
   devices: 'Mes appareils — Sésame',
+  history: 'Mes connexions — Sésame',
 };
 
 function show(name, { focus } = {}) {
@@ -1192,6 +1193,62 @@ async function loadDevices(message) {
   $('devices-status').textContent = fr(message || `${plural(devices.length, 'appareil', 'appareils')}, dont ${active} ${active > 1 ? 'actifs' : 'actif'}.`);
 }
 
+// ------------------------------------------------------------------ (e) my connections
+
+const OUTCOME_LABELS = {
+  approved: 'Connexion acceptée',
+  refused: 'Refusée sur l\'application',
+  fraud_reported: 'Signalée : « Ce n\'est pas moi »',
+  expired: 'Sans réponse : demande expirée',
+};
+
+async function openHistory() {
+  show('history');
+  setAlert($('history-error'), null);
+  $('history-list').replaceChildren();
+  state.historyPage = 0;
+  await loadHistory();
+}
+
+async function loadHistory() {
+  const page = (state.historyPage || 0) + 1;
+  $('history-status').textContent = fr('Chargement…');
+  $('history-more').hidden = true;
+  let body;
+  try {
+    const res = await signedFetch('GET', `${API}/history`, { query: `?page=${page}` });
+    if (!res.ok) throw await apiError(res);
+    body = await res.json();
+  } catch (e) {
+    if (e instanceof ApiError && ['device_revoked', 'device_locked', 'invalid_device_request'].includes(e.code)) {
+      onDeviceStateError(e);
+      return;
+    }
+    $('history-status').textContent = '';
+    setAlert($('history-error'), e instanceof ApiError ? genericError(e) : NETWORK_ERROR);
+    return;
+  }
+  state.historyPage = page;
+  const list = $('history-list');
+  list.append(...(body.logins || []).map(renderLogin));
+  $('history-more').hidden = !body.has_next;
+  const count = list.children.length;
+  $('history-status').textContent = fr(count ? plural(count, 'connexion affichée', 'connexions affichées') : 'Aucune connexion à un site partenaire pour l\'instant.');
+}
+
+function renderLogin(login) {
+  const item = $('history-item').content.firstElementChild.cloneNode(true);
+  item.dataset.outcome = login.outcome;
+  item.querySelector('.login-partner').textContent = login.partner;
+  const badge = item.querySelector('.login-outcome');
+  badge.textContent = fr(OUTCOME_LABELS[login.outcome] || login.outcome);
+  badge.dataset.state = login.outcome === 'approved' ? 'active' : 'locked';
+  item.querySelector('.login-when').textContent = `${dateTimeFormat.format(new Date(login.at_ms))} · niveau ${login.acr}`;
+  item.querySelector('.login-place').textContent = login.ip ? fr(`Lieu approximatif : ${login.ip}`) : '';
+  item.querySelector('.login-browser').textContent = login.user_agent;
+  return item;
+}
+
 let renameCounter = 0;
 
 function renderDevice(device) {
@@ -1354,6 +1411,9 @@ function bind() {
   $('problem-activate').addEventListener('click', () => showActivation({ email: state.device?.email }));
   $('listen-retry').addEventListener('click', () => state.listener?.retryNow());
   $('nav-devices').addEventListener('click', () => openDevices());
+  $('devices-history').addEventListener('click', () => openHistory());
+  $('history-more').addEventListener('click', () => loadHistory());
+  $('history-back').addEventListener('click', () => openDevices());
   $('devices-back').addEventListener('click', () => {
     if (state.challenge) show('challenge');
     else showWaiting();

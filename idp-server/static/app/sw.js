@@ -9,7 +9,7 @@
 // the number to match nor anything secret), `login_ended`, or `alert`.
 // Tapping a login notification opens the app, which fetches the request over
 // the signed API and shows its approval screen.
-const CACHE = 'sesame-app-v2';
+const CACHE = 'sesame-app-v3';
 const ROOT = new URL('./', self.location.href).pathname; // "/app/" (or "<prefix>/app/"), the start_url
 const SHELL = [ROOT, `${ROOT}app.js`, `${ROOT}app.css`, `${ROOT}manifest.webmanifest`, `${ROOT}icon.svg`];
 

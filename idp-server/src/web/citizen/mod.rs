@@ -1,4 +1,6 @@
 //! The citizen's pages after enrolment (issue #16), over `crate::citizen`:
+//! `history` (`/compte/historique`, the connection history), `block`
+//! (`/compte/bloquer`: password, email code, blocked),
 //! `password` (the forgotten password, `/compte/mot-de-passe-oublie/…`, and
 //! the change from the account page, `/compte/mot-de-passe`), `extract`
 //! (`Resetting`: the reset in progress under the browser's cookie),
@@ -11,9 +13,11 @@
 
 use actix_web::Route;
 
+mod block;
 mod contact;
 pub(crate) mod devices;
 mod extract;
+mod history;
 mod password;
 mod refusals;
 mod rgpd;
@@ -22,6 +26,18 @@ mod rgpd;
 pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
     use actix_web::web::{get, post};
     vec![
+        (history::HISTORY, Some(get().to(history::history_get)), None),
+        (
+            block::BLOCK,
+            Some(get().to(block::block_get)),
+            Some(post().to(block::block_post)),
+        ),
+        (
+            block::BLOCK_CODE,
+            Some(get().to(block::code_get)),
+            Some(post().to(block::code_post)),
+        ),
+        (block::BLOCKED, Some(get().to(block::blocked_get)), None),
         (
             password::RESET,
             Some(get().to(password::reset_get)),

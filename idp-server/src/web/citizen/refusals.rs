@@ -4,8 +4,10 @@ use actix_web::http::StatusCode;
 
 use crate::citizen::contact::{Channel, ContactRefusal};
 use crate::citizen::password::PasswordRefusal;
+use crate::citizen::self_block::SelfBlockRefusal;
 use crate::domain::password::PasswordProblem;
 use crate::oidc::login::LoginFailure;
+use crate::web::enrol::refusals::AccountLogin;
 use crate::web::error::UserFacing;
 use crate::web::i18n::Texts;
 
@@ -74,6 +76,41 @@ impl UserFacing for ContactRefusal {
     }
 }
 
+impl UserFacing for SelfBlockRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            SelfBlockRefusal::Password(failure) => AccountLogin(failure.clone()).status(),
+            SelfBlockRefusal::Send(refusal) => refusal.status(),
+            SelfBlockRefusal::Code(failure) => failure.status(),
+            SelfBlockRefusal::NotBlockable(_) => StatusCode::FORBIDDEN,
+            SelfBlockRefusal::NotStarted => StatusCode::BAD_REQUEST,
+            SelfBlockRefusal::Changed => StatusCode::CONFLICT,
+        }
+    }
+    fn message(&self, t: &'static Texts) -> String {
+        match self {
+            SelfBlockRefusal::Password(LoginFailure::Invalid) => {
+                t.citizen.wrong_current_password.to_owned()
+            }
+            SelfBlockRefusal::Password(failure) => AccountLogin(failure.clone()).message(t),
+            SelfBlockRefusal::Send(refusal) => refusal.message(t),
+            SelfBlockRefusal::Code(failure) => failure.message(t),
+            SelfBlockRefusal::NotBlockable(_) => t.life.not_blockable.to_owned(),
+            SelfBlockRefusal::NotStarted => t.life.block_expired.to_owned(),
+            SelfBlockRefusal::Changed => t.life.block_changed.to_owned(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            SelfBlockRefusal::Password(LoginFailure::Throttled { retry_after }) => {
+                Some(*retry_after)
+            }
+            SelfBlockRefusal::Send(refusal) => refusal.retry_after(),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +147,21 @@ mod tests {
         let same = ContactRefusal::Same(Channel::Email);
         assert_eq!(same.message(&EN), EN.contact.same_email);
         assert_eq!(ContactRefusal::NoNumber.message(&FR), FR.contact.no_number);
+    }
+
+    #[test]
+    fn self_block_refusals_read_in_both_languages() {
+        use crate::citizen::self_block::SelfBlockRefusal as R;
+        use crate::domain::account::AccountState;
+        let throttled = R::Password(LoginFailure::Throttled { retry_after: 30 });
+        assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(throttled.retry_after(), Some(30));
+        let wrong = R::Password(LoginFailure::Invalid);
+        assert_eq!(wrong.message(&FR), FR.citizen.wrong_current_password);
+        let not = R::NotBlockable(AccountState::Suspended);
+        assert_eq!(not.status(), StatusCode::FORBIDDEN);
+        assert_eq!(not.message(&FR), FR.life.not_blockable);
+        assert_eq!(not.message(&EN), EN.life.not_blockable);
+        assert_eq!(R::NotStarted.message(&EN), EN.life.block_expired);
     }
 }

@@ -52,7 +52,7 @@ pub async fn account_login_post(
     CsrfForm { form, bound }: CsrfForm<LoginForm, Browser>,
 ) -> Result<HttpResponse, PageError> {
     let lang = bound.lang;
-    let checked = login::password(&provider, &form.email, &form.password, &ip);
+    let checked = login::password(&provider, &form.email, &form.password, &ip, None);
     let auth = checked.await.refusal_or_page(lang)?.map_err(|failure| {
         refused(lang, &AccountLogin(failure), |error| {
             login_page(lang, &bound.csrf, &form.email, Some(error))
