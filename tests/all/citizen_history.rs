@@ -15,11 +15,12 @@ use idp_tests::{Backend, TestApp, both_backends};
 use serde_json::Value;
 
 use crate::citizen_block::{
-    access_token, account_state, activated, audit_count, device_states, spawn, status_of,
+    CLIENT, access_token, account_state, activated, audit_count, device_states, spawn, status_of,
     userinfo_status, waiting_for,
 };
 
 both_backends!(
+    the_history_is_exported_erased_and_purged,
     every_outcome_is_recorded_once_and_shown_newest_first,
     an_expiry_is_recorded_once_whoever_sees_it,
     the_history_is_paginated,
@@ -544,4 +545,75 @@ async fn browser_post_without_page(browser: &mut Browser, citizen: &Citizen) -> 
             &[("csrf", &csrf), ("password", &citizen.password)],
         )
         .await
+}
+
+/// The history in the citizen's RGPD rights: in the data export, gone with
+/// the identity, and purged by age (`[retention] connection_history_days`).
+async fn the_history_is_exported_erased_and_purged(backend: Backend) {
+    use idp_server::store::login_history::{NewLogin, page};
+    let (_env, app, secret) = spawn(backend).await;
+    let (citizen, _, _, _device) = activated(&app, 35).await;
+    access_token(&app, &secret, &citizen).await;
+    let (other, _, _, _other_device) = activated(&app, 36).await;
+    access_token(&app, &secret, &other).await;
+    // One more of `other`'s, older than the retention period.
+    let (old_id, days) = (
+        other.account_id.clone(),
+        i64::from(app.core.config.retention.connection_history_days),
+    );
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            let long_ago = (idp_server::store::now_unix() - (days + 1) * 86_400) * 1000;
+            idp_server::store::login_history::insert(
+                conn,
+                &NewLogin {
+                    id: "old".into(),
+                    account_id: old_id,
+                    client_id: CLIENT.into(),
+                    client_name: "Ancien".into(),
+                    at_ms: long_ago,
+                    acr: "eidas1".into(),
+                    ip: "192.0.2.x".into(),
+                    user_agent: "test".into(),
+                    outcome: idp_server::domain::history::LoginResult::Approved,
+                },
+            )
+        })
+        .unwrap();
+
+    let export = idp_server::citizen::rgpd::export(&app.core, &citizen.account_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let exported = serde_json::to_value(&export).unwrap();
+    let logins = exported["connection_history"].as_array().unwrap();
+    assert_eq!(logins.len(), 1, "{exported}");
+    assert_eq!(logins[0]["client_id"], CLIENT);
+    assert_eq!(logins[0]["outcome"], "approved");
+
+    idp_server::citizen::rgpd::erase_account(&app.core, &citizen.account_id, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = |account: String| {
+        app.core
+            .db
+            .read_blocking(move |conn| page(conn, &account, 0, 100))
+            .unwrap()
+            .len()
+    };
+    assert_eq!(rows(citizen.account_id.clone()), 0);
+    assert_eq!(rows(other.account_id.clone()), 2);
+
+    let now = idp_server::store::now_unix();
+    let purged = idp_server::citizen::retention::purge(&app.core, now, "test")
+        .await
+        .unwrap();
+    assert_eq!(purged.connection_history, 1);
+    assert_eq!(rows(other.account_id.clone()), 1);
+    let again = idp_server::citizen::retention::purge(&app.core, now, "test")
+        .await
+        .unwrap();
+    assert_eq!(again.connection_history, 0);
 }
