@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod citizen;
 mod citizen_block;
+mod citizen_identity;
 mod console;
 mod device;
 mod device_api_docs;

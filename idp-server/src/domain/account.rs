@@ -297,6 +297,76 @@ impl fmt::Display for RequestStatus {
     }
 }
 
+/// Why a verification was refused, in the categories the citizen is told
+/// (the agent's own words stay in the console and the audit log). Stored
+/// as text (`store::text_enum!`), the values of `as_str`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCategory {
+    /// The document is not valid, unreadable or expired.
+    Document,
+    /// The declared information does not match the document.
+    Information,
+    /// The person (or the photos and video) does not match the document.
+    Person,
+    Other,
+}
+
+impl RefusalCategory {
+    pub const ALL: [RefusalCategory; 4] = [
+        RefusalCategory::Document,
+        RefusalCategory::Information,
+        RefusalCategory::Person,
+        RefusalCategory::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCategory::Document => "document",
+            RefusalCategory::Information => "information",
+            RefusalCategory::Person => "person",
+            RefusalCategory::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The category in plain French, as the citizen reads it (notices, the
+    /// console's choices).
+    pub fn french(self) -> &'static str {
+        match self {
+            RefusalCategory::Document => {
+                "la pièce d'identité n'est pas valable, pas lisible ou a expiré"
+            }
+            RefusalCategory::Information => {
+                "les informations déclarées ne correspondent pas à la pièce d'identité"
+            }
+            RefusalCategory::Person => {
+                "la personne ne correspond pas à la photo de la pièce d'identité"
+            }
+            RefusalCategory::Other => "la vérification n'a pas pu être menée à bien",
+        }
+    }
+}
+
+impl fmt::Display for RefusalCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Serialised as its stored name (what the CLI's JSON and exports show).
 impl Serialize for AccountState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -343,6 +413,15 @@ pub fn normalise_reference(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_categories_round_trip() {
+        for c in RefusalCategory::ALL {
+            assert_eq!(RefusalCategory::parse(c.as_str()), Some(c));
+            assert!(!c.french().is_empty());
+        }
+        assert_eq!(RefusalCategory::parse("agent"), None);
+    }
 
     #[test]
     fn request_arrows() {

@@ -594,6 +594,57 @@ pub async fn save_draft(
         .await?)
 }
 
+/// The draft, else (after a refusal, once the draft has expired) what was
+/// submitted last: the identity form reopens with the previous values.
+pub async fn draft_or_submitted(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Draft, EnrolError> {
+    let draft = load_draft(provider, account_id).await?;
+    if !draft.family_name.is_empty() {
+        return Ok(draft);
+    }
+    let id = account_id.to_owned();
+    let stored = provider
+        .core
+        .db
+        .read(move |conn| {
+            let identity = accounts::identity(conn, &id)?;
+            Ok(identity.zip(rows::document(conn, &id)?))
+        })
+        .await?;
+    let Some((identity, document)) = stored else {
+        return Ok(draft);
+    };
+    let aad = format!("document:{account_id}");
+    let number = provider
+        .core
+        .subkeys
+        .kek
+        .open(&document.number_sealed, aad.as_bytes())
+        .map_err(|e| EnrolError::Internal(format!("document number: {e}")))?;
+    let kind = if draft.document_kind.is_empty() {
+        document.kind
+    } else {
+        draft.document_kind
+    };
+    let draft = Draft {
+        document_kind: kind,
+        family_name: identity.family_name,
+        usage_name: identity.preferred_username.unwrap_or_default(),
+        given_names: identity.given_name,
+        gender: identity.gender,
+        birthdate: identity.birthdate,
+        birth_country: identity.birthcountry,
+        birth_commune: identity.birthplace,
+        document_number: String::from_utf8_lossy(&number).into_owned(),
+        issued_on: document.issued_on,
+        expires_on: document.expires_on,
+    };
+    save_draft(provider, account_id, &draft).await?;
+    Ok(draft)
+}
+
 /// Loads the draft, lets `edit` change it, and keeps the result.
 pub async fn edit_draft(
     provider: &Provider,
@@ -1189,7 +1240,13 @@ pub async fn overview(
                 email: account.email,
                 phone: account.phone,
                 state,
-                request: rows::latest_request(conn, &id)?.map(Request::from),
+                // The open request first: a new one and the refused one it
+                // follows may bear the same second.
+                request: match rows::open_request(conn, &id)? {
+                    Some(open) => Some(open),
+                    None => rows::latest_request(conn, &id)?,
+                }
+                .map(Request::from),
                 identity: accounts::identity(conn, &id)?.map(Identity::from),
             }))
         })

@@ -1,8 +1,9 @@
 //! Messages to a citizen about the security of their identity (blocked,
-//! a login they reported), and their best-effort delivery: the change they
+//! a login they reported, a refused verification, a document expiring), and their best-effort delivery: the change they
 //! tell about is already written when they are sent.
 
 use super::{EmailMessage, Notifier, SmsMessage};
+use crate::domain::account::RefusalCategory;
 
 /// What was attempted, as a fraud report tells the citizen.
 pub struct Attempt<'a> {
@@ -79,6 +80,36 @@ pub fn fraud_reported(
             "Sésame : connexion à {} refusée (« Ce n'est pas moi ») le {when}. En cas de doute, \
              bloquez votre identité : {account_url}",
             attempt.partner
+        ),
+    });
+    (email, sms)
+}
+
+/// A clerk or a reviewer refused the verification: why, in its category,
+/// and how to correct the information from the citizen space (`account_url`).
+pub fn verification_refused(
+    email: &str,
+    phone: Option<&str>,
+    category: RefusalCategory,
+    account_url: &str,
+) -> (EmailMessage, Option<SmsMessage>) {
+    let why = category.french();
+    let email = EmailMessage {
+        to: email.to_owned(),
+        subject: "Votre demande de vérification d'identité a été refusée".to_owned(),
+        text: format!(
+            "Bonjour,\n\nVotre demande de vérification d'identité Sésame a été refusée. \
+             Motif : {why}.\n\n\
+             Vous pouvez corriger vos informations et faire une nouvelle demande depuis votre \
+             espace, rubrique « Corriger mes informations » : {account_url}\n"
+        ),
+        html: None,
+    };
+    let sms = phone.map(|to| SmsMessage {
+        to: to.to_owned(),
+        text: format!(
+            "Sésame : vérification d'identité refusée ({why}). Corrigez vos informations : \
+             {account_url}"
         ),
     });
     (email, sms)

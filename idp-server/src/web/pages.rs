@@ -263,8 +263,12 @@ pub fn phone_end(pending: &LoginRequest, status: BrowserStatus) -> HttpResponse 
         csrf: &pending.request.csrf,
         status: status.as_str(),
         message: t.phone_end(status),
-        // After a fraud report or a lock, trying again makes no sense.
-        retry: !matches!(status, BrowserStatus::FraudReported | BrowserStatus::Locked),
+        // After a fraud report, a lock or over an expired document, trying
+        // again makes no sense.
+        retry: !matches!(
+            status,
+            BrowserStatus::FraudReported | BrowserStatus::Locked | BrowserStatus::DocumentExpired
+        ),
     };
     request_page(pending, StatusCode::OK, &page)
 }

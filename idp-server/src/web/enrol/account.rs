@@ -55,8 +55,11 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
         AccountState::Verified => (e.status_verified, e.next_verified),
         AccountState::Active => (e.status_active, e.next_active),
         AccountState::Rejected => {
-            let reason = overview.request.as_ref().and_then(|r| r.reason.as_ref());
-            let reason = reason.map(|r| format!(" : {r}")).unwrap_or_default();
+            // The category, never the agent's own words.
+            let category = overview.request.as_ref().and_then(|r| r.reason_category);
+            let reason = category
+                .map(|c| format!(" : {}", (e.refusal_category)(c)))
+                .unwrap_or_default();
             return (e.status_rejected.to_owned(), (e.next_rejected)(&reason));
         }
         AccountState::Suspended => (e.status_suspended, e.next_suspended),
@@ -66,6 +69,19 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
     };
     (status.to_owned(), next.to_owned())
 }
+
+/// Where the person continues: after a refusal, the identity form again
+/// ("Corriger mes informations", pre-filled with what was submitted).
+fn continue_link(t: &i18n::Texts, state: AccountState, step: &str) -> Option<(String, String)> {
+    if state == AccountState::Rejected && step == "/compte" {
+        let label = t.enrol.correct_information.to_owned();
+        return Some((CORRECT.to_owned(), label));
+    }
+    (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned()))
+}
+
+/// The identity form, reopened with the previous values after a refusal.
+const CORRECT: &str = "/inscription/identite";
 
 fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>) -> HttpResponse {
     let t = i18n::texts(lang);
@@ -81,7 +97,7 @@ fn account_page(lang: Lang, csrf: &str, overview: Overview, notice: Option<&str>
             overview.state,
             AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
         ),
-        continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
+        continue_link: continue_link(t, overview.state, step),
         name: overview
             .identity
             .as_ref()

@@ -390,6 +390,7 @@ mod tests {
             decided_by: None,
             office: None,
             reason: None,
+            reason_category: None,
         }
     }
 
