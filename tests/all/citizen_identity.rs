@@ -18,6 +18,8 @@ use idp_tests::{Backend, TestApp, TestEnv, both_backends};
 both_backends!(
     a_refusal_is_told_and_the_corrected_identity_starts_a_new_request,
     a_corrected_identity_submitted_twice_opens_one_request,
+    expiring_documents_are_listed_and_reminded_once,
+    an_expired_document_refuses_eidas2_but_not_eidas1,
 );
 
 fn clerk() -> Agent {
@@ -253,4 +255,163 @@ async fn a_corrected_identity_submitted_twice_opens_one_request(backend: Backend
         state(&app, &account_id).await,
         AccountState::AwaitingVerification(_)
     ));
+}
+
+async fn admin(env: &TestEnv, args: &[&str]) -> String {
+    use clap::Parser;
+    let cli =
+        idp_admin::Cli::try_parse_from(std::iter::once("idp-admin").chain(args.iter().copied()))
+            .unwrap();
+    let mut out = Vec::new();
+    idp_admin::run_with(cli, env.config(), None, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn in_days(days: u64) -> String {
+    let mut day = idp_server::enrol::today();
+    for _ in 0..days {
+        day = day.succ_opt().unwrap();
+    }
+    day.format("%Y-%m-%d").to_string()
+}
+
+async fn expiring_documents_are_listed_and_reminded_once(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let app = env.spawn().await;
+    // Verified at the counter; the card expires in 10 days.
+    let person = Person::new(163);
+    let (_, account_id) = face_to_face(&app, &person).await;
+    // Another one, whose request is still pending, is not listed.
+    let (_, pending) = face_to_face(&app, &Person::new(164)).await;
+    let reference = requests(&app, &account_id).await[0]
+        .reference
+        .clone()
+        .unwrap();
+    decide(&app, &reference, Decision::Verified).await;
+    let expires_on = in_days(10);
+    set_expiry(&app, &account_id, &expires_on).await;
+    set_expiry(&app, &pending, &expires_on).await;
+
+    let listed = admin(&env, &["accounts", "expiring", "--days", "30"]).await;
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains(&expires_on) && listed.contains(&person.email));
+    assert!(listed.contains("not reminded"), "{listed}");
+    let sooner = admin(&env, &["accounts", "expiring", "--days", "5"]).await;
+    assert!(sooner.trim().is_empty(), "{sooner}");
+
+    let sent: serde_json::Value = serde_json::from_str(
+        &admin(
+            &env,
+            &["--json", "accounts", "expiring", "--days", "30", "--notify"],
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(sent.as_array().map(Vec::len), Some(1), "{sent}");
+    assert_eq!(sent[0]["account_id"], account_id.as_str());
+    assert_eq!(sent[0]["expires_on"], expires_on.as_str());
+    assert!(sent[0]["reminded_at"].is_i64());
+    assert_eq!(reminders(&app, &person.email).await, 1);
+    // A second run (tomorrow's cron) sends nothing more.
+    let again = admin(&env, &["accounts", "expiring", "--days", "30", "--notify"]).await;
+    assert!(again.contains("0 reminder(s) sent"), "{again}");
+    assert_eq!(reminders(&app, &person.email).await, 1);
+    let listed = admin(&env, &["accounts", "expiring", "--days", "30"]).await;
+    assert!(listed.contains("reminded "), "{listed}");
+    let audit = app
+        .core
+        .db
+        .read(move |conn| {
+            use diesel::prelude::*;
+            use idp_server::store::schema::audit_log as l;
+            Ok(l::table
+                .filter(l::subject.eq(&account_id))
+                .filter(l::action.eq("document.expiry_reminded"))
+                .count()
+                .get_result::<i64>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
+}
+
+async fn reminders(app: &TestApp, to: &str) -> usize {
+    messages_to(app, to)
+        .await
+        .iter()
+        .filter(|m| m.subject.as_deref() == Some("Votre pièce d'identité arrive à expiration"))
+        .count()
+}
+
+async fn set_expiry(app: &TestApp, account_id: &str, expires_on: &str) {
+    let (id, day) = (account_id.to_owned(), expires_on.to_owned());
+    app.core
+        .db
+        .write(move |conn| {
+            use diesel::prelude::*;
+            use idp_server::store::schema::documents as d;
+            diesel::update(d::table.filter(d::account_id.eq(&id)))
+                .set(d::expires_on.eq(&day))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn an_expired_document_refuses_eidas2_but_not_eidas1(backend: Backend) {
+    use crate::citizen_block::{access_token, activated, spawn, status_of, waiting_for};
+    let (_env, app, secret) = spawn(backend).await;
+    let (citizen, national, _, device) = activated(&app, 41).await;
+    // The identity's document, valid until yesterday.
+    let (id, yesterday) = (
+        citizen.account_id.clone(),
+        idp_server::enrol::today()
+            .pred_opt()
+            .unwrap()
+            .format("%Y-%m-%d")
+            .to_string(),
+    );
+    app.core
+        .db
+        .write(move |conn| {
+            rows::put_document(
+                conn,
+                &rows::NewDocument {
+                    account_id: &id,
+                    kind: "identity_card",
+                    number_hash: "h",
+                    number_sealed: b"sealed",
+                    issued_on: "2016-01-01",
+                    expires_on: &yesterday,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    // The phone page answers as for any number; the device is asked and
+    // approves; only then does the browser learn why it cannot log in.
+    let (mut browser, tx, waiting) = waiting_for(&app, &national).await;
+    assert_eq!(waiting.status, 200, "{}", waiting.body);
+    let found = device.challenges(5).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let number = idp_tests::phone::shown_number(&waiting.body);
+    device.approve(&found[0], "2580", number).await.unwrap();
+    assert_eq!(status_of(&mut browser, &tx).await, "document_expired");
+    let end = browser
+        .get(&format!("/login/telephone/attente?tx={tx}"))
+        .await;
+    assert_eq!(end.status, 200, "{}", end.body);
+    assert!(end.body.contains("identité a expiré"), "{}", end.body);
+    assert!(
+        end.body.contains("Corriger mes informations"),
+        "{}",
+        end.body
+    );
+    assert!(!end.body.contains("/login/telephone?tx="), "no retry");
+    // eidas1 (password) still works.
+    let token = access_token(&app, &secret, &citizen).await;
+    assert!(!token.is_empty());
 }

@@ -115,6 +115,27 @@ pub fn verification_refused(
     (email, sms)
 }
 
+/// The identity document expires on `expires_on` (`YYYY-MM-DD`): sent once,
+/// some 30 days before, by `idp-admin accounts expiring --notify`.
+pub fn document_expiring(email: &str, expires_on: &str, account_url: &str) -> EmailMessage {
+    let day = chrono::NaiveDate::parse_from_str(expires_on, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| expires_on.to_owned());
+    EmailMessage {
+        to: email.to_owned(),
+        subject: "Votre pièce d'identité arrive à expiration".to_owned(),
+        text: format!(
+            "Bonjour,\n\nLa pièce d'identité vérifiée pour votre identité numérique Sésame \
+             expire le {day}. Après cette date, l'application Sésame ne pourra plus approuver \
+             vos connexions : la connexion avec votre adresse électronique et votre mot de \
+             passe restera possible.\n\n\
+             Pour continuer à utiliser l'application, faites vérifier une pièce en cours de \
+             validité. Votre espace vous indique la marche à suivre : {account_url}\n"
+        ),
+        html: None,
+    }
+}
+
 /// Sends the email and the SMS; a failure is logged (never the text).
 pub async fn send(
     notifier: &Notifier,
