@@ -362,7 +362,9 @@ async fn set_expiry(app: &TestApp, account_id: &str, expires_on: &str) {
 }
 
 async fn an_expired_document_refuses_eidas2_but_not_eidas1(backend: Backend) {
-    use crate::citizen_block::{access_token, activated, spawn, status_of, waiting_for};
+    use crate::citizen_block::{
+        access_token, account_page, activated, spawn, status_of, waiting_for,
+    };
     let (_env, app, secret) = spawn(backend).await;
     let (citizen, national, _, device) = activated(&app, 41).await;
     // The identity's document, valid until yesterday.
@@ -374,6 +376,12 @@ async fn an_expired_document_refuses_eidas2_but_not_eidas1(backend: Backend) {
             .format("%Y-%m-%d")
             .to_string(),
     );
+    let sealed = app
+        .core
+        .subkeys
+        .kek
+        .seal(b"X4RTBPFW4", format!("document:{id}").as_bytes())
+        .unwrap();
     app.core
         .db
         .write(move |conn| {
@@ -383,7 +391,7 @@ async fn an_expired_document_refuses_eidas2_but_not_eidas1(backend: Backend) {
                     account_id: &id,
                     kind: "identity_card",
                     number_hash: "h",
-                    number_sealed: b"sealed",
+                    number_sealed: &sealed,
                     issued_on: "2016-01-01",
                     expires_on: &yesterday,
                 },
@@ -414,4 +422,44 @@ async fn an_expired_document_refuses_eidas2_but_not_eidas1(backend: Backend) {
     // eidas1 (password) still works.
     let token = access_token(&app, &secret, &citizen).await;
     assert!(!token.is_empty());
+
+    // `/compte` says so and reopens the identity form for the new document;
+    // confirming it asks for a new verification (a new reference).
+    let (mut browser, page) = account_page(&app, &citizen).await;
+    assert!(page.body.contains("a expiré le"), "{}", page.body);
+    assert!(
+        page.body.contains("Corriger mes informations"),
+        "{}",
+        page.body
+    );
+    let form = browser.get("/inscription/identite").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert_eq!(form.field("family_name").as_deref(), Some("DURAND"));
+    assert_eq!(form.field("document_number").as_deref(), Some("X4RTBPFW4"));
+    let fields = identity_fields(&[
+        ("family_name", "Durand"),
+        ("given_names", "Jeanne Marie"),
+        ("birthdate", "1985-02-28"),
+        ("birth_commune", "2A004"),
+        ("document_number", "Y5STCQGX5"),
+        ("expires_on", "2036-01-01"),
+    ]);
+    let page = submit(&mut browser, "/inscription/identite", &fields).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = submit(&mut browser, "/inscription/recapitulatif", &[]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        state(&app, &citizen.account_id).await,
+        AccountState::IdentitySubmitted
+    );
+    let page = submit(
+        &mut browser,
+        "/inscription/verification",
+        &[("method", "face_to_face")],
+    )
+    .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let all = requests(&app, &citizen.account_id).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, RequestStatus::Pending);
 }

@@ -98,6 +98,9 @@ pub enum AccountEvent {
     PauseApprovals,
     /// The citizen confirms from `/compte` and takes the identity back.
     ResumeApprovals,
+    /// A verified identity declares a new document (the old one expires or
+    /// has expired): it must be verified again.
+    RenewDocument,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -180,6 +183,7 @@ impl AccountState {
             }
             (S::Blocked, E::Unblock) => S::Verified,
             (S::Active, E::PauseApprovals) => S::ApprovalsPaused,
+            (S::Verified | S::Active | S::DeviceLocked, E::RenewDocument) => S::IdentitySubmitted,
             (S::ApprovalsPaused, E::ResumeApprovals) => S::Active,
             (S::Suspended, _) => return Err(IllegalTransition { from: self, event }),
             (_, E::Suspend) => S::Suspended,
@@ -485,6 +489,12 @@ mod tests {
             S::Rejected.apply(E::SubmitIdentity),
             Ok(S::IdentitySubmitted)
         );
+        for state in [S::Verified, S::Active, S::DeviceLocked] {
+            assert_eq!(state.apply(E::RenewDocument), Ok(S::IdentitySubmitted));
+        }
+        for state in [S::Rejected, S::Blocked, S::Suspended, S::ApprovalsPaused] {
+            assert!(state.apply(E::RenewDocument).is_err(), "{state}");
+        }
         assert_eq!(S::Active.apply(E::LockDevice), Ok(S::DeviceLocked));
         assert_eq!(S::DeviceLocked.apply(E::UnlockDevice), Ok(S::Active));
         assert_eq!(S::Active.apply(E::Suspend), Ok(S::Suspended));

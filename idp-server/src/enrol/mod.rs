@@ -711,6 +711,19 @@ pub async fn submit_identity(
         verified_at: None,
         verification_method: None,
     };
+    // A verified identity with a new document goes back to be verified.
+    let state_of = account_id.to_owned();
+    let current = provider
+        .core
+        .db
+        .read(move |conn| accounts::state(conn, &state_of))
+        .await?;
+    let (event, action) = match current {
+        AccountState::Verified | AccountState::Active | AccountState::DeviceLocked => {
+            (AccountEvent::RenewDocument, "identity.document_renewed")
+        }
+        _ => (AccountEvent::SubmitIdentity, "enrolment.identity_submitted"),
+    };
     let (id, kind) = (account_id.to_owned(), checked.kind.as_str());
     let (issued, expires) = (
         checked.issued_on.format("%Y-%m-%d").to_string(),
@@ -719,8 +732,8 @@ pub async fn submit_identity(
     let applied = apply(
         provider,
         account_id,
-        AccountEvent::SubmitIdentity,
-        "enrolment.identity_submitted",
+        event,
+        action,
         serde_json::json!({ "document_kind": kind }),
         move |conn| {
             rows::put_identity(conn, &identity)?;
@@ -1221,6 +1234,8 @@ pub struct Overview {
     pub state: AccountState,
     pub request: Option<Request>,
     pub identity: Option<Identity>,
+    /// The identity document's last valid day (`YYYY-MM-DD`).
+    pub document_expires_on: Option<String>,
 }
 
 pub async fn overview(
@@ -1248,6 +1263,7 @@ pub async fn overview(
                 }
                 .map(Request::from),
                 identity: accounts::identity(conn, &id)?.map(Identity::from),
+                document_expires_on: rows::document(conn, &id)?.map(|d| d.expires_on),
             }))
         })
         .await?)

@@ -467,6 +467,8 @@ pub struct EnrolTexts {
     pub refusal_category: fn(RefusalCategory) -> &'static str,
     /// The link from `/compte` back to the identity form after a refusal.
     pub correct_information: &'static str,
+    /// The verified document expires (or expired) on this day (dd/mm/yyyy).
+    pub renew_document: fn(&str) -> String,
 }
 
 pub static ENROL_FR: EnrolTexts = EnrolTexts {
@@ -660,6 +662,11 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     },
     refusal_category: RefusalCategory::french,
     correct_information: "Corriger mes informations",
+    renew_document: |day| {
+        format!(
+            "Votre pièce d'identité expire ou a expiré le {day}. Après cette date, l'application ne peut plus approuver vos connexions. Choisissez « Corriger mes informations » pour déclarer votre nouvelle pièce, puis faites-la vérifier : jusqu'à cette vérification, seule la connexion par mot de passe est possible."
+        )
+    },
 };
 
 pub static ENROL_EN: EnrolTexts = EnrolTexts {
@@ -856,6 +863,11 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
         RefusalCategory::Other => "the verification could not be completed",
     },
     correct_information: "Correct my information",
+    renew_document: |day| {
+        format!(
+            "Your identity document expires or expired on {day}. After that day, the app can no longer approve your logins. Choose \"Correct my information\" to declare your new document, then have it verified: until then, only the password login works."
+        )
+    },
 };
 // ---- end of enrolment
 
