@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::app::Core;
 use crate::crypto::{hmac_hex, random_bytes};
 use crate::domain::account::{
-    AccountEvent, AccountState, RequestEvent, RequestStatus, VerificationMethod,
+    AccountEvent, AccountState, RefusalCategory, RequestEvent, RequestStatus, VerificationMethod,
     normalise_reference,
 };
 use crate::domain::agent::Role;
@@ -79,7 +79,12 @@ impl Place {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Verified,
-    Rejected { reason: String },
+    /// `category` is what the citizen is told; `reason`, the agent's words,
+    /// stays in the console and the audit log.
+    Rejected {
+        category: RefusalCategory,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +265,7 @@ async fn decide(
     if let Err(refusal) = still_open(&request, method) {
         return refuse(refusal);
     }
-    if let Decision::Rejected { reason } = &decision
+    if let Decision::Rejected { reason, .. } = &decision
         && reason.trim().is_empty()
     {
         return refuse(Refusal::ReasonRequired);
@@ -275,9 +280,11 @@ async fn decide(
     let status = RequestStatus::Pending
         .apply(request_event)
         .map_err(|e| EnrolError::Internal(e.to_string()))?;
-    let reason = match &decision {
-        Decision::Rejected { reason } => Some(reason.trim().to_owned()),
-        Decision::Verified => None,
+    let (reason, category) = match &decision {
+        Decision::Rejected { reason, category } => {
+            (Some(reason.trim().to_owned()), Some(*category))
+        }
+        Decision::Verified => (None, None),
     };
     let request_id = request.id.clone();
     let account_id = request.account_id.clone();
@@ -300,6 +307,7 @@ async fn decide(
                 v::decided_by.eq(&agent.username),
                 v::office.eq(place.as_ref().map(Place::stored)),
                 v::reason.eq(&reason),
+                v::reason_category.eq(category),
             ))
             .execute(conn)?;
             if decided != 1 {
@@ -317,6 +325,7 @@ async fn decide(
                     "method": method.as_str(),
                     "place": place.as_ref().map(Place::stored),
                     "reason": reason,
+                    "category": category.map(RefusalCategory::as_str),
                 }),
             };
             let moved =
@@ -354,10 +363,39 @@ async fn decide(
     let outcome = outcome.map_err(ServiceError::Refused)?;
     core.metrics
         .verification_decision(method == VerificationMethod::Remote, verified);
-    if outcome.state == AccountState::Verified {
-        issue_activation_code(core, &outcome.account_id, "system").await?;
+    match (outcome.state, category) {
+        (AccountState::Verified, _) => {
+            issue_activation_code(core, &outcome.account_id, "system").await?;
+        }
+        (AccountState::Rejected, Some(category)) => {
+            notify_refusal(core, &outcome.account_id, category).await;
+        }
+        _ => {}
     }
     Ok(outcome)
+}
+
+/// Tells the citizen their verification was refused, and why in plain
+/// French (the category, never the agent's words or name). Best effort: the
+/// decision is written.
+async fn notify_refusal(core: &Core, account_id: &str, category: RefusalCategory) {
+    let id = account_id.to_owned();
+    let account = match core.db.read(move |conn| accounts::by_id(conn, &id)).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "refusal notice: the account could not be read");
+            return;
+        }
+    };
+    let url = format!("{}/compte", core.config.issuer());
+    let messages = crate::notify::citizen::verification_refused(
+        &account.email,
+        account.phone.as_deref(),
+        category,
+        &url,
+    );
+    crate::notify::citizen::send(&core.notifier, "verification refused", messages).await;
 }
 
 /// Issues a fresh activation code (replacing any previous one) and sends it

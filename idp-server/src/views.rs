@@ -83,6 +83,7 @@ pub struct Request {
     pub decided_by: Option<String>,
     pub office: Option<String>,
     pub reason: Option<String>,
+    pub reason_category: Option<crate::domain::account::RefusalCategory>,
 }
 
 impl From<RequestRow> for Request {
@@ -99,6 +100,7 @@ impl From<RequestRow> for Request {
             decided_by: r.decided_by,
             office: r.office,
             reason: r.reason,
+            reason_category: r.reason_category,
         }
     }
 }

@@ -303,8 +303,8 @@ async fn the_mobile_number_is_changed_by_an_sms_code(backend: Backend) {
         .db
         .read_blocking(move |conn| {
             Ok((
-                idp_server::store::accounts::approver_by_phone(conn, &a)?,
-                idp_server::store::accounts::approver_by_phone(conn, &b)?,
+                idp_server::store::accounts::approver_by_phone(conn, &a)?.map(|x| x.account_id),
+                idp_server::store::accounts::approver_by_phone(conn, &b)?.map(|x| x.account_id),
             ))
         })
         .unwrap();

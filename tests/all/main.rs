@@ -9,6 +9,7 @@ mod citizen;
 mod citizen_block;
 mod citizen_contact;
 mod citizen_history;
+mod citizen_identity;
 mod citizen_rgpd;
 mod console;
 mod device;

@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use idp_admin::Cli;
+use idp_server::domain::account::RefusalCategory;
 use idp_server::outcome::Split;
 use idp_server::store::{accounts, enrolment as rows};
 use idp_server::verification::{self, Agent, Decision, Place, Refusal};
@@ -250,7 +251,10 @@ async fn verification_refusals(backend: Backend) {
             clerk.clone(),
             reference.clone(),
             "LYON01",
-            Decision::Rejected { reason: " ".into() }
+            Decision::Rejected {
+                category: RefusalCategory::Other,
+                reason: " ".into()
+            }
         )
         .await,
         Err(Refusal::ReasonRequired)
@@ -274,6 +278,7 @@ async fn verification_refusals(backend: Backend) {
         reference.clone(),
         "LYON01",
         Decision::Rejected {
+            category: RefusalCategory::Person,
             reason: "photo ne correspond pas".into(),
         },
     )
@@ -336,6 +341,7 @@ async fn two_clerks_deciding_at_once_exactly_one_succeeds(backend: Backend) {
                 Decision::Verified
             } else {
                 Decision::Rejected {
+                    category: RefusalCategory::Other,
                     reason: "doute".into(),
                 }
             };

@@ -10,6 +10,7 @@ use std::io::Write;
 use clap::Subcommand;
 use idp_server::app::Core;
 use idp_server::citizen::block::Blocked;
+use idp_server::citizen::expiry;
 use idp_server::config::Config;
 use idp_server::domain::account::AccountState;
 use idp_server::notify::mask_phone;
@@ -57,6 +58,17 @@ pub enum AccountsCommand {
     Block {
         /// The account's email address or French mobile number.
         account: String,
+    },
+    /// List the verified identities whose document expires within N days
+    /// (soonest first); with --notify, email each citizen the reminder,
+    /// once per document (safe to run daily from cron).
+    Expiring {
+        /// How many days ahead (today included).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Email the reminder to those not reminded yet for this document.
+        #[arg(long)]
+        notify: bool,
     },
     /// Revoke one of the account's app installations (lost or stolen phone).
     RevokeDevice {
@@ -196,6 +208,10 @@ pub async fn run(
                 writeln!(out, "{}: already blocked; nothing changed", row.email)?;
             }
         }
+        AccountsCommand::Expiring { days, notify } => {
+            let core = Core::init(config, master_key_env).await?;
+            expiring(&core, days, notify, json, out).await?;
+        }
         AccountsCommand::RevokeDevice {
             account,
             device,
@@ -214,6 +230,41 @@ pub async fn run(
                 writeln!(out, "{}: device {device} revoked", row.email)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// `accounts expiring`: the list, or with `notify` the reminders sent now.
+async fn expiring(
+    core: &Core,
+    days: u32,
+    notify: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let today = chrono::Utc::now().date_naive();
+    let rows = if notify {
+        expiry::remind(core, today, days, &actor()).await?
+    } else {
+        expiry::expiring(&core.db, today, days).await?
+    };
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(());
+    }
+    for e in &rows {
+        let reminded = e
+            .reminded_at
+            .map(|t| format!("reminded {}", format_time(t)))
+            .unwrap_or_else(|| "not reminded".to_owned());
+        writeln!(
+            out,
+            "{}  {}  {}  {}  {reminded}",
+            e.expires_on, e.email, e.state, e.account_id
+        )?;
+    }
+    if notify {
+        writeln!(out, "{} reminder(s) sent", rows.len())?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::io::Write;
 use clap::Args;
 use idp_server::app::Core;
 use idp_server::config::Config;
+use idp_server::domain::account::RefusalCategory;
 use idp_server::domain::agent::parse_office;
 use idp_server::verification::{self, Agent, Decision, Place, Refusal};
 
@@ -29,6 +30,10 @@ pub struct VerifyArgs {
     /// Why (required for a rejection).
     #[arg(long)]
     pub reason: Option<String>,
+    /// What the citizen is told of a rejection: document, information,
+    /// person or other.
+    #[arg(long, default_value = "other")]
+    pub category: String,
     /// The postman verified at the citizen's home.
     #[arg(long)]
     pub at_home: bool,
@@ -64,6 +69,12 @@ pub async fn run(
     let decision = match args.decision.as_str() {
         "verified" => Decision::Verified,
         "rejected" => Decision::Rejected {
+            category: RefusalCategory::parse(&args.category).ok_or_else(|| {
+                AdminError::Usage(format!(
+                    "--category {}: use document, information, person or other",
+                    args.category
+                ))
+            })?,
             reason: args.reason.clone().unwrap_or_default(),
         },
         other => {

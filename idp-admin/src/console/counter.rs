@@ -120,7 +120,7 @@ fn decided(outcome: &Outcome) -> String {
     if outcome.state.as_str() == "verified" {
         "Identité vérifiée. Le code d'activation de l'application est envoyé par SMS et par courriel."
     } else {
-        "Demande refusée. La personne en est informée dans son compte."
+        "Demande refusée. La personne en est informée par courriel et SMS, avec le motif choisi."
     }
     .to_owned()
 }

@@ -1,6 +1,7 @@
 //! What the counter and the review pages share: the identity summary, the
 //! decision form and the sentences for the verification service's refusals.
 
+use idp_server::domain::account::RefusalCategory;
 use idp_server::domain::insee;
 use idp_server::verification::{Decision, Refusal};
 use idp_server::views::Identity;
@@ -56,6 +57,9 @@ pub fn french_date(iso: &str) -> String {
 pub struct DecisionForm {
     pub decision: String,
     pub reason: String,
+    /// What the citizen is told of a refusal (`RefusalCategory`); "other"
+    /// when absent.
+    pub category: String,
     pub check_document: String,
     pub check_photo: String,
     pub check_data: String,
@@ -83,6 +87,7 @@ impl DecisionForm {
             "verified" if ticked => Asked::Decision(Decision::Verified),
             "verified" => Asked::Unticked,
             "rejected" => Asked::Decision(Decision::Rejected {
+                category: RefusalCategory::parse(&self.category).unwrap_or(RefusalCategory::Other),
                 reason: self.reason.clone(),
             }),
             _ => Asked::Nothing,

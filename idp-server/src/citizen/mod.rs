@@ -7,13 +7,15 @@
 //! data export and the deletion of the identity), `retention` (the periods
 //! of `[retention]`, enforced by `idp-admin purge`), `history` (the
 //! connection history), `self_block` (the citizen blocks their own
-//! identity: password + email code).
+//! identity: password + email code), `expiry` (documents coming to their
+//! expiry, the reminder sent once).
 //! Failures share enrolment's `EnrolError` (store, ephemeral store, mailer),
 //! refusals are each service's own, shown by `web::citizen`.
 
 pub mod block;
 pub mod contact;
 pub mod devices;
+pub mod expiry;
 pub mod history;
 pub mod password;
 pub mod retention;

@@ -100,6 +100,11 @@ pub struct Challenge {
     /// The browser's address, truncated (approximate location).
     pub ip: String,
     pub user_agent: String,
+    /// The account's identity document had expired when the login started:
+    /// the device may still answer, but an approval does not log in (the
+    /// browser is told why only then, so the number reveals nothing).
+    #[serde(default)]
+    pub document_expired: bool,
     #[serde(flatten)]
     pub state: State,
 }
@@ -317,11 +322,18 @@ pub async fn start(
     if let Some(refusal) = throttle(provider, "phone:number", per_number, &phone_hash).await? {
         return refuse(refusal);
     }
-    let account_id = provider
+    let approver = provider
         .core
         .db
         .read(move |conn| accounts::approver_by_phone(conn, &e164))
         .await?;
+    let today = chrono::Utc::now().date_naive();
+    let document_expired = approver.as_ref().is_some_and(|a| {
+        a.document_expires_on
+            .as_deref()
+            .is_some_and(|d| crate::domain::document::has_expired(d, today))
+    });
+    let account_id = approver.map(|a| a.account_id);
 
     let (number, choices) = numbers()?;
     let now = now_unix();
@@ -340,6 +352,7 @@ pub async fn start(
         expires_at: now + ttl as i64,
         ip: approximate_ip(request.ip),
         user_agent: request.user_agent.chars().take(200).collect(),
+        document_expired,
         state: State::Pending,
     };
     let raw = serde_json::to_vec(&challenge)?;
@@ -994,6 +1007,9 @@ pub enum BrowserStatus {
     Locked,
     Cancelled,
     Expired,
+    /// Approved, but the identity document has expired since it was
+    /// verified: no eidas2 login until a new document is verified.
+    DocumentExpired,
 }
 
 impl BrowserStatus {
@@ -1006,6 +1022,7 @@ impl BrowserStatus {
             BrowserStatus::Locked => "locked",
             BrowserStatus::Cancelled => "cancelled",
             BrowserStatus::Expired => "expired",
+            BrowserStatus::DocumentExpired => "document_expired",
         }
     }
 
@@ -1027,6 +1044,7 @@ pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
         State::Pending | State::Deciding => BrowserStatus::Pending,
         // Replaced by a newer login: the decision under way cannot succeed.
         State::Superseding => BrowserStatus::Cancelled,
+        State::Approved { .. } if challenge.document_expired => BrowserStatus::DocumentExpired,
         State::Approved { .. } => BrowserStatus::Approved,
         State::Consumed => BrowserStatus::Expired,
         State::Denied => BrowserStatus::Denied,
@@ -1108,8 +1126,24 @@ mod tests {
             expires_at: now_unix() + expires_in,
             ip: String::new(),
             user_agent: String::new(),
+            document_expired: false,
             state,
         }
+    }
+
+    #[test]
+    fn an_approval_over_an_expired_document_does_not_log_in() {
+        let approved = State::Approved {
+            device_id: "d".into(),
+            acr: Acr::Eidas2,
+            auth_time: now_unix(),
+        };
+        let mut expired = challenge(approved.clone(), 60);
+        assert_eq!(browser_status(&expired), BrowserStatus::Approved);
+        expired.document_expired = true;
+        assert_eq!(browser_status(&expired), BrowserStatus::DocumentExpired);
+        expired.state = State::Denied;
+        assert_eq!(browser_status(&expired), BrowserStatus::Denied);
     }
 
     #[test]

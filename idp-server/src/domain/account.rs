@@ -98,6 +98,9 @@ pub enum AccountEvent {
     PauseApprovals,
     /// The citizen confirms from `/compte` and takes the identity back.
     ResumeApprovals,
+    /// A verified identity declares a new document (the old one expires or
+    /// has expired): it must be verified again.
+    RenewDocument,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -180,6 +183,7 @@ impl AccountState {
             }
             (S::Blocked, E::Unblock) => S::Verified,
             (S::Active, E::PauseApprovals) => S::ApprovalsPaused,
+            (S::Verified | S::Active | S::DeviceLocked, E::RenewDocument) => S::IdentitySubmitted,
             (S::ApprovalsPaused, E::ResumeApprovals) => S::Active,
             (S::Suspended, _) => return Err(IllegalTransition { from: self, event }),
             (_, E::Suspend) => S::Suspended,
@@ -297,6 +301,76 @@ impl fmt::Display for RequestStatus {
     }
 }
 
+/// Why a verification was refused, in the categories the citizen is told
+/// (the agent's own words stay in the console and the audit log). Stored
+/// as text (`store::text_enum!`), the values of `as_str`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCategory {
+    /// The document is not valid, unreadable or expired.
+    Document,
+    /// The declared information does not match the document.
+    Information,
+    /// The person (or the photos and video) does not match the document.
+    Person,
+    Other,
+}
+
+impl RefusalCategory {
+    pub const ALL: [RefusalCategory; 4] = [
+        RefusalCategory::Document,
+        RefusalCategory::Information,
+        RefusalCategory::Person,
+        RefusalCategory::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCategory::Document => "document",
+            RefusalCategory::Information => "information",
+            RefusalCategory::Person => "person",
+            RefusalCategory::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The category in plain French, as the citizen reads it (notices, the
+    /// console's choices).
+    pub fn french(self) -> &'static str {
+        match self {
+            RefusalCategory::Document => {
+                "la pièce d'identité n'est pas valable, pas lisible ou a expiré"
+            }
+            RefusalCategory::Information => {
+                "les informations déclarées ne correspondent pas à la pièce d'identité"
+            }
+            RefusalCategory::Person => {
+                "la personne ne correspond pas à la photo de la pièce d'identité"
+            }
+            RefusalCategory::Other => "la vérification n'a pas pu être menée à bien",
+        }
+    }
+}
+
+impl fmt::Display for RefusalCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Serialised as its stored name (what the CLI's JSON and exports show).
 impl Serialize for AccountState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -343,6 +417,15 @@ pub fn normalise_reference(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusal_categories_round_trip() {
+        for c in RefusalCategory::ALL {
+            assert_eq!(RefusalCategory::parse(c.as_str()), Some(c));
+            assert!(!c.french().is_empty());
+        }
+        assert_eq!(RefusalCategory::parse("agent"), None);
+    }
 
     #[test]
     fn request_arrows() {
@@ -406,6 +489,12 @@ mod tests {
             S::Rejected.apply(E::SubmitIdentity),
             Ok(S::IdentitySubmitted)
         );
+        for state in [S::Verified, S::Active, S::DeviceLocked] {
+            assert_eq!(state.apply(E::RenewDocument), Ok(S::IdentitySubmitted));
+        }
+        for state in [S::Rejected, S::Blocked, S::Suspended, S::ApprovalsPaused] {
+            assert!(state.apply(E::RenewDocument).is_err(), "{state}");
+        }
         assert_eq!(S::Active.apply(E::LockDevice), Ok(S::DeviceLocked));
         assert_eq!(S::DeviceLocked.apply(E::UnlockDevice), Ok(S::Active));
         assert_eq!(S::Active.apply(E::Suspend), Ok(S::Suspended));

@@ -105,6 +105,14 @@ pub fn check_dates(
     Ok(())
 }
 
+/// Whether a stored expiry date (`YYYY-MM-DD`, as `documents.expires_on`
+/// holds it) has passed on `today`: a document is valid through its expiry
+/// day, as [`check_dates`] reads it. A date that does not parse (never
+/// written so) does not count as passed.
+pub fn has_expired(expires_on: &str, today: NaiveDate) -> bool {
+    NaiveDate::parse_from_str(expires_on, "%Y-%m-%d").is_ok_and(|expires| expires < today)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +136,15 @@ mod tests {
         assert!(DocumentNumber::parse(Passport, "AA1812345").is_err());
         assert!(DocumentNumber::parse(ResidencePermit, "1234567890").is_ok());
         assert!(DocumentNumber::parse(ResidencePermit, "12345-678*9").is_err());
+    }
+
+    #[test]
+    fn a_document_is_valid_through_its_expiry_day() {
+        let today = d("2026-12-03");
+        assert!(!has_expired("2026-12-03", today));
+        assert!(has_expired("2026-12-02", today));
+        assert!(!has_expired("2030-01-01", today));
+        assert!(!has_expired("", today));
     }
 
     #[test]

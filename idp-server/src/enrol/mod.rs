@@ -594,6 +594,57 @@ pub async fn save_draft(
         .await?)
 }
 
+/// The draft, else (after a refusal, once the draft has expired) what was
+/// submitted last: the identity form reopens with the previous values.
+pub async fn draft_or_submitted(
+    provider: &Provider,
+    account_id: &str,
+) -> Result<Draft, EnrolError> {
+    let draft = load_draft(provider, account_id).await?;
+    if !draft.family_name.is_empty() {
+        return Ok(draft);
+    }
+    let id = account_id.to_owned();
+    let stored = provider
+        .core
+        .db
+        .read(move |conn| {
+            let identity = accounts::identity(conn, &id)?;
+            Ok(identity.zip(rows::document(conn, &id)?))
+        })
+        .await?;
+    let Some((identity, document)) = stored else {
+        return Ok(draft);
+    };
+    let aad = format!("document:{account_id}");
+    let number = provider
+        .core
+        .subkeys
+        .kek
+        .open(&document.number_sealed, aad.as_bytes())
+        .map_err(|e| EnrolError::Internal(format!("document number: {e}")))?;
+    let kind = if draft.document_kind.is_empty() {
+        document.kind
+    } else {
+        draft.document_kind
+    };
+    let draft = Draft {
+        document_kind: kind,
+        family_name: identity.family_name,
+        usage_name: identity.preferred_username.unwrap_or_default(),
+        given_names: identity.given_name,
+        gender: identity.gender,
+        birthdate: identity.birthdate,
+        birth_country: identity.birthcountry,
+        birth_commune: identity.birthplace,
+        document_number: String::from_utf8_lossy(&number).into_owned(),
+        issued_on: document.issued_on,
+        expires_on: document.expires_on,
+    };
+    save_draft(provider, account_id, &draft).await?;
+    Ok(draft)
+}
+
 /// Loads the draft, lets `edit` change it, and keeps the result.
 pub async fn edit_draft(
     provider: &Provider,
@@ -660,6 +711,19 @@ pub async fn submit_identity(
         verified_at: None,
         verification_method: None,
     };
+    // A verified identity with a new document goes back to be verified.
+    let state_of = account_id.to_owned();
+    let current = provider
+        .core
+        .db
+        .read(move |conn| accounts::state(conn, &state_of))
+        .await?;
+    let (event, action) = match current {
+        AccountState::Verified | AccountState::Active | AccountState::DeviceLocked => {
+            (AccountEvent::RenewDocument, "identity.document_renewed")
+        }
+        _ => (AccountEvent::SubmitIdentity, "enrolment.identity_submitted"),
+    };
     let (id, kind) = (account_id.to_owned(), checked.kind.as_str());
     let (issued, expires) = (
         checked.issued_on.format("%Y-%m-%d").to_string(),
@@ -668,8 +732,8 @@ pub async fn submit_identity(
     let applied = apply(
         provider,
         account_id,
-        AccountEvent::SubmitIdentity,
-        "enrolment.identity_submitted",
+        event,
+        action,
         serde_json::json!({ "document_kind": kind }),
         move |conn| {
             rows::put_identity(conn, &identity)?;
@@ -1170,6 +1234,8 @@ pub struct Overview {
     pub state: AccountState,
     pub request: Option<Request>,
     pub identity: Option<Identity>,
+    /// The identity document's last valid day (`YYYY-MM-DD`).
+    pub document_expires_on: Option<String>,
 }
 
 pub async fn overview(
@@ -1189,8 +1255,15 @@ pub async fn overview(
                 email: account.email,
                 phone: account.phone,
                 state,
-                request: rows::latest_request(conn, &id)?.map(Request::from),
+                // The open request first: a new one and the refused one it
+                // follows may bear the same second.
+                request: match rows::open_request(conn, &id)? {
+                    Some(open) => Some(open),
+                    None => rows::latest_request(conn, &id)?,
+                }
+                .map(Request::from),
                 identity: accounts::identity(conn, &id)?.map(Identity::from),
+                document_expires_on: rows::document(conn, &id)?.map(|d| d.expires_on),
             }))
         })
         .await?)

@@ -1,8 +1,9 @@
 //! Messages to a citizen about the security of their identity (blocked,
-//! a login they reported), and their best-effort delivery: the change they
+//! a login they reported, a refused verification, a document expiring), and their best-effort delivery: the change they
 //! tell about is already written when they are sent.
 
 use super::{EmailMessage, Notifier, SmsMessage};
+use crate::domain::account::RefusalCategory;
 
 /// What was attempted, as a fraud report tells the citizen.
 pub struct Attempt<'a> {
@@ -82,6 +83,57 @@ pub fn fraud_reported(
         ),
     });
     (email, sms)
+}
+
+/// A clerk or a reviewer refused the verification: why, in its category,
+/// and how to correct the information from the citizen space (`account_url`).
+pub fn verification_refused(
+    email: &str,
+    phone: Option<&str>,
+    category: RefusalCategory,
+    account_url: &str,
+) -> (EmailMessage, Option<SmsMessage>) {
+    let why = category.french();
+    let email = EmailMessage {
+        to: email.to_owned(),
+        subject: "Votre demande de vérification d'identité a été refusée".to_owned(),
+        text: format!(
+            "Bonjour,\n\nVotre demande de vérification d'identité Sésame a été refusée. \
+             Motif : {why}.\n\n\
+             Vous pouvez corriger vos informations et faire une nouvelle demande depuis votre \
+             espace, rubrique « Corriger mes informations » : {account_url}\n"
+        ),
+        html: None,
+    };
+    let sms = phone.map(|to| SmsMessage {
+        to: to.to_owned(),
+        text: format!(
+            "Sésame : vérification d'identité refusée ({why}). Corrigez vos informations : \
+             {account_url}"
+        ),
+    });
+    (email, sms)
+}
+
+/// The identity document expires on `expires_on` (`YYYY-MM-DD`): sent once,
+/// some 30 days before, by `idp-admin accounts expiring --notify`.
+pub fn document_expiring(email: &str, expires_on: &str, account_url: &str) -> EmailMessage {
+    let day = chrono::NaiveDate::parse_from_str(expires_on, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| expires_on.to_owned());
+    EmailMessage {
+        to: email.to_owned(),
+        subject: "Votre pièce d'identité arrive à expiration".to_owned(),
+        text: format!(
+            "Bonjour,\n\nLa pièce d'identité vérifiée pour votre identité numérique Sésame \
+             expire le {day}. Après cette date, l'application Sésame ne pourra plus approuver \
+             vos connexions : la connexion avec votre adresse électronique et votre mot de \
+             passe restera possible.\n\n\
+             Pour continuer à utiliser l'application, faites vérifier une pièce en cours de \
+             validité. Votre espace vous indique la marche à suivre : {account_url}\n"
+        ),
+        html: None,
+    }
 }
 
 /// Sends the email and the SMS; a failure is logged (never the text).

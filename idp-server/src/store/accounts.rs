@@ -181,9 +181,11 @@ pub fn with_identity(
 pub fn approver_by_phone(
     conn: &mut DbConnection,
     phone: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Approver>, StoreError> {
     use super::schema::devices as d;
-    Ok(a::table
+    use super::schema::documents as doc;
+    let found: Option<(String, Option<String>)> = a::table
+        .left_join(doc::table)
         .filter(a::phone.eq(phone))
         .filter(a::state.eq(AccountState::Active))
         .filter(diesel::dsl::exists(
@@ -192,9 +194,22 @@ pub fn approver_by_phone(
                 .filter(d::state.eq(crate::domain::device::DeviceState::Active)),
         ))
         .order(a::created_at.asc())
-        .select(a::id)
+        .select((a::id, doc::expires_on.nullable()))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(found.map(|(account_id, document_expires_on)| Approver {
+        account_id,
+        document_expires_on,
+    }))
+}
+
+/// The account that may approve a phone login, with the expiry date of its
+/// identity document (`YYYY-MM-DD`), read in the same row: past it, the
+/// identity no longer proves eidas2 for a new login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approver {
+    pub account_id: String,
+    pub document_expires_on: Option<String>,
 }
 
 pub fn identity(

@@ -43,6 +43,8 @@ pub struct DocumentRow {
     pub issued_on: String,
     pub expires_on: String,
     pub created_at: i64,
+    /// When the reminder of the coming expiry was sent.
+    pub expiry_reminded_at: Option<i64>,
 }
 
 pub struct NewDocument<'a> {
@@ -124,6 +126,8 @@ pub struct RequestRow {
     pub decided_by: Option<String>,
     pub office: Option<String>,
     pub reason: Option<String>,
+    /// What the citizen is told of a refusal.
+    pub reason_category: Option<crate::domain::account::RefusalCategory>,
 }
 
 pub struct NewRequest<'a> {

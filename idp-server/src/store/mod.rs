@@ -94,6 +94,7 @@ macro_rules! text_enum {
 text_enum!(crate::domain::account::AccountState);
 text_enum!(crate::domain::account::RequestStatus);
 text_enum!(crate::domain::account::VerificationMethod);
+text_enum!(crate::domain::account::RefusalCategory);
 text_enum!(crate::domain::agent::Role);
 text_enum!(crate::domain::device::DeviceState);
 text_enum!(crate::domain::key_state::KeyState);

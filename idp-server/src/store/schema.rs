@@ -116,6 +116,7 @@ diesel::table! {
         issued_on -> Text,
         expires_on -> Text,
         created_at -> BigInt,
+        expiry_reminded_at -> Nullable<BigInt>,
     }
 }
 
@@ -134,6 +135,7 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         office -> Nullable<Text>,
         reason -> Nullable<Text>,
+        reason_category -> Nullable<Text>,
     }
 }
 
@@ -150,6 +152,8 @@ diesel::table! {
 
 diesel::joinable!(documents -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(documents, identities);
+diesel::allow_tables_to_appear_in_same_query!(accounts, documents);
+diesel::allow_tables_to_appear_in_same_query!(documents, devices);
 
 diesel::table! {
     agents (id) {

@@ -1,6 +1,7 @@
 //! Page texts, French first, English second (DESIGN §1). One struct per
 //! language so a missing translation is a compile error.
 
+use crate::domain::account::RefusalCategory;
 use crate::oidc::types::Lang;
 
 pub struct Texts {
@@ -83,6 +84,8 @@ pub struct Texts {
     pub end_locked: &'static str,
     pub end_cancelled: &'static str,
     pub end_expired: &'static str,
+    /// The approval came, but the identity document has expired.
+    pub end_document_expired: &'static str,
     pub retry: &'static str,
     pub claim_labels: &'static [(&'static str, &'static str)],
 }
@@ -153,6 +156,7 @@ pub static FR: Texts = Texts {
     end_locked: "Trois codes secrets erronés ont été saisis : l'application est bloquée. Pour la débloquer, demandez un nouveau code d'activation depuis l'application.",
     end_cancelled: "Une autre demande de connexion a été faite depuis : celle-ci est annulée.",
     end_expired: "Le délai pour approuver la connexion est dépassé.",
+    end_document_expired: "Votre pièce d'identité a expiré : votre identité numérique ne permet plus de vous connecter avec l'application. Pour la faire vérifier à nouveau, connectez-vous à votre espace Sésame (/compte) avec votre adresse électronique et votre mot de passe, choisissez « Corriger mes informations », indiquez votre nouvelle pièce puis faites une nouvelle demande de vérification.",
     retry: "Réessayer",
     claim_labels: &[
         ("given_name", "Prénoms"),
@@ -233,6 +237,7 @@ pub static EN: Texts = Texts {
     end_locked: "Three wrong secret codes were typed: the app is locked. To unlock it, request a new activation code from the app.",
     end_cancelled: "Another login request was made since: this one is cancelled.",
     end_expired: "The time to approve the login has run out.",
+    end_document_expired: "Your identity document has expired: your digital identity can no longer log you in with the app. To have it verified again, log in to your Sésame space (/compte) with your email address and password, choose \"Correct my information\", enter your new document and make a new verification request.",
     retry: "Try again",
     claim_labels: &[
         ("given_name", "Given names"),
@@ -275,6 +280,7 @@ impl Texts {
             BrowserStatus::WrongNumber => self.end_wrong_number,
             BrowserStatus::Locked => self.end_locked,
             BrowserStatus::Cancelled => self.end_cancelled,
+            BrowserStatus::DocumentExpired => self.end_document_expired,
             BrowserStatus::Pending | BrowserStatus::Approved | BrowserStatus::Expired => {
                 self.end_expired
             }
@@ -470,6 +476,12 @@ pub struct EnrolTexts {
     pub wrong_code: fn(i64) -> String,
     /// After a refusal; `reason` is empty or " : why".
     pub next_rejected: fn(&str) -> String,
+    /// Why a verification was refused, as the citizen reads it.
+    pub refusal_category: fn(RefusalCategory) -> &'static str,
+    /// The link from `/compte` back to the identity form after a refusal.
+    pub correct_information: &'static str,
+    /// The verified document expires (or expired) on this day (dd/mm/yyyy).
+    pub renew_document: fn(&str) -> String,
 }
 
 pub static ENROL_FR: EnrolTexts = EnrolTexts {
@@ -661,6 +673,13 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
             "Votre demande n'a pas pu être validée{reason}. Vous pouvez corriger vos informations et recommencer."
         )
     },
+    refusal_category: RefusalCategory::french,
+    correct_information: "Corriger mes informations",
+    renew_document: |day| {
+        format!(
+            "Votre pièce d'identité expire ou a expiré le {day}. Après cette date, l'application ne peut plus approuver vos connexions. Choisissez « Corriger mes informations » pour déclarer votre nouvelle pièce, puis faites-la vérifier : jusqu'à cette vérification, seule la connexion par mot de passe est possible."
+        )
+    },
 };
 
 pub static ENROL_EN: EnrolTexts = EnrolTexts {
@@ -846,6 +865,20 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     next_rejected: |reason| {
         format!(
             "Your request could not be accepted{reason}. You can correct your information and start again."
+        )
+    },
+    refusal_category: |category| match category {
+        RefusalCategory::Document => "the identity document is not valid, not readable or expired",
+        RefusalCategory::Information => {
+            "the declared information does not match the identity document"
+        }
+        RefusalCategory::Person => "the person does not match the photo of the identity document",
+        RefusalCategory::Other => "the verification could not be completed",
+    },
+    correct_information: "Correct my information",
+    renew_document: |day| {
+        format!(
+            "Your identity document expires or expired on {day}. After that day, the app can no longer approve your logins. Choose \"Correct my information\" to declare your new document, then have it verified: until then, only the password login works."
         )
     },
 };

@@ -263,8 +263,12 @@ pub fn phone_end(pending: &LoginRequest, status: BrowserStatus) -> HttpResponse 
         csrf: &pending.request.csrf,
         status: status.as_str(),
         message: t.phone_end(status),
-        // After a lock, trying again makes no sense.
-        retry: status != BrowserStatus::Locked,
+        // After a lock or over an expired document, trying again makes no
+        // sense.
+        retry: !matches!(
+            status,
+            BrowserStatus::Locked | BrowserStatus::DocumentExpired
+        ),
     };
     request_page(pending, StatusCode::OK, &page)
 }

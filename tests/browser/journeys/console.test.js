@@ -163,12 +163,14 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     for (const label of checks) assert.equal(await agent.getByLabel(label).isChecked(), false, `«${label}» starts unticked`);
     assert.ok(await agent.getByLabel('Au guichet (LYON01)').isChecked(), 'the place defaults to the counter');
     // Keyboard: from the heading, the place (one stop for the radio group),
-    // the three checks, the reason, then the two decisions.
+    // the three checks, the refusal's category and reason, then the two
+    // decisions.
     assert.deepEqual(await tabStops(agent), [
       '#p1',
       '#c1',
       '#c2',
       '#c3',
+      '#category',
       '#reason',
       'button:Identité vérifiée',
       'button:Refuser',

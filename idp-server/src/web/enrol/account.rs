@@ -35,6 +35,8 @@ struct AccountPage {
     can_resume: bool,
     /// Where the app is, once there is an identity to activate it with.
     show_app: bool,
+    /// The verified identity's document expires soon or has expired.
+    renewal: Option<String>,
     notice: Option<String>,
     csrf: String,
     /// The declared identity's lines and whether (when) it was verified.
@@ -62,8 +64,11 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
         AccountState::Verified => (e.status_verified, e.next_verified),
         AccountState::Active => (e.status_active, e.next_active),
         AccountState::Rejected => {
-            let reason = overview.request.as_ref().and_then(|r| r.reason.as_ref());
-            let reason = reason.map(|r| format!(" : {r}")).unwrap_or_default();
+            // The category, never the agent's own words.
+            let category = overview.request.as_ref().and_then(|r| r.reason_category);
+            let reason = category
+                .map(|c| format!(" : {}", (e.refusal_category)(c)))
+                .unwrap_or_default();
             return (e.status_rejected.to_owned(), (e.next_rejected)(&reason));
         }
         AccountState::Suspended => (e.status_suspended, e.next_suspended),
@@ -73,6 +78,49 @@ fn status_and_next(e: &EnrolTexts, overview: &Overview, open: bool) -> (String, 
     };
     (status.to_owned(), next.to_owned())
 }
+
+/// Where the person continues: after a refusal, the identity form again
+/// ("Corriger mes informations", pre-filled with what was submitted).
+fn continue_link(
+    t: &i18n::Texts,
+    state: AccountState,
+    step: &str,
+    renew: bool,
+) -> Option<(String, String)> {
+    if renew || (state == AccountState::Rejected && step == "/compte") {
+        let label = t.enrol.correct_information.to_owned();
+        return Some((CORRECT.to_owned(), label));
+    }
+    (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned()))
+}
+
+/// A verified identity whose document expires within 30 days (or has
+/// expired): what to do, before eidas2 logins stop.
+fn renewal(t: &i18n::Texts, overview: &Overview) -> Option<String> {
+    let renewable = matches!(
+        overview.state,
+        AccountState::Verified | AccountState::Active | AccountState::DeviceLocked
+    );
+    let expires = overview
+        .document_expires_on
+        .as_deref()
+        .filter(|_| renewable)?;
+    let soon = enrol::today().checked_add_days(chrono::Days::new(RENEW_DAYS))?;
+    if !crate::domain::document::has_expired(expires, soon) {
+        return None;
+    }
+    let day = chrono::NaiveDate::parse_from_str(expires, "%Y-%m-%d").ok()?;
+    Some((t.enrol.renew_document)(
+        &day.format("%d/%m/%Y").to_string(),
+    ))
+}
+
+/// How long before its expiry a document may be renewed from `/compte` (the
+/// reminder's 30 days).
+const RENEW_DAYS: u64 = 30;
+
+/// The identity form, reopened with the previous values after a refusal.
+const CORRECT: &str = "/inscription/identite";
 
 fn account_page(
     lang: Lang,
@@ -86,6 +134,7 @@ fn account_page(
     let reference = open.and_then(|r| r.reference.clone());
     let (status, next) = status_and_next(t.enrol, &overview, open.is_some());
     let step = step_for(overview.state, overview.request.as_ref());
+    let renewal = renewal(t, &overview);
     let page = AccountPage {
         t,
         can_cancel: open.is_some(),
@@ -97,7 +146,8 @@ fn account_page(
         identity: overview.identity.as_ref().map(|i| identity_lines(t, i)),
         devices,
         can_change_mobile: overview.phone.is_some(),
-        continue_link: (step != "/compte").then(|| (step.to_owned(), t.continue_label.to_owned())),
+        continue_link: continue_link(t, overview.state, step, renewal.is_some()),
+        renewal,
         name: overview
             .identity
             .as_ref()

@@ -281,10 +281,18 @@ impl Step for AtMobile {
     const STATES: &'static [AccountState] = &[AccountState::EmailVerified];
 }
 
-/// The document and identity pages (again after a refusal).
+/// The document and identity pages (again after a refusal, or for a new
+/// document of a verified identity: `enrol::submit_identity` then asks for a
+/// new verification).
 pub struct AtIdentity;
 impl Step for AtIdentity {
-    const STATES: &'static [AccountState] = &[AccountState::PhoneVerified, AccountState::Rejected];
+    const STATES: &'static [AccountState] = &[
+        AccountState::PhoneVerified,
+        AccountState::Rejected,
+        AccountState::Verified,
+        AccountState::Active,
+        AccountState::DeviceLocked,
+    ];
 }
 
 /// The choice of verification and the online media.
@@ -390,6 +398,7 @@ mod tests {
             decided_by: None,
             office: None,
             reason: None,
+            reason_category: None,
         }
     }
 

@@ -221,7 +221,7 @@ pub async fn identity_get(
     provider: web::Data<Provider>,
     at: AccountAt<AtIdentity>,
 ) -> Result<HttpResponse, PageError> {
-    let draft = enrol::load_draft(&provider, at.account_id())
+    let draft = enrol::draft_or_submitted(&provider, at.account_id())
         .await
         .or_page(at.lang())?;
     if draft.document_kind.is_empty() {
