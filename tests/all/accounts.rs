@@ -497,7 +497,7 @@ async fn bulk_inserts_store_every_row_or_none(backend: Backend) {
             .core
             .db
             .read(move |conn| {
-                let (account, identity) = accounts::with_identity(conn, &id)?.unwrap();
+                let (account, identity, _) = accounts::with_identity(conn, &id)?.unwrap();
                 let device = devices::by_id(conn, &format!("{id}-device"))?.unwrap();
                 let consent = consents::granted(conn, &id, "bulk-client")?;
                 Ok((account, identity, device, consent))

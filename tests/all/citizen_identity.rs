@@ -419,9 +419,25 @@ async fn an_expired_document_refuses_eidas2_but_not_eidas1(backend: Backend) {
         end.body
     );
     assert!(!end.body.contains("/login/telephone?tx="), "no retry");
-    // eidas1 (password) still works.
+    // eidas1 (password) still works, but the identity no longer counts as
+    // verified for a new login: no identity claims.
     let token = access_token(&app, &secret, &citizen).await;
-    assert!(!token.is_empty());
+    let userinfo: serde_json::Value = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo["sub"].as_str().map(str::is_empty),
+        Some(false),
+        "{userinfo}"
+    );
+    assert!(userinfo.get("family_name").is_none(), "{userinfo}");
 
     // `/compte` says so and reopens the identity form for the new document;
     // confirming it asks for a new verification (a new reference).

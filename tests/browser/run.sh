@@ -145,6 +145,9 @@ CONSOLE_URL="http://127.0.0.1:$CONSOLE_PORT"
 export IDP__SERVER__BIND="127.0.0.1:$IDP_PORT"
 export IDP__SERVER__PUBLIC_URL="$ISSUER"
 export IDP__SERVER__WORKERS=2
+# The journeys' browser contexts each present their own client address
+# (tests/browser/lib/browser.js: frenchContext) through this "proxy".
+export IDP__SERVER__TRUSTED_PROXIES='["127.0.0.1"]'
 export IDP__DATABASE__URL="sqlite://$WORKDIR/sesame.db"
 export IDP__EPHEMERAL__URL="memory://"
 export IDP__KEYS__MASTER_KEY_FILE="$WORKDIR/master.key"

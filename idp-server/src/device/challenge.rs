@@ -833,19 +833,16 @@ fn pin_outcome(
 ) -> Result<PinOutcome, crate::store::StoreError> {
     let actor = format!("account:{account_id}");
     if correct {
-        let Some((account, identity)) = accounts::with_identity(conn, account_id)? else {
+        let Some(person) = accounts::with_identity(conn, account_id)?.map(Person::from) else {
             return Ok(PinOutcome::AccountInactive);
         };
-        if account.state != AccountState::Active {
+        if person.account.state != AccountState::Active {
             return Ok(PinOutcome::AccountInactive);
         }
         if !devices::pin_success(conn, device_id)? {
             return Ok(PinOutcome::Locked { newly: false });
         }
-        let acr = acr::achieved(
-            Person { account, identity }.proofing(),
-            Authentication::DevicePin,
-        );
+        let acr = acr::achieved(person.proofing(), Authentication::DevicePin);
         audit::append(
             conn,
             &AuditEvent {

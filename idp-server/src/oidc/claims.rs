@@ -8,6 +8,7 @@ use super::clients::Client;
 use super::error::OidcError;
 use crate::domain::acr::Proofing;
 use crate::domain::client::SubjectType;
+use crate::domain::document::has_expired;
 use crate::domain::scope::{self, IDENTITY_CLAIMS};
 use crate::store::accounts::{self, AccountRow, IdentityRow};
 
@@ -15,6 +16,8 @@ use crate::store::accounts::{self, AccountRow, IdentityRow};
 pub struct Person {
     pub account: AccountRow,
     pub identity: Option<IdentityRow>,
+    /// The identity document's last day of validity (`YYYY-MM-DD`).
+    pub document_expires_on: Option<String>,
 }
 
 impl Person {
@@ -23,27 +26,45 @@ impl Person {
         Ok(provider
             .core
             .db
-            .read(move |conn| {
-                Ok(accounts::with_identity(conn, &id)?
-                    .map(|(account, identity)| Person { account, identity }))
-            })
+            .read(move |conn| Ok(accounts::with_identity(conn, &id)?.map(Person::from)))
             .await?)
     }
 
-    /// How well the identity is established (bounds the `acr`).
+    /// How well the identity is established (bounds the `acr`). Once its
+    /// document has expired, a verified identity counts as declared for new
+    /// logins (#16): no eidas2, no identity claims, until it is verified
+    /// again with a new document.
     pub fn proofing(&self) -> Proofing {
-        match &self.identity {
-            Some(i) if i.verified_at.is_some() => match i.verification_method {
+        match self.verified_identity() {
+            Some(i) => match i.verification_method {
                 Some(VerificationMethod::FaceToFace) => Proofing::FaceToFace,
                 Some(VerificationMethod::Remote) => Proofing::Remote,
                 None => Proofing::Declared,
             },
-            _ => Proofing::Declared,
+            None => Proofing::Declared,
         }
     }
 
     fn verified_identity(&self) -> Option<&IdentityRow> {
-        self.identity.as_ref().filter(|i| i.verified_at.is_some())
+        let expired = self
+            .document_expires_on
+            .as_deref()
+            .is_some_and(|day| has_expired(day, crate::enrol::today()));
+        self.identity
+            .as_ref()
+            .filter(|i| i.verified_at.is_some() && !expired)
+    }
+}
+
+impl From<(AccountRow, Option<IdentityRow>, Option<String>)> for Person {
+    fn from(
+        (account, identity, document_expires_on): (AccountRow, Option<IdentityRow>, Option<String>),
+    ) -> Self {
+        Person {
+            account,
+            identity,
+            document_expires_on,
+        }
     }
 }
 

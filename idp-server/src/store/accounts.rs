@@ -164,14 +164,25 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<AccountRow>, St
     Ok(a::table.filter(a::id.eq(id)).first(conn).optional()?)
 }
 
-/// The account and its identity, in one query.
+/// An account, its identity if declared, and its document's last day of
+/// validity (`YYYY-MM-DD`) if it has one.
+pub type WithIdentity = (AccountRow, Option<IdentityRow>, Option<String>);
+
+/// The account, its identity and its document's expiry, in one query.
 pub fn with_identity(
     conn: &mut DbConnection,
     id: &str,
-) -> Result<Option<(AccountRow, Option<IdentityRow>)>, StoreError> {
+) -> Result<Option<WithIdentity>, StoreError> {
+    use super::schema::documents as doc;
     Ok(a::table
         .left_join(i::table)
+        .left_join(doc::table)
         .filter(a::id.eq(id))
+        .select((
+            a::all_columns,
+            i::all_columns.nullable(),
+            doc::expires_on.nullable(),
+        ))
         .first(conn)
         .optional()?)
 }

@@ -41,9 +41,28 @@ export function launch() {
   });
 }
 
-/** A new isolated browser context speaking French, with short timeouts. */
+/** Client addresses handed out to contexts (see frenchContext). */
+let people = 0;
+
+/**
+ * A new isolated browser context speaking French, with short timeouts.
+ * Each context is one person on a network of their own: it comes through
+ * the trusted proxy run.sh declares (127.0.0.1) with its own
+ * `X-Forwarded-For` (in 198.18.0.0/15, a range kept for tests), so the per-address
+ * limits (enrolment codes: 5 an hour per address) count each journey's
+ * citizen apart, as they count citizens apart in production.
+ */
 export async function frenchContext(browser, options = {}) {
-  const context = await browser.newContext({ locale: 'fr-FR', ...options });
+  // Journey files run in processes of their own: the process id keeps
+  // their addresses apart (198.18–19.x.y).
+  people += 1;
+  const net = process.pid % 512;
+  const address = `198.${18 + (net >> 8)}.${net & 255}.${(people % 254) + 1}`;
+  const context = await browser.newContext({
+    locale: 'fr-FR',
+    ...options,
+    extraHTTPHeaders: { 'X-Forwarded-For': address, ...(options.extraHTTPHeaders || {}) },
+  });
   context.setDefaultTimeout(10_000);
   context.setDefaultNavigationTimeout(10_000);
   const violations = [];
