@@ -20,6 +20,7 @@ use crate::citizen_block::{
 };
 
 both_backends!(
+    a_login_on_the_sso_session_is_recorded,
     the_history_is_exported_erased_and_purged,
     every_outcome_is_recorded_once_and_shown_newest_first,
     an_expiry_is_recorded_once_whoever_sees_it,
@@ -616,4 +617,35 @@ async fn the_history_is_exported_erased_and_purged(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again.connection_history, 0);
+}
+
+/// A partner login that reuses the browser's SSO session, without a new
+/// authentication, is in the history too, at the session's level.
+async fn a_login_on_the_sso_session_is_recorded(backend: Backend) {
+    use idp_server::store::login_history::page;
+    let (_env, app, _secret) = spawn(backend).await;
+    let citizen = idp_tests::oidc::create_citizen(&app, true);
+    let mut browser = Browser::new(&app.base);
+    for _ in 0..2 {
+        let request = idp_tests::oidc::manual_authorize(&app.base, CLIENT, "openid profile", &[]);
+        idp_tests::oidc::code(&mut browser, &request, &citizen).await;
+    }
+    let account = citizen.account_id.clone();
+    let rows = app
+        .core
+        .db
+        .read_blocking(move |conn| page(conn, &account, 0, 10))
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "the password login, then the one on its session"
+    );
+    for row in &rows {
+        assert_eq!(
+            (row.client_id.as_str(), row.acr.as_str()),
+            (CLIENT, "eidas1")
+        );
+        assert_eq!(row.outcome.as_str(), "approved");
+    }
 }

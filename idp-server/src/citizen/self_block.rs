@@ -183,7 +183,13 @@ pub async fn confirm(
         save(provider, cookie, &at).await?;
     }
     let actor = format!("account:{account_id}");
-    match block::block_identity(&provider.core, account_id, &actor).await {
+    let mut outcome = block::block_identity(&provider.core, account_id, &actor).await;
+    if matches!(outcome, Err(ServiceError::Refused(BlockRefusal::Changed))) {
+        // A twin submission of this form blocked it meanwhile: once more
+        // finds it blocked (`Blocked::Already`), and this one is done too.
+        outcome = block::block_identity(&provider.core, account_id, &actor).await;
+    }
+    match outcome {
         Ok(blocked) => Ok(blocked),
         Err(ServiceError::Refused(BlockRefusal::NotBlockable(state))) => {
             refuse(SelfBlockRefusal::NotBlockable(state))

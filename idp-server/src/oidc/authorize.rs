@@ -457,7 +457,11 @@ pub async fn start(
             && max_age.is_none_or(|age| now_unix() - s.auth_time <= age)
     });
     match reusable {
-        Some(auth) => after_authentication(provider, request, client, auth).await,
+        Some(auth) => {
+            super::login::record_reuse(provider, &client, &auth, browser.ip, browser.user_agent)
+                .await?;
+            after_authentication(provider, request, client, auth).await
+        }
         None if prompt.none => fail(
             mode,
             OAuthError::new(ErrorCode::LoginRequired, "the person must log in"),
@@ -491,6 +495,8 @@ pub struct Browser<'a> {
     pub accept_language: Option<&'a str>,
     /// The client's address (behind trusted proxies, the forwarded one).
     pub ip: &'a str,
+    /// Its `User-Agent` (the connection history).
+    pub user_agent: &'a str,
 }
 
 fn max_len(name: &str) -> usize {

@@ -12,6 +12,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use super::Provider;
 use super::claims::Person;
+use super::clients::Client;
 use super::error::OidcError;
 use super::types::Authenticated;
 use crate::crypto::random_token;
@@ -152,6 +153,36 @@ pub async fn check_credentials(
         core.ephemeral.delete(&count.key).await?;
     }
     Ok(account)
+}
+
+/// A partner login on the browser's SSO session, with no new
+/// authentication: recorded in the connection history at the session's
+/// level. One row in its own transaction, since the login writes nothing
+/// else durable.
+pub async fn record_reuse(
+    provider: &Provider,
+    client: &Client,
+    auth: &Authenticated,
+    client_ip: &str,
+    user_agent: &str,
+) -> Result<(), OidcError> {
+    let login = NewLogin {
+        id: random_token()?,
+        account_id: auth.account_id.clone(),
+        client_id: client.id.clone(),
+        client_name: client.name.clone(),
+        at_ms: now_millis(),
+        acr: auth.acr.as_str().to_owned(),
+        ip: crate::device::challenge::approximate_ip(client_ip),
+        user_agent: user_agent.to_owned(),
+        outcome: LoginResult::Approved,
+    };
+    provider
+        .core
+        .db
+        .write(move |conn| login_history::insert(conn, &login))
+        .await?;
+    Ok(())
 }
 
 /// The partner site a password login is for (none for the citizen's own

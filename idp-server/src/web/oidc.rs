@@ -133,6 +133,7 @@ async fn start(
         hash,
         accept_language: accept_language(req),
         ip: &ip,
+        user_agent: super::device::user_agent(req),
     };
     let next = authorize::start(provider, params, repeated, &from, session).await;
     render_next(lang, next.or_page(lang)?)
