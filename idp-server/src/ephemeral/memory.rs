@@ -197,8 +197,9 @@ impl MemoryStore {
     }
 
     fn index(hash: u64) -> usize {
-        // The top bits: the table uses the low ones to place entries.
-        (hash >> 60) as usize % SHARDS
+        // Middle bits: the table places entries by the low ones and tags
+        // them with the top seven, which must keep varying within a shard.
+        (hash >> 32) as usize % SHARDS
     }
 
     fn lock_index(&self, index: usize, now: u64) -> MutexGuard<'_, Shard> {

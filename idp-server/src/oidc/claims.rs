@@ -56,10 +56,8 @@ impl Person {
     }
 }
 
-impl From<(AccountRow, Option<IdentityRow>, Option<String>)> for Person {
-    fn from(
-        (account, identity, document_expires_on): (AccountRow, Option<IdentityRow>, Option<String>),
-    ) -> Self {
+impl From<accounts::WithIdentity> for Person {
+    fn from((account, identity, document_expires_on): accounts::WithIdentity) -> Self {
         Person {
             account,
             identity,
