@@ -4,9 +4,8 @@
 //! none, since the block ends every session of the account.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 
-use super::password::notice_page;
+use super::password::{CodeForm, PasswordForm, back, notice_page};
 use crate::citizen::self_block;
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
@@ -19,24 +18,6 @@ use crate::web::i18n;
 pub const BLOCK: &str = "/compte/bloquer";
 pub const BLOCK_CODE: &str = "/compte/bloquer/code";
 pub const BLOCKED: &str = "/compte/bloquer/termine";
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct PasswordForm {
-    password: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CodeForm {
-    code: String,
-}
-
-fn back(mut page: StepPage) -> StepPage {
-    let link = page.t.citizen.back_to_account;
-    page.links.push(("/compte".to_owned(), link.to_owned()));
-    page
-}
 
 fn password_page(lang: Lang, csrf: &str, error: Option<String>) -> StepPage {
     let t = i18n::texts(lang);

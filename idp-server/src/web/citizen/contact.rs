@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::password::{NoFields, ResentQuery, notice_page};
+use super::password::{CodeForm, NoFields, ResentQuery, notice_page};
 use crate::citizen::contact::{self, Change, Channel, Stage};
 use crate::domain::email::Email;
 use crate::domain::phone::FrenchMobile;
@@ -101,12 +101,6 @@ impl StartForm {
             Channel::Email => &self.email,
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CodeForm {
-    code: String,
 }
 
 fn start_page<K: Kind>(lang: Lang, csrf: &str, value: &str, error: Option<String>) -> StepPage {

@@ -34,10 +34,25 @@ pub struct EmailForm {
     email: String,
 }
 
+/// A 6-digit code, the form every code page of the citizen pages posts.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct CodeForm {
-    code: String,
+    pub(super) code: String,
+}
+
+/// The current password alone (blocking, deletion).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    pub(super) password: String,
+}
+
+/// `page` with the link back to `/compte`.
+pub(super) fn back(mut page: StepPage) -> StepPage {
+    let link = page.t.citizen.back_to_account;
+    page.links.push(("/compte".to_owned(), link.to_owned()));
+    page
 }
 
 #[derive(Deserialize, Default)]

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 
 use crate::citizen::contact::{Channel, ContactRefusal};
 use crate::citizen::password::PasswordRefusal;
+use crate::citizen::rgpd::ErasureRefusal;
 use crate::citizen::self_block::SelfBlockRefusal;
 use crate::domain::password::PasswordProblem;
 use crate::oidc::login::LoginFailure;
@@ -106,6 +107,38 @@ impl UserFacing for SelfBlockRefusal {
                 Some(*retry_after)
             }
             SelfBlockRefusal::Send(refusal) => refusal.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+impl UserFacing for ErasureRefusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            ErasureRefusal::Password(LoginFailure::Throttled { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ErasureRefusal::Password(LoginFailure::Suspended) => StatusCode::FORBIDDEN,
+            ErasureRefusal::Send(refusal) => refusal.status(),
+            ErasureRefusal::Code(failure) => failure.status(),
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+    fn message(&self, t: &'static Texts) -> String {
+        match self {
+            ErasureRefusal::Password(LoginFailure::Invalid) => t.rgpd.wrong_password.to_owned(),
+            ErasureRefusal::Password(LoginFailure::Throttled { .. }) => t.throttled.to_owned(),
+            ErasureRefusal::Password(LoginFailure::Suspended) => t.suspended.to_owned(),
+            ErasureRefusal::Send(refusal) => refusal.message(t),
+            ErasureRefusal::Code(failure) => failure.message(t),
+            ErasureRefusal::NotStarted => t.rgpd.not_started.to_owned(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ErasureRefusal::Password(LoginFailure::Throttled { retry_after }) => Some(*retry_after),
+            ErasureRefusal::Send(refusal) => refusal.retry_after(),
+            ErasureRefusal::Code(failure) => failure.retry_after(),
             _ => None,
         }
     }

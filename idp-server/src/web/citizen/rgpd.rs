@@ -5,19 +5,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 
-use super::password::NoFields;
-use crate::citizen::rgpd::{self, Erasing, ErasureRefusal, Stage};
+use super::password::{CodeForm, NoFields, PasswordForm, back};
+use crate::citizen::rgpd::{self, Erasing, Stage};
 use crate::oidc::Provider;
-use crate::oidc::login::LoginFailure;
 use crate::oidc::types::Lang;
 use crate::web::cookies;
 use crate::web::csrf::CsrfForm;
 use crate::web::enrol::extract::{ClientIp, Session};
 use crate::web::enrol::page::{Field, HomePage, OnPage, StepPage, see_other};
-use crate::web::error::{OrPage, PageError, UserFacing, WebError};
-use crate::web::i18n::{self, Texts};
+use crate::web::error::{OrPage, PageError, WebError};
+use crate::web::i18n;
 use crate::web::pages::html;
 
 pub const EXPORT: &str = "/compte/mes-donnees";
@@ -25,57 +23,6 @@ pub const DELETE: &str = "/compte/supprimer";
 pub const DELETE_CODE: &str = "/compte/supprimer/code";
 pub const DELETE_CONFIRM: &str = "/compte/supprimer/confirmer";
 pub const DELETED: &str = "/compte/supprimer/terminee";
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct PasswordForm {
-    password: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CodeForm {
-    code: String,
-}
-
-impl UserFacing for ErasureRefusal {
-    fn status(&self) -> StatusCode {
-        match self {
-            ErasureRefusal::Password(LoginFailure::Throttled { .. }) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            ErasureRefusal::Password(LoginFailure::Suspended) => StatusCode::FORBIDDEN,
-            ErasureRefusal::Send(refusal) => refusal.status(),
-            ErasureRefusal::Code(failure) => failure.status(),
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-    fn message(&self, t: &'static Texts) -> String {
-        match self {
-            ErasureRefusal::Password(LoginFailure::Invalid) => t.rgpd.wrong_password.to_owned(),
-            ErasureRefusal::Password(LoginFailure::Throttled { .. }) => t.throttled.to_owned(),
-            ErasureRefusal::Password(LoginFailure::Suspended) => t.suspended.to_owned(),
-            ErasureRefusal::Send(refusal) => refusal.message(t),
-            ErasureRefusal::Code(failure) => failure.message(t),
-            ErasureRefusal::NotStarted => t.rgpd.not_started.to_owned(),
-        }
-    }
-    fn retry_after(&self) -> Option<u64> {
-        match self {
-            ErasureRefusal::Password(LoginFailure::Throttled { retry_after }) => Some(*retry_after),
-            ErasureRefusal::Send(refusal) => refusal.retry_after(),
-            ErasureRefusal::Code(failure) => failure.retry_after(),
-            _ => None,
-        }
-    }
-}
-
-fn back(page: StepPage) -> StepPage {
-    let label = page.t.citizen.back_to_account.to_owned();
-    let mut page = page;
-    page.links.push(("/compte".to_owned(), label));
-    page
-}
 
 fn password_page(lang: Lang, csrf: &str, error: Option<String>) -> StepPage {
     let t = i18n::texts(lang);
