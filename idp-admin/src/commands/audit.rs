@@ -31,6 +31,16 @@ struct Line {
     details: serde_json::Value,
     prev_hash: String,
     hash: String,
+    /// The entry's chain and position in it (exports written before the
+    /// chains have neither: chain 1, position = seq).
+    #[serde(default = "first_chain")]
+    chain: i32,
+    #[serde(default)]
+    pos: Option<i64>,
+}
+
+fn first_chain() -> i32 {
+    1
 }
 
 impl Line {
@@ -51,6 +61,8 @@ impl Line {
             details,
             prev_hash: row.prev_hash,
             hash: row.hash,
+            chain: row.chain,
+            pos: Some(row.pos),
         })
     }
 
@@ -64,6 +76,8 @@ impl Line {
             details: self.details.to_string(),
             prev_hash: self.prev_hash,
             hash: self.hash,
+            chain: self.chain,
+            pos: self.pos.unwrap_or(self.seq),
         }
     }
 }
@@ -150,7 +164,7 @@ pub fn verify_export(
             .map_err(|e| AdminError::Usage(format!("cannot read {}: {e}", file.display())))?;
         Box::new(std::io::BufReader::new(opened))
     };
-    let mut walker: Option<ChainWalker> = None;
+    let mut walker = ChainWalker::range(mac);
     let mut first: Option<(i64, String)> = None;
     for (n, line) in input.lines().enumerate() {
         let line = line?;
@@ -164,31 +178,29 @@ pub fn verify_export(
             ))
         })?;
         let row = parsed.into_row();
-        let walk =
-            walker.get_or_insert_with(|| ChainWalker::from(row.seq, &row.prev_hash, mac.clone()));
         first.get_or_insert_with(|| (row.seq, row.prev_hash.clone()));
-        if let Err((seq, reason)) = walk.check(&row) {
+        if let Err((seq, reason)) = walker.check(&row) {
             return Err(AdminError::AuditBroken { seq, reason });
         }
     }
-    let (Some(walker), Some((from, links_to))) = (walker, first) else {
+    let Some((from, links_to)) = first else {
         return Err(AdminError::Usage("the export holds no entry".into()));
     };
-    let (to, last_hash) = walker.last();
+    let (to, entries) = walker.last();
+    let last_hash = walker.last_hash();
     if json {
         writeln!(
             out,
             "{}",
             serde_json::json!({
-                "intact": true, "from": from, "to": to, "entries": to - from + 1,
+                "intact": true, "from": from, "to": to, "entries": entries,
                 "prev_hash": links_to, "last_hash": last_hash,
             })
         )?;
     } else {
         writeln!(
             out,
-            "exported range intact: entries {from} to {to} ({} entries); it follows hash {links_to} and ends with hash {last_hash}",
-            to - from + 1
+            "exported range intact: entries {from} to {to} ({entries} entries); it follows hash {links_to} and ends with hash {last_hash}"
         )?;
     }
     Ok(())

@@ -2,9 +2,26 @@
 //!
 //! Each entry stores the hash of the previous entry, and its own hash covers
 //! every field, so editing, deleting or reordering a row breaks the chain that
-//! [`verify`] walks. Appends are serialised by updating the single `audit_head`
-//! row first (a row lock on PostgreSQL, the write lock on SQLite), and must run in
-//! the same transaction as the change they record.
+//! [`verify`] walks. An append must run in the same transaction as the change
+//! it records.
+//!
+//! # Several chains
+//!
+//! An append updates a row of `audit_head` first, which orders it after
+//! every append to the same chain (a row lock on PostgreSQL, held until the
+//! commit; the write lock on SQLite). On PostgreSQL there are
+//! [`PG_CHAINS`] heads and an append takes the first one no other
+//! transaction holds (`FOR UPDATE SKIP LOCKED`), so concurrent logins do not
+//! queue behind one row lock and its commit: a lone writer extends chain 1,
+//! concurrent ones spread over the others. Each entry stores its `chain` and
+//! its position `pos` in it; [`verify`] walks every chain (consecutive
+//! positions, each linked to the one before it in its chain, each matching
+//! its hash) and checks each head, so an edited, removed or reordered entry
+//! still breaks a chain. `seq` is the log's global order, from a sequence on
+//! PostgreSQL (gaps are possible: a rolled-back append used a number); within
+//! a chain, `seq` grows with `pos`. SQLite keeps one chain, `pos = seq`.
+//! Entries of chain 1 at `pos = seq` (all entries written before the chains)
+//! hash as before; the others also hash their chain and position.
 //!
 //! The hash is an HMAC-SHA256 under the master key's `audit-chain-mac`
 //! subkey, so write access to the database is not enough to rebuild a chain
@@ -86,23 +103,85 @@ pub struct AuditRow {
     pub details: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The chain (1 on SQLite and for every entry written before the chains).
+    pub chain: i32,
+    /// Position in the chain, from 1.
+    pub pos: i64,
+}
+
+/// Number of chains on PostgreSQL: the head rows the migration creates.
+pub const PG_CHAINS: i32 = 8;
+
+/// Where an append goes: its chain, its position there, the hash it links
+/// to, and its global `seq`.
+#[derive(diesel::QueryableByName)]
+struct Slot {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    chain: i32,
+    #[diesel(sql_type = BigInt)]
+    pos: i64,
+    #[diesel(sql_type = Text)]
+    prev_hash: String,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+}
+
+/// Takes a chain's head and moves it one position on (PostgreSQL): the first
+/// head nobody holds, else (every chain busy) waits for the one `subject`
+/// falls on.
+fn take_head_pg(conn: &mut diesel::PgConnection, subject: &str) -> Result<Slot, StoreError> {
+    let free: Option<Slot> = diesel::sql_query(
+        "WITH free AS (SELECT id FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+         UPDATE audit_head h SET seq = h.seq + 1 FROM free WHERE h.id = free.id \
+         RETURNING h.id AS chain, h.seq AS pos, h.hash AS prev_hash, nextval('audit_seq') AS seq",
+    )
+    .get_result(conn)
+    .optional()?;
+    if let Some(slot) = free {
+        return Ok(slot);
+    }
+    let digest = Sha256::digest(subject.as_bytes());
+    let chain = 1 + i32::from(digest[0]) % PG_CHAINS;
+    Ok(diesel::sql_query(
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = $1 \
+         RETURNING id AS chain, seq AS pos, hash AS prev_hash, nextval('audit_seq') AS seq",
+    )
+    .bind::<diesel::sql_types::Integer, _>(chain)
+    .get_result(conn)?)
 }
 
 /// Appends one entry; call it inside the transaction of the change it records.
 pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, StoreError> {
-    // Takes the head's lock and reads it in one statement.
-    let (seq, prev_hash): (i64, String) =
-        diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
-            .set(audit_head::seq.eq(audit_head::seq + 1))
-            .returning((audit_head::seq, audit_head::hash))
-            .get_result(conn)?;
+    // Takes a head's lock and reads it in one statement.
+    let slot = match conn {
+        DbConnection::Pg(pg) => take_head_pg(pg, event.subject)?,
+        DbConnection::Sqlite(_) => {
+            let (pos, prev_hash): (i64, String) =
+                diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+                    .set(audit_head::seq.eq(audit_head::seq + 1))
+                    .returning((audit_head::seq, audit_head::hash))
+                    .get_result(conn)?;
+            Slot {
+                chain: 1,
+                pos,
+                prev_hash,
+                seq: pos,
+            }
+        }
+    };
+    let Slot {
+        chain,
+        pos,
+        prev_hash,
+        seq,
+    } = slot;
     let key = installed_key()?;
     let at = now_unix();
     let details = event.details.to_string();
     let hash = keyed_hash(
         &key,
         &prev_hash,
-        seq,
+        Place { seq, chain, pos },
         at,
         event.actor,
         event.action,
@@ -111,13 +190,14 @@ pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, St
     );
     match conn {
         // The entry and the head's new hash in one statement: every round
-        // trip made while holding the head's lock delays every other append.
+        // trip made while holding the head's lock delays every other append
+        // to its chain.
         DbConnection::Pg(pg) => {
             diesel::sql_query(
                 "WITH entry AS (INSERT INTO audit_log \
-                 (seq, at, actor, action, subject, details, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)) \
-                 UPDATE audit_head SET hash = $8 WHERE id = 1",
+                 (seq, at, actor, action, subject, details, prev_hash, hash, chain, pos) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)) \
+                 UPDATE audit_head SET hash = $8 WHERE id = $9",
             )
             .bind::<BigInt, _>(seq)
             .bind::<BigInt, _>(at)
@@ -127,6 +207,8 @@ pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, St
             .bind::<Text, _>(&details)
             .bind::<Text, _>(&prev_hash)
             .bind::<Text, _>(&hash)
+            .bind::<diesel::sql_types::Integer, _>(chain)
+            .bind::<BigInt, _>(pos)
             .execute(pg)?;
         }
         // In process, a statement costs no round trip (and SQLite has no
@@ -142,6 +224,8 @@ pub fn append(conn: &mut DbConnection, event: &AuditEvent<'_>) -> Result<i64, St
                     audit_log::details.eq(&details),
                     audit_log::prev_hash.eq(&prev_hash),
                     audit_log::hash.eq(&hash),
+                    audit_log::chain.eq(chain),
+                    audit_log::pos.eq(pos),
                 ))
                 .execute(sqlite)?;
             diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
@@ -201,12 +285,30 @@ pub fn legacy_hash(
     crate::crypto::hex(&h.finalize())
 }
 
-/// HMAC-SHA256 under the audit key over the same bytes as [`legacy_hash`].
+/// Where an entry sits: its global order, its chain and its position there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub seq: i64,
+    pub chain: i32,
+    pub pos: i64,
+}
+
+impl Place {
+    /// Chain 1 at `pos = seq`: every entry written before the chains, and
+    /// the lone writer's. They hash exactly as before.
+    fn is_single_chain(self) -> bool {
+        self.chain == 1 && self.pos == self.seq
+    }
+}
+
+/// HMAC-SHA256 under the audit key over the same bytes as [`legacy_hash`],
+/// followed by the chain and the position unless the entry is
+/// [single-chain](Place::is_single_chain) (its `seq` then says both).
 #[allow(clippy::too_many_arguments)]
 pub fn keyed_hash(
     key: &[u8; 32],
     prev_hash: &str,
-    seq: i64,
+    place: Place,
     at: i64,
     actor: &str,
     action: &str,
@@ -217,13 +319,17 @@ pub fn keyed_hash(
     feed(
         |b| mac.update(b),
         prev_hash,
-        seq,
+        place.seq,
         at,
         actor,
         action,
         subject,
         details,
     );
+    if !place.is_single_chain() {
+        mac.update(&place.chain.to_be_bytes());
+        mac.update(&place.pos.to_be_bytes());
+    }
     crate::crypto::hex(&mac.finalize().into_bytes())
 }
 
@@ -261,54 +367,68 @@ impl ChainMac {
     }
 
     fn hash(&self, row: &AuditRow) -> String {
-        let fields = (
-            row.prev_hash.as_str(),
-            row.seq,
-            row.at,
-            row.actor.as_str(),
-            row.action.as_str(),
-            row.subject.as_str(),
-            row.details.as_str(),
-        );
+        let place = Place {
+            seq: row.seq,
+            chain: row.chain,
+            pos: row.pos,
+        };
         if row.seq >= self.keyed_from {
             keyed_hash(
-                &self.key, fields.0, fields.1, fields.2, fields.3, fields.4, fields.5, fields.6,
+                &self.key,
+                &row.prev_hash,
+                place,
+                row.at,
+                &row.actor,
+                &row.action,
+                &row.subject,
+                &row.details,
             )
         } else {
+            // Plain SHA-256 entries predate the chains: chain 1, pos = seq
+            // (checked by the walker before the hash).
             legacy_hash(
-                fields.0, fields.1, fields.2, fields.3, fields.4, fields.5, fields.6,
+                &row.prev_hash,
+                row.seq,
+                row.at,
+                &row.actor,
+                &row.action,
+                &row.subject,
+                &row.details,
             )
         }
     }
 }
 
-/// Records, once, where keyed MACs start: the position after the current
-/// head (1 on a new deployment). Runs at start-up, in a write transaction on
-/// a handle with the audit key installed; the head's lock orders it against
-/// every append, so no entry before the position is keyed and none after it
-/// is plain. Returns the position.
+/// Records, once, where keyed MACs start: the position after the last entry
+/// (1 on a new deployment). Runs at start-up, in a write transaction on a
+/// handle with the audit key installed; it takes every head's lock, which
+/// orders it against every append, so no entry before the position is keyed
+/// and none after it is plain. Returns the position.
 pub fn start_keyed_chain(conn: &mut DbConnection) -> Result<i64, StoreError> {
     let key = installed_key()?;
-    let head: i64 = diesel::update(audit_head::table.filter(audit_head::id.eq(1)))
+    let _heads: Vec<i32> = diesel::update(audit_head::table)
         .set(audit_head::seq.eq(audit_head::seq))
-        .returning(audit_head::seq)
-        .get_result(conn)?;
+        .returning(audit_head::id)
+        .get_results(conn)?;
     if let Some(stored) = super::settings::get(conn, MAC_FROM_SETTING)? {
         return parse_marker(&key, &stored).map_err(StoreError::Corrupt);
     }
-    if head > 0 {
-        let last: AuditRow = audit_log::table
-            .filter(audit_log::seq.eq(head))
-            .first(conn)?;
-        if ChainMac::new(key, 1).hash(&last) == last.hash {
-            // The log is already keyed: the marker was removed, not never
-            // written. Leave it missing, so that `verify` reports it.
-            tracing::error!(
-                "audit log: the {MAC_FROM_SETTING} setting is missing although entry {head} is keyed; not recreating it"
-            );
-            return Ok(0);
-        }
+    let last: Option<AuditRow> = audit_log::table
+        .order(audit_log::seq.desc())
+        .first(conn)
+        .optional()?;
+    if let Some(last) = &last
+        && ChainMac::new(key, 1).hash(last) == last.hash
+    {
+        // The log is already keyed: the marker was removed, not never
+        // written. Leave it missing, so that `verify` reports it.
+        tracing::error!(
+            "audit log: the {MAC_FROM_SETTING} setting is missing although entry {} is keyed; not recreating it",
+            last.seq
+        );
+        return Ok(0);
     }
+    let head = last.as_ref().map_or(0, |row| row.seq);
     let from = head + 1;
     diesel::insert_into(settings::table)
         .values((
@@ -358,47 +478,89 @@ pub enum ChainStatus {
     Broken { seq: i64, reason: String },
 }
 
-/// Checks entries one after the other: consecutive positions, each linked to
-/// the one before it, each matching its hash. Shared by [`verify`] (from the
-/// first entry) and by the check of an exported range (from wherever the
-/// range starts).
+/// Checks entries one after the other, in `seq` order: in each chain,
+/// consecutive positions, each linked to the entry before it in its chain,
+/// each matching its hash. Shared by [`verify`] (from the first entry) and
+/// by the check of an exported range (each chain from wherever the range
+/// starts it).
 #[derive(Debug, Clone)]
 pub struct ChainWalker {
-    expected_seq: i64,
-    prev: String,
+    /// Per chain: the next position expected and the hash it links to.
+    chains: std::collections::BTreeMap<i32, (i64, String)>,
+    /// A range: a chain seen for the first time starts where its first row
+    /// says (a walk from the start wants position 1 after the genesis hash).
+    partial: bool,
+    last_seq: i64,
+    last_hash: String,
+    entries: i64,
     mac: ChainMac,
 }
 
 impl ChainWalker {
     /// A walk from the first entry of the log.
     pub fn from_start(mac: ChainMac) -> Self {
-        ChainWalker::from(1, GENESIS_HASH, mac)
-    }
-
-    /// A walk that expects entry `seq`, linked to the hash `prev`.
-    pub fn from(seq: i64, prev: &str, mac: ChainMac) -> Self {
         ChainWalker {
-            expected_seq: seq,
-            prev: prev.to_owned(),
+            chains: Default::default(),
+            partial: false,
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+            entries: 0,
             mac,
         }
     }
 
-    /// Position and hash of the last entry checked.
-    pub fn last(&self) -> (i64, &str) {
-        (self.expected_seq - 1, &self.prev)
+    /// A walk over a range of the log: each chain is followed from its
+    /// first entry in the range on.
+    pub fn range(mac: ChainMac) -> Self {
+        ChainWalker {
+            partial: true,
+            ..ChainWalker::from_start(mac)
+        }
     }
 
-    /// Checks the next entry; on failure, the position and the reason.
+    /// `seq` of the last entry checked and the number of entries checked.
+    pub fn last(&self) -> (i64, i64) {
+        (self.last_seq, self.entries)
+    }
+
+    /// Hash of the last entry checked.
+    pub fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
+
+    /// Per chain: the position and hash of its last entry checked.
+    pub fn heads(&self) -> impl Iterator<Item = (i32, i64, &str)> {
+        self.chains
+            .iter()
+            .map(|(chain, (next, hash))| (*chain, next - 1, hash.as_str()))
+    }
+
+    /// Checks the next entry; on failure, its `seq` and the reason.
     pub fn check(&mut self, row: &AuditRow) -> Result<(), (i64, String)> {
-        let expected = self.expected_seq;
-        if row.seq != expected {
+        let name = |pos: i64| match row.chain {
+            1 => format!("entry {pos}"),
+            chain => format!("entry {pos} of chain {chain}"),
+        };
+        if row.seq <= self.last_seq {
+            return Err((row.seq, format!("{} is out of order", name(row.pos))));
+        }
+        if row.seq < self.mac.keyed_from() && !(row.chain == 1 && row.pos == row.seq) {
+            return Err((row.seq, format!("{} predates the chains", name(row.pos))));
+        }
+        let start = if self.partial {
+            (row.pos, row.prev_hash.clone())
+        } else {
+            (1, GENESIS_HASH.to_owned())
+        };
+        let (expected, prev) = self.chains.entry(row.chain).or_insert(start);
+        if row.pos != *expected {
+            let missing = *expected;
             return Err((
-                expected,
-                format!("entry {expected} is missing (next is {})", row.seq),
+                row.seq,
+                format!("{} is missing (next is {})", name(missing), row.pos),
             ));
         }
-        if row.prev_hash != self.prev {
+        if row.prev_hash != *prev {
             return Err((
                 row.seq,
                 "previous-hash link does not match the entry before it".into(),
@@ -408,8 +570,11 @@ impl ChainWalker {
         if !crate::crypto::constant_time_eq(recomputed.as_bytes(), row.hash.as_bytes()) {
             return Err((row.seq, "content does not match its hash (edited)".into()));
         }
-        self.prev.clone_from(&row.hash);
-        self.expected_seq += 1;
+        prev.clone_from(&row.hash);
+        *expected += 1;
+        self.last_seq = row.seq;
+        self.last_hash.clone_from(&row.hash);
+        self.entries += 1;
         Ok(())
     }
 }
@@ -468,20 +633,39 @@ pub fn verify(conn: &mut DbConnection) -> Result<ChainStatus, StoreError> {
     if let Some((seq, reason)) = broken {
         return Ok(ChainStatus::Broken { seq, reason });
     }
-    let (head_seq, head_hash): (i64, String) = audit_head::table
-        .filter(audit_head::id.eq(1))
-        .select((audit_head::seq, audit_head::hash))
-        .first(conn)?;
-    let (last, prev) = walker.last();
-    if head_seq != last || head_hash != prev {
+    let heads: Vec<(i32, i64, String)> = audit_head::table
+        .order(audit_head::id.asc())
+        .select((audit_head::id, audit_head::seq, audit_head::hash))
+        .load(conn)?;
+    let walked: std::collections::BTreeMap<i32, (i64, String)> = walker
+        .heads()
+        .map(|(chain, pos, hash)| (chain, (pos, hash.to_owned())))
+        .collect();
+    let (last_seq, entries) = walker.last();
+    for (chain, pos, hash) in &heads {
+        let (last, prev) = walked
+            .get(chain)
+            .map_or((0, GENESIS_HASH), |(pos, hash)| (*pos, hash.as_str()));
+        if *pos != last || hash != prev {
+            let head = match chain {
+                1 => "head".to_owned(),
+                n => format!("head of chain {n}"),
+            };
+            return Ok(ChainStatus::Broken {
+                seq: last_seq + 1,
+                reason: format!(
+                    "{head} says {pos} entries but the log ends at {last} (entries removed from the end)"
+                ),
+            });
+        }
+    }
+    if let Some(chain) = walked.keys().find(|c| !heads.iter().any(|h| h.0 == **c)) {
         return Ok(ChainStatus::Broken {
-            seq: last + 1,
-            reason: format!(
-                "head says {head_seq} entries but the log ends at {last} (entries removed from the end)"
-            ),
+            seq: last_seq,
+            reason: format!("entries of chain {chain}, which has no head"),
         });
     }
-    Ok(ChainStatus::Intact { entries: last })
+    Ok(ChainStatus::Intact { entries })
 }
 
 /// The most recent entries, newest first.
@@ -573,6 +757,8 @@ mod tests {
             details: "{}".into(),
             prev_hash: prev.into(),
             hash: String::new(),
+            chain: 1,
+            pos: seq,
         }
     }
 
@@ -595,6 +781,53 @@ mod tests {
     }
 
     const KEY: [u8; 32] = [7; 32];
+
+    /// Two chains written side by side, as concurrent appends on PostgreSQL
+    /// do: each verifies on its own links; a row moved to the other chain,
+    /// or a gap in one, breaks the walk; a range walk starts each chain
+    /// where the range does.
+    #[test]
+    fn interleaved_chains_verify_each_on_its_own() {
+        let mac = ChainMac::new(KEY, 1);
+        let mut prev = [GENESIS_HASH.to_owned(), GENESIS_HASH.to_owned()];
+        let mut pos = [0i64, 0];
+        let rows: Vec<AuditRow> = (1..=10)
+            .map(|seq| {
+                let c = usize::from(seq % 3 == 0);
+                pos[c] += 1;
+                let mut r = row(seq, &prev[c], "system");
+                r.chain = c as i32 + 1;
+                r.pos = pos[c];
+                r.hash = mac.hash(&r);
+                prev[c].clone_from(&r.hash);
+                r
+            })
+            .collect();
+        assert_eq!(walk(&rows, mac.clone()), Ok(()));
+        let mut walker = ChainWalker::from_start(mac.clone());
+        rows.iter().for_each(|r| walker.check(r).unwrap());
+        assert_eq!(walker.last(), (10, 10));
+        let heads: Vec<(i32, i64)> = walker.heads().map(|(c, p, _)| (c, p)).collect();
+        assert_eq!(heads, vec![(1, 7), (2, 3)]);
+
+        let mut moved = rows.clone();
+        moved[2].chain = 1; // seq 3 claims chain 1
+        assert!(walk(&moved, mac.clone()).is_err());
+        let mut gap = rows.clone();
+        gap.remove(5); // seq 6: chain 2's second entry (seq 9 is its third)
+        let err = walk(&gap, mac.clone()).unwrap_err();
+        assert!(err.1.contains("entry 2 of chain 2 is missing"), "{err:?}");
+
+        let mut range = ChainWalker::range(mac.clone());
+        assert_eq!(rows[3..].iter().try_for_each(|r| range.check(r)), Ok(()));
+        let mut from_start = ChainWalker::from_start(mac);
+        assert!(
+            rows[3..]
+                .iter()
+                .try_for_each(|r| from_start.check(r))
+                .is_err()
+        );
+    }
 
     #[test]
     fn legacy_entries_before_the_marker_verify_and_keyed_ones_after() {

@@ -32,6 +32,8 @@ diesel::table! {
         details -> Text,
         prev_hash -> Text,
         hash -> Text,
+        chain -> Integer,
+        pos -> BigInt,
     }
 }
 
