@@ -109,6 +109,10 @@ pub struct Outcome {
     pub account_id: String,
     pub request_id: String,
     pub state: AccountState,
+    /// The citizen's given and family names, for the agent's notice.
+    pub citizen: String,
+    /// The face-to-face reference (none for an online request).
+    pub reference: Option<String>,
 }
 
 /// A face-to-face request as the clerk sees it: only what the task needs.
@@ -288,6 +292,7 @@ async fn decide(
     };
     let request_id = request.id.clone();
     let account_id = request.account_id.clone();
+    let reference = request.reference.clone();
     let outcome = core
         .db
         .write(move |conn| {
@@ -353,10 +358,15 @@ async fn decide(
                     ));
                 }
             };
+            let citizen = accounts::identity(conn, &account_id)?
+                .map(|i| format!("{} {}", i.given_name, i.family_name))
+                .unwrap_or_default();
             Ok(Ok(Outcome {
                 account_id: account_id.clone(),
                 request_id: request_id.clone(),
                 state: next,
+                citizen,
+                reference: reference.clone(),
             }))
         })
         .await?;

@@ -23,7 +23,7 @@ both_backends!(
     pages_escape_what_agents_typed,
 );
 
-async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
+pub(crate) async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
     let cli =
         Cli::try_parse_from(std::iter::once("idp-admin").chain(args.iter().copied())).unwrap();
     let mut out = Vec::new();
@@ -33,7 +33,7 @@ async fn admin(env: &TestEnv, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out).unwrap()
 }
 
-async fn spawn_console(app: &TestApp) -> String {
+pub(crate) async fn spawn_console(app: &TestApp) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let server = idp_admin::console::server(app.core.clone(), listener)
@@ -43,14 +43,14 @@ async fn spawn_console(app: &TestApp) -> String {
     base
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
 }
 
-fn secret_on(page: &Page) -> String {
+pub(crate) fn secret_on(page: &Page) -> String {
     let start = page
         .body
         .find("<code id=\"totp-secret\">")
@@ -60,8 +60,22 @@ fn secret_on(page: &Page) -> String {
     page.body[start..end].to_owned()
 }
 
-/// Logs in with password and TOTP (enrolling it the first time); returns the TOTP secret.
-async fn log_in(
+/// Logs in with password and TOTP (enrolling it the first time) and
+/// replaces the initial password if asked (setting it back); returns the
+/// TOTP secret.
+pub(crate) async fn log_in(
+    console: &mut Browser,
+    username: &str,
+    password: &str,
+    secret: Option<&str>,
+) -> String {
+    let secret = password_and_code(console, username, password, secret).await;
+    idp_tests::console::replace_initial_password(console, password).await;
+    secret
+}
+
+/// Password, then TOTP (enrolling it the first time); returns the TOTP secret.
+pub(crate) async fn password_and_code(
     console: &mut Browser,
     username: &str,
     password: &str,
@@ -405,12 +419,37 @@ async fn reviewer_clears_the_online_queue(backend: Backend) {
     let page = console
         .post(
             link,
-            &[("csrf", &csrf), ("decision", "rejected"), ("reason", "")],
+            &[
+                ("csrf", &csrf),
+                ("decision", "rejected"),
+                ("reason", ""),
+                ("category", "person"),
+                ("check_photo", "yes"),
+            ],
         )
         .await;
+    assert_eq!(page.status, 400);
     assert!(
-        page.body.contains("motif"),
+        page.body.contains("Indiquez le motif du refus."),
         "a rejection needs a reason: {}",
+        page.body
+    );
+    // The form comes back as it was filled in.
+    assert!(
+        page.body.contains(r#"<option value="person" selected>"#)
+            && page
+                .body
+                .contains(r#"name="check_photo" value="yes" checked>"#)
+            && !page
+                .body
+                .contains(r#"name="check_document" value="yes" checked>"#),
+        "{}",
+        page.body
+    );
+    // The document declared is shown next to the checks.
+    assert!(
+        page.body.contains("Passeport") && page.body.contains("<dt>Validité</dt>"),
+        "{}",
         page.body
     );
     let page = console
@@ -433,13 +472,48 @@ async fn reviewer_clears_the_online_queue(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!(page.status, 303, "{}", page.body);
+    // Not yet recorded: the reviewer confirms first.
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Confirmer la vérification de l&#39;identité de Camille Anne Dupont")
+            || page
+                .body
+                .contains("Confirmer la vérification de l&#x27;identité de Camille Anne Dupont"),
+        "{}",
+        page.body
+    );
     assert!(
         console
             .get("/revue")
             .await
             .body
-            .contains("0 demande(s) en attente")
+            .contains("1 demande(s) en attente")
+    );
+    let page = console
+        .post(
+            link,
+            &[
+                ("csrf", &csrf),
+                ("decision", "verified"),
+                ("confirm", "yes"),
+                ("check_document", "yes"),
+                ("check_photo", "yes"),
+                ("check_data", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Identité vérifiée : Camille Anne Dupont"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("0 demande(s) en attente"),
+        "{}",
+        page.body
     );
     let id = account.id.clone();
     let state = app

@@ -12,6 +12,7 @@ mod citizen_history;
 mod citizen_identity;
 mod citizen_rgpd;
 mod console;
+mod console_desk;
 mod device;
 mod device_api_docs;
 mod device_faults;

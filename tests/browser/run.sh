@@ -207,6 +207,16 @@ if (typeof a.initial_password !== "string" || !a.initial_password) process.exit(
 console.log(a.initial_password);' <<<"$REFUSER_JSON")" ||
     die "idp-admin agents add --json printed no initial_password: $REFUSER_JSON"
 
+# A reviewer of the online queue, for console-review.
+REVIEWER_USERNAME="r.petit"
+REVIEWER_JSON="$(NO_COLOR=1 "$BIN_DIR/idp-admin" agents add "$REVIEWER_USERNAME" --name "Rose Petit" \
+    --role reviewer --json 2>>"$WORKDIR/agents.log")" ||
+    die "idp-admin agents add failed: $(tail -n 5 "$WORKDIR/agents.log")"
+REVIEWER_PASSWORD="$(node -e 'const a = JSON.parse(require("fs").readFileSync(0, "utf8"));
+if (typeof a.initial_password !== "string" || !a.initial_password) process.exit(1);
+console.log(a.initial_password);' <<<"$REVIEWER_JSON")" ||
+    die "idp-admin agents add --json printed no initial_password: $REVIEWER_JSON"
+
 NO_COLOR=1 "$BIN_DIR/idp-server" >"$WORKDIR/idp-server.log" 2>&1 &
 PIDS+=("$!")
 IDP_PID=$!
@@ -250,6 +260,7 @@ SESAME_ISSUER="$ISSUER" DEMO_RP_URL="$RP_URL" DEMO_EMAIL="$DEMO_EMAIL" DEMO_PASS
     DEMO_ACTIVATION_CODE="$DEMO_ACTIVATION_CODE" IDP_ADMIN="$BIN_DIR/idp-admin" \
     SESAME_CONSOLE_URL="$CONSOLE_URL" CLERK_USERNAME="$CLERK_USERNAME" CLERK_PASSWORD="$CLERK_PASSWORD" \
     REFUSER_USERNAME="$REFUSER_USERNAME" REFUSER_PASSWORD="$REFUSER_PASSWORD" \
+    REVIEWER_USERNAME="$REVIEWER_USERNAME" REVIEWER_PASSWORD="$REVIEWER_PASSWORD" \
     CHROMIUM_PATH="$CHROMIUM_PATH" SCREENSHOT_DIR="$SHOTS" TMPDIR="$WORKDIR/tmp" \
     setsid node --test --test-reporter=spec --test-concurrency=1 --test-timeout=180000 "${JOURNEYS[@]}" &
 NODE_PID=$!

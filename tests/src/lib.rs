@@ -13,6 +13,7 @@
 
 pub mod authenticator;
 pub mod browser;
+pub mod console;
 pub mod enrolment;
 pub mod oidc;
 pub mod phone;

@@ -12,8 +12,10 @@ use idp_server::web::csrf::CsrfForm;
 use serde::Deserialize;
 
 use super::Console;
-use super::decision::{Asked, DecisionForm, IdentityView, UNTICKED, french_date, refusal_text};
-use super::page::{Failure, Frame, Message, ok, see_other, with_status};
+use super::decision::{
+    Asked, DecisionForm, DocumentView, Entered, IdentityView, UNTICKED, refusal_text,
+};
+use super::page::{Failure, Frame, ok, see_other, with_status};
 use super::session::{AgentSession, ClerkSession};
 
 const TITLE: &str = "Vérification au guichet";
@@ -43,32 +45,30 @@ struct CounterPage {
     frame: Frame,
     csrf: String,
     identity: IdentityView,
-    document_kind: &'static str,
-    document_number: String,
-    issued_on: String,
-    expires_on: String,
+    document: DocumentView,
     reference: String,
     /// The clerk's office; an admin names one in the form.
     office: Option<String>,
+    /// What was entered, when the form is shown again with an error.
+    entered: Entered,
 }
 
 impl CounterPage {
-    fn new(s: &ClerkSession, view: &CounterView) -> Self {
+    fn new(s: &ClerkSession, view: &CounterView, entered: Entered) -> Self {
         let reference = view.request.reference.clone().unwrap_or_default();
         CounterPage {
             frame: s.frame(format!("Référence {reference}")),
             csrf: s.csrf().to_owned(),
             identity: IdentityView::from(&view.identity),
-            document_kind: match view.document_kind.as_str() {
-                "identity_card" => "Carte nationale d'identité",
-                "passport" => "Passeport",
-                _ => "Titre de séjour",
-            },
-            document_number: view.document_number.clone(),
-            issued_on: french_date(&view.document_issued_on),
-            expires_on: french_date(&view.document_expires_on),
+            document: DocumentView::new(
+                &view.document_kind,
+                &view.document_number,
+                &view.document_issued_on,
+                &view.document_expires_on,
+            ),
             reference,
             office: s.agent.office.clone(),
+            entered,
         }
     }
 }
@@ -98,7 +98,7 @@ pub async fn counter_get(
         .await
         .split()?
     {
-        Ok(view) => ok(&CounterPage::new(&s, &view)),
+        Ok(view) => ok(&CounterPage::new(&s, &view, Entered::default())),
         Err(refusal) => refused(&s, reference, refusal_text(&refusal)),
     }
 }
@@ -117,21 +117,38 @@ fn place_of(s: &ClerkSession, form: &DecisionForm) -> Option<Place> {
 }
 
 fn decided(outcome: &Outcome) -> String {
+    let (who, reference) = (&outcome.citizen, outcome.reference.as_deref().unwrap_or(""));
     if outcome.state.as_str() == "verified" {
-        "Identité vérifiée. Le code d'activation de l'application est envoyé par SMS et par courriel."
+        format!(
+            "Identité vérifiée : {who}, référence {reference}. Le code d'activation de l'application est envoyé par SMS et par courriel."
+        )
     } else {
-        "Demande refusée. La personne en est informée par courriel et SMS, avec le motif choisi."
+        format!(
+            "Demande refusée : {who}, référence {reference}. La personne en est informée par courriel et SMS, avec le motif choisi."
+        )
     }
-    .to_owned()
 }
 
-fn unticked(s: &ClerkSession, reference: &str) -> Result<HttpResponse, Failure> {
-    let page = Message::linked(
-        s.frame(TITLE).error(UNTICKED),
-        format!("/guichet?reference={reference}"),
-        "Revenir à la demande",
-    );
-    with_status(StatusCode::BAD_REQUEST, &page)
+/// The request again with what the clerk entered and why it was not
+/// recorded (400); the lookup page if the request cannot be shown.
+async fn again(
+    console: &Console,
+    s: &ClerkSession,
+    form: &DecisionForm,
+    error: &str,
+) -> Result<HttpResponse, Failure> {
+    let reference = form.reference.as_str();
+    match verification::counter_view(&console.core, &s.acting()?, reference)
+        .await
+        .split()?
+    {
+        Ok(view) => {
+            let mut page = CounterPage::new(s, &view, Entered::from(form));
+            page.frame = page.frame.error(error);
+            with_status(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(refusal) => refused(s, reference, refusal_text(&refusal)),
+    }
 }
 
 pub async fn counter_post(
@@ -140,17 +157,22 @@ pub async fn counter_post(
 ) -> Result<HttpResponse, Failure> {
     let decision = match form.asked() {
         Asked::Nothing => return Ok(see_other("/guichet")),
-        Asked::Unticked => return unticked(&s, &form.reference),
+        Asked::Unticked => return again(&console, &s, &form, UNTICKED).await,
         Asked::Decision(d) => d,
     };
     let (acting, reference) = (s.acting()?, form.reference.as_str());
     let Some(place) = place_of(&s, &form) else {
-        return refused(&s, reference, NO_OFFICE);
+        return again(&console, &s, &form, NO_OFFICE).await;
     };
     let decided =
         verification::decide_face_to_face(&console.core, &acting, reference, place, decision);
-    decided_page(&s, reference, decided.await.split()?)
+    match decided.await.split()? {
+        Err(Refusal::ReasonRequired) => again(&console, &s, &form, UNSAID).await,
+        result => decided_page(&s, reference, result),
+    }
 }
+
+const UNSAID: &str = "Indiquez le motif du refus.";
 
 const NO_OFFICE: &str = "Indiquez le code du bureau (5 à 10 lettres ou chiffres).";
 

@@ -44,6 +44,25 @@ impl From<&Identity> for IdentityView {
     }
 }
 
+/// The declared document as the counter and review pages show it.
+pub struct DocumentView {
+    pub kind: &'static str,
+    pub number: String,
+    pub issued_on: String,
+    pub expires_on: String,
+}
+
+impl DocumentView {
+    pub fn new(kind: &str, number: &str, issued_on: &str, expires_on: &str) -> Self {
+        DocumentView {
+            kind: document_kind_label(kind),
+            number: number.to_owned(),
+            issued_on: french_date(issued_on),
+            expires_on: french_date(expires_on),
+        }
+    }
+}
+
 /// `1990-04-12` → `12/04/1990`, as printed on French documents.
 pub fn french_date(iso: &str) -> String {
     chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
@@ -67,6 +86,57 @@ pub struct DecisionForm {
     pub reference: String,
     pub office: String,
     pub place: String,
+    /// Review only: "yes" on the confirmation page's form.
+    pub confirm: String,
+    /// Review only: "yes" from the confirmation page's "back" button.
+    pub back: String,
+}
+
+/// What the agent entered in the decision form, shown again with an error
+/// (or kept through the reviewer's confirmation page).
+#[derive(Debug, Default, Clone)]
+pub struct Entered {
+    pub document: bool,
+    pub photo: bool,
+    pub data: bool,
+    pub category: String,
+    pub reason: String,
+    /// Counter only: the visit was at home, and the office an admin typed.
+    pub home: bool,
+    pub office: String,
+}
+
+impl From<&DecisionForm> for Entered {
+    fn from(f: &DecisionForm) -> Self {
+        Entered {
+            document: f.check_document == "yes",
+            photo: f.check_photo == "yes",
+            data: f.check_data == "yes",
+            category: f.category.clone(),
+            reason: f.reason.clone(),
+            home: f.place == "home",
+            office: f.office.clone(),
+        }
+    }
+}
+
+/// What the citizen is told of a refusal, as the form's list names it.
+pub fn category_label(category: &str) -> &'static str {
+    match category {
+        "document" => "Pièce non valable, illisible ou expirée",
+        "information" => "Informations déclarées différentes de la pièce",
+        "person" => "La personne ne correspond pas à la pièce",
+        _ => "Autre motif",
+    }
+}
+
+/// The document kind as French agents name it.
+pub fn document_kind_label(kind: &str) -> &'static str {
+    match kind {
+        "identity_card" => "Carte nationale d'identité",
+        "passport" => "Passeport",
+        _ => "Titre de séjour",
+    }
 }
 
 /// What the form asks for.

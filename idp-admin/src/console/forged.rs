@@ -21,6 +21,13 @@ pub fn answer<S>(s: &AgentSession<S>, path: &str) -> HttpResponse {
     if path.starts_with("/guichet") {
         return render(bad, &counter::lookup_page(s, "", |f| f.error(EXPIRED)));
     }
+    if path.starts_with(super::session::OWN_ACCOUNT) {
+        let frame = s.frame("Mon compte").error(EXPIRED);
+        return render(
+            bad,
+            &Message::linked(frame, super::session::OWN_ACCOUNT, "Recommencer"),
+        );
+    }
     if path.starts_with("/comptes") {
         return render(bad, &support::search_page(s, "", |f| f.error(EXPIRED)));
     }

@@ -8,9 +8,11 @@
 //! (`agents`, `support`, `verification`, `keys`, `oidc::clients`) and render
 //! an askama template from `idp-admin/templates/` ([`page`]).
 
+pub mod account;
 pub mod admin;
 pub mod counter;
 pub mod decision;
+pub mod desk;
 mod forged;
 pub mod login;
 pub mod page;
@@ -46,11 +48,14 @@ struct HomePage {
     counter: bool,
     review: bool,
     admin: bool,
+    /// The agent's own decisions of today, newest first.
+    today: Vec<desk::TodayLine>,
 }
 
-async fn home(s: AnySession) -> Result<HttpResponse, Failure> {
+async fn home(console: web::Data<Console>, s: AnySession) -> Result<HttpResponse, Failure> {
     let role = s.role();
     ok(&HomePage {
+        today: desk::today(&console, &s).await?,
         frame: s.frame("Accueil"),
         csrf: s.csrf().to_owned(),
         counter: role.verifies_face_to_face(),
@@ -95,6 +100,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/deconnexion", web::post().to(login::logout))
         .route("/guichet", web::get().to(counter::counter_get))
         .route("/guichet", web::post().to(counter::counter_post))
+        .route("/guichet/recherche", web::get().to(desk::search_get))
+        .route("/mon-compte", web::get().to(account::account_get))
+        .route("/mon-compte", web::post().to(account::account_post))
         .route("/revue", web::get().to(review::queue))
         .route("/revue/{id}", web::get().to(review::review_get))
         .route("/revue/{id}", web::post().to(review::review_post))

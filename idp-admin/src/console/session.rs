@@ -48,6 +48,9 @@ pub fn with_cookie(mut response: HttpResponse, cookie: Cookie<'static>) -> HttpR
 /// Which roles a page family admits.
 pub trait Scope: 'static {
     const ROLES: &'static [Role];
+    /// Whether the page opens before the agent has replaced the initial
+    /// password (only "Mon compte", where it is replaced).
+    const BEFORE_PASSWORD_CHANGE: bool = false;
 }
 
 /// Every agent (home page, own security keys).
@@ -58,6 +61,8 @@ pub struct Counter;
 pub struct Review;
 /// Administration pages and account support.
 pub struct Administration;
+/// The agent's own account ("Mon compte": the password change).
+pub struct OwnAccount;
 
 impl Scope for Everyone {
     const ROLES: &'static [Role] = &[Role::Clerk, Role::Reviewer, Role::Admin];
@@ -71,16 +76,26 @@ impl Scope for Review {
 impl Scope for Administration {
     const ROLES: &'static [Role] = &[Role::Admin];
 }
+impl Scope for OwnAccount {
+    const ROLES: &'static [Role] = Everyone::ROLES;
+    const BEFORE_PASSWORD_CHANGE: bool = true;
+}
 
 pub type AnySession = AgentSession<Everyone>;
 pub type ClerkSession = AgentSession<Counter>;
 pub type ReviewerSession = AgentSession<Review>;
 pub type AdminSession = AgentSession<Administration>;
+pub type AccountSession = AgentSession<OwnAccount>;
+
+/// Where an agent who must still replace the initial password is sent.
+pub const OWN_ACCOUNT: &str = "/mon-compte";
 
 /// A logged-in agent whose role is in `S`.
 pub struct AgentSession<S> {
     pub agent: AgentRow,
     pub session: sessions::AgentSession,
+    /// The session cookie's value (renewed after a password change).
+    pub cookie: String,
     scope: PhantomData<S>,
 }
 
@@ -143,6 +158,8 @@ async fn pending(
         Err(e) => return Err(unavailable(e)),
     };
     match agents::agent(&console.core, &session.agent_id).await {
+        // A password change since the session opened ended it.
+        Ok(Some(agent)) if agent.session_epoch != session.epoch => Err(see_other("/connexion")),
         Ok(Some(agent)) => Ok(PendingSession {
             agent,
             session,
@@ -186,9 +203,13 @@ impl<S: Scope> FromRequest for AgentSession<S> {
             if !allowed {
                 return Err(answer(forbidden(&found.agent)));
             }
+            if found.agent.must_change_password && !S::BEFORE_PASSWORD_CHANGE {
+                return Err(answer(see_other(OWN_ACCOUNT)));
+            }
             Ok(AgentSession {
                 agent: found.agent,
                 session: found.session,
+                cookie: found.cookie,
                 scope: PhantomData,
             })
         })

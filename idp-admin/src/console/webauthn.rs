@@ -137,7 +137,7 @@ pub async fn login_finish(
         return Ok(refused("not_recognised"));
     };
     // A key with user verification is both factors: the session opens fully.
-    let (value, _) = sessions::open(&console.core, agent.id, true).await?;
+    let (value, _) = sessions::open(&console.core, agent.id, agent.session_epoch, true).await?;
     let response = json_status(StatusCode::OK, json!({ "redirect": "/" }));
     Ok(with_cookie(response, cookie(SESSION_COOKIE, value)))
 }

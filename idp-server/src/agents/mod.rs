@@ -5,6 +5,8 @@
 //! the console and the CLI are thin shells over these functions, so both
 //! write the same audit entries.
 
+pub mod desk;
+pub mod password;
 pub mod review;
 pub mod sessions;
 pub mod totp;

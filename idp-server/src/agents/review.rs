@@ -25,6 +25,17 @@ pub struct Pending {
     pub identity: Identity,
     /// The digits the citizen was asked to say in the video.
     pub challenge: String,
+    /// The document declared with the request.
+    pub document: Option<Document>,
+}
+
+/// The declared document, its number decrypted.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub kind: String,
+    pub number: String,
+    pub issued_on: String,
+    pub expires_on: String,
 }
 
 /// The online request `id` with its identity, if it still awaits a decision.
@@ -37,20 +48,47 @@ pub async fn pending(core: &Core, id: &str) -> Result<Option<Pending>, AgentErro
                 return Ok(None);
             };
             let identity = accounts::identity(conn, &request.account_id)?;
-            Ok(Some((request, identity)))
+            let document = rows::document(conn, &request.account_id)?;
+            Ok(Some((request, identity, document)))
         })
         .await?;
     Ok(match found {
-        Some((r, Some(i)))
+        Some((r, Some(i), d))
             if r.method == crate::domain::account::VerificationMethod::Remote
                 && r.status == crate::domain::account::RequestStatus::Pending =>
         {
+            let document = match d {
+                Some(d) => Some(open_document(core, &r.account_id, d)?),
+                None => None,
+            };
             Some(Pending {
                 identity: i.into(),
                 challenge: r.challenge.unwrap_or_default(),
+                document,
             })
         }
         _ => None,
+    })
+}
+
+fn open_document(
+    core: &Core,
+    account_id: &str,
+    d: rows::DocumentRow,
+) -> Result<Document, AgentError> {
+    let number = core
+        .subkeys
+        .kek
+        .open(
+            &d.number_sealed,
+            format!("document:{account_id}").as_bytes(),
+        )
+        .map_err(|_| AgentError::Internal("a document number cannot be decrypted".into()))?;
+    Ok(Document {
+        kind: d.kind,
+        number: String::from_utf8_lossy(&number).into_owned(),
+        issued_on: d.issued_on,
+        expires_on: d.expires_on,
     })
 }
 

@@ -19,6 +19,10 @@ pub struct AgentSession {
     pub csrf: String,
     /// A secret being enrolled (base32), before the first code confirms it.
     pub enrolling: Option<String>,
+    /// The agent's `session_epoch` when the session opened: a password
+    /// change moves the agent's on, which ends this session.
+    #[serde(default)]
+    pub epoch: i32,
 }
 
 fn session_key(core: &Core, cookie: &str) -> String {
@@ -38,10 +42,12 @@ pub fn fresh_token() -> Result<String, AgentError> {
     random_token().map_err(AgentError::internal)
 }
 
-/// Opens a session for `agent_id`; returns the cookie value that names it.
+/// Opens a session for `agent_id` (whose session epoch is `epoch`); returns
+/// the cookie value that names it.
 pub async fn open(
     core: &Core,
     agent_id: String,
+    epoch: i32,
     totp_ok: bool,
 ) -> Result<(String, AgentSession), AgentError> {
     let cookie = fresh_token()?;
@@ -50,6 +56,7 @@ pub async fn open(
         totp_ok,
         csrf: fresh_token()?,
         enrolling: None,
+        epoch,
     };
     save(core, &cookie, &session).await?;
     Ok((cookie, session))

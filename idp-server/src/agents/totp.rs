@@ -23,13 +23,13 @@ pub enum LoginFailure {
     Locked,
 }
 
-fn failures_key(username: &str) -> String {
+pub(super) fn failures_key(username: &str) -> String {
     crate::ephemeral::keys::agent_failures(&username.to_lowercase())
 }
 
 /// Counts an attempt before checking it (atomic across replicas). The
 /// attempt that crosses the limit records the lockout in the audit log, once.
-async fn count_attempt(core: &Core, username: &str) -> Result<bool, AuthError> {
+pub(super) async fn count_attempt(core: &Core, username: &str) -> Result<bool, AuthError> {
     let count = core
         .ephemeral
         .incr(&failures_key(username), LOCKOUT)
@@ -101,7 +101,7 @@ pub async fn password(
     let Some(row) = row.filter(|a| ok && !a.disabled) else {
         return Err(AuthError::Login(LoginFailure::Invalid));
     };
-    sessions::open(core, row.id, false).await
+    sessions::open(core, row.id, row.session_epoch, false).await
 }
 
 fn totp(secret: Vec<u8>) -> Result<totp_rs::Totp, AuthError> {

@@ -22,6 +22,11 @@ pub struct AgentRow {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The initial password is still the one given at creation.
+    pub must_change_password: bool,
+    /// Counts password changes; a console session opened under another
+    /// value has ended.
+    pub session_epoch: i32,
 }
 
 pub struct NewAgent<'a> {
@@ -44,6 +49,7 @@ pub fn insert(conn: &mut DbConnection, agent: &NewAgent<'_>) -> Result<(), Store
             a::office.eq(agent.office),
             a::password_hash.eq(agent.password_hash),
             a::disabled.eq(false),
+            a::must_change_password.eq(true),
             a::created_at.eq(now),
             a::updated_at.eq(now),
         ))
@@ -74,6 +80,33 @@ pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool) -> Result
         .set((a::disabled.eq(disabled), a::updated_at.eq(now_unix())))
         .execute(conn)?
         == 1)
+}
+
+/// Replaces the password hash chosen by the agent: the first-login flag
+/// goes and the session epoch moves on (other sessions end). Returns the
+/// new epoch, or `None` for an unknown agent.
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: &str,
+    password_hash: &str,
+) -> Result<Option<i32>, StoreError> {
+    let updated = diesel::update(a::table.filter(a::id.eq(id)))
+        .set((
+            a::password_hash.eq(password_hash),
+            a::must_change_password.eq(false),
+            a::session_epoch.eq(a::session_epoch + 1),
+            a::updated_at.eq(now_unix()),
+        ))
+        .execute(conn)?;
+    if updated != 1 {
+        return Ok(None);
+    }
+    Ok(Some(
+        a::table
+            .filter(a::id.eq(id))
+            .select(a::session_epoch)
+            .first(conn)?,
+    ))
 }
 
 /// Replaces (or clears) the sealed TOTP secret.

@@ -105,6 +105,7 @@ pub mod agents;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod desk;
 pub mod devices;
 pub mod enrolment;
 pub mod erasure;

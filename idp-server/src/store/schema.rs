@@ -170,6 +170,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        must_change_password -> Bool,
+        session_epoch -> Integer,
     }
 }
 

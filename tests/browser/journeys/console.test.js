@@ -7,24 +7,32 @@
 //    the code is computed here, RFC 6238).
 // 3. In a third context, the same code is replayed within its 30 s step: the
 //    console refuses it, and the agent stays logged out.
-// 4. The clerk looks the reference up (typed the way a clerk may read it: in
-//    lower case, in two groups), checks the identity and document shown and
-//    the keyboard order of the decision form, tries to validate without
-//    ticking the checks (refused), ticks the three
-//    checks and validates: the notice confirms, and the reference can no
-//    longer be used.
+// 3b. First login: the clerk lands on /mon-compte and nothing else opens
+//    until the initial password is replaced (two different new passwords are
+//    refused first); home then lists no decision of today.
+// 4. The clerk finds the request of a citizen who lost the reference (by
+//    email, and by name + birth date), then looks the reference up (typed
+//    the way a clerk may read it: in lower case, in two groups), checks the
+//    identity and document shown and the keyboard order of the decision form,
+//    tries to validate with two checks of three and a reason typed (refused:
+//    the form comes back as filled in), ticks the third and validates: the
+//    notice names the citizen and the reference, and the reference can no
+//    longer be used; the home page lists the decision; "Mon compte" changes
+//    the password again.
 // 5. The citizen's account page shows "Identité vérifiée", and the activation
 //    code went out by SMS and email (/dev/outbox).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { env, expectAt, expectText, frenchContext, launch, shot } from '../lib/browser.js';
-import { consoleEnv, secondsLeftInStep, totp, totpStep } from '../lib/console.js';
+import { chooseOwnPassword, consoleEnv, secondsLeftInStep, totp, totpStep } from '../lib/console.js';
 import { enrolToReference, newestMessage, person } from '../lib/enrol.js';
 
 const JOURNEY = 'console';
 const DESKTOP = { viewport: { width: 1280, height: 800 } };
 const CODE_ERROR = 'Code incorrect ou déjà utilisé.';
+const CHOSEN = 'Guichet-Lyon-Presqu-Ile';
+const LATER = 'Fourviere-Le-Matin-Tot';
 
 let browser;
 
@@ -122,9 +130,10 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     const code = totp(secret, usedStep);
     await codeField.fill(code);
     await agent.getByRole('button', { name: 'Valider' }).click();
-    await expectAt(agent, consoleUrl, '/');
-    await expectText(agent, 'Claire Martin (guichet, LYON01)');
-    await shot(agent, JOURNEY, 'home');
+    // First login: the initial password must be replaced before anything else.
+    await expectAt(agent, consoleUrl, '/mon-compte');
+    await expectText(agent, 'Choisissez votre mot de passe', 'Claire Martin (guichet, LYON01)');
+    await shot(agent, JOURNEY, 'first-login-password');
 
     // 3. The same code, replayed in another browser within its step.
     const replay = await replayContext.newPage();
@@ -141,9 +150,50 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     await replay.goto(`${consoleUrl}/guichet`);
     await expectAt(replay, consoleUrl, '/totp');
 
-    // 4. The counter: look the reference up as typed from the citizen's phone.
+    // 3b. The agent, still on /mon-compte: nothing else opens yet.
+    await agent.goto(`${consoleUrl}/guichet`);
+    await expectAt(agent, consoleUrl, '/mon-compte');
+    await agent.getByLabel('Mot de passe initial').fill(clerk.password);
+    await agent.getByLabel('Nouveau mot de passe', { exact: true }).fill(CHOSEN);
+    await agent.getByLabel('Nouveau mot de passe, à nouveau').fill(`${CHOSEN}x`);
+    await agent.getByRole('button', { name: 'Changer le mot de passe' }).click();
+    assert.equal(await alertText(agent), 'Les deux nouveaux mots de passe sont différents.');
+    await shot(agent, JOURNEY, 'first-login-password-mismatch');
+    await chooseOwnPassword(agent, clerk.password, CHOSEN);
+    assert.equal(
+      (await agent.getByRole('status').innerText()).trim(),
+      'Mot de passe changé. Vos autres sessions de la console sont fermées.',
+    );
+    await shot(agent, JOURNEY, 'first-login-password-changed');
+    await agent.getByRole('link', { name: "Aller à l'accueil" }).click();
+    await expectAt(agent, consoleUrl, '/');
+    await expectText(agent, 'Claire Martin (guichet, LYON01)', 'Mes décisions du jour', "Aucune décision aujourd'hui.");
+    await shot(agent, JOURNEY, 'home');
+
+    // 4. A citizen who lost the reference: found by email, or by name and birth date.
     await agent.getByRole('link', { name: 'Vérifier une identité au guichet' }).click();
     await expectAt(agent, consoleUrl, '/guichet');
+    await agent.getByRole('link', { name: /^Référence perdue/ }).click();
+    await expectAt(agent, consoleUrl, '/guichet/recherche');
+    await agent.getByLabel('Adresse électronique').fill(me.email);
+    await agent.getByRole('button', { name: 'Rechercher la demande' }).click();
+    const found = agent.locator('ul.found a');
+    assert.equal(await found.count(), 1, 'one request for this email');
+    assert.equal((await found.innerText()).trim(), 'Camille Marie Durand, né(e) le 12/04/1990');
+    assert.equal(await found.getAttribute('href'), `/guichet?reference=${reference}`);
+    await shot(agent, JOURNEY, 'counter-search-email');
+    await agent.goto(`${consoleUrl}/guichet/recherche`);
+    await agent.getByLabel('Nom de naissance').fill('durand');
+    await agent.getByLabel('Date de naissance').fill('1990-04-12');
+    await agent.getByRole('button', { name: 'Rechercher la demande' }).click();
+    // Other journeys' citizens share the name: ours is listed, or the clerk is
+    // asked to narrow the search down (more than 5).
+    const byName = await agent.locator(`ul.found a[href="/guichet?reference=${reference}"]`).count();
+    if (byName === 0) assert.match(await alertText(agent), /^Plus de 5 personnes correspondent/);
+    await shot(agent, JOURNEY, 'counter-search-name');
+    await agent.goto(`${consoleUrl}/guichet`);
+
+    // The counter: look the reference up as typed from the citizen's phone.
     const lookup = agent.getByLabel('Référence (8 caractères, ou scannez le QR code)');
     await shot(agent, JOURNEY, 'counter-lookup');
     await lookup.fill(`${reference.slice(0, 4)} ${reference.slice(4)}`.toLowerCase());
@@ -181,14 +231,22 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     assert.equal(await inert.first().boundingBox(), null, 'the inert default button is not laid out');
     await shot(agent, JOURNEY, 'counter-request');
 
-    // Validating without the checks is refused.
+    // Validating with two checks of three is refused; the form comes back as filled in.
+    await agent.getByLabel(checks[0]).check();
+    await agent.getByLabel(checks[2]).check();
+    await agent.getByLabel('Motif communiqué à la personne (en cas de refus)').selectOption('person');
+    await agent.getByLabel('Motif (obligatoire en cas de refus)').fill('à revoir');
     await agent.getByRole('button', { name: 'Identité vérifiée' }).click();
     assert.equal(await alertText(agent), "Cochez les trois contrôles avant de valider l'identité.");
-    await shot(agent, JOURNEY, 'counter-unchecked');
-    await agent.getByRole('link', { name: 'Revenir à la demande' }).click();
     assert.equal((await agent.locator('h1').innerText()).trim(), `Référence ${reference}`);
+    assert.equal(await agent.getByLabel(checks[0]).isChecked(), true);
+    assert.equal(await agent.getByLabel(checks[1]).isChecked(), false);
+    assert.equal(await agent.getByLabel(checks[2]).isChecked(), true);
+    assert.equal(await agent.getByLabel('Motif communiqué à la personne (en cas de refus)').inputValue(), 'person');
+    assert.equal(await agent.getByLabel('Motif (obligatoire en cas de refus)').inputValue(), 'à revoir');
+    await shot(agent, JOURNEY, 'counter-unchecked');
 
-    for (const label of checks) await agent.getByLabel(label).check();
+    await agent.getByLabel(checks[1]).check();
     // Enter in the reason field decides nothing (the default button is inert).
     await agent.getByLabel('Motif (obligatoire en cas de refus)').fill('hésitation');
     await agent.getByLabel('Motif (obligatoire en cas de refus)').press('Enter');
@@ -202,8 +260,9 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     await notice.waitFor();
     assert.equal(
       (await notice.innerText()).trim(),
-      "Identité vérifiée. Le code d'activation de l'application est envoyé par SMS et par courriel.",
+      `Identité vérifiée : Camille Marie Durand, référence ${reference}. Le code d'activation de l'application est envoyé par SMS et par courriel.`,
     );
+    assert.equal(await notice.getAttribute('class'), 'success', 'a prominent notice');
     await shot(agent, JOURNEY, 'counter-verified');
 
     // The reference cannot be used again.
@@ -211,6 +270,21 @@ test('a clerk verifies a citizen at the counter; a replayed TOTP code is refused
     await agent.getByRole('button', { name: 'Rechercher' }).click();
     assert.equal(await alertText(agent), 'Cette référence a déjà été traitée ou annulée.');
     await shot(agent, JOURNEY, 'counter-reference-used');
+
+    // Today's decisions on the home page; "Mon compte" changes the password again.
+    await agent.goto(`${consoleUrl}/`);
+    const row = agent.locator('table.today tbody tr', { hasText: reference });
+    assert.equal(await row.count(), 1, 'the decision is listed');
+    assert.match((await row.innerText()).replace(/\s+/g, ' '), new RegExp(`^\\d\\d:\\d\\d ${reference} Camille Marie Durand Vérifiée \\(au guichet\\)$`));
+    await shot(agent, JOURNEY, 'home-today');
+    await agent.getByRole('link', { name: 'Mon compte (mot de passe)' }).click();
+    await expectAt(agent, consoleUrl, '/mon-compte');
+    await agent.getByLabel('Mot de passe actuel').fill(CHOSEN);
+    await agent.getByLabel('Nouveau mot de passe', { exact: true }).fill(LATER);
+    await agent.getByLabel('Nouveau mot de passe, à nouveau').fill(LATER);
+    await shot(agent, JOURNEY, 'my-account');
+    await agent.getByRole('button', { name: 'Changer le mot de passe' }).click();
+    await expectText(agent, 'Mot de passe changé.');
 
     // 5. The citizen's side.
     await page.goto(`${env.issuer}/compte`);

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { env, expectAt, expectNoHorizontalScroll, expectText, frenchContext, launch, shot } from '../lib/browser.js';
-import { totp } from '../lib/console.js';
+import { chooseOwnPassword, totp } from '../lib/console.js';
 import { PASSWORD, enrolToReference, newestMessage, person } from '../lib/enrol.js';
 
 const JOURNEY = 'correct-identity';
@@ -58,6 +58,10 @@ async function refuseAtTheCounter(page, reference) {
   const secret = (await page.locator('code#totp-secret').innerText()).trim();
   await page.getByLabel("Code à 6 chiffres de votre application d'authentification").fill(totp(secret));
   await page.getByRole('button', { name: 'Valider' }).click();
+  // First login: the initial password is replaced before anything else.
+  await expectAt(page, clerk.url, '/mon-compte');
+  await chooseOwnPassword(page, clerk.password, 'Refus-Motive-Au-Guichet');
+  await page.getByRole('link', { name: "Aller à l'accueil" }).click();
   await expectAt(page, clerk.url, '/');
 
   await page.getByRole('link', { name: 'Vérifier une identité au guichet' }).click();
@@ -71,7 +75,11 @@ async function refuseAtTheCounter(page, reference) {
   await page.getByRole('button', { name: 'Refuser' }).click();
   const notice = page.getByRole('status');
   await notice.waitFor();
-  assert.match((await notice.innerText()).trim(), /^Demande refusée\. La personne en est informée par courriel et SMS/);
+  const said = (await notice.innerText()).trim();
+  assert.ok(
+    said.startsWith(`Demande refusée : Camille Marie Durand, référence ${reference}. La personne en est informée par courriel et SMS`),
+    said,
+  );
   await shot(page, JOURNEY, 'counter-refused');
 }
 

@@ -57,3 +57,15 @@ export function totp(secretBase32, step = totpStep()) {
   const binary = mac.readUInt32BE(offset) & 0x7fffffff;
   return String(binary % 1_000_000).padStart(6, '0');
 }
+
+/**
+ * First login, on /mon-compte: replaces the initial password by `chosen`
+ * (the console opens nothing else before). Ends on the page saying it is done.
+ */
+export async function chooseOwnPassword(page, initial, chosen) {
+  await page.getByLabel('Mot de passe initial').fill(initial);
+  await page.getByLabel('Nouveau mot de passe', { exact: true }).fill(chosen);
+  await page.getByLabel('Nouveau mot de passe, à nouveau').fill(chosen);
+  await page.getByRole('button', { name: 'Changer le mot de passe' }).click();
+  await page.getByRole('status').waitFor();
+}
