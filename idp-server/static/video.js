@@ -33,10 +33,12 @@
   };
 
   async function record() {
+    show(); // no button while the camera starts
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: true });
     } catch (e) {
       status.textContent = text.noCamera;
+      show(start);
       return;
     }
     preview.hidden = false;

@@ -428,6 +428,7 @@ test('on a 360×740 phone: the home page and help, then the online verification 
 
     // Recording: the timer runs.
     await start.click();
+    await stop.waitFor();
     const timer = page.locator('#timer');
     await timer.waitFor();
     await expectText(page, 'Enregistrement en cours');
@@ -450,6 +451,7 @@ test('on a 360×740 phone: the home page and help, then the online verification 
 
     // Again, without stopping: it stops by itself at 30 seconds.
     await restart.click();
+    await stop.waitFor();
     await expectText(page, 'Enregistrement en cours');
     await send.waitFor({ timeout: 40_000 });
     await expectText(page, "Durée maximale atteinte : l'enregistrement s'est arrêté.");
