@@ -43,6 +43,40 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub push: PushConfig,
     pub retention: RetentionConfig,
+    pub help: HelpConfig,
+}
+
+/// Where citizens find help: the `/aide` page every citizen page's
+/// "Besoin d'aide ?" footer links to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelpConfig {
+    /// The operator's help pages (http or https URL), "" for none.
+    pub url: String,
+    /// How to reach the operator's support (a phone number, an address,
+    /// opening hours): one line of plain text, "" for none.
+    pub contact: String,
+}
+
+impl HelpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.url.is_empty() {
+            let parsed = url::Url::parse(&self.url);
+            if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+                return Err(key_error(
+                    "help.url",
+                    "must be empty or an absolute http(s) URL, e.g. https://aide.example.fr",
+                ));
+            }
+        }
+        if self.contact.chars().count() > 200 || self.contact.chars().any(char::is_control) {
+            return Err(key_error(
+                "help.contact",
+                "must be one line of at most 200 characters",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Retention periods (docs/operations.md, "Retention"), enforced by
@@ -800,6 +834,7 @@ impl Config {
         self.notify.validate()?;
         self.push.validate()?;
         self.retention.validate()?;
+        self.help.validate()?;
         Ok(self)
     }
 
@@ -1214,6 +1249,32 @@ mod tests {
                 "{var}={value}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn help_url_and_contact_are_checked() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(config.help.url, "");
+        let ok = env(&[
+            ("IDP__HELP__URL", "https://aide.example.fr/sesame"),
+            (
+                "IDP__HELP__CONTACT",
+                "3631 (du lundi au samedi, 8 h – 20 h)",
+            ),
+        ]);
+        let config = Config::load_from(None, ok).unwrap();
+        assert_eq!(config.help.url, "https://aide.example.fr/sesame");
+        for (var, value) in [
+            ("IDP__HELP__URL", "aide.example.fr"),
+            ("IDP__HELP__URL", "javascript:alert(1)"),
+            ("IDP__HELP__CONTACT", "ligne 1\nligne 2"),
+        ] {
+            let err = Config::load_from(None, env(&[(var, value)])).unwrap_err();
+            assert!(err.to_string().contains("help."), "{var}={value}: {err}");
+        }
+        let long = "x".repeat(201);
+        let err = Config::load_from(None, env(&[("IDP__HELP__CONTACT", &long)])).unwrap_err();
+        assert!(err.to_string().contains("help.contact"), "{err}");
     }
 
     #[test]

@@ -296,7 +296,7 @@ async fn online_verification_request(backend: Backend) {
         .await;
     assert_eq!(
         page.location.as_deref(),
-        Some(app.url("/compte").as_str()),
+        Some(app.url("/inscription/en-ligne/envoyee").as_str()),
         "{}",
         page.body
     );

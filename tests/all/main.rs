@@ -10,6 +10,7 @@ mod citizen_block;
 mod citizen_contact;
 mod citizen_history;
 mod citizen_identity;
+mod citizen_pages;
 mod citizen_rgpd;
 mod console;
 mod console_desk;

@@ -42,6 +42,9 @@ pub const REFERENCE_DAYS: i64 = 30;
 pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
 /// Largest video accepted.
 pub const MAX_VIDEO_BYTES: usize = 25 * 1024 * 1024;
+/// The recorder on the video page stops by itself after this many seconds
+/// (about 6 MB at the 1.5 Mbit/s it asks for, well under `MAX_VIDEO_BYTES`).
+pub const MAX_VIDEO_SECONDS: u32 = 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrolError {
@@ -1023,8 +1026,9 @@ pub enum MediaProblem {
     NoOpenRequest,
 }
 
-/// The content type, read from the bytes: JPEG, PNG or PDF for photos, WebM
-/// for the video.
+/// The content type, read from the bytes: JPEG, PNG or PDF for photos; WebM
+/// (EBML header), MP4 or QuickTime (an ISO BMFF `ftyp` box with a known
+/// brand: what iPhones record) for the video.
 pub fn sniff(kind: MediaKind, bytes: &[u8]) -> Option<&'static str> {
     match kind {
         MediaKind::Front | MediaKind::Back => {
@@ -1038,10 +1042,33 @@ pub fn sniff(kind: MediaKind, bytes: &[u8]) -> Option<&'static str> {
                 None
             }
         }
-        MediaKind::Video => bytes
-            .starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
-            .then_some("video/webm"),
+        MediaKind::Video => {
+            if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+                Some("video/webm")
+            } else {
+                iso_bmff_video(bytes)
+            }
+        }
     }
+}
+
+/// MP4 or QuickTime: the file opens with an `ftyp` box (size, `ftyp`, major
+/// brand, minor version, compatible brands). The major brand says which,
+/// else the first compatible brand Sésame knows; an `ftyp` box naming no
+/// video brand (an HEIC photo, an M4A sound) is refused.
+fn iso_bmff_video(bytes: &[u8]) -> Option<&'static str> {
+    let size = u32::from_be_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+    if bytes.get(4..8)? != b"ftyp" || !(16..=256).contains(&size) || size > bytes.len() {
+        return None;
+    }
+    let brand = |b: &[u8]| match b {
+        b"qt  " => Some("video/quicktime"),
+        b"isom" | b"iso2" | b"mp41" | b"mp42" | b"avc1" => Some("video/mp4"),
+        _ => None,
+    };
+    let major = bytes.get(8..12)?;
+    let compatible = bytes.get(16..size)?.chunks_exact(4);
+    std::iter::once(major).chain(compatible).find_map(brand)
 }
 
 /// Stores one medium, sealed, for the account's collecting request.
@@ -1164,10 +1191,32 @@ pub async fn submit_remote(
     .await?;
     if applied.is_ok() {
         step(provider, EnrolStep::RemoteRequested);
+        confirm_remote(provider, account_id).await;
     }
     applied
         .map(|_| ())
         .map_err(|_| StepError::Refused(MediaProblem::NoOpenRequest))
+}
+
+/// Tells the citizen their online request reached the review queue. Best
+/// effort: the request is written.
+async fn confirm_remote(provider: &Provider, account_id: &str) {
+    let id = account_id.to_owned();
+    let account = provider
+        .core
+        .db
+        .read(move |conn| accounts::by_id(conn, &id));
+    let email = match account.await {
+        Ok(Some(account)) => account.email,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "online request notice: the account could not be read");
+            return;
+        }
+    };
+    let url = format!("{}/compte", provider.core.config.issuer());
+    let message = crate::notify::citizen::remote_submitted(&email, &url);
+    crate::notify::citizen::send(&provider.core.notifier, "online request", (message, None)).await;
 }
 
 /// The person withdraws their open request: back to `identity_submitted`.
@@ -1267,4 +1316,54 @@ pub async fn overview(
             }))
         })
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MediaKind, sniff};
+
+    /// An `ftyp` box with `major` and `compatible` brands, then some bytes.
+    fn ftyp(major: &[u8; 4], compatible: &[&[u8; 4]]) -> Vec<u8> {
+        let size = 16 + 4 * compatible.len() as u32;
+        let mut out = size.to_be_bytes().to_vec();
+        out.extend_from_slice(b"ftyp");
+        out.extend_from_slice(major);
+        out.extend_from_slice(&[0, 0, 2, 0]);
+        for brand in compatible {
+            out.extend_from_slice(*brand);
+        }
+        out.extend_from_slice(&[0, 0, 0, 8, b'f', b'r', b'e', b'e']);
+        out
+    }
+
+    #[test]
+    fn videos_are_typed_by_their_bytes() {
+        let video = |bytes: &[u8]| sniff(MediaKind::Video, bytes);
+        assert_eq!(video(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]), Some("video/webm"));
+        assert_eq!(
+            video(&ftyp(b"mp42", &[b"isom", b"mp42"])),
+            Some("video/mp4")
+        );
+        assert_eq!(video(&ftyp(b"isom", &[b"avc1"])), Some("video/mp4"));
+        assert_eq!(video(&ftyp(b"qt  ", &[b"qt  "])), Some("video/quicktime"));
+        // An unknown major brand with a known compatible one.
+        assert_eq!(
+            video(&ftyp(b"M4V ", &[b"M4V ", b"mp42"])),
+            Some("video/mp4")
+        );
+        // An HEIC photo and an M4A sound are ISO BMFF too, but not video.
+        assert_eq!(video(&ftyp(b"heic", &[b"mif1", b"heic"])), None);
+        assert_eq!(video(&ftyp(b"M4A ", &[b"M4A "])), None);
+        // A box that claims more bytes than the file has, or is not `ftyp`.
+        let mut short = ftyp(b"mp42", &[]);
+        short[3] = 200;
+        assert_eq!(video(&short), None);
+        let mut moov = ftyp(b"mp42", &[]);
+        moov[4..8].copy_from_slice(b"moov");
+        assert_eq!(video(&moov), None);
+        assert_eq!(video(b"\xFF\xD8\xFF"), None);
+        assert_eq!(video(b""), None);
+        // A photo is never a video, nor the reverse.
+        assert_eq!(sniff(MediaKind::Front, &ftyp(b"mp42", &[])), None);
+    }
 }

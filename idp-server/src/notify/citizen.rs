@@ -115,6 +115,24 @@ pub fn verification_refused(
     (email, sms)
 }
 
+/// The online verification request (photos and video) is in the review
+/// queue: what happens next, in the words of its confirmation page.
+pub fn remote_submitted(email: &str, account_url: &str) -> EmailMessage {
+    EmailMessage {
+        to: email.to_owned(),
+        subject: "Votre demande de vérification en ligne est envoyée".to_owned(),
+        text: format!(
+            "Bonjour,\n\nNous avons bien reçu les photos de votre pièce d'identité et votre \
+             vidéo. Un agent les examine, généralement sous 24 heures.\n\n\
+             Une fois votre identité vérifiée, vous recevrez par SMS le code d'activation de \
+             l'application Sésame. Si la vérification n'aboutit pas, nous vous dirons pourquoi \
+             et comment corriger votre demande.\n\n\
+             Suivre votre demande : {account_url}\n"
+        ),
+        html: None,
+    }
+}
+
 /// The identity document expires on `expires_on` (`YYYY-MM-DD`): sent once,
 /// some 30 days before, by `idp-admin accounts expiring --notify`.
 pub fn document_expiring(email: &str, expires_on: &str, account_url: &str) -> EmailMessage {

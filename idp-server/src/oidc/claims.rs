@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::Provider;
 use super::clients::Client;
 use super::error::OidcError;
+use super::types::AuthRequest;
 use crate::domain::acr::Proofing;
 use crate::domain::client::SubjectType;
 use crate::domain::document::has_expired;
@@ -88,6 +89,44 @@ pub fn requested_claims(scopes: &[String], individually: &[String]) -> Vec<Strin
     names.sort_unstable();
     names.dedup();
     names
+}
+
+/// What a consent page shows: the claims that will actually be released.
+pub struct Sharing {
+    /// The requested claims this person has, as [`values`] releases them.
+    pub released: Vec<String>,
+    /// Identity claims were asked for, and none can be released: the
+    /// identity is not verified, or its document has expired.
+    pub identity_withheld: bool,
+}
+
+/// What consenting to the request's scopes and individually requested
+/// claims (userinfo and ID token) would release about the account (`None`
+/// when it no longer exists), from the same [`values`] the ID token and
+/// userinfo use, so the page and the tokens agree.
+pub async fn sharing(
+    provider: &Provider,
+    account_id: &str,
+    request: &AuthRequest,
+) -> Result<Option<Sharing>, OidcError> {
+    let Some(person) = Person::load(provider, account_id).await? else {
+        return Ok(None);
+    };
+    let claims = &request.claims;
+    let individually: Vec<String> = (claims.userinfo.iter().chain(&claims.id_token))
+        .cloned()
+        .collect();
+    let requested = requested_claims(&request.scopes, &individually);
+    let asks_identity = requested
+        .iter()
+        .any(|c| IDENTITY_CLAIMS.contains(&c.as_str()));
+    Ok(Some(Sharing {
+        released: values(&person, &requested)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect(),
+        identity_withheld: asks_identity && person.verified_identity().is_none(),
+    }))
 }
 
 /// The values of `names` this person has. Identity claims appear only for a

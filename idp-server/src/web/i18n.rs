@@ -25,6 +25,10 @@ pub struct Texts {
     /// Connection history and the citizen's own block (`web::citizen`).
     pub life: &'static LifeTexts,
     // ---- end of citizen: history and block
+    // ---- guidance
+    /// Home page, help footer and `/aide`, video recorder, consent notes.
+    pub guidance: &'static GuidanceTexts,
+    // ---- end of guidance
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -97,6 +101,7 @@ pub static FR: Texts = Texts {
     contact: &CONTACT_FR,
     rgpd: &RGPD_FR,
     life: &LIFE_FR,
+    guidance: &GUIDANCE_FR,
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -119,7 +124,7 @@ pub static FR: Texts = Texts {
     throttled: "Trop de tentatives. Réessayez dans quelques minutes.",
     suspended: "Votre compte est suspendu. Contactez le support.",
     consent_title: "Autorisation de partage",
-    consent_intro: "demande à recevoir les informations suivantes :",
+    consent_intro: "recevra les informations suivantes si vous l'autorisez :",
     consent_offline: "Rester connecté à ce site sans nouvelle connexion (accès prolongé).",
     consent_none: "Seul un identifiant propre à ce site sera transmis.",
     consent_approve: "Autoriser",
@@ -178,6 +183,7 @@ pub static EN: Texts = Texts {
     contact: &CONTACT_EN,
     rgpd: &RGPD_EN,
     life: &LIFE_EN,
+    guidance: &GUIDANCE_EN,
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -200,7 +206,7 @@ pub static EN: Texts = Texts {
     throttled: "Too many attempts. Try again in a few minutes.",
     suspended: "Your account is suspended. Please contact support.",
     consent_title: "Sharing permission",
-    consent_intro: "asks to receive the following information:",
+    consent_intro: "will receive the following information if you allow it:",
     consent_offline: "Stay signed in to this site without logging in again (extended access).",
     consent_none: "Only an identifier specific to this site will be shared.",
     consent_approve: "Allow",
@@ -597,7 +603,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     send_photos: "Envoyer les photos",
     media_empty: "Choisissez un fichier.",
     media_too_large: "Ce fichier est trop volumineux.",
-    media_wrong_type: "Ce fichier n'est pas une image JPEG ou PNG, ni un PDF (ou une vidéo WebM pour la vidéo).",
+    media_wrong_type: "Ce fichier n'est pas une image JPEG ou PNG, ni un PDF (ou une vidéo WebM, MP4 ou MOV pour la vidéo).",
     media_no_request: "Aucune vérification en ligne n'est en cours.",
     status_enrolling: "Inscription en cours",
     next_enrolling: "Terminez votre inscription : téléphone portable, puis pièce d'identité.",
@@ -651,8 +657,8 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     video_cannot_speak: "Si vous ne pouvez pas parler, écrivez les chiffres sur une feuille et montrez-la à la caméra.",
     video_preview: "Aperçu de la caméra",
     video_start: "Démarrer l'enregistrement",
-    video_stop: "Arrêter et envoyer",
-    video_file: "Ou choisissez une vidéo enregistrée (WebM)",
+    video_stop: "Arrêter l'enregistrement",
+    video_file: "Ou choisissez une vidéo enregistrée (WebM, MP4 ou MOV)",
     video_send: "Envoyer la vidéo",
     reference_valid_until: |date| {
         format!("Valable jusqu'au {date}. Nous vous l'avons aussi envoyée par courriel.")
@@ -795,7 +801,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     send_photos: "Send the photos",
     media_empty: "Choose a file.",
     media_too_large: "This file is too large.",
-    media_wrong_type: "This file is not a JPEG or PNG image, nor a PDF (or a WebM video for the video).",
+    media_wrong_type: "This file is not a JPEG or PNG image, nor a PDF (or a WebM, MP4 or MOV video for the video).",
     media_no_request: "No online verification is in progress.",
     status_enrolling: "Enrolment in progress",
     next_enrolling: "Finish your enrolment: mobile phone, then identity document.",
@@ -849,8 +855,8 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     video_cannot_speak: "If you cannot speak, write the digits on a sheet of paper and show it to the camera.",
     video_preview: "Camera preview",
     video_start: "Start recording",
-    video_stop: "Stop and send",
-    video_file: "Or choose a recorded video (WebM)",
+    video_stop: "Stop recording",
+    video_file: "Or choose a recorded video (WebM, MP4 or MOV)",
     video_send: "Send the video",
     reference_valid_until: |date| format!("Valid until {date}. We also sent it to you by email."),
     reference_bring_document: |kind| {
@@ -1270,3 +1276,151 @@ pub static LIFE_EN: LifeTexts = LifeTexts {
 };
 
 // ---- end of citizen: history and block
+
+// ---- guidance
+
+/// The home page, the help footer and `/aide`, the video recorder's
+/// messages and the confirmation of an online request, the consent page's
+/// note (`t.guidance`).
+pub struct GuidanceTexts {
+    pub home_title: &'static str,
+    pub home_steps_heading: &'static str,
+    /// The four steps, in order.
+    pub home_steps: [&'static str; 4],
+    pub home_needs_heading: &'static str,
+    pub home_needs: [&'static str; 3],
+    pub home_app_heading: &'static str,
+    pub home_app: &'static str,
+    pub home_app_link: &'static str,
+    pub help_footer: &'static str,
+    pub help_link: &'static str,
+    pub help_title: &'static str,
+    pub help_intro: &'static str,
+    pub help_site: &'static str,
+    pub help_contact: &'static str,
+    pub help_post_office: &'static str,
+    pub help_forgotten: &'static str,
+    pub help_home: &'static str,
+    pub video_max_length: fn(u32) -> String,
+    pub video_elapsed: &'static str,
+    pub video_recording: &'static str,
+    pub video_auto_stopped: &'static str,
+    pub video_review: &'static str,
+    pub video_playback: &'static str,
+    pub video_send: &'static str,
+    pub video_restart: &'static str,
+    pub video_sending: &'static str,
+    pub video_failed: &'static str,
+    pub video_no_camera: &'static str,
+    pub video_sent_title: &'static str,
+    pub video_sent_intro: &'static str,
+    pub video_sent_next: &'static str,
+    pub video_sent_email: &'static str,
+    pub video_sent_account: &'static str,
+    /// Identity claims were asked for but the identity is not verified.
+    pub consent_withheld: &'static str,
+    pub app_qr_label: &'static str,
+    pub app_qr_hint: &'static str,
+}
+
+pub static GUIDANCE_FR: GuidanceTexts = GuidanceTexts {
+    home_title: "Sésame, votre identité numérique",
+    home_steps_heading: "Comment ça marche",
+    home_steps: [
+        "Créez votre identité : votre adresse électronique, votre numéro de portable, puis les informations de votre pièce d'identité (une dizaine de minutes).",
+        "Faites-la vérifier : en bureau de poste (ou chez vous, par le facteur) avec votre pièce d'identité, ou en ligne avec des photos de la pièce et une courte vidéo.",
+        "Activez l'application Sésame sur votre téléphone avec le code d'activation reçu par SMS.",
+        "Connectez-vous aux sites partenaires : donnez votre numéro de portable, puis acceptez dans l'application avec votre code secret à 4 chiffres.",
+    ],
+    home_needs_heading: "Ce qu'il vous faut",
+    home_needs: [
+        "un smartphone avec un numéro de portable français ;",
+        "une pièce d'identité française en cours de validité : carte d'identité, passeport ou titre de séjour ;",
+        "une adresse électronique.",
+    ],
+    home_app_heading: "Où est l'application ?",
+    home_app: "L'application Sésame ne s'installe pas depuis un magasin d'applications : ouvrez son adresse dans le navigateur de votre téléphone, puis ajoutez-la à l'écran d'accueil.",
+    home_app_link: "Ouvrir l'application Sésame",
+    help_footer: "Besoin d'aide ?",
+    help_link: "Aide et contact",
+    help_title: "Aide et contact",
+    help_intro: "Une question sur votre identité numérique Sésame ?",
+    help_site: "Consulter l'aide en ligne",
+    help_contact: "Nous contacter :",
+    help_post_office: "Vous pouvez aussi vous adresser à un bureau de poste.",
+    help_forgotten: "J'ai oublié mon mot de passe",
+    help_home: "Comment ça marche",
+    video_max_length: |s| {
+        format!("La vidéo dure au plus {s} secondes : l'enregistrement s'arrête tout seul.")
+    },
+    video_elapsed: "Durée :",
+    video_recording: "Enregistrement en cours : montrez votre pièce et dites les trois chiffres.",
+    video_auto_stopped: "Durée maximale atteinte : l'enregistrement s'est arrêté.",
+    video_review: "Regardez votre vidéo. Si l'on vous voit et vous entend bien, envoyez-la ; sinon, recommencez.",
+    video_playback: "Votre vidéo",
+    video_send: "Envoyer",
+    video_restart: "Recommencer",
+    video_sending: "Envoi de la vidéo…",
+    video_failed: "L'envoi a échoué. Vérifiez votre connexion, puis appuyez à nouveau sur « Envoyer ».",
+    video_no_camera: "La caméra n'est pas disponible : utilisez le formulaire ci-dessous.",
+    video_sent_title: "Votre demande de vérification est envoyée",
+    video_sent_intro: "Nous avons bien reçu les photos de votre pièce d'identité et votre vidéo.",
+    video_sent_next: "Un agent les examine, généralement sous 24 heures. Une fois votre identité vérifiée, vous recevrez par SMS le code d'activation de l'application Sésame.",
+    video_sent_email: "Un courriel de confirmation vous a été envoyé.",
+    video_sent_account: "Suivre ma demande dans mon compte",
+    consent_withheld: "Votre identité n'est pas vérifiée (ou votre pièce d'identité a expiré) : vos nom, prénoms, date et lieu de naissance ne seront pas transmis.",
+    app_qr_label: "QR code de l'adresse de l'application Sésame",
+    app_qr_hint: "Vous lisez cette page sur un ordinateur ? Scannez ce QR code avec l'appareil photo de votre téléphone pour y ouvrir l'application.",
+};
+
+pub static GUIDANCE_EN: GuidanceTexts = GuidanceTexts {
+    home_title: "Sésame, your digital identity",
+    home_steps_heading: "How it works",
+    home_steps: [
+        "Create your identity: your email address, your mobile number, then the details of your identity document (about ten minutes).",
+        "Have it verified: at a post office (or at home, by the postman) with your identity document, or online with photos of the document and a short video.",
+        "Activate the Sésame app on your phone with the activation code you receive by text message.",
+        "Log in to partner sites: give your mobile number, then accept in the app with your 4-digit secret code.",
+    ],
+    home_needs_heading: "What you need",
+    home_needs: [
+        "a smartphone with a French mobile number;",
+        "a valid French identity document: identity card, passport or residence permit;",
+        "an email address.",
+    ],
+    home_app_heading: "Where is the app?",
+    home_app: "The Sésame app is not installed from an app store: open its address in your phone's browser, then add it to the home screen.",
+    home_app_link: "Open the Sésame app",
+    help_footer: "Need help?",
+    help_link: "Help and contact",
+    help_title: "Help and contact",
+    help_intro: "A question about your Sésame digital identity?",
+    help_site: "Read the online help",
+    help_contact: "Contact us:",
+    help_post_office: "You can also ask at a post office.",
+    help_forgotten: "I forgot my password",
+    help_home: "How it works",
+    video_max_length: |s| {
+        format!("The video lasts at most {s} seconds: the recording stops by itself.")
+    },
+    video_elapsed: "Length:",
+    video_recording: "Recording: show your document and say the three digits.",
+    video_auto_stopped: "Maximum length reached: the recording has stopped.",
+    video_review: "Watch your video. If you can be seen and heard clearly, send it; otherwise, start again.",
+    video_playback: "Your video",
+    video_send: "Send",
+    video_restart: "Start again",
+    video_sending: "Sending the video…",
+    video_failed: "Sending failed. Check your connection, then press \"Send\" again.",
+    video_no_camera: "The camera is not available: use the form below.",
+    video_sent_title: "Your verification request has been sent",
+    video_sent_intro: "We have received the photos of your identity document and your video.",
+    video_sent_next: "An agent reviews them, usually within 24 hours. Once your identity is verified, you will receive the Sésame app's activation code by text message.",
+    video_sent_email: "A confirmation email has been sent to you.",
+    video_sent_account: "Follow my request in my account",
+    consent_withheld: "Your identity is not verified (or your identity document has expired): your names, date and place of birth will not be shared.",
+    app_qr_label: "QR code of the Sésame app's address",
+    app_qr_hint: "Reading this page on a computer? Scan this QR code with your phone's camera to open the app there.",
+};
+
+// ---- end of guidance

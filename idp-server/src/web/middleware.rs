@@ -24,8 +24,10 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Default policy; a page that needs another (e.g. form_post to a relying
 /// party) sets its own `Content-Security-Policy` and it is left alone.
-const DEFAULT_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
-                           form-action 'self'; object-src 'none'";
+/// `media-src blob:` lets the video page play back the recording its script
+/// made (a URL of the page's own memory) before it is sent.
+const DEFAULT_CSP: &str = "default-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; \
+                           base-uri 'none'; form-action 'self'; object-src 'none'";
 
 /// One year, subdomains included: browsers then refuse plain HTTP to the host.
 const HSTS: &str = "max-age=31536000; includeSubDomains";

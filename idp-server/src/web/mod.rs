@@ -9,6 +9,7 @@ pub mod drain;
 pub mod enrol;
 pub mod error;
 pub mod extract;
+pub mod guidance;
 pub mod health;
 pub mod i18n;
 pub mod metrics;
@@ -249,6 +250,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .into_iter()
         .chain(enrol::routes())
         .chain(citizen::routes())
+        .chain(guidance::routes())
     {
         // Each path answers 405 (not the app-wide 404) to other methods.
         let mut resource = web::resource(path).default_service(web::to(method_not_allowed));

@@ -230,11 +230,15 @@ async fn cancel(provider: &Provider, pending: LoginRequest, reason: authorize::C
 
 // ---------------------------------------------------------------- consent
 
-pub async fn consent_get(pending: LoginRequest) -> Page {
-    if pending.request.authenticated.is_none() {
-        return Err(PageError::refused(pending.lang(), &Refusal::UnknownRequest));
-    }
-    Ok(pages::consent(&pending))
+pub async fn consent_get(provider: web::Data<Provider>, pending: LoginRequest) -> Page {
+    let lang = pending.lang();
+    let Some(auth) = pending.request.authenticated.as_ref() else {
+        return Err(PageError::refused(lang, &Refusal::UnknownRequest));
+    };
+    let sharing = crate::oidc::claims::sharing(&provider, &auth.account_id, &pending.request);
+    let sharing = sharing.await.or_page(lang)?;
+    let sharing = sharing.ok_or_else(|| PageError::refused(lang, &Refusal::UnknownRequest))?;
+    Ok(pages::consent(&pending, &sharing))
 }
 
 pub async fn consent_post(

@@ -39,6 +39,7 @@ pub struct ConsentPage<'a> {
     pub tx: &'a str,
     pub csrf: &'a str,
     pub claims: Vec<&'static str>,
+    pub identity_withheld: bool,
     pub offline: bool,
 }
 
@@ -143,17 +144,13 @@ pub fn login(
     super::error::with_retry_after(response, refused.and_then(|r| r.retry_after()))
 }
 
-/// The consent page: the claims asked for, in the order a person reads an
-/// identity (not alphabetically).
-pub fn consent(pending: &LoginRequest) -> HttpResponse {
+/// The consent page: the claims that will be released (`sharing`, from the
+/// same rule as the tokens), in the order a person reads an identity (not
+/// alphabetically), and why identity claims are missing if they are.
+pub fn consent(pending: &LoginRequest, sharing: &crate::oidc::claims::Sharing) -> HttpResponse {
     let (request, t) = (&pending.request, texts(pending.lang()));
-    let individually: Vec<String> = (request.claims.userinfo.iter())
-        .chain(&request.claims.id_token)
-        .cloned()
-        .collect();
-    let requested = crate::oidc::claims::requested_claims(&request.scopes, &individually);
     let claims: Vec<&'static str> = (t.claim_labels.iter())
-        .filter(|(claim, _)| requested.iter().any(|r| r == claim))
+        .filter(|(claim, _)| sharing.released.iter().any(|r| r == claim))
         .map(|(_, label)| *label)
         .collect();
     let page = ConsentPage {
@@ -162,6 +159,7 @@ pub fn consent(pending: &LoginRequest) -> HttpResponse {
         tx: &request.id,
         csrf: &request.csrf,
         claims,
+        identity_withheld: sharing.identity_withheld,
         offline: request.scopes.iter().any(|s| s == "offline_access"),
     };
     request_page(pending, StatusCode::OK, &page)

@@ -9,6 +9,11 @@
 //    eidas2-app.test.js); the person goes back to the site instead, and the RP
 //    shows the refusal.
 //
+// 3. On a 360×740 phone, a citizen whose identity is declared but not yet
+//    verified: the consent page lists only what will be shared (the email),
+//    says why the identity is not, and the relying party receives exactly
+//    that. Then the demo citizen's account page shows the app's QR code.
+//
 // The tests run in this order against one server: the first must not grant
 // consent, so that the second sees the consent page.
 import assert from 'node:assert/strict';
@@ -22,6 +27,7 @@ import {
   launch,
   shot,
 } from '../lib/browser.js';
+import { PASSWORD, enrolToReference, person } from '../lib/enrol.js';
 
 const JOURNEY = 'eidas1-login';
 let browser;
@@ -125,7 +131,7 @@ test('eidas1 login, consent, account page, then an eidas2 purchase given up on t
 
     await expectAt(page, env.issuer, '/consent');
     assert.equal(await page.locator('html').getAttribute('lang'), 'fr');
-    await expectText(page, 'Autorisation de partage', 'Mon compte formation (démo) demande à recevoir les informations suivantes :');
+    await expectText(page, 'Autorisation de partage', "Mon compte formation (démo) recevra les informations suivantes si vous l'autorisez :");
     assert.deepEqual(await page.locator('main li').allInnerTexts(), [
       'Prénoms',
       'Nom de naissance',
@@ -162,6 +168,65 @@ test('eidas1 login, consent, account page, then an eidas2 purchase given up on t
       'access_denied',
     );
     await shot(page, JOURNEY, 'rp-refusal');
+  } finally {
+    await context.close();
+  }
+});
+
+test('on a 360×740 phone, an identity not yet verified: consent lists only what is shared', async () => {
+  const me = person();
+  const context = await frenchContext(browser, {
+    viewport: { width: 360, height: 740 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+  const page = await context.newPage();
+  const outbox = await context.newPage();
+  try {
+    // Enrolled up to the post-office reference: declared, not verified.
+    await enrolToReference(page, outbox, me);
+    await page.context().clearCookies();
+    await page.goto(`${env.rp}/login?level=eidas1`);
+    await expectLoginPage(page);
+    await page.getByLabel('Adresse électronique').fill(me.email);
+    await page.getByLabel('Mot de passe').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+
+    await expectAt(page, env.issuer, '/consent');
+    assert.deepEqual(await page.locator('main li').allInnerTexts(), ['Adresse électronique']);
+    await expectText(
+      page,
+      "Votre identité n'est pas vérifiée (ou votre pièce d'identité a expiré) : vos nom, prénoms, date et lieu de naissance ne seront pas transmis.",
+    );
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'declared-consent');
+    await page.getByRole('button', { name: 'Autoriser' }).click();
+
+    // The relying party got the email and nothing of the identity.
+    await expectAt(page, env.rp, '/compte');
+    await expectText(page, me.email);
+    const body = await page.locator('body').innerText();
+    for (const absent of ['Camille Marie', 'Durand', 'DURAND', '1990-04-12', '69123']) {
+      assert.ok(!body.includes(absent), `the RP received «${absent}»:\n${body}`);
+    }
+    await shot(page, JOURNEY, 'declared-rp-account');
+
+    // The demo citizen's account page: the app's QR code, for a phone.
+    await page.context().clearCookies();
+    await page.goto(`${env.issuer}/compte/connexion`);
+    await page.getByLabel('Adresse électronique').fill(env.email);
+    await page.getByLabel('Mot de passe', { exact: true }).fill(env.password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await expectAt(page, env.issuer, '/compte');
+    const qr = page.getByRole('img', { name: "QR code de l'adresse de l'application Sésame" });
+    await qr.waitFor();
+    assert.equal(await qr.getAttribute('src'), '/compte/application.svg');
+    await page.waitForFunction(() => document.querySelector('img.app-qr').complete);
+    assert.ok((await qr.evaluate((img) => img.naturalWidth)) > 0, 'the QR code loads under the CSP');
+    await qr.scrollIntoViewIfNeeded();
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'account-app-qr');
   } finally {
     await context.close();
   }

@@ -8,6 +8,12 @@
 //    the reference, the account page, and the cancellation of the request.
 // 2. In a browser speaking British English: the eligibility and email pages
 //    are in English.
+// 3. On a 360×740 phone with Chromium's fake camera: the home page's steps
+//    and the help page of the "Besoin d'aide ?" footer, then an enrolment
+//    that changes its mind (face-to-face request cancelled) and verifies
+//    online: photos, then the video recorded in a type the browser supports,
+//    with its timer, played back, recorded again up to the maximum length
+//    (stopped by itself), sent; the confirmation page and its email.
 //
 // Codes are not sent in dev mode: they are read from /dev/outbox, newest
 // first, picking the newest message for this run's unique email or mobile.
@@ -15,6 +21,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  CAMERA,
   env,
   expectAt,
   expectNoHorizontalScroll,
@@ -23,7 +30,7 @@ import {
   launch,
   shot,
 } from '../lib/browser.js';
-import { PASSWORD, codeFor, isoDate, newestMessage, person } from '../lib/enrol.js';
+import { PASSWORD, codeFor, enrolToReference, isoDate, newestMessage, person } from '../lib/enrol.js';
 
 const JOURNEY = 'enrolment';
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
@@ -352,5 +359,123 @@ test('in a browser speaking British English, the first pages are in English', as
     await shot(page, JOURNEY, 'en-email-invalid');
   } finally {
     await context.close();
+  }
+});
+
+const SMALL_PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+test('on a 360×740 phone: the home page and help, then the online verification with the camera', async () => {
+  const camera = await launch(CAMERA);
+  const me = person();
+  const context = await frenchContext(camera, SMALL_PHONE);
+  const page = await context.newPage();
+  const outbox = await context.newPage();
+  try {
+    // The home page: the four steps, what is needed, where the app is.
+    await page.goto(`${env.issuer}/`);
+    await expectText(page, 'Sésame, votre identité numérique', 'Comment ça marche', "Ce qu'il vous faut", "Où est l'application ?");
+    assert.equal(await page.locator('ol.steps li').count(), 4);
+    await expectText(page, 'Activez l\'application Sésame sur votre téléphone', 'une adresse électronique.');
+    assert.equal(await page.getByRole('link', { name: "Ouvrir l'application Sésame" }).getAttribute('href'), '/app');
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'guide-home');
+    // The footer of every page leads to the help page.
+    const footer = page.locator('footer');
+    await expectText(page, "Besoin d'aide ?");
+    await footer.getByRole('link', { name: 'Aide et contact' }).click();
+    await expectAt(page, env.issuer, '/aide');
+    await expectText(page, 'Une question sur votre identité numérique Sésame ?', 'bureau de poste');
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'guide-help');
+
+    // Enrolled for the post office, the person changes their mind.
+    await enrolToReference(page, outbox, me);
+    await page.goto(`${env.issuer}/compte`);
+    await page.getByRole('button', { name: 'Annuler ma demande de vérification' }).click();
+    await page.getByRole('status').waitFor();
+    await page.goto(`${env.issuer}/inscription/verification`);
+    await page.getByRole('button', { name: 'En ligne' }).click();
+
+    // Photos of the document.
+    await expectAt(page, env.issuer, '/inscription/en-ligne');
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(4000)]);
+    await page.getByLabel('Recto').setInputFiles({ name: 'recto.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+    await page.getByLabel('Verso').setInputFiles({ name: 'verso.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+    await page.getByRole('button', { name: 'Envoyer les photos' }).click();
+
+    // The video page: before recording, "Arrêter" is disabled and looks it.
+    await expectAt(page, env.issuer, '/inscription/en-ligne/video');
+    await expectText(page, 'La vidéo dure au plus 30 secondes');
+    const start = page.getByRole('button', { name: "Démarrer l'enregistrement" });
+    const stop = page.getByRole('button', { name: "Arrêter l'enregistrement" });
+    await start.waitFor();
+    assert.ok(await stop.isDisabled());
+    const look = (button) => button.evaluate((b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).cursor]);
+    assert.deepEqual(await look(stop), ['rgb(229, 229, 229)', 'not-allowed']);
+    assert.notDeepEqual(await look(start), await look(stop));
+    assert.equal(
+      await page.getByLabel('Ou choisissez une vidéo enregistrée (WebM, MP4 ou MOV)').getAttribute('accept'),
+      'video/webm,video/mp4,video/quicktime,.webm,.mp4,.mov',
+    );
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'video-before');
+    const chosen = await page.evaluate(() =>
+      ['video/webm;codecs=vp9,opus', 'video/webm;codecs=vp8,opus', 'video/webm', 'video/mp4;codecs=avc1.42E01E,mp4a.40.2', 'video/mp4'].find(
+        (t) => MediaRecorder.isTypeSupported(t),
+      ),
+    );
+    assert.ok(chosen, 'Chromium can record one of the types video.js tries');
+
+    // Recording: the timer runs.
+    await start.click();
+    await stop.waitFor();
+    const timer = page.locator('#timer');
+    await timer.waitFor();
+    await expectText(page, 'Enregistrement en cours');
+    await page.waitForFunction(() => document.getElementById('elapsed').textContent >= '0:02');
+    assert.match(await timer.innerText(), /^Durée : 0:0[2-9] \/ 0:30$/);
+    await shot(page, JOURNEY, 'video-recording');
+    await stop.click();
+
+    // Review: the recording plays back before it is sent.
+    const send = page.getByRole('button', { name: 'Envoyer', exact: true });
+    const restart = page.getByRole('button', { name: 'Recommencer' });
+    await send.waitFor();
+    await restart.waitFor();
+    await expectText(page, 'Regardez votre vidéo.');
+    const playback = page.getByLabel('Votre vidéo');
+    assert.ok(await playback.isVisible());
+    assert.match(await playback.getAttribute('src'), /^blob:/);
+    await page.waitForFunction(() => document.getElementById('playback').readyState >= 1);
+    await shot(page, JOURNEY, 'video-review');
+
+    // Again, without stopping: it stops by itself at 30 seconds.
+    await restart.click();
+    await stop.waitFor();
+    await expectText(page, 'Enregistrement en cours');
+    await send.waitFor({ timeout: 40_000 });
+    await expectText(page, "Durée maximale atteinte : l'enregistrement s'est arrêté.");
+    assert.equal(await page.locator('#elapsed').innerText(), '0:30');
+    await shot(page, JOURNEY, 'video-max-length');
+
+    // Sent: the confirmation page, and the email.
+    await send.click();
+    await expectAt(page, env.issuer, '/inscription/en-ligne/envoyee');
+    await expectText(
+      page,
+      'Votre demande de vérification est envoyée',
+      'généralement sous 24 heures',
+      'Un courriel de confirmation vous a été envoyé.',
+    );
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'video-sent');
+    const mail = await newestMessage(outbox, me.email, (m) => m.subject === 'Votre demande de vérification en ligne est envoyée');
+    assert.ok(mail.text.includes('généralement sous 24 heures'), mail.text);
+    await page.getByRole('link', { name: 'Suivre ma demande dans mon compte' }).click();
+    await expectAt(page, env.issuer, '/compte');
+    await expectText(page, 'En attente de vérification en ligne');
+  } finally {
+    await context.close();
+    await camera.close();
   }
 });

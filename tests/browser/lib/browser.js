@@ -32,14 +32,20 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-/** Launches Chromium; close it with `browser.close()`. */
-export function launch() {
+/**
+ * Launches Chromium, with `extra` flags if any (e.g. CAMERA); close it with
+ * `browser.close()`.
+ */
+export function launch(extra = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...extra],
   });
 }
+
+/** Chromium's fake camera and microphone (a test pattern and a beep), granted without a prompt. */
+export const CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 
 /** Client addresses handed out to contexts (see frenchContext). */
 let people = 0;

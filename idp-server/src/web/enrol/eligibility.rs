@@ -1,11 +1,11 @@
-//! The home page and step 1: the three eligibility conditions.
+//! Step 1: the three eligibility conditions.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::extract::{Browser, ClientIp, NewBrowser};
-use super::page::{Field, FieldKind, HomePage, OnPage, StepPage, refused, see_other};
+use super::page::{Field, FieldKind, OnPage, StepPage, refused, see_other};
 use super::refusals::NotEligible;
 use crate::enrol;
 use crate::oidc::Provider;
@@ -13,17 +13,6 @@ use crate::oidc::types::Lang;
 use crate::web::csrf::CsrfForm;
 use crate::web::error::PageError;
 use crate::web::i18n;
-use crate::web::pages::html;
-
-pub async fn home(lang: Lang) -> HttpResponse {
-    let t = i18n::texts(lang);
-    let mut page = StepPage::new(lang, "Sésame", "", "").intro(t.enrol.home_intro);
-    page.links = vec![
-        ("/inscription".into(), t.enrol.create_identity.into()),
-        ("/compte".into(), t.enrol.my_account.into()),
-    ];
-    html(StatusCode::OK, &HomePage { page })
-}
 
 /// The three conditions, each a checkbox posting "yes".
 #[derive(Deserialize, Default)]

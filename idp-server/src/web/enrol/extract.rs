@@ -309,6 +309,14 @@ impl Step for AtFaceToFace {
     )];
 }
 
+/// The online request's confirmation: sent to the review queue.
+pub struct AtRemote;
+impl Step for AtRemote {
+    const STATES: &'static [AccountState] = &[AccountState::AwaitingVerification(
+        VerificationMethod::Remote,
+    )];
+}
+
 /// The account page: every state.
 pub struct Anywhere;
 impl Step for Anywhere {

@@ -32,7 +32,6 @@ pub(crate) mod refusals;
 pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
     use actix_web::web::{get, post};
     vec![
-        ("/", Some(get().to(eligibility::home)), None),
         (
             "/inscription",
             Some(get().to(eligibility::eligibility_get)),
@@ -112,6 +111,11 @@ pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
             "/inscription/en-ligne/video",
             Some(get().to(online::video_get)),
             Some(post().to(online::video_post)),
+        ),
+        (
+            "/inscription/en-ligne/envoyee",
+            Some(get().to(online::sent_get)),
+            None,
         ),
         ("/compte", Some(get().to(account::account_get)), None),
         (

@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::extract::{AccountAt, AtSubmitted, forged};
-use super::page::{Field, OnPage, StepPage, refused, see_other, spelled};
+use super::extract::{AccountAt, AtRemote, AtSubmitted, forged};
+use super::page::{Field, HomePage, OnPage, StepPage, refused, see_other, spelled};
 use crate::enrol::{self, MediaKind, MediaProblem, StepError};
 use crate::oidc::Provider;
 use crate::oidc::types::Lang;
@@ -147,15 +147,25 @@ struct VideoPage {
     spelled: String,
     csrf: String,
     error: Option<String>,
+    /// The recorder stops by itself after this many seconds (`video.js`).
+    max_seconds: u32,
+    /// The same, as the timer shows it (`0:30`).
+    max_clock: String,
+    max_length: String,
 }
 
 fn video_page(lang: Lang, csrf: &str, challenge: &str, error: Option<String>) -> VideoPage {
+    let t = i18n::texts(lang);
+    let max = enrol::MAX_VIDEO_SECONDS;
     VideoPage {
-        t: i18n::texts(lang),
+        t,
         spelled: spelled(challenge),
         challenge: challenge.to_owned(),
         csrf: csrf.to_owned(),
         error,
+        max_seconds: max,
+        max_clock: format!("{}:{:02}", max / 60, max % 60),
+        max_length: (t.guidance.video_max_length)(max),
     }
 }
 
@@ -209,5 +219,17 @@ pub async fn video_post(
     submit_video(&provider, account_id, bytes)
         .await
         .on_page(lang, page)?;
-    Ok(see_other("/compte"))
+    Ok(see_other("/inscription/en-ligne/envoyee"))
+}
+
+/// The request is in the review queue: what happens next (the same words
+/// as the email `enrol::submit_remote` sent).
+pub async fn sent_get(at: AccountAt<AtRemote>) -> HttpResponse {
+    let e = i18n::texts(at.lang()).guidance;
+    let mut page = StepPage::new(at.lang(), e.video_sent_title, "", "")
+        .intro(e.video_sent_intro)
+        .intro(e.video_sent_next)
+        .intro(e.video_sent_email);
+    page.links = vec![("/compte".into(), e.video_sent_account.into())];
+    crate::web::pages::html(StatusCode::OK, &HomePage { page })
 }
