@@ -43,6 +43,42 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub push: PushConfig,
     pub retention: RetentionConfig,
+    pub verification: VerificationConfig,
+}
+
+/// Face-to-face verification: where citizens can go (`domain::places`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationConfig {
+    /// The operator's list of places (TOML); empty: none listed.
+    pub places_file: PathBuf,
+    /// The places read from `places_file` at start-up.
+    #[serde(skip)]
+    pub places: std::sync::Arc<[crate::domain::places::Place]>,
+}
+
+impl VerificationConfig {
+    /// Reads and checks the places file: one line naming the bad entry.
+    fn load_places(&mut self) -> Result<(), ConfigError> {
+        let path = &self.places_file;
+        if path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            key_error(
+                "verification.places_file",
+                &format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let places = crate::domain::places::parse(&text).map_err(|e| {
+            key_error(
+                "verification.places_file",
+                &format!("{}: {e}", path.display()),
+            )
+        })?;
+        self.places = places.into();
+        Ok(())
+    }
 }
 
 /// Retention periods (docs/operations.md, "Retention"), enforced by
@@ -800,6 +836,7 @@ impl Config {
         self.notify.validate()?;
         self.push.validate()?;
         self.retention.validate()?;
+        self.verification.load_places()?;
         Ok(self)
     }
 

@@ -17,6 +17,7 @@ mod device_api_docs;
 mod device_faults;
 mod enrolment;
 mod ephemeral;
+mod face_to_face;
 mod hardening;
 mod keys;
 mod metrics;

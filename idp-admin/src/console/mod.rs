@@ -14,6 +14,7 @@ pub mod decision;
 mod forged;
 pub mod login;
 pub mod page;
+pub mod requests;
 pub mod review;
 pub mod session;
 pub mod support;
@@ -95,6 +96,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/deconnexion", web::post().to(login::logout))
         .route("/guichet", web::get().to(counter::counter_get))
         .route("/guichet", web::post().to(counter::counter_post))
+        .route("/guichet/demandes", web::get().to(requests::requests_get))
         .route("/revue", web::get().to(review::queue))
         .route("/revue/{id}", web::get().to(review::review_get))
         .route("/revue/{id}", web::post().to(review::review_post))

@@ -25,6 +25,11 @@ pub struct Texts {
     /// Connection history and the citizen's own block (`web::citizen`).
     pub life: &'static LifeTexts,
     // ---- end of citizen: history and block
+    // ---- face to face
+    /// The wait before a new code, the home visit and the verification
+    /// places of the reference page (`web::enrol::{page, choice}`).
+    pub face: &'static FaceTexts,
+    // ---- end of face to face
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -97,6 +102,9 @@ pub static FR: Texts = Texts {
     contact: &CONTACT_FR,
     rgpd: &RGPD_FR,
     life: &LIFE_FR,
+    // ---- face to face
+    face: &FACE_FR,
+    // ---- end of face to face
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -178,6 +186,9 @@ pub static EN: Texts = Texts {
     contact: &CONTACT_EN,
     rgpd: &RGPD_EN,
     life: &LIFE_EN,
+    // ---- face to face
+    face: &FACE_EN,
+    // ---- end of face to face
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -624,7 +635,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     status_blocked: "Identité bloquée",
     next_blocked: "Votre identité numérique est bloquée : aucune application ne peut plus approuver de connexion. Pour la débloquer, demandez un nouveau code d'activation au guichet d'un bureau de poste (avec votre pièce d'identité) ou au support, puis activez à nouveau l'application.",
     reference_just_sent: "La référence vient d'être envoyée. Réessayez dans une minute.",
-    reference_resent: "La référence vous a été renvoyée par courriel.",
+    reference_resent: "La référence vous a été renvoyée par courriel et par SMS.",
     request_cancelled: "Votre demande de vérification est annulée.",
     account_login_title: "Connexion à mon compte",
     account_heading: "Mon compte Sésame",
@@ -822,7 +833,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     status_blocked: "Identity blocked",
     next_blocked: "Your digital identity is blocked: no app can approve a login any more. To unblock it, ask for a new activation code at a post office counter (with your identity document) or from support, then activate the app again.",
     reference_just_sent: "The reference was just sent. Try again in a minute.",
-    reference_resent: "The reference was emailed to you again.",
+    reference_resent: "The reference was sent to you again by email and text message.",
     request_cancelled: "Your verification request is cancelled.",
     account_login_title: "Log in to my account",
     account_heading: "My Sésame account",
@@ -1270,3 +1281,86 @@ pub static LIFE_EN: LifeTexts = LifeTexts {
 };
 
 // ---- end of citizen: history and block
+
+// ---- face to face
+
+/// "Renvoyer un code" before the minute is over, the home visit, and the
+/// places of the reference page.
+pub struct FaceTexts {
+    /// The notice on a code page while the cooldown runs.
+    pub code_wait: fn(u64) -> String,
+    pub choice_home_visit_intro: &'static str,
+    pub choice_home_visit: &'static str,
+    pub bring_reference: &'static str,
+    /// The reference also went by SMS to this (masked) number.
+    pub sms_sent: fn(&str) -> String,
+    pub home_visit_heading: &'static str,
+    /// The postman calls this (masked) number.
+    pub home_visit_text: fn(&str) -> String,
+    pub places_heading: &'static str,
+    pub places_intro: &'static str,
+    pub places_none_configured: &'static str,
+    pub search_label: &'static str,
+    pub search_hint: &'static str,
+    pub search_submit: &'static str,
+    pub search_invalid: &'static str,
+    pub search_found: fn(&str) -> String,
+    pub search_none: fn(&str) -> String,
+    pub hours_label: &'static str,
+}
+
+pub static FACE_FR: FaceTexts = FaceTexts {
+    code_wait: |seconds| format!("Vous pourrez demander un nouveau code dans {seconds} secondes."),
+    choice_home_visit_intro: "Vous ne pouvez pas vous déplacer ? Un facteur peut venir vérifier votre identité chez vous.",
+    choice_home_visit: "Je ne peux pas me déplacer : un facteur vient chez moi",
+    bring_reference: "cette référence, ou son QR code (sur votre téléphone ou imprimé) ;",
+    sms_sent: |to| format!("Nous vous l'avons aussi envoyée par SMS au {to}."),
+    home_visit_heading: "Un facteur vient chez vous",
+    home_visit_text: |to| {
+        format!(
+            "Un facteur vous appellera au {to} pour convenir d'un rendez-vous chez vous. Montrez-lui votre pièce d'identité et cette référence."
+        )
+    },
+    places_heading: "Où aller",
+    places_intro: "Vous pouvez faire vérifier votre identité dans ces bureaux de poste :",
+    places_none_configured: "Présentez-vous dans un bureau de poste de votre choix.",
+    search_label: "Chercher un bureau par code postal",
+    search_hint: "5 chiffres, par exemple 69003. Les bureaux de votre département s'affichent aussi.",
+    search_submit: "Chercher",
+    search_invalid: "Saisissez un code postal de 5 chiffres (ou au moins ses 2 premiers chiffres).",
+    search_found: |code| format!("Bureaux pour le code postal {code} :"),
+    search_none: |code| {
+        format!(
+            "Aucun bureau trouvé pour le code postal {code}. Essayez celui d'une ville voisine."
+        )
+    },
+    hours_label: "Horaires",
+};
+
+pub static FACE_EN: FaceTexts = FaceTexts {
+    code_wait: |seconds| format!("You can ask for a new code in {seconds} seconds."),
+    choice_home_visit_intro: "Cannot get about? A postman can come to your home to verify your identity.",
+    choice_home_visit: "I cannot get about: a postman comes to my home",
+    bring_reference: "this reference, or its QR code (on your phone or printed);",
+    sms_sent: |to| format!("We also texted it to you at {to}."),
+    home_visit_heading: "A postman comes to your home",
+    home_visit_text: |to| {
+        format!(
+            "A postman will call you at {to} to arrange a visit at your home. Show them your identity document and this reference."
+        )
+    },
+    places_heading: "Where to go",
+    places_intro: "You can have your identity verified at these post offices:",
+    places_none_configured: "Go to any post office.",
+    search_label: "Find a post office by postal code",
+    search_hint: "5 digits, for example 69003. The offices of your département are shown too.",
+    search_submit: "Search",
+    search_invalid: "Enter a 5-digit postal code (or at least its first 2 digits).",
+    search_found: |code| format!("Post offices for postal code {code}:"),
+    search_none: |code| {
+        format!("No post office found for postal code {code}. Try a nearby town's.")
+    },
+    hours_label: "Opening hours",
+};
+
+// ---- end of face to face

@@ -399,6 +399,7 @@ mod tests {
             office: None,
             reason: None,
             reason_category: None,
+            home_visit: false,
         }
     }
 
