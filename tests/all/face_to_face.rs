@@ -146,7 +146,7 @@ async fn the_reference_goes_by_sms_and_the_page_lists_the_places(backend: Backen
     let masked = FrenchMobile::parse(&person.mobile).unwrap().masked();
     assert!(
         page.body
-            .contains(&format!("aussi envoyée par SMS au {masked}")),
+            .contains(&format!("aussi été envoyée par SMS au {masked}")),
         "{}",
         page.body
     );

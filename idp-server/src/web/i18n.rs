@@ -595,9 +595,9 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     change_information: "Modifier mes informations",
     i_confirm: "Je confirme",
     choice_title: "Faites vérifier votre identité",
-    choice_face_to_face_intro: "En bureau de poste ou par le facteur à domicile : vous présentez votre pièce et une référence. C'est la vérification la plus sûre.",
+    choice_face_to_face_intro: "En bureau de poste : vous présentez votre pièce et une référence. C'est la vérification la plus sûre.",
     choice_remote_intro: "En ligne : vous envoyez des photos de votre pièce et une courte vidéo, vérifiées par un agent sous 24 h.",
-    choice_face_to_face: "En bureau de poste ou à domicile",
+    choice_face_to_face: "En bureau de poste",
     choice_remote: "En ligne",
     photos_title: "Photos de votre pièce d'identité",
     photos_intro: "Photographiez le recto et le verso, lisibles et sans reflet (JPEG, PNG ou PDF, 5 Mo au plus).",
@@ -793,9 +793,9 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     change_information: "Change my information",
     i_confirm: "I confirm",
     choice_title: "Have your identity verified",
-    choice_face_to_face_intro: "At a post office or by the postman at home: you show your document and a reference. This is the safest check.",
+    choice_face_to_face_intro: "At a post office: you show your document and a reference. This is the safest check.",
     choice_remote_intro: "Online: you send photos of your document and a short video, checked by an agent within 24 hours.",
-    choice_face_to_face: "At a post office or at home",
+    choice_face_to_face: "At a post office",
     choice_remote: "Online",
     photos_title: "Photos of your identity document",
     photos_intro: "Photograph the front and back, readable and without glare (JPEG, PNG or PDF, 5 MB at most).",
@@ -1314,7 +1314,7 @@ pub static FACE_FR: FaceTexts = FaceTexts {
     choice_home_visit_intro: "Vous ne pouvez pas vous déplacer ? Un facteur peut venir vérifier votre identité chez vous.",
     choice_home_visit: "Je ne peux pas me déplacer : un facteur vient chez moi",
     bring_reference: "cette référence, ou son QR code (sur votre téléphone ou imprimé) ;",
-    sms_sent: |to| format!("Nous vous l'avons aussi envoyée par SMS au {to}."),
+    sms_sent: |to| format!("Elle vous a aussi été envoyée par SMS au {to}."),
     home_visit_heading: "Un facteur vient chez vous",
     home_visit_text: |to| {
         format!(
@@ -1342,7 +1342,7 @@ pub static FACE_EN: FaceTexts = FaceTexts {
     choice_home_visit_intro: "Cannot get about? A postman can come to your home to verify your identity.",
     choice_home_visit: "I cannot get about: a postman comes to my home",
     bring_reference: "this reference, or its QR code (on your phone or printed);",
-    sms_sent: |to| format!("We also texted it to you at {to}."),
+    sms_sent: |to| format!("It was also texted to you at {to}."),
     home_visit_heading: "A postman comes to your home",
     home_visit_text: |to| {
         format!(
