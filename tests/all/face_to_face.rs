@@ -302,6 +302,12 @@ async fn a_home_visit_is_recorded_and_filtered_by_the_console_and_the_cli(backen
     );
     assert!(places_on(&page).is_empty(), "{}", page.body);
     assert!(!page.body.contains("name=\"cp\""));
+    let account = browser.get("/compte").await;
+    assert!(
+        account.body.contains("En attente de la visite du facteur"),
+        "{}",
+        account.body
+    );
     let sms = messages_to(&app, &home.mobile).await;
     assert!(
         sms.iter()
@@ -355,6 +361,12 @@ async fn a_home_visit_is_recorded_and_filtered_by_the_console_and_the_cli(backen
     )
     .await;
     assert!(cli_references(&env, &["--home-visit"]).await.is_empty());
+    let account = browser.get("/compte").await;
+    assert!(
+        !account.body.contains("visite du facteur"),
+        "{}",
+        account.body
+    );
 }
 
 /// The seconds of "… dans N secondes." on a page.

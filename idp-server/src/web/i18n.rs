@@ -1307,6 +1307,9 @@ pub struct FaceTexts {
     pub search_found: fn(&str) -> String,
     pub search_none: fn(&str) -> String,
     pub hours_label: &'static str,
+    /// `/compte` while a home visit is awaited.
+    pub status_home_visit: &'static str,
+    pub next_home_visit: &'static str,
 }
 
 pub static FACE_FR: FaceTexts = FaceTexts {
@@ -1335,6 +1338,8 @@ pub static FACE_FR: FaceTexts = FaceTexts {
         )
     },
     hours_label: "Horaires",
+    status_home_visit: "En attente de la visite du facteur",
+    next_home_visit: "Un facteur vous appellera sur votre portable pour convenir d'un rendez-vous chez vous. Montrez-lui votre pièce d'identité et cette référence. Le code d'activation de l'application vous sera ensuite envoyé par SMS.",
 };
 
 pub static FACE_EN: FaceTexts = FaceTexts {
@@ -1361,6 +1366,8 @@ pub static FACE_EN: FaceTexts = FaceTexts {
         format!("No post office found for postal code {code}. Try a nearby town's.")
     },
     hours_label: "Opening hours",
+    status_home_visit: "Waiting for the postman's visit",
+    next_home_visit: "A postman will call your mobile to arrange a visit at your home. Show them your identity document and this reference. The app's activation code will then be texted to you.",
 };
 
 // ---- end of face to face

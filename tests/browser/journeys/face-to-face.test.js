@@ -8,7 +8,8 @@
 //    by postal code (a GET form: the prefix first, then the département) and
 //    a malformed code.
 // 3. "Je ne peux pas me déplacer : un facteur vient chez moi": the reference
-//    page says the postman will call, lists no office, and the SMS says so.
+//    page says the postman will call, lists no office, the SMS says so, and
+//    the account page waits for the postman.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { env, expectAt, expectNoHorizontalScroll, expectText, frenchContext, launch, shot } from '../lib/browser.js';
@@ -143,6 +144,13 @@ test('on a phone: a citizen who cannot get about asks for the postman', async ()
     assert.ok(sms.text.includes('facteur'), sms.text);
     await expectNoHorizontalScroll(page);
     await shot(page, JOURNEY, 'reference-home-visit');
+
+    // The account page follows the home visit.
+    await page.getByRole('link', { name: 'Suivre ma demande dans mon compte' }).click();
+    await expectAt(page, env.issuer, '/compte');
+    await expectText(page, 'En attente de la visite du facteur', reference);
+    await expectNoHorizontalScroll(page);
+    await shot(page, JOURNEY, 'account-home-visit');
   } finally {
     await context.close();
   }
