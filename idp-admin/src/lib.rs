@@ -54,6 +54,8 @@ pub enum Command {
     Agents(commands::agents::AgentsCommand),
     /// Record a face-to-face verification decision.
     Verify(commands::verify::VerifyArgs),
+    /// Pending face-to-face requests; --home-visit: only the postman's home visits.
+    Requests(commands::requests::RequestsArgs),
     /// Citizens' accounts: show, suspend, unsuspend, reissue the activation code.
     #[command(subcommand)]
     Accounts(commands::accounts::AccountsCommand),
@@ -330,6 +332,9 @@ pub async fn run_with(
         }
         Command::Verify(args) => {
             commands::verify::run(args, config, master_key_env, cli.json, out).await?
+        }
+        Command::Requests(args) => {
+            commands::requests::run(args, config, master_key_env, cli.json, out).await?
         }
         Command::Accounts(command) => {
             commands::accounts::run(command, config, master_key_env, cli.json, out).await?

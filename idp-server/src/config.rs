@@ -44,6 +44,7 @@ pub struct Config {
     pub push: PushConfig,
     pub retention: RetentionConfig,
     pub help: HelpConfig,
+    pub verification: VerificationConfig,
 }
 
 /// Where citizens find help: the `/aide` page every citizen page's
@@ -75,6 +76,41 @@ impl HelpConfig {
                 "must be one line of at most 200 characters",
             ));
         }
+        Ok(())
+    }
+}
+
+/// Face-to-face verification: where citizens can go (`domain::places`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationConfig {
+    /// The operator's list of places (TOML); empty: none listed.
+    pub places_file: PathBuf,
+    /// The places read from `places_file` at start-up.
+    #[serde(skip)]
+    pub places: std::sync::Arc<[crate::domain::places::Place]>,
+}
+
+impl VerificationConfig {
+    /// Reads and checks the places file: one line naming the bad entry.
+    fn load_places(&mut self) -> Result<(), ConfigError> {
+        let path = &self.places_file;
+        if path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            key_error(
+                "verification.places_file",
+                &format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let places = crate::domain::places::parse(&text).map_err(|e| {
+            key_error(
+                "verification.places_file",
+                &format!("{}: {e}", path.display()),
+            )
+        })?;
+        self.places = places.into();
         Ok(())
     }
 }
@@ -835,6 +871,7 @@ impl Config {
         self.push.validate()?;
         self.retention.validate()?;
         self.help.validate()?;
+        self.verification.load_places()?;
         Ok(self)
     }
 

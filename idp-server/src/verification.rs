@@ -184,6 +184,56 @@ pub async fn counter_view(
     })
 }
 
+/// A pending face-to-face request in the clerks' list: what finding the
+/// citizen needs, nothing of the document.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FaceToFaceEntry {
+    pub reference: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub submitted_at: Option<i64>,
+    pub expires_at: i64,
+    /// A postman is to visit the citizen at home.
+    pub home_visit: bool,
+    /// For a home visit only: the number the postman calls to arrange it.
+    pub phone: Option<String>,
+}
+
+/// The pending face-to-face requests (oldest first, at most 200), or only
+/// the home visits: the clerks' list (its session checks the role) and
+/// `idp-admin requests`.
+pub async fn face_to_face_requests(
+    core: &Core,
+    home_visit_only: bool,
+) -> Result<Vec<FaceToFaceEntry>, EnrolError> {
+    Ok(core
+        .db
+        .read(move |conn| {
+            let mut entries = Vec::new();
+            for r in rows::pending_face_to_face(conn, home_visit_only, 200)? {
+                let identity = accounts::identity(conn, &r.account_id)?;
+                let phone = match r.home_visit {
+                    true => accounts::by_id(conn, &r.account_id)?.and_then(|a| a.phone),
+                    false => None,
+                };
+                let (given_name, family_name) = identity
+                    .map(|i| (i.given_name, i.family_name))
+                    .unwrap_or_default();
+                entries.push(FaceToFaceEntry {
+                    reference: r.reference.unwrap_or_default(),
+                    given_name,
+                    family_name,
+                    submitted_at: r.submitted_at,
+                    expires_at: r.expires_at,
+                    home_visit: r.home_visit,
+                    phone,
+                });
+            }
+            Ok(entries)
+        })
+        .await?)
+}
+
 fn still_open(request: &RequestRow, method: VerificationMethod) -> Result<(), Refusal> {
     if request.method != method {
         return Err(Refusal::WrongMethod);

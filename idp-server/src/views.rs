@@ -84,6 +84,8 @@ pub struct Request {
     pub office: Option<String>,
     pub reason: Option<String>,
     pub reason_category: Option<crate::domain::account::RefusalCategory>,
+    /// Face to face at the citizen's home (a postman visits).
+    pub home_visit: bool,
 }
 
 impl From<RequestRow> for Request {
@@ -101,6 +103,7 @@ impl From<RequestRow> for Request {
             office: r.office,
             reason: r.reason,
             reason_category: r.reason_category,
+            home_visit: r.home_visit,
         }
     }
 }

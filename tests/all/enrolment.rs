@@ -374,11 +374,18 @@ async fn eligibility_email_and_code_abuse(backend: Backend) {
 
     let email = "abuse@example.fr";
     submit(&mut browser, "/inscription/courriel", &[("email", email)]).await;
-    // Resend within the minute: refused with the wait.
+    // Resend within the minute: the code page again, with the wait as a
+    // notice (200, not a 429 page), and nothing sent.
     let page = submit(&mut browser, "/inscription/courriel/renvoyer", &[]).await;
-    assert_eq!(page.status, 429);
-    assert!(page.headers.contains_key("retry-after"));
-    assert!(page.body.contains("secondes"), "{}", page.body);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Vous pourrez demander un nouveau code dans"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("name=\"code\""), "{}", page.body);
+    assert_eq!(messages_to(&app, email).await.len(), 1);
     // Five wrong codes void the code, even with the right one after.
     let right = code_sent_to(&app, email).await;
     let wrong = if right == "000000" {
@@ -540,9 +547,17 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
         &[("mobile", &person.mobile)],
     )
     .await;
-    // "Renvoyer un code": refused within the minute, then a new SMS.
+    // "Renvoyer un code": within the minute the code page says how long to
+    // wait and sends nothing, then a new SMS.
     let page = submit(&mut browser, "/inscription/mobile/renvoyer", &[]).await;
-    assert_eq!(page.status, 429, "{}", page.body);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Vous pourrez demander un nouveau code dans"),
+        "{}",
+        page.body
+    );
+    assert_eq!(messages_to(&app, &person.mobile).await.len(), 1);
     let id = hmac_hex(
         &app.core.subkeys.token_hash_key,
         format!("phone:{}", person.mobile).as_bytes(),

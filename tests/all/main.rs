@@ -19,6 +19,7 @@ mod device_api_docs;
 mod device_faults;
 mod enrolment;
 mod ephemeral;
+mod face_to_face;
 mod hardening;
 mod keys;
 mod metrics;

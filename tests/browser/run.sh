@@ -153,6 +153,8 @@ export IDP__EPHEMERAL__URL="memory://"
 export IDP__KEYS__MASTER_KEY_FILE="$WORKDIR/master.key"
 export IDP__KEYS__GENERATE_IF_MISSING=true
 export IDP__DEV__ENABLED=true
+# The example list of verification places (config/places.toml), shown on the reference page.
+export IDP__VERIFICATION__PLACES_FILE="$ROOT/config/places.toml"
 # Web Push: only a loopback origin where nothing listens (the app journey's
 # stand-in subscription); nothing is ever sent off this machine.
 export IDP__PUSH__ALLOWED_ORIGINS='["http://127.0.0.1:9"]'

@@ -6,4 +6,5 @@ pub mod audit;
 pub mod clients;
 pub mod dev;
 pub mod purge;
+pub mod requests;
 pub mod verify;

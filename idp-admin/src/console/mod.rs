@@ -16,6 +16,7 @@ pub mod desk;
 mod forged;
 pub mod login;
 pub mod page;
+pub mod requests;
 pub mod review;
 pub mod session;
 pub mod support;
@@ -103,6 +104,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/guichet/recherche", web::get().to(desk::search_get))
         .route("/mon-compte", web::get().to(account::account_get))
         .route("/mon-compte", web::post().to(account::account_post))
+        .route("/guichet/demandes", web::get().to(requests::requests_get))
         .route("/revue", web::get().to(review::queue))
         .route("/revue/{id}", web::get().to(review::review_get))
         .route("/revue/{id}", web::post().to(review::review_post))

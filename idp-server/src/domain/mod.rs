@@ -16,4 +16,5 @@ pub mod paris;
 pub mod password;
 pub mod phone;
 pub mod pin;
+pub mod places;
 pub mod scope;

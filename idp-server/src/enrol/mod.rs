@@ -769,10 +769,13 @@ pub async fn submit_identity(
 // ------------------------------------------------------------------ verification requests
 
 /// Opens a face-to-face request: state `awaiting_verification`, an 8-character
-/// reference valid 30 days, sent by email. Idempotent.
+/// reference valid 30 days, sent by email and SMS; `home_visit` when a
+/// postman is to visit the citizen at home. Idempotent (an open request
+/// stays as it was).
 pub async fn request_face_to_face(
     provider: &Provider,
     account_id: &str,
+    home_visit: bool,
 ) -> Result<Option<Request>, EnrolError> {
     let id = account_id.to_owned();
     if let Some(open) = provider
@@ -792,7 +795,7 @@ pub async fn request_face_to_face(
         account_id,
         AccountEvent::RequestVerification(VerificationMethod::FaceToFace),
         "enrolment.face_to_face_requested",
-        serde_json::json!({ "reference": reference }),
+        serde_json::json!({ "reference": reference, "home_visit": home_visit }),
         move |conn| {
             rows::insert_request(
                 conn,
@@ -805,6 +808,7 @@ pub async fn request_face_to_face(
                     challenge: None,
                     expires_at: now_unix() + REFERENCE_DAYS * 86_400,
                     submitted_at: Some(now_unix()),
+                    home_visit,
                 },
             )
         },
@@ -836,7 +840,8 @@ pub fn reference_qr(reference: &str) -> String {
     }
 }
 
-/// (Re)sends the face-to-face reference by email.
+/// (Re)sends the face-to-face reference by email, and by SMS to the
+/// verified mobile.
 pub async fn send_reference(provider: &Provider, account_id: &str) -> Result<bool, EnrolError> {
     let id = account_id.to_owned();
     let (account, request) = provider
@@ -867,9 +872,8 @@ pub async fn send_reference(provider: &Provider, account_id: &str) -> Result<boo
          (ou au facteur, à domicile) avec la pièce d'identité déclarée.</p>",
         reference_qr(&reference)
     );
-    provider
-        .core
-        .notifier
+    let notifier = &provider.core.notifier;
+    notifier
         .send_email(&EmailMessage {
             to: account.email,
             subject: format!("Votre référence Sésame : {reference}"),
@@ -877,7 +881,24 @@ pub async fn send_reference(provider: &Provider, account_id: &str) -> Result<boo
             html: Some(html),
         })
         .await?;
+    if let Some(to) = account.phone {
+        let text = reference_sms(&reference, &expires, request.home_visit);
+        notifier.send_sms(&SmsMessage { to, text }).await?;
+    }
     Ok(true)
+}
+
+/// The SMS of a face-to-face reference: what to show, and where.
+fn reference_sms(reference: &str, expires: &str, home_visit: bool) -> String {
+    let next = if home_visit {
+        "Un facteur vous appellera pour convenir d'un rendez-vous chez vous."
+    } else {
+        "Présentez-la en bureau de poste."
+    };
+    format!(
+        "Sésame : votre référence de vérification d'identité est {reference} \
+         (valable jusqu'au {expires}). {next} Munissez-vous de la pièce d'identité déclarée."
+    )
 }
 
 /// What [`resend_reference`] did.
@@ -976,6 +997,7 @@ async fn open_remote(
                     challenge: Some(&c),
                     expires_at: now_unix() + REFERENCE_DAYS * 86_400,
                     submitted_at: None,
+                    home_visit: false,
                 },
             )?;
             audit(

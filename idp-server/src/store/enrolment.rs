@@ -128,6 +128,8 @@ pub struct RequestRow {
     pub reason: Option<String>,
     /// What the citizen is told of a refusal.
     pub reason_category: Option<crate::domain::account::RefusalCategory>,
+    /// Face to face at the citizen's home (a postman visits).
+    pub home_visit: bool,
 }
 
 pub struct NewRequest<'a> {
@@ -139,6 +141,7 @@ pub struct NewRequest<'a> {
     pub challenge: Option<&'a str>,
     pub expires_at: i64,
     pub submitted_at: Option<i64>,
+    pub home_visit: bool,
 }
 
 pub fn insert_request(conn: &mut DbConnection, r: &NewRequest<'_>) -> Result<(), StoreError> {
@@ -153,6 +156,7 @@ pub fn insert_request(conn: &mut DbConnection, r: &NewRequest<'_>) -> Result<(),
             v::created_at.eq(now_unix()),
             v::expires_at.eq(r.expires_at),
             v::submitted_at.eq(r.submitted_at),
+            v::home_visit.eq(r.home_visit),
         ))
         .execute(conn)?;
     Ok(())
@@ -193,6 +197,30 @@ pub fn request_by_reference(
         .filter(v::reference.eq(reference))
         .first(conn)
         .optional()?)
+}
+
+/// Pending face-to-face requests, oldest first, at most `limit`; only the
+/// home visits when `home_visit_only`.
+pub fn pending_face_to_face(
+    conn: &mut DbConnection,
+    home_visit_only: bool,
+    limit: i64,
+) -> Result<Vec<RequestRow>, StoreError> {
+    let mut query = v::table
+        .filter(
+            v::method
+                .eq(VerificationMethod::FaceToFace)
+                .and(v::status.eq(RequestStatus::Pending))
+                .and(v::expires_at.ge(now_unix())),
+        )
+        .into_boxed();
+    if home_visit_only {
+        query = query.filter(v::home_visit.eq(true));
+    }
+    Ok(query
+        .order((v::created_at.asc(), v::id.asc()))
+        .limit(limit)
+        .load(conn)?)
 }
 
 pub fn request(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>, StoreError> {

@@ -138,6 +138,7 @@ diesel::table! {
         office -> Nullable<Text>,
         reason -> Nullable<Text>,
         reason_category -> Nullable<Text>,
+        home_visit -> Bool,
     }
 }
 

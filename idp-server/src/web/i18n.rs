@@ -29,6 +29,11 @@ pub struct Texts {
     /// Home page, help footer and `/aide`, video recorder, consent notes.
     pub guidance: &'static GuidanceTexts,
     // ---- end of guidance
+    // ---- face to face
+    /// The wait before a new code, the home visit and the verification
+    /// places of the reference page (`web::enrol::{page, choice}`).
+    pub face: &'static FaceTexts,
+    // ---- end of face to face
     pub service: &'static str,
     pub skip: &'static str,
     pub error_title: &'static str,
@@ -102,6 +107,9 @@ pub static FR: Texts = Texts {
     rgpd: &RGPD_FR,
     life: &LIFE_FR,
     guidance: &GUIDANCE_FR,
+    // ---- face to face
+    face: &FACE_FR,
+    // ---- end of face to face
     service: "Sésame — identité numérique",
     skip: "Aller au contenu",
     error_title: "Une erreur est survenue",
@@ -184,6 +192,9 @@ pub static EN: Texts = Texts {
     rgpd: &RGPD_EN,
     life: &LIFE_EN,
     guidance: &GUIDANCE_EN,
+    // ---- face to face
+    face: &FACE_EN,
+    // ---- end of face to face
     service: "Sésame — digital identity",
     skip: "Skip to content",
     error_title: "Something went wrong",
@@ -590,9 +601,9 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     change_information: "Modifier mes informations",
     i_confirm: "Je confirme",
     choice_title: "Faites vérifier votre identité",
-    choice_face_to_face_intro: "En bureau de poste ou par le facteur à domicile : vous présentez votre pièce et une référence. C'est la vérification la plus sûre.",
+    choice_face_to_face_intro: "En bureau de poste : vous présentez votre pièce et une référence. C'est la vérification la plus sûre.",
     choice_remote_intro: "En ligne : vous envoyez des photos de votre pièce et une courte vidéo, vérifiées par un agent sous 24 h.",
-    choice_face_to_face: "En bureau de poste ou à domicile",
+    choice_face_to_face: "En bureau de poste",
     choice_remote: "En ligne",
     photos_title: "Photos de votre pièce d'identité",
     photos_intro: "Photographiez le recto et le verso, lisibles et sans reflet (JPEG, PNG ou PDF, 5 Mo au plus).",
@@ -630,7 +641,7 @@ pub static ENROL_FR: EnrolTexts = EnrolTexts {
     status_blocked: "Identité bloquée",
     next_blocked: "Votre identité numérique est bloquée : aucune application ne peut plus approuver de connexion. Pour la débloquer, demandez un nouveau code d'activation au guichet d'un bureau de poste (avec votre pièce d'identité) ou au support, puis activez à nouveau l'application.",
     reference_just_sent: "La référence vient d'être envoyée. Réessayez dans une minute.",
-    reference_resent: "La référence vous a été renvoyée par courriel.",
+    reference_resent: "La référence vous a été renvoyée par courriel et par SMS.",
     request_cancelled: "Votre demande de vérification est annulée.",
     account_login_title: "Connexion à mon compte",
     account_heading: "Mon compte Sésame",
@@ -788,9 +799,9 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     change_information: "Change my information",
     i_confirm: "I confirm",
     choice_title: "Have your identity verified",
-    choice_face_to_face_intro: "At a post office or by the postman at home: you show your document and a reference. This is the safest check.",
+    choice_face_to_face_intro: "At a post office: you show your document and a reference. This is the safest check.",
     choice_remote_intro: "Online: you send photos of your document and a short video, checked by an agent within 24 hours.",
-    choice_face_to_face: "At a post office or at home",
+    choice_face_to_face: "At a post office",
     choice_remote: "Online",
     photos_title: "Photos of your identity document",
     photos_intro: "Photograph the front and back, readable and without glare (JPEG, PNG or PDF, 5 MB at most).",
@@ -828,7 +839,7 @@ pub static ENROL_EN: EnrolTexts = EnrolTexts {
     status_blocked: "Identity blocked",
     next_blocked: "Your digital identity is blocked: no app can approve a login any more. To unblock it, ask for a new activation code at a post office counter (with your identity document) or from support, then activate the app again.",
     reference_just_sent: "The reference was just sent. Try again in a minute.",
-    reference_resent: "The reference was emailed to you again.",
+    reference_resent: "The reference was sent to you again by email and text message.",
     request_cancelled: "Your verification request is cancelled.",
     account_login_title: "Log in to my account",
     account_heading: "My Sésame account",
@@ -1424,3 +1435,92 @@ pub static GUIDANCE_EN: GuidanceTexts = GuidanceTexts {
 };
 
 // ---- end of guidance
+// ---- face to face
+
+/// "Renvoyer un code" before the minute is over, the home visit, and the
+/// places of the reference page.
+pub struct FaceTexts {
+    /// The notice on a code page while the cooldown runs.
+    pub code_wait: fn(u64) -> String,
+    pub choice_home_visit_intro: &'static str,
+    pub choice_home_visit: &'static str,
+    pub bring_reference: &'static str,
+    /// The reference also went by SMS to this (masked) number.
+    pub sms_sent: fn(&str) -> String,
+    pub home_visit_heading: &'static str,
+    /// The postman calls this (masked) number.
+    pub home_visit_text: fn(&str) -> String,
+    pub places_heading: &'static str,
+    pub places_intro: &'static str,
+    pub places_none_configured: &'static str,
+    pub search_label: &'static str,
+    pub search_hint: &'static str,
+    pub search_submit: &'static str,
+    pub search_invalid: &'static str,
+    pub search_found: fn(&str) -> String,
+    pub search_none: fn(&str) -> String,
+    pub hours_label: &'static str,
+    /// `/compte` while a home visit is awaited.
+    pub status_home_visit: &'static str,
+    pub next_home_visit: &'static str,
+}
+
+pub static FACE_FR: FaceTexts = FaceTexts {
+    code_wait: |seconds| format!("Vous pourrez demander un nouveau code dans {seconds} secondes."),
+    choice_home_visit_intro: "Vous ne pouvez pas vous déplacer ? Un facteur peut venir vérifier votre identité chez vous.",
+    choice_home_visit: "Je ne peux pas me déplacer : un facteur vient chez moi",
+    bring_reference: "cette référence, ou son QR code (sur votre téléphone ou imprimé) ;",
+    sms_sent: |to| format!("Elle vous a aussi été envoyée par SMS au {to}."),
+    home_visit_heading: "Un facteur vient chez vous",
+    home_visit_text: |to| {
+        format!(
+            "Un facteur vous appellera au {to} pour convenir d'un rendez-vous chez vous. Montrez-lui votre pièce d'identité et cette référence."
+        )
+    },
+    places_heading: "Où aller",
+    places_intro: "Vous pouvez faire vérifier votre identité dans ces bureaux de poste :",
+    places_none_configured: "Présentez-vous dans un bureau de poste de votre choix.",
+    search_label: "Chercher un bureau par code postal",
+    search_hint: "5 chiffres, par exemple 69003. Les bureaux de votre département s'affichent aussi.",
+    search_submit: "Chercher",
+    search_invalid: "Saisissez un code postal de 5 chiffres (ou au moins ses 2 premiers chiffres).",
+    search_found: |code| format!("Bureaux pour le code postal {code} :"),
+    search_none: |code| {
+        format!(
+            "Aucun bureau trouvé pour le code postal {code}. Essayez celui d'une ville voisine."
+        )
+    },
+    hours_label: "Horaires",
+    status_home_visit: "En attente de la visite du facteur",
+    next_home_visit: "Un facteur vous appellera sur votre portable pour convenir d'un rendez-vous chez vous. Montrez-lui votre pièce d'identité et cette référence. Le code d'activation de l'application vous sera ensuite envoyé par SMS.",
+};
+
+pub static FACE_EN: FaceTexts = FaceTexts {
+    code_wait: |seconds| format!("You can ask for a new code in {seconds} seconds."),
+    choice_home_visit_intro: "Cannot get about? A postman can come to your home to verify your identity.",
+    choice_home_visit: "I cannot get about: a postman comes to my home",
+    bring_reference: "this reference, or its QR code (on your phone or printed);",
+    sms_sent: |to| format!("It was also texted to you at {to}."),
+    home_visit_heading: "A postman comes to your home",
+    home_visit_text: |to| {
+        format!(
+            "A postman will call you at {to} to arrange a visit at your home. Show them your identity document and this reference."
+        )
+    },
+    places_heading: "Where to go",
+    places_intro: "You can have your identity verified at these post offices:",
+    places_none_configured: "Go to any post office.",
+    search_label: "Find a post office by postal code",
+    search_hint: "5 digits, for example 69003. The offices of your département are shown too.",
+    search_submit: "Search",
+    search_invalid: "Enter a 5-digit postal code (or at least its first 2 digits).",
+    search_found: |code| format!("Post offices for postal code {code}:"),
+    search_none: |code| {
+        format!("No post office found for postal code {code}. Try a nearby town's.")
+    },
+    hours_label: "Opening hours",
+    status_home_visit: "Waiting for the postman's visit",
+    next_home_visit: "A postman will call your mobile to arrange a visit at your home. Show them your identity document and this reference. The app's activation code will then be texted to you.",
+};
+
+// ---- end of face to face

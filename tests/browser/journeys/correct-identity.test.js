@@ -134,7 +134,7 @@ test('a refused citizen corrects the identity from /compte and gets a new refere
     await expectText(citizen, 'Camille');
     await citizen.getByRole('button', { name: 'Je confirme' }).click();
     await expectAt(citizen, env.issuer, '/inscription/verification');
-    await citizen.getByRole('button', { name: 'En bureau de poste ou à domicile' }).click();
+    await citizen.getByRole('button', { name: 'En bureau de poste' }).click();
     await expectAt(citizen, env.issuer, '/inscription/reference');
     const fresh = (await citizen.locator('p.reference').innerText()).trim();
     assert.match(fresh, /^[0-9A-Z]{8}$/);

@@ -179,11 +179,16 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
       '/inscription/mobile',
     );
     await expectText(page, `Un code à 6 chiffres a été envoyé à 06 ** ** ** ${me.e164.slice(-2)}.`);
-    // Asking again within the minute is refused with the wait, on the same page.
+    // Asking again within the minute: the code page again, with the seconds
+    // left as a calm notice (no error), and the code can be typed there.
     await page.getByRole('button', { name: 'Renvoyer un code' }).click();
     await expectAt(page, env.issuer, '/inscription/mobile/renvoyer');
-    await expectText(page, 'Vous pourrez en demander un autre dans');
-    await page.goto(`${env.issuer}/inscription/mobile/code`);
+    assert.match(
+      (await page.getByRole('status').innerText()).trim(),
+      /^Vous pourrez demander un nouveau code dans \d+ secondes\.$/,
+    );
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await shot(page, JOURNEY, 'mobile-code-wait');
     await page.getByLabel('Code à 6 chiffres').fill(await codeFor(outbox, me.e164));
     await shot(page, JOURNEY, 'mobile-code');
     await page.getByRole('button', { name: 'Valider' }).click();
@@ -286,7 +291,7 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     // One step indicator from eligibility to the verification itself.
     await expectStep(page, 10);
     await shot(page, JOURNEY, 'verification-choice');
-    await page.getByRole('button', { name: 'En bureau de poste ou à domicile' }).click();
+    await page.getByRole('button', { name: 'En bureau de poste' }).click();
 
     // The reference: 8 characters, spelled out for screen readers, with its QR code.
     await expectAt(page, env.issuer, '/inscription/reference');

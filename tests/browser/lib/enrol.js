@@ -70,6 +70,17 @@ export async function codeFor(outbox, to, filter) {
  * page of the same context. Returns the reference.
  */
 export async function enrolToReference(page, outbox, me) {
+  await enrolToChoice(page, outbox, me);
+  await page.getByRole('button', { name: 'En bureau de poste' }).click();
+
+  await expectAt(page, env.issuer, '/inscription/reference');
+  const reference = (await page.locator('p.reference').innerText()).trim();
+  assert.match(reference, /^[0-9A-Z]{8}$/);
+  return reference;
+}
+
+/** As enrolToReference, stopping on the verification choice (/inscription/verification). */
+export async function enrolToChoice(page, outbox, me) {
   await page.goto(`${env.issuer}/`);
   await page.getByRole('link', { name: 'Créer mon identité numérique' }).click();
 
@@ -120,10 +131,4 @@ export async function enrolToReference(page, outbox, me) {
   await page.getByRole('button', { name: 'Je confirme' }).click();
 
   await expectAt(page, env.issuer, '/inscription/verification');
-  await page.getByRole('button', { name: 'En bureau de poste ou à domicile' }).click();
-
-  await expectAt(page, env.issuer, '/inscription/reference');
-  const reference = (await page.locator('p.reference').innerText()).trim();
-  assert.match(reference, /^[0-9A-Z]{8}$/);
-  return reference;
 }

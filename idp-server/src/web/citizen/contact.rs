@@ -16,7 +16,7 @@ use crate::oidc::Provider;
 use crate::oidc::types::Lang;
 use crate::web::csrf::CsrfForm;
 use crate::web::enrol::extract::{ClientIp, Session};
-use crate::web::enrol::page::{Field, OnPage, StepPage, refused, see_other};
+use crate::web::enrol::page::{Field, OnPage, OnResend, StepPage, refused, see_other};
 use crate::web::enrol::refusals::{InvalidEmail, InvalidMobile};
 use crate::web::error::{OrPage, PageError};
 use crate::web::i18n::{self, Texts};
@@ -235,10 +235,9 @@ pub async fn resend_post<K: Kind>(
 ) -> Result<HttpResponse, PageError> {
     let change = open_change::<K>(&provider, &bound).await?;
     let (lang, shown) = (bound.lang, change.shown(K::CHANNEL));
-    let page = |error| code_page::<K>(lang, &bound.csrf, &shown, Some(error));
+    let page = |error| code_page::<K>(lang, &bound.csrf, &shown, error);
     let sent = contact::resend(&provider, K::CHANNEL, &bound.account_id, &ip).await;
-    sent.on_page(lang, page)?;
-    Ok(see_other(&format!("{}?renvoye=1", K::CODE)))
+    sent.on_resend(lang, page, &format!("{}?renvoye=1", K::CODE))
 }
 
 pub async fn done_get<K: Kind>(session: Session) -> HttpResponse {

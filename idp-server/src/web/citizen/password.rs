@@ -14,7 +14,7 @@ use crate::oidc::{Provider, session};
 use crate::web::cookies;
 use crate::web::csrf::CsrfForm;
 use crate::web::enrol::extract::{Browser, ClientIp, NewBrowser, Session};
-use crate::web::enrol::page::{Field, HomePage, OnPage, StepPage, refused, see_other};
+use crate::web::enrol::page::{Field, HomePage, OnPage, OnResend, StepPage, refused, see_other};
 use crate::web::enrol::refusals::InvalidEmail;
 use crate::web::error::{OrPage, PageError};
 use crate::web::i18n;
@@ -231,10 +231,9 @@ pub async fn resend_post(
     let Ok(email) = Email::parse(address) else {
         return Ok(see_other(RESET));
     };
-    let page = |error| code_page(lang, &bound.csrf, address, Some(error));
+    let page = |error| code_page(lang, &bound.csrf, address, error);
     let sent = password::start_reset(&provider, &bound.cookie, &email, &ip).await;
-    sent.on_page(lang, page)?;
-    Ok(see_other(&format!("{RESET_CODE}?renvoye=1")))
+    sent.on_resend(lang, page, &format!("{RESET_CODE}?renvoye=1"))
 }
 
 pub async fn new_get(at: Resetting) -> Result<HttpResponse, PageError> {

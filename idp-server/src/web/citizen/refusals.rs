@@ -8,6 +8,7 @@ use crate::citizen::rgpd::ErasureRefusal;
 use crate::citizen::self_block::SelfBlockRefusal;
 use crate::domain::password::PasswordProblem;
 use crate::oidc::login::LoginFailure;
+use crate::web::enrol::page::Cooldown;
 use crate::web::enrol::refusals::AccountLogin;
 use crate::web::error::UserFacing;
 use crate::web::i18n::Texts;
@@ -72,6 +73,15 @@ impl UserFacing for ContactRefusal {
                 PasswordRefusal::Current(failure.clone()).retry_after()
             }
             ContactRefusal::Send(refusal) => refusal.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+impl Cooldown for ContactRefusal {
+    fn cooldown(&self) -> Option<u64> {
+        match self {
+            ContactRefusal::Send(refusal) => refusal.cooldown(),
             _ => None,
         }
     }

@@ -132,7 +132,15 @@ fn account_page(
     let t = i18n::texts(lang);
     let open = overview.request.as_ref().filter(|r| r.status.is_open());
     let reference = open.and_then(|r| r.reference.clone());
-    let (status, next) = status_and_next(t.enrol, &overview, open.is_some());
+    let awaited = AccountState::AwaitingVerification(VerificationMethod::FaceToFace);
+    let home_visit = overview.state == awaited && open.is_some_and(|r| r.home_visit);
+    let (status, next) = match home_visit {
+        true => (
+            t.face.status_home_visit.into(),
+            t.face.next_home_visit.into(),
+        ),
+        false => status_and_next(t.enrol, &overview, open.is_some()),
+    };
     let step = step_for(overview.state, overview.request.as_ref());
     let renewal = renewal(t, &overview);
     let page = AccountPage {

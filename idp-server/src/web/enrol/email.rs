@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::extract::{ClientIp, Enrolling};
-use super::page::{Field, OnPage, StepPage, refused, see_other};
+use super::page::{Field, OnPage, OnResend, StepPage, refused, see_other};
 use super::refusals::InvalidEmail;
 use super::{NoFields, ResentQuery};
 use crate::domain::email::Email;
@@ -152,8 +152,7 @@ pub async fn email_resend(
     let Some(email) = bound.email() else {
         return Ok(see_other("/inscription/courriel"));
     };
-    let page = |error| code_page(lang, &bound.csrf, &EMAIL_CODE, email.as_str(), Some(error));
+    let page = |error| code_page(lang, &bound.csrf, &EMAIL_CODE, email.as_str(), error);
     let sent = enrol::start_email(&provider, &bound.cookie, &email, &ip).await;
-    sent.on_page(lang, page)?;
-    Ok(see_other("/inscription/courriel/code?renvoye=1"))
+    sent.on_resend(lang, page, "/inscription/courriel/code?renvoye=1")
 }

@@ -407,6 +407,7 @@ mod tests {
             office: None,
             reason: None,
             reason_category: None,
+            home_visit: false,
         }
     }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::email::{CodeForm, CodeStep, code_page, resent_notice};
 use super::extract::{AccountAt, AtMobile, ClientIp};
-use super::page::{Field, OnPage, StepPage, refused, see_other};
+use super::page::{Field, OnPage, OnResend, StepPage, refused, see_other};
 use super::refusals::InvalidMobile;
 use super::{NoFields, ResentQuery};
 use crate::domain::phone::FrenchMobile;
@@ -102,10 +102,9 @@ pub async fn mobile_resend(
 ) -> Result<HttpResponse, PageError> {
     let phone = pending_number(&provider, &bound).await?;
     let (lang, masked) = (bound.lang(), phone.masked());
-    let page = |error| code_page(lang, bound.csrf(), &MOBILE_CODE, &masked, Some(error));
+    let page = |error| code_page(lang, bound.csrf(), &MOBILE_CODE, &masked, error);
     let sent = enrol::start_phone(&provider, bound.account_id(), &phone, &ip).await;
-    sent.on_page(lang, page)?;
-    Ok(see_other("/inscription/mobile/code?renvoye=1"))
+    sent.on_resend(lang, page, "/inscription/mobile/code?renvoye=1")
 }
 
 pub async fn mobile_code_post(

@@ -83,6 +83,9 @@ pub struct StepPage {
     pub title: String,
     pub progress: Option<String>,
     pub intro: Vec<String>,
+    /// A calm notice (not an error), read out by screen readers: the
+    /// seconds before a new code can be asked for.
+    pub notice: Option<String>,
     pub error: Option<String>,
     pub summary: Vec<(String, String)>,
     pub action: String,
@@ -109,6 +112,7 @@ impl StepPage {
             title: title.to_owned(),
             progress: None,
             intro: Vec::new(),
+            notice: None,
             error: None,
             summary: Vec::new(),
             action: action.to_owned(),
@@ -205,6 +209,56 @@ impl<T, R: UserFacing> OnPage<T> for Result<T, StepError<R>> {
             StepError::Refused(refusal) => refused(lang, &refusal, page),
             StepError::Failed(e) => PageError::failure(lang, e),
         })
+    }
+}
+
+/// What a refusal of a new code says about the one-minute cooldown.
+pub(crate) trait Cooldown {
+    /// The seconds before a new code may be sent, if that is the refusal.
+    fn cooldown(&self) -> Option<u64>;
+}
+
+impl Cooldown for crate::enrol::otp::SendRefusal {
+    fn cooldown(&self) -> Option<u64> {
+        match *self {
+            Self::Cooldown { retry_after } => Some(retry_after),
+            Self::HourlyCap { .. } => None,
+        }
+    }
+}
+
+/// "Renvoyer un code" on a code page: `Ok(Some(redirect))` when a code
+/// went (303 to `sent`), the code page again (200) with the seconds left as
+/// a notice while the cooldown runs (nothing was sent or counted), any
+/// other refusal shown on the page as usual.
+pub(crate) trait OnResend {
+    fn on_resend(
+        self,
+        lang: Lang,
+        page: impl FnOnce(Option<String>) -> StepPage,
+        sent: &str,
+    ) -> Result<HttpResponse, PageError>;
+}
+
+impl<R: UserFacing + Cooldown> OnResend for Result<(), StepError<R>> {
+    fn on_resend(
+        self,
+        lang: Lang,
+        page: impl FnOnce(Option<String>) -> StepPage,
+        sent: &str,
+    ) -> Result<HttpResponse, PageError> {
+        match self {
+            Ok(()) => Ok(see_other(sent)),
+            Err(StepError::Refused(refusal)) => match refusal.cooldown() {
+                Some(seconds) => {
+                    let mut page = page(None);
+                    page.notice = Some((page.t.face.code_wait)(seconds));
+                    page.ok()
+                }
+                None => Err(refused(lang, &refusal, |error| page(Some(error)))),
+            },
+            Err(StepError::Failed(e)) => Err(PageError::failure(lang, e)),
+        }
     }
 }
 
