@@ -20,7 +20,8 @@ use serde::Serialize;
 pub enum DeviceState {
     /// Can approve logins.
     Active,
-    /// Three wrong PINs in a row: refuses everything until a new activation.
+    /// Three wrong PINs, or three wrong numbers, in a row: refuses everything
+    /// until a new activation.
     Locked,
     /// Revoked by the citizen, support, or a new activation after a lock.
     Revoked,
@@ -42,6 +43,35 @@ impl DeviceState {
             "revoked" => DeviceState::Revoked,
             _ => return None,
         })
+    }
+}
+
+/// What locked a device: three wrong PINs in a row, or three wrong numbers
+/// chosen in a row (number matching), counted apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockReason {
+    #[default]
+    WrongPins,
+    WrongNumbers,
+}
+
+impl LockReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockReason::WrongPins => "wrong_pins",
+            LockReason::WrongNumbers => "wrong_numbers",
+        }
+    }
+
+    /// The reason a locked device's counters tell (wrong PINs when both or
+    /// neither reached the limit: a lock from before the number count).
+    pub fn of_counts(number_failures: i32, limit: i32) -> Self {
+        if number_failures >= limit {
+            LockReason::WrongNumbers
+        } else {
+            LockReason::WrongPins
+        }
     }
 }
 

@@ -620,10 +620,12 @@ impl PushService {
                 // A newer login replaced it; its own message (same Topic,
                 // same notification tag) replaces this one.
                 State::Cancelled | State::Superseding => return,
+                // Nobody's device was asked.
+                State::Blocked { .. } => return,
                 State::Approved { .. } | State::Consumed => break "approved",
                 State::Denied => break "denied",
                 State::FraudReported => break "fraud_reported",
-                State::WrongNumber | State::Locked => break "failed",
+                State::WrongNumber | State::Locked { .. } => break "failed",
             }
         };
         // Only while no newer login is the account's current one (the same
