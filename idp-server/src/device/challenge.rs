@@ -812,11 +812,11 @@ pub async fn decide(
             conclude(provider, &claimed, &mut challenge, State::Locked { reason }).await?;
             ended(provider, LoginOutcome::Locked);
             if newly {
-                crate::push::PushService::alert(
-                    &provider.core.push,
-                    &device.account_id,
-                    crate::push::Alert::DeviceLocked,
-                );
+                let alert = match reason {
+                    LockReason::WrongPins => crate::push::Alert::DeviceLocked,
+                    LockReason::WrongNumbers => crate::push::Alert::DeviceLockedNumbers,
+                };
+                crate::push::PushService::alert(&provider.core.push, &device.account_id, alert);
                 notify_lock(provider, &device.account_id, reason).await;
             }
             Err(DeviceError::DeviceLocked { reason })

@@ -73,6 +73,8 @@ impl From<CryptoError> for PushError {
 pub enum Alert {
     DeviceActivated,
     DeviceLocked,
+    /// Locked by three wrong numbers in a row (not PINs).
+    DeviceLockedNumbers,
     FraudReported,
     IdentityBlocked,
 }
@@ -81,7 +83,7 @@ impl Alert {
     fn topic(self) -> &'static str {
         match self {
             Alert::DeviceActivated => "alert-device-activated",
-            Alert::DeviceLocked => "alert-device-locked",
+            Alert::DeviceLocked | Alert::DeviceLockedNumbers => "alert-device-locked",
             Alert::FraudReported => "alert-fraud-reported",
             Alert::IdentityBlocked => "alert-identity-blocked",
         }

@@ -9,9 +9,9 @@
 // the number to match nor anything secret), `login_ended`, or `alert`.
 // Tapping a login notification opens the app, which fetches the request over
 // the signed API and shows its approval screen.
-const CACHE = 'sesame-app-v3';
+const CACHE = 'sesame-app-v4';
 const ROOT = new URL('./', self.location.href).pathname; // "/app/" (or "<prefix>/app/"), the start_url
-const SHELL = [ROOT, `${ROOT}app.js`, `${ROOT}app.css`, `${ROOT}manifest.webmanifest`, `${ROOT}icon.svg`];
+const SHELL = [ROOT, `${ROOT}app.js`, `${ROOT}i18n.js`, `${ROOT}app.css`, `${ROOT}manifest.webmanifest`, `${ROOT}icon.svg`];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
@@ -59,6 +59,7 @@ const LOGIN_TAG = 'sesame-login';
 const ALERTS = {
   device_activated: ['Nouvel appareil activé', 'L\'application Sésame vient d\'être activée sur un appareil. Si ce n\'était pas vous, changez votre mot de passe et contactez le support.'],
   device_locked: ['Application bloquée', 'Trois codes secrets erronés ont été saisis : l\'application est bloquée. Demandez un nouveau code d\'activation pour la débloquer.'],
+  device_locked_numbers: ['Application bloquée', 'Trois erreurs de nombre à la suite (le nombre choisi n\'était pas celui affiché) : l\'application est bloquée. Demandez un nouveau code d\'activation pour la débloquer.'],
   fraud_reported: ['Connexion signalée', 'Une demande de connexion a été signalée comme frauduleuse (« Ce n\'est pas moi »). Elle a été refusée.'],
   identity_blocked: ['Identité bloquée', 'Votre identité numérique Sésame a été bloquée : vos appareils ont été révoqués et vos connexions fermées.'],
 };
