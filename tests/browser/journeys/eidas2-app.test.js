@@ -16,6 +16,8 @@
 //    request; the right PIN, typed on the keyboard, approves.
 // 3. "Ce n'est pas moi" asks for a confirmation (cancelled here), then
 //    "Refuser": the desktop shows the refusal, and the RP gets access_denied.
+// 3b. A wrong number: the request is cancelled, "2 wrong numbers left",
+//    counted apart from wrong PINs.
 // 4. Three wrong PINs in a row: the app explains the lock (the desktop login
 //    ends); a new activation code is asked with email and password, read in
 //    the SMS outbox, and the app is activated again.
@@ -443,6 +445,30 @@ test('"Ce n\'est pas moi" asks for a confirmation; "Refuser" sends the refusal t
     await expectText(page, 'Connexion annulée ou niveau de garantie non atteint', 'access_denied');
     await shot(page, JOURNEY, 'deny-rp-refusal');
     await app.getByTestId('result-done').click();
+  } finally {
+    await desktop.close();
+  }
+});
+
+// #17: a wrong number cancels the request and is counted apart from wrong
+// PINs (the lock below still takes three wrong PINs).
+test('a wrong number cancels the request and says how many wrong numbers are left', async () => {
+  const { desktop, page, number } = await desktopLogin('wrong-number');
+  try {
+    await waitForChallenge(app);
+    const other = (await offeredNumbers(app)).find((n) => n !== number);
+    await app.getByTestId(`number-${other}`).click();
+    await tapPin(app, PIN);
+    await app.getByTestId('challenge-approve').click();
+    await app.getByTestId('result-screen').waitFor();
+    assert.equal((await app.getByTestId('result-title').innerText()).trim(), fr('Nombre incorrect : demande annulée'));
+    await expectText(app, 'Encore 2 erreurs de nombre et cet appareil sera verrouillé',
+      'comptées à part des codes secrets');
+    await shot(app, JOURNEY, 'wrong-number-app');
+    await page.locator('#end-reason[data-status=wrong_number]').waitFor({ timeout: 20_000 });
+    await shot(page, JOURNEY, 'wrong-number-desktop');
+    await app.getByTestId('result-done').click();
+    await app.getByTestId('waiting-screen').waitFor();
   } finally {
     await desktop.close();
   }
