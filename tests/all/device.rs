@@ -902,6 +902,13 @@ async fn wrong_numbers_are_counted_apart_and_lock_on_their_own(backend: Backend)
             && !m.text.contains("codes secrets erronés")),
         "{mails:?}"
     );
+    // The citizen's space lists the device as locked by wrong numbers.
+    let (_, space) = crate::citizen_block::account_page(&app, &citizen).await;
+    assert!(
+        space.body.contains("bloqué (erreurs de nombre)"),
+        "{}",
+        space.body
+    );
     // A new login ends at once, saying the app is locked and how to unlock it.
     let (mut browser, tx, page) = blocked_login(&app, &phone).await;
     assert!(

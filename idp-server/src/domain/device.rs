@@ -96,4 +96,17 @@ mod tests {
         }
         assert_eq!(DeviceState::parse("lost"), None);
     }
+
+    #[test]
+    fn what_locked_a_device() {
+        assert_eq!(LockReason::of_counts(3, 3), LockReason::WrongNumbers);
+        assert_eq!(LockReason::of_counts(2, 3), LockReason::WrongPins);
+        // A lock from before numbers were counted: wrong PINs.
+        assert_eq!(LockReason::of_counts(0, 3), LockReason::WrongPins);
+        assert_eq!(LockReason::WrongNumbers.as_str(), "wrong_numbers");
+        assert_eq!(
+            serde_json::to_string(&LockReason::WrongPins).unwrap(),
+            "\"wrong_pins\""
+        );
+    }
 }
