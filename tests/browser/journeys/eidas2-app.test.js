@@ -352,6 +352,12 @@ test('notifications: offered with an explanation, subscribed, shown by the servi
   await deliver({ type: 'alert', alert: 'device_locked', at: expires });
   const alerts = await waitShown(1);
   assert.equal(alerts[0]?.title, 'Application bloquée', JSON.stringify(alerts));
+  assert.match(alerts[0].body, /Trois codes secrets erronés/);
+  // A lock by wrong numbers says so (#17).
+  await deliver({ type: 'alert', alert: 'device_locked_numbers', at: expires });
+  const both = await waitShown(2);
+  const numbers = both.find((n) => n.data?.alert === 'device_locked_numbers');
+  assert.match(numbers?.body || '', /Trois erreurs de nombre/, JSON.stringify(both));
   await cdp.detach();
 
   // "Mes appareils" says so, and turns them off.
