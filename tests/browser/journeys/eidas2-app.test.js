@@ -400,6 +400,8 @@ test('a wrong PIN says how many attempts are left, then the right one approves',
     assert.equal(await app.getByTestId('pin-input').inputValue(), '');
     assert.equal(await app.getByTestId('pin-input').getAttribute('aria-invalid'), 'true');
     await expectNoHorizontalScroll(app);
+    // With the error shown, "Valider" is still on screen.
+    await expectApprovalFits(app);
     await shot(app, JOURNEY, 'wrong-pin-app-attempts-left');
 
     // The right PIN with the keyboard (the PIN field has the focus), then Enter.
@@ -655,6 +657,7 @@ test('in English when the phone is in English, and the approval still fits the s
       await tapPin(en, '9182');
       await en.getByTestId('challenge-approve').click();
       await en.getByTestId('challenge-error').filter({ hasText: 'Wrong secret code. You have 2 attempts left before this device is locked.' }).waitFor();
+      await expectApprovalFits(en);
       await shot(en, JOURNEY, 'en-wrong-pin');
       await tapPin(en, PIN);
       await en.getByTestId('challenge-approve').click();
@@ -666,6 +669,35 @@ test('in English when the phone is in English, and the approval still fits the s
     } finally {
       await desktop.close();
     }
+
+    // The service worker speaks English too: a lock alert pushed (as in the
+    // notifications test, through the DevTools protocol).
+    await english.grantPermissions(['notifications'], { origin: env.issuer });
+    const cdp = await english.newCDPSession(en);
+    const registrations = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    const deadline = Date.now() + 5000;
+    while (!registrations.some((r) => !r.isDeleted && r.scopeURL.endsWith('/app/')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const registration = registrations.find((r) => !r.isDeleted && r.scopeURL.endsWith('/app/'));
+    assert.ok(registration, 'the app\'s service worker is registered');
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: env.issuer,
+      registrationId: registration.registrationId,
+      data: JSON.stringify({ type: 'alert', alert: 'device_locked_numbers', at: Math.floor(Date.now() / 1000) }),
+    });
+    let shown = [];
+    for (const until = Date.now() + 5000; shown.length === 0 && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      shown = await en.evaluate(async () =>
+        (await (await navigator.serviceWorker.getRegistration('/app/')).getNotifications()).map((n) => ({ title: n.title, body: n.body, lang: n.lang })));
+    }
+    assert.equal(shown[0]?.title, 'App locked', JSON.stringify(shown));
+    assert.match(shown[0].body, /Three wrong numbers in a row/);
+    assert.equal(shown[0].lang, 'en');
+    await cdp.detach();
 
     // "My devices": names, states, activation date and last use, in English.
     await en.getByTestId('result-done').click();
