@@ -25,6 +25,7 @@ both_backends!(
     request_signatures_are_checked,
     decision_errors_change_nothing_they_should_not,
     three_wrong_pins_lock_until_reactivation,
+    wrong_numbers_are_counted_apart_and_lock_on_their_own,
     parallel_wrong_pins_cannot_pass_the_count,
     one_pending_approval_per_account_and_rate_limits,
     unknown_numbers_look_like_known_ones,
@@ -97,6 +98,35 @@ fn pin_failures(app: &TestApp, device_id: &str) -> (i32, String) {
                 .first::<(i32, String)>(conn)?)
         })
         .unwrap()
+}
+
+/// (wrong PINs, wrong numbers) counted on the device.
+fn failure_counts(app: &TestApp, device_id: &str) -> (i32, i32) {
+    let id = device_id.to_owned();
+    app.core
+        .db
+        .read_blocking(move |conn| {
+            Ok(devices::table
+                .filter(devices::id.eq(&id))
+                .select((devices::pin_failures, devices::number_failures))
+                .first::<(i32, i32)>(conn)?)
+        })
+        .unwrap()
+}
+
+/// A new phone login for `phone` whose app is locked: the browser's first
+/// page after the number is already the end page (no number to pick).
+async fn blocked_login(app: &TestApp, phone: &str) -> (Browser, String, Page) {
+    let request = manual_authorize(
+        &app.base,
+        CLIENT,
+        "openid profile",
+        &[("acr_values", "eidas2")],
+    );
+    let mut browser = Browser::new(&app.base);
+    let (tx, csrf) = idp_tests::phone::open_phone_page(&mut browser, &request.url).await;
+    let page = idp_tests::phone::submit_phone(&mut browser, &tx, &csrf, phone).await;
+    (browser, tx, page)
 }
 
 fn audit_count(app: &TestApp, action: &str) -> i64 {
@@ -701,15 +731,34 @@ async fn three_wrong_pins_lock_until_reactivation(backend: Backend) {
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains("Trois codes secrets erronés"),
+        "{}",
+        page.body
+    );
     assert_eq!(audit_count(&app, "device.locked"), 1);
-    // The citizen is told by email.
+    // The citizen is told by email, with what locked the app.
     let mails = messages_to(&app, &citizen.email).await;
     assert!(
-        mails
-            .iter()
-            .any(|m| m.subject.as_deref().is_some_and(|s| s.contains("bloquée"))),
+        mails.iter().any(
+            |m| m.subject.as_deref().is_some_and(|s| s.contains("bloquée"))
+                && m.text.contains("Trois codes secrets erronés")
+        ),
         "{mails:?}"
     );
+    // A new login is told at once that the app is locked (no 2-minute wait).
+    let (_, _, page) = blocked_login(&app, &phone).await;
+    assert!(
+        page.body.contains("data-status=\"blocked\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("trois codes secrets erronés"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("match-number"), "{}", page.body);
     // The locked device can do nothing, even with the right PIN.
     expect_error(
         device.challenges(0).await.map(Value::from),
@@ -746,6 +795,137 @@ async fn three_wrong_pins_lock_until_reactivation(backend: Backend) {
         .expect("approval");
     let params = again.finish().await;
     assert!(params.contains_key("code"), "{params:?}");
+}
+
+async fn wrong_numbers_are_counted_apart_and_lock_on_their_own(backend: Backend) {
+    // Eight logins of one number: more than the approvals' rate limit.
+    let (_env, app) = spawn_unthrottled(backend).await;
+    let (citizen, phone, device) = activated(&app, 8).await;
+    let device_id = device.device_id.clone().unwrap();
+
+    // One wrong PIN, then a wrong number: two counts, one of each.
+    let mut waiting = wait_for_login(&app, &phone).await;
+    let challenge = one_challenge(&device).await;
+    let e = expect_error(
+        device.approve(&challenge, "9182", waiting.number).await,
+        403,
+        "wrong_pin",
+    );
+    assert_eq!(e.body["attempts_left"], 2);
+    let wrong = wrong_number(&challenge, waiting.number);
+    let e = expect_error(
+        device.approve(&challenge, PIN, wrong).await,
+        403,
+        "wrong_number",
+    );
+    assert_eq!(e.body["attempts_left"], 2);
+    assert_eq!(failure_counts(&app, &device_id), (1, 1));
+    assert_eq!(waiting.state().await, "wrong_number");
+    // A wrong number with a wrong PIN counts as a wrong number only.
+    let mut waiting = wait_for_login(&app, &phone).await;
+    let challenge = one_challenge(&device).await;
+    let wrong = wrong_number(&challenge, waiting.number);
+    let e = expect_error(
+        device.approve(&challenge, "9182", wrong).await,
+        403,
+        "wrong_number",
+    );
+    assert_eq!(e.body["attempts_left"], 1);
+    assert_eq!(failure_counts(&app, &device_id), (1, 2));
+    assert_eq!(waiting.state().await, "wrong_number");
+    // An approval resets both counts.
+    let mut waiting = wait_for_login(&app, &phone).await;
+    let challenge = one_challenge(&device).await;
+    device
+        .approve(&challenge, PIN, waiting.number)
+        .await
+        .expect("approval");
+    assert_eq!(failure_counts(&app, &device_id), (0, 0));
+    assert!(waiting.finish().await.contains_key("code"));
+
+    // Two wrong PINs and two wrong numbers leave the device active: four
+    // failures, but neither count reached three.
+    for _ in 0..2 {
+        let mut waiting = wait_for_login(&app, &phone).await;
+        let challenge = one_challenge(&device).await;
+        expect_error(
+            device.approve(&challenge, "9182", waiting.number).await,
+            403,
+            "wrong_pin",
+        );
+        let wrong = wrong_number(&challenge, waiting.number);
+        expect_error(
+            device.approve(&challenge, PIN, wrong).await,
+            403,
+            "wrong_number",
+        );
+        assert_eq!(waiting.state().await, "wrong_number");
+    }
+    assert_eq!(failure_counts(&app, &device_id), (2, 2));
+    assert_eq!(pin_failures(&app, &device_id).1, "active");
+    assert_eq!(audit_count(&app, "login.wrong_number"), 4);
+    assert_eq!(audit_count(&app, "login.pin_failure"), 3);
+
+    // The third wrong number in a row locks, and says so.
+    let mut waiting = wait_for_login(&app, &phone).await;
+    let challenge = one_challenge(&device).await;
+    let wrong = wrong_number(&challenge, waiting.number);
+    let e = expect_error(
+        device.approve(&challenge, PIN, wrong).await,
+        403,
+        "device_locked",
+    );
+    assert_eq!(e.body["lock_reason"], "wrong_numbers");
+    assert_eq!(failure_counts(&app, &device_id), (2, 3));
+    assert_eq!(pin_failures(&app, &device_id).1, "locked");
+    assert_eq!(account_state(&app, &citizen.account_id), "device_locked");
+    assert_eq!(waiting.state().await, "locked_wrong_numbers");
+    let page = waiting.reload().await;
+    assert!(
+        page.body.contains("data-status=\"locked_wrong_numbers\"")
+            && page.body.contains("Trois erreurs de nombre"),
+        "{}",
+        page.body
+    );
+    // Every later call of the device says why it is locked.
+    let e = expect_error(
+        device.challenges(0).await.map(Value::from),
+        403,
+        "device_locked",
+    );
+    assert_eq!(e.body["lock_reason"], "wrong_numbers");
+    let mails = messages_to(&app, &citizen.email).await;
+    assert!(
+        mails.iter().any(|m| m
+            .text
+            .contains("le nombre choisi n'était pas celui affiché")
+            && !m.text.contains("codes secrets erronés")),
+        "{mails:?}"
+    );
+    // The citizen's space lists the device as locked by wrong numbers.
+    let (_, space) = crate::citizen_block::account_page(&app, &citizen).await;
+    assert!(
+        space.body.contains("bloqué (erreurs de nombre)"),
+        "{}",
+        space.body
+    );
+    // A new login ends at once, saying the app is locked and how to unlock it.
+    let (mut browser, tx, page) = blocked_login(&app, &phone).await;
+    assert!(
+        page.body.contains("data-status=\"blocked_wrong_numbers\"")
+            && page.body.contains("trois erreurs de nombre")
+            && page
+                .body
+                .contains("activation (avec votre adresse électronique"),
+        "{}",
+        page.body
+    );
+    let status = browser.get(&format!("/login/telephone/etat?tx={tx}")).await;
+    assert!(
+        status.body.contains("blocked_wrong_numbers"),
+        "{}",
+        status.body
+    );
 }
 
 async fn parallel_wrong_pins_cannot_pass_the_count(backend: Backend) {

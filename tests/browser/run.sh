@@ -155,6 +155,9 @@ export IDP__KEYS__GENERATE_IF_MISSING=true
 export IDP__DEV__ENABLED=true
 # The example list of verification places (config/places.toml), shown on the reference page.
 export IDP__VERIFICATION__PLACES_FILE="$ROOT/config/places.toml"
+# eidas2-app logs the demo citizen in by phone 7 times within minutes (DESIGN
+# §7's 5 per 15 min would refuse the last ones; no journey tests that limit).
+export IDP__LOGIN__APPROVALS_PER_PHONE=20
 # Web Push: only a loopback origin where nothing listens (the app journey's
 # stand-in subscription); nothing is ever sent off this machine.
 export IDP__PUSH__ALLOWED_ORIGINS='["http://127.0.0.1:9"]'

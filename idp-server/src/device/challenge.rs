@@ -18,6 +18,7 @@ use crate::app::Core;
 use crate::crypto::{constant_time_eq, random_bytes, random_token};
 use crate::domain::account::{AccountEvent, AccountState};
 use crate::domain::acr::{self, Acr, Authentication};
+use crate::domain::device::LockReason;
 use crate::domain::history::LoginResult;
 use crate::domain::phone::FrenchMobile;
 use crate::domain::pin::Pin;
@@ -31,7 +32,7 @@ use crate::outcome::{ServiceError, refuse};
 use crate::ratelimit::Limit;
 use crate::store::accounts::{Change, Entry};
 use crate::store::audit::{self, AuditEvent};
-use crate::store::devices::{self, DeviceRow, MAX_PIN_FAILURES};
+use crate::store::devices::{self, DeviceRow, MAX_NUMBER_FAILURES, MAX_PIN_FAILURES};
 use crate::store::login_history::{self, NewLogin};
 use crate::store::{accounts, now_millis, now_unix};
 
@@ -67,8 +68,18 @@ pub enum State {
     FraudReported,
     /// The number chosen on the device was not the one shown.
     WrongNumber,
-    /// The device got locked by this decision.
-    Locked,
+    /// The device got locked by this decision (three wrong PINs, or three
+    /// wrong numbers, in a row).
+    Locked {
+        #[serde(default)]
+        reason: LockReason,
+    },
+    /// The account's app is locked (every device refuses approvals until a
+    /// new activation): set at creation, so the browser is told at once
+    /// instead of waiting for the expiry.
+    Blocked {
+        reason: LockReason,
+    },
     /// Replaced by a newer login of the same account.
     Cancelled,
     /// Nobody decided before the expiry: set by compare-and-set by whoever
@@ -325,8 +336,18 @@ pub async fn start(
     let approver = provider
         .core
         .db
-        .read(move |conn| accounts::approver_by_phone(conn, &e164))
+        .read(move |conn| {
+            let approver = accounts::approver_by_phone(conn, &e164)?;
+            // Only without an approver (off the common path): is the
+            // number's app locked? Then the browser is told at once.
+            let locked = match approver {
+                Some(_) => None,
+                None => devices::lock_of_phone(conn, &e164)?,
+            };
+            Ok::<_, crate::store::StoreError>((approver, locked))
+        })
         .await?;
+    let (approver, locked) = approver;
     let today = chrono::Utc::now().date_naive();
     let document_expired = approver.as_ref().is_some_and(|a| {
         a.document_expires_on
@@ -353,7 +374,10 @@ pub async fn start(
         ip: approximate_ip(request.ip),
         user_agent: request.user_agent.chars().take(200).collect(),
         document_expired,
-        state: State::Pending,
+        state: match locked {
+            Some(reason) => State::Blocked { reason },
+            None => State::Pending,
+        },
     };
     let raw = serde_json::to_vec(&challenge)?;
     let challenge_key = key(&challenge.id);
@@ -734,8 +758,10 @@ pub async fn decide(
     };
 
     let right_number = i64::from(challenge.number) == number;
+    // A wrong number is counted on its own: the PIN is not evaluated.
     let verifier = super::pin_verifier(&provider.core.subkeys.pin_pepper, &device.id, &pin);
-    let right_pin = constant_time_eq(verifier.as_bytes(), device.pin_verifier.as_bytes());
+    let right_pin =
+        right_number && constant_time_eq(verifier.as_bytes(), device.pin_verifier.as_bytes());
     let (device_id, client_id) = (device.id.clone(), challenge.client_id.clone());
     let login = challenge.history(LoginResult::Approved, Acr::Eidas2)?;
     let outcome = provider
@@ -747,8 +773,10 @@ pub async fn decide(
                 &account_id,
                 &device_id,
                 &client_id,
-                right_number && right_pin,
-                right_number,
+                Attempt {
+                    right_number,
+                    right_pin,
+                },
                 login,
             )
         })
@@ -768,30 +796,30 @@ pub async fn decide(
             ended(provider, LoginOutcome::Approved);
             Ok(Decided::Approved)
         }
-        PinOutcome::Wrong { attempts_left } if right_number => {
+        PinOutcome::WrongPin { attempts_left } => {
             // Back to pending: the person may type the PIN again (unless a
             // newer login superseded it meanwhile).
             conclude(provider, &claimed, &mut challenge, State::Pending).await?;
             ended(provider, LoginOutcome::WrongPin);
             Err(DeviceError::WrongPin { attempts_left })
         }
-        PinOutcome::Wrong { attempts_left } => {
+        PinOutcome::WrongNumber { attempts_left } => {
             conclude(provider, &claimed, &mut challenge, State::WrongNumber).await?;
             ended(provider, LoginOutcome::WrongPin);
             Err(DeviceError::WrongNumber { attempts_left })
         }
-        PinOutcome::Locked { newly } => {
-            conclude(provider, &claimed, &mut challenge, State::Locked).await?;
+        PinOutcome::Locked { newly, reason } => {
+            conclude(provider, &claimed, &mut challenge, State::Locked { reason }).await?;
             ended(provider, LoginOutcome::Locked);
             if newly {
-                crate::push::PushService::alert(
-                    &provider.core.push,
-                    &device.account_id,
-                    crate::push::Alert::DeviceLocked,
-                );
-                notify_lock(provider, &device.account_id).await;
+                let alert = match reason {
+                    LockReason::WrongPins => crate::push::Alert::DeviceLocked,
+                    LockReason::WrongNumbers => crate::push::Alert::DeviceLockedNumbers,
+                };
+                crate::push::PushService::alert(&provider.core.push, &device.account_id, alert);
+                notify_lock(provider, &device.account_id, reason).await;
             }
-            Err(DeviceError::DeviceLocked)
+            Err(DeviceError::DeviceLocked { reason })
         }
         PinOutcome::AccountInactive => {
             conclude(provider, &claimed, &mut challenge, State::Cancelled).await?;
@@ -809,30 +837,42 @@ enum PinOutcome {
     Approved {
         acr: Acr,
     },
-    Wrong {
+    WrongPin {
+        attempts_left: i32,
+    },
+    WrongNumber {
         attempts_left: i32,
     },
     /// `newly`: this attempt locked the device.
     Locked {
         newly: bool,
+        reason: LockReason,
     },
     AccountInactive,
 }
 
-/// One transaction: count or reset the PIN failures, lock on the third wrong
-/// one (device and account), and write the audit entry (and, for an
-/// approval, its history row `login`, with the acr achieved).
+/// What an approval attempt got right (`right_pin` implies `right_number`:
+/// after a wrong number the PIN is not evaluated).
+#[derive(Clone, Copy)]
+struct Attempt {
+    right_number: bool,
+    right_pin: bool,
+}
+
+/// One transaction: count or reset the failures (wrong PINs and wrong
+/// numbers apart, each locking on its third in a row, device and account),
+/// and write the audit entry (and, for an approval, its history row
+/// `login`, with the acr achieved).
 fn pin_outcome(
     conn: &mut crate::store::DbConnection,
     account_id: &str,
     device_id: &str,
     client_id: &str,
-    correct: bool,
-    right_number: bool,
+    attempt: Attempt,
     login: Option<NewLogin>,
 ) -> Result<PinOutcome, crate::store::StoreError> {
     let actor = format!("account:{account_id}");
-    if correct {
+    if attempt.right_pin {
         let Some(person) = accounts::with_identity(conn, account_id)?.map(Person::from) else {
             return Ok(PinOutcome::AccountInactive);
         };
@@ -840,7 +880,7 @@ fn pin_outcome(
             return Ok(PinOutcome::AccountInactive);
         }
         if !devices::pin_success(conn, device_id)? {
-            return Ok(PinOutcome::Locked { newly: false });
+            return already_locked(conn, device_id);
         }
         let acr = acr::achieved(person.proofing(), Authentication::DevicePin);
         audit::append(
@@ -859,32 +899,52 @@ fn pin_outcome(
         return Ok(PinOutcome::Approved { acr });
     }
     // Counted first; a device already locked evaluates nothing.
-    let Some(failures) = devices::count_pin_failure(conn, device_id)? else {
-        return Ok(PinOutcome::Locked { newly: false });
+    let (counted, limit, reason) = if attempt.right_number {
+        let counted = devices::count_pin_failure(conn, device_id)?;
+        (counted, MAX_PIN_FAILURES, LockReason::WrongPins)
+    } else {
+        let counted = devices::count_number_failure(conn, device_id)?;
+        (counted, MAX_NUMBER_FAILURES, LockReason::WrongNumbers)
     };
-    let attempts_left = MAX_PIN_FAILURES - failures;
+    let Some(failures) = counted else {
+        return already_locked(conn, device_id);
+    };
+    let attempts_left = limit - failures;
     if attempts_left > 0 {
+        let wrong_number = reason == LockReason::WrongNumbers;
         audit::append(
             conn,
             &AuditEvent {
                 actor: &actor,
-                action: "login.pin_failure",
+                action: if wrong_number {
+                    "login.wrong_number"
+                } else {
+                    "login.pin_failure"
+                },
                 subject: account_id,
                 details: serde_json::json!({
                     "device": device_id,
                     "client": client_id,
-                    "wrong_number": !right_number,
                     "attempts_left": attempts_left,
                 }),
             },
         )?;
-        return Ok(PinOutcome::Wrong { attempts_left });
+        return Ok(if wrong_number {
+            PinOutcome::WrongNumber { attempts_left }
+        } else {
+            PinOutcome::WrongPin { attempts_left }
+        });
     }
     devices::lock(conn, device_id)?;
     let entry = Entry {
         actor: actor.clone(),
         action: "device.locked",
-        details: serde_json::json!({ "device": device_id, "client": client_id, "failures": failures }),
+        details: serde_json::json!({
+            "device": device_id,
+            "client": client_id,
+            "failures": failures,
+            "reason": reason.as_str(),
+        }),
     };
     // The account moves to device_locked if it is active; the device's lock
     // is recorded either way (one entry).
@@ -897,7 +957,23 @@ fn pin_outcome(
     if moved.is_err() {
         entry.append(conn, account_id)?;
     }
-    Ok(PinOutcome::Locked { newly: true })
+    Ok(PinOutcome::Locked {
+        newly: true,
+        reason,
+    })
+}
+
+/// The outcome for a device locked (or revoked) before this attempt.
+fn already_locked(
+    conn: &mut crate::store::DbConnection,
+    device_id: &str,
+) -> Result<PinOutcome, crate::store::StoreError> {
+    let reason =
+        devices::by_id(conn, device_id)?.map_or(LockReason::WrongPins, |d| d.lock_reason());
+    Ok(PinOutcome::Locked {
+        newly: false,
+        reason,
+    })
 }
 
 /// Fraud reports in [`REPORTS_WINDOW_SECS`] that pause the account's approvals.
@@ -965,7 +1041,7 @@ async fn notify_fraud(provider: &Provider, account_id: &str, challenge: &Challen
 }
 
 /// Tells the citizen their app is locked (best effort: the lock stands anyway).
-async fn notify_lock(provider: &Provider, account_id: &str) {
+async fn notify_lock(provider: &Provider, account_id: &str, reason: LockReason) {
     let id = account_id.to_owned();
     let account = match provider
         .core
@@ -979,18 +1055,30 @@ async fn notify_lock(provider: &Provider, account_id: &str) {
     let message = EmailMessage {
         to: account.email,
         subject: "Votre application Sésame est bloquée".to_owned(),
-        text: "Bonjour,\n\nTrois codes secrets erronés ont été saisis à la suite sur votre \
-               application Sésame : elle est bloquée et ne peut plus approuver de connexion.\n\n\
-               Si c'était vous, ouvrez l'application, demandez un nouveau code d'activation \
-               (avec votre adresse électronique et votre mot de passe) : il vous sera envoyé \
-               par SMS. Si ce n'était pas vous, changez votre mot de passe et contactez le \
-               support.\n"
-            .to_owned(),
+        text: lock_notice(reason),
         html: None,
     };
     if let Err(e) = provider.core.notifier.send_email(&message).await {
         tracing::warn!(error = %e, "could not send the device-lock email");
     }
+}
+
+/// The lock email's text, naming the three errors that locked the app.
+pub fn lock_notice(reason: LockReason) -> String {
+    let what = match reason {
+        LockReason::WrongPins => "Trois codes secrets erronés ont été saisis à la suite",
+        LockReason::WrongNumbers => {
+            "Trois fois de suite, le nombre choisi n'était pas celui affiché par le site"
+        }
+    };
+    format!(
+        "Bonjour,\n\n{what} sur votre application Sésame : elle est bloquée et ne peut \
+         plus approuver de connexion.\n\n\
+         Si c'était vous, ouvrez l'application, demandez un nouveau code d'activation \
+         (avec votre adresse électronique et votre mot de passe) : il vous sera envoyé \
+         par SMS. Si ce n'était pas vous, changez votre mot de passe et contactez le \
+         support.\n"
+    )
 }
 
 /// What the browser's waiting page shows.
@@ -1001,7 +1089,10 @@ pub enum BrowserStatus {
     Approved,
     Denied,
     WrongNumber,
-    Locked,
+    /// The device got locked by this login's decision.
+    Locked(LockReason),
+    /// The account's app was already locked: nobody can approve.
+    Blocked(LockReason),
     Cancelled,
     Expired,
     /// Approved, but the identity document has expired since it was
@@ -1016,7 +1107,10 @@ impl BrowserStatus {
             BrowserStatus::Approved => "approved",
             BrowserStatus::Denied => "denied",
             BrowserStatus::WrongNumber => "wrong_number",
-            BrowserStatus::Locked => "locked",
+            BrowserStatus::Locked(LockReason::WrongPins) => "locked",
+            BrowserStatus::Locked(LockReason::WrongNumbers) => "locked_wrong_numbers",
+            BrowserStatus::Blocked(LockReason::WrongPins) => "blocked",
+            BrowserStatus::Blocked(LockReason::WrongNumbers) => "blocked_wrong_numbers",
             BrowserStatus::Cancelled => "cancelled",
             BrowserStatus::Expired => "expired",
             BrowserStatus::DocumentExpired => "document_expired",
@@ -1049,7 +1143,8 @@ pub fn browser_status(challenge: &Challenge) -> BrowserStatus {
         // the login was refused, exactly as after a plain refusal (#16).
         State::FraudReported => BrowserStatus::Denied,
         State::WrongNumber => BrowserStatus::WrongNumber,
-        State::Locked => BrowserStatus::Locked,
+        State::Locked { reason } => BrowserStatus::Locked(*reason),
+        State::Blocked { reason } => BrowserStatus::Blocked(*reason),
         State::Cancelled => BrowserStatus::Cancelled,
         State::Expired => BrowserStatus::Expired,
     }

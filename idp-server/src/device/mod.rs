@@ -13,6 +13,7 @@ pub mod devices;
 pub mod key;
 pub mod request;
 
+use crate::domain::device::LockReason;
 use crate::enrol::EnrolError;
 use crate::ephemeral::EphemeralError;
 use crate::oidc::error::OidcError;
@@ -31,8 +32,8 @@ pub enum DeviceError {
     InvalidDeviceRequest(&'static str),
     #[error("this device has been revoked; activate the app again")]
     DeviceRevoked,
-    #[error("this device is locked after 3 wrong PINs; request a new activation code")]
-    DeviceLocked,
+    #[error("{}", locked_text(*reason))]
+    DeviceLocked { reason: LockReason },
     #[error("the PIN must be exactly 4 digits")]
     InvalidPin,
     #[error("this PIN is too easy to guess: avoid repeated or consecutive digits")]
@@ -77,6 +78,17 @@ pub enum DeviceError {
     BodyTooLarge { limit: usize },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn locked_text(reason: LockReason) -> &'static str {
+    match reason {
+        LockReason::WrongPins => {
+            "this device is locked after 3 wrong PINs; request a new activation code"
+        }
+        LockReason::WrongNumbers => {
+            "this device is locked after 3 wrong numbers chosen; request a new activation code"
+        }
+    }
 }
 
 impl From<OidcError> for DeviceError {

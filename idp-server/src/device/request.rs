@@ -246,7 +246,11 @@ pub async fn authenticate(
         ))?;
     match device.state {
         DeviceState::Active => {}
-        DeviceState::Locked => return Err(DeviceError::DeviceLocked),
+        DeviceState::Locked => {
+            return Err(DeviceError::DeviceLocked {
+                reason: device.lock_reason(),
+            });
+        }
         DeviceState::Revoked => return Err(DeviceError::DeviceRevoked),
     }
     // Order matters (module documentation): lease, then jti, then floor.

@@ -73,6 +73,8 @@ impl From<CryptoError> for PushError {
 pub enum Alert {
     DeviceActivated,
     DeviceLocked,
+    /// Locked by three wrong numbers in a row (not PINs).
+    DeviceLockedNumbers,
     FraudReported,
     IdentityBlocked,
 }
@@ -81,7 +83,7 @@ impl Alert {
     fn topic(self) -> &'static str {
         match self {
             Alert::DeviceActivated => "alert-device-activated",
-            Alert::DeviceLocked => "alert-device-locked",
+            Alert::DeviceLocked | Alert::DeviceLockedNumbers => "alert-device-locked",
             Alert::FraudReported => "alert-fraud-reported",
             Alert::IdentityBlocked => "alert-identity-blocked",
         }
@@ -620,10 +622,12 @@ impl PushService {
                 // A newer login replaced it; its own message (same Topic,
                 // same notification tag) replaces this one.
                 State::Cancelled | State::Superseding => return,
+                // Nobody's device was asked.
+                State::Blocked { .. } => return,
                 State::Approved { .. } | State::Consumed => break "approved",
                 State::Denied => break "denied",
                 State::FraudReported => break "fraud_reported",
-                State::WrongNumber | State::Locked => break "failed",
+                State::WrongNumber | State::Locked { .. } => break "failed",
             }
         };
         // Only while no newer login is the account's current one (the same

@@ -1,6 +1,6 @@
 //! Rows of `devices`: activated authenticator apps.
 //!
-//! The PIN failure counter changes only through conditional updates, so that
+//! The PIN and number failure counters change only through conditional updates, so that
 //! concurrent decisions on any replica serialise on the row: a wrong PIN is
 //! counted before anything else happens, and no attempt can be evaluated
 //! once the device is locked.
@@ -9,10 +9,13 @@ use diesel::prelude::*;
 
 use super::schema::devices as d;
 use super::{DbConnection, StoreError, now_unix};
-use crate::domain::device::DeviceState;
+use crate::domain::device::{DeviceState, LockReason};
 
 /// Wrong PINs in a row that lock a device (DESIGN §7).
 pub const MAX_PIN_FAILURES: i32 = 3;
+/// Wrong numbers chosen in a row that lock a device, counted apart from
+/// wrong PINs (DESIGN §7).
+pub const MAX_NUMBER_FAILURES: i32 = 3;
 
 #[derive(Debug, Clone, Queryable, serde::Serialize)]
 pub struct DeviceRow {
@@ -28,6 +31,14 @@ pub struct DeviceRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub number_failures: i32,
+}
+
+impl DeviceRow {
+    /// What locked it (meaningful for a locked device).
+    pub fn lock_reason(&self) -> LockReason {
+        LockReason::of_counts(self.number_failures, MAX_NUMBER_FAILURES)
+    }
 }
 
 pub struct NewDevice<'a> {
@@ -59,6 +70,7 @@ pub fn insert_many(conn: &mut DbConnection, devices: &[NewDevice<'_>]) -> Result
                 d::public_jwk.eq(device.public_jwk),
                 d::pin_verifier.eq(device.pin_verifier),
                 d::pin_failures.eq(0),
+                d::number_failures.eq(0),
                 d::state.eq(DeviceState::Active),
                 d::created_at.eq(now),
             )
@@ -105,20 +117,82 @@ pub fn count_pin_failure(conn: &mut DbConnection, id: &str) -> Result<Option<i32
     ))
 }
 
-/// A right PIN: resets the count if the device is still active and unlocked.
-/// False when the device was locked or revoked meanwhile.
+/// Counts one wrong number chosen on an active device (apart from wrong
+/// PINs); returns the new count, or `None` when the device is no longer
+/// active.
+pub fn count_number_failure(conn: &mut DbConnection, id: &str) -> Result<Option<i32>, StoreError> {
+    let updated = diesel::update(
+        d::table.filter(
+            d::id
+                .eq(id)
+                .and(d::state.eq(DeviceState::Active))
+                .and(d::number_failures.lt(MAX_NUMBER_FAILURES)),
+        ),
+    )
+    .set(d::number_failures.eq(d::number_failures + 1))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        d::table
+            .filter(d::id.eq(id))
+            .select(d::number_failures)
+            .first(conn)?,
+    ))
+}
+
+/// A right number and PIN: resets both counts if the device is still active
+/// and unlocked. False when the device was locked or revoked meanwhile.
 pub fn pin_success(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
     let updated = diesel::update(
         d::table.filter(
             d::id
                 .eq(id)
                 .and(d::state.eq(DeviceState::Active))
-                .and(d::pin_failures.lt(MAX_PIN_FAILURES)),
+                .and(d::pin_failures.lt(MAX_PIN_FAILURES))
+                .and(d::number_failures.lt(MAX_NUMBER_FAILURES)),
         ),
     )
-    .set((d::pin_failures.eq(0), d::last_used_at.eq(Some(now_unix()))))
+    .set((
+        d::pin_failures.eq(0),
+        d::number_failures.eq(0),
+        d::last_used_at.eq(Some(now_unix())),
+    ))
     .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// Whether the phone number (E.164) belongs to an account whose app is
+/// locked (`device_locked`: no device may approve until a new activation),
+/// and what locked it (its newest locked device's counts). `None` when no
+/// such account: the phone login then waits as for an unknown number.
+pub fn lock_of_phone(
+    conn: &mut DbConnection,
+    phone: &str,
+) -> Result<Option<LockReason>, StoreError> {
+    use super::schema::accounts as a;
+    use crate::domain::account::AccountState;
+    let account: Option<String> = a::table
+        .filter(a::phone.eq(phone))
+        .filter(a::state.eq(AccountState::DeviceLocked))
+        .order(a::created_at.asc())
+        .select(a::id)
+        .first(conn)
+        .optional()?;
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    let numbers: Option<i32> = d::table
+        .filter(d::account_id.eq(&account))
+        .filter(d::state.eq(DeviceState::Locked))
+        .order(d::created_at.desc())
+        .select(d::number_failures)
+        .first(conn)
+        .optional()?;
+    Ok(Some(numbers.map_or(LockReason::WrongPins, |n| {
+        LockReason::of_counts(n, MAX_NUMBER_FAILURES)
+    })))
 }
 
 /// Locks an active device; true if it was active.

@@ -208,6 +208,7 @@ diesel::table! {
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        number_failures -> Integer,
     }
 }
 

@@ -459,7 +459,7 @@ pub async fn openapi() -> HttpResponse {
 // ---------------------------------------------------------------- the app
 
 /// The app's files: (name, content type, body).
-const APP_FILES: [(&str, &str, &str); 6] = [
+const APP_FILES: [(&str, &str, &str); 7] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -469,6 +469,11 @@ const APP_FILES: [(&str, &str, &str); 6] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/app/app.js"),
+    ),
+    (
+        "i18n.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app/i18n.js"),
     ),
     (
         "app.css",

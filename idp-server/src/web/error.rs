@@ -146,6 +146,7 @@ impl ResponseError for crate::device::DeviceError {
             | E::WrongNumber { attempts_left } => {
                 body["attempts_left"] = (*attempts_left).into();
             }
+            E::DeviceLocked { reason } => body["lock_reason"] = reason.as_str().into(),
             _ => {}
         }
         let mut response = HttpResponse::build(status)
@@ -175,7 +176,7 @@ fn device_error_parts(error: &crate::device::DeviceError) -> (StatusCode, &'stat
         E::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
         E::InvalidDeviceRequest(_) => (StatusCode::UNAUTHORIZED, "invalid_device_request"),
         E::DeviceRevoked => (StatusCode::FORBIDDEN, "device_revoked"),
-        E::DeviceLocked => (StatusCode::FORBIDDEN, "device_locked"),
+        E::DeviceLocked { .. } => (StatusCode::FORBIDDEN, "device_locked"),
         E::InvalidPin => (StatusCode::BAD_REQUEST, "invalid_pin"),
         E::WeakPin => (StatusCode::BAD_REQUEST, "weak_pin"),
         E::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),

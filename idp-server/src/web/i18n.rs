@@ -91,6 +91,11 @@ pub struct Texts {
     pub end_denied: &'static str,
     pub end_wrong_number: &'static str,
     pub end_locked: &'static str,
+    /// Locked by this login: three wrong numbers in a row (not PINs).
+    pub end_locked_numbers: &'static str,
+    /// The app was already locked when this login started.
+    pub end_blocked: &'static str,
+    pub end_blocked_numbers: &'static str,
     pub end_cancelled: &'static str,
     pub end_expired: &'static str,
     /// The approval came, but the identity document has expired.
@@ -167,6 +172,9 @@ pub static FR: Texts = Texts {
     end_denied: "Vous avez refusé la connexion dans l'application.",
     end_wrong_number: "Le nombre choisi dans l'application n'était pas celui affiché ici : la connexion est annulée par sécurité.",
     end_locked: "Trois codes secrets erronés ont été saisis : l'application est bloquée. Pour la débloquer, demandez un nouveau code d'activation depuis l'application.",
+    end_locked_numbers: "Trois erreurs de nombre : trois fois de suite, le nombre choisi dans l'application n'était pas celui affiché ici. L'application est bloquée. Pour la débloquer, demandez un nouveau code d'activation depuis l'application.",
+    end_blocked: "Votre application Sésame est bloquée après trois codes secrets erronés : elle ne peut pas approuver cette connexion. Pour la débloquer, ouvrez l'application et demandez un nouveau code d'activation (avec votre adresse électronique et votre mot de passe), puis réessayez.",
+    end_blocked_numbers: "Votre application Sésame est bloquée après trois erreurs de nombre (le nombre choisi n'était pas celui affiché) : elle ne peut pas approuver cette connexion. Pour la débloquer, ouvrez l'application et demandez un nouveau code d'activation (avec votre adresse électronique et votre mot de passe), puis réessayez.",
     end_cancelled: "Une autre demande de connexion a été faite depuis : celle-ci est annulée.",
     end_expired: "Le délai pour approuver la connexion est dépassé.",
     end_document_expired: "Votre pièce d'identité a expiré : votre identité numérique ne permet plus de vous connecter avec l'application. Pour la faire vérifier à nouveau, connectez-vous à votre espace Sésame (/compte) avec votre adresse électronique et votre mot de passe, choisissez « Corriger mes informations », indiquez votre nouvelle pièce puis faites une nouvelle demande de vérification.",
@@ -252,6 +260,9 @@ pub static EN: Texts = Texts {
     end_denied: "You refused the login in the app.",
     end_wrong_number: "The number chosen in the app was not the one shown here: the login is cancelled for your security.",
     end_locked: "Three wrong secret codes were typed: the app is locked. To unlock it, request a new activation code from the app.",
+    end_locked_numbers: "Three wrong numbers: three times in a row, the number chosen in the app was not the one shown here. The app is locked. To unlock it, request a new activation code from the app.",
+    end_blocked: "Your Sésame app is locked after three wrong secret codes: it cannot approve this login. To unlock it, open the app and request a new activation code (with your email address and password), then try again.",
+    end_blocked_numbers: "Your Sésame app is locked after three wrong numbers (the number chosen was not the one shown): it cannot approve this login. To unlock it, open the app and request a new activation code (with your email address and password), then try again.",
     end_cancelled: "Another login request was made since: this one is cancelled.",
     end_expired: "The time to approve the login has run out.",
     end_document_expired: "Your identity document has expired: your digital identity can no longer log you in with the app. To have it verified again, log in to your Sésame space (/compte) with your email address and password, choose \"Correct my information\", enter your new document and make a new verification request.",
@@ -292,10 +303,14 @@ impl Texts {
     /// Why a phone login ended without logging in.
     pub fn phone_end(&self, status: crate::device::challenge::BrowserStatus) -> &'static str {
         use crate::device::challenge::BrowserStatus;
+        use crate::domain::device::LockReason;
         match status {
             BrowserStatus::Denied => self.end_denied,
             BrowserStatus::WrongNumber => self.end_wrong_number,
-            BrowserStatus::Locked => self.end_locked,
+            BrowserStatus::Locked(LockReason::WrongPins) => self.end_locked,
+            BrowserStatus::Locked(LockReason::WrongNumbers) => self.end_locked_numbers,
+            BrowserStatus::Blocked(LockReason::WrongPins) => self.end_blocked,
+            BrowserStatus::Blocked(LockReason::WrongNumbers) => self.end_blocked_numbers,
             BrowserStatus::Cancelled => self.end_cancelled,
             BrowserStatus::DocumentExpired => self.end_document_expired,
             BrowserStatus::Pending | BrowserStatus::Approved | BrowserStatus::Expired => {
@@ -1001,6 +1016,8 @@ pub struct ContactTexts {
     pub device_state: &'static str,
     pub state_active: &'static str,
     pub state_locked: &'static str,
+    /// Locked by three wrong numbers in a row (the app's number matching).
+    pub state_locked_numbers: &'static str,
     pub state_revoked: &'static str,
     pub device_new_name: &'static str,
     pub rename: &'static str,
@@ -1044,6 +1061,7 @@ pub static CONTACT_FR: ContactTexts = ContactTexts {
     device_state: "État",
     state_active: "actif",
     state_locked: "bloqué (code secret)",
+    state_locked_numbers: "bloqué (erreurs de nombre)",
     state_revoked: "révoqué",
     device_new_name: "Nouveau nom de l'appareil",
     rename: "Renommer",
@@ -1093,6 +1111,7 @@ pub static CONTACT_EN: ContactTexts = ContactTexts {
     device_state: "State",
     state_active: "active",
     state_locked: "locked (secret code)",
+    state_locked_numbers: "locked (wrong numbers)",
     state_revoked: "revoked",
     device_new_name: "New name of the device",
     rename: "Rename",

@@ -265,7 +265,7 @@ pub fn phone_end(pending: &LoginRequest, status: BrowserStatus) -> HttpResponse 
         // sense.
         retry: !matches!(
             status,
-            BrowserStatus::Locked | BrowserStatus::DocumentExpired
+            BrowserStatus::Locked(_) | BrowserStatus::Blocked(_) | BrowserStatus::DocumentExpired
         ),
     };
     request_page(pending, StatusCode::OK, &page)

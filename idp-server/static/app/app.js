@@ -14,6 +14,8 @@
 //   the request. Without them the app works as before (keep it open).
 // No build step, no dependencies: plain ES2020 in one module.
 
+import { LANG, LOCALE, applyLanguage, english } from './i18n.js';
+
 const API = '/api/device/v1';
 // Path prefix of the provider when it is not at the root (the app is <prefix>/app).
 const BASE = location.pathname.replace(/\/app(?:\/.*)?$/, '');
@@ -82,8 +84,8 @@ function formatDelay(seconds) {
   return plural(Math.ceil(s / 60), 'minute', 'minutes');
 }
 
-const timeFormat = new Intl.DateTimeFormat('fr-FR', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const dateTimeFormat = new Intl.DateTimeFormat('fr-FR', { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(LOCALE, { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 function formatWhen(unix) {
   const d = new Date(unix * 1000);
@@ -329,7 +331,24 @@ function genericError(e) {
 
 // ------------------------------------------------------------------ (a) activation
 
+/** A name for this device from the platform ("iPhone", "Téléphone Android
+ * (Chrome)"…), prefilled on the activation form and editable there. */
+function platformName(ua = navigator.userAgent || '') {
+  const name = frenchPlatformName(ua);
+  return LANG === 'en' ? english(name) : name;
+}
+
+function frenchPlatformName(ua) {
+  const browser = describeBrowser(ua).split(' sur ')[0];
+  const known = browser === 'Navigateur inconnu' ? '' : ` (${browser})`;
+  if (/iPhone/.test(ua)) return `iPhone${known}`;
+  if (/iPad/.test(ua)) return `iPad${known}`;
+  if (/Android/.test(ua)) return /Mobile/.test(ua) ? `Téléphone Android${known}` : `Tablette Android${known}`;
+  return describeBrowser(ua) === 'Navigateur inconnu' ? '' : describeBrowser(ua);
+}
+
 function showActivation({ notice, email, password } = {}) {
+  if (!$('act-name').value) $('act-name').value = platformName();
   setNotice($('activation-notice'), notice);
   setAlert($('activation-error'), null);
   markInvalid($('activation-form'), []);
@@ -707,7 +726,7 @@ async function onDeviceStateError(e) {
   state.listener?.stop();
   state.challenge = null;
   if (e.code === 'device_locked') {
-    show('locked');
+    showLocked(e.body.lock_reason);
   } else if (e.code === 'device_revoked') {
     await forgetDevice();
     showActivation({
@@ -924,7 +943,7 @@ async function decide(action) {
         outcome = { kind: 'wrong_number', left };
         return;
       case 'device_locked':
-        outcome = 'locked';
+        outcome = { kind: 'locked', reason: e.body.lock_reason };
         return;
       case 'challenge_expired':
         outcome = 'expired';
@@ -998,6 +1017,19 @@ const OUTCOMES = {
   },
 };
 
+/** What locked the device, as the server says (`lock_reason`). */
+const LOCK_REASONS = {
+  wrong_pins: 'Trois codes secrets erronés ont été saisis à la suite. Par sécurité, cet appareil est verrouillé : il ne peut plus approuver de connexion.',
+  wrong_numbers: 'Trois erreurs de nombre à la suite : le nombre choisi n\'était pas celui affiché sur l\'écran de connexion. Par sécurité, cet appareil est verrouillé : il ne peut plus approuver de connexion.',
+};
+
+function showLocked(reason) {
+  const known = reason === 'wrong_numbers' ? 'wrong_numbers' : 'wrong_pins';
+  $('locked-reason').dataset.reason = known;
+  $('locked-reason').textContent = fr(LOCK_REASONS[known]);
+  show('locked');
+}
+
 function finishChallenge(outcome) {
   const c = state.challenge;
   if (c) state.decided.add(c.id);
@@ -1005,9 +1037,9 @@ function finishChallenge(outcome) {
   state.selectedNumber = null;
   $('pin-input').value = '';
   stopCountdown();
-  if (outcome === 'locked') {
+  if (outcome.kind === 'locked') {
     state.listener?.stop();
-    show('locked');
+    showLocked(outcome.reason);
     return;
   }
   const kind = typeof outcome === 'string' ? outcome : outcome.kind;
@@ -1018,7 +1050,9 @@ function finishChallenge(outcome) {
   $('result-text').textContent = fr(o.text(client));
   let extra = '';
   if (kind === 'wrong_number' && Number.isInteger(outcome.left)) {
-    extra = `Cela compte comme un code secret erroné : il vous reste ${plural(outcome.left, 'essai', 'essais')} avant le verrouillage de cet appareil.`;
+    extra = outcome.left === 1
+      ? 'Encore une erreur de nombre et cet appareil sera verrouillé (les erreurs de nombre sont comptées à part des codes secrets).'
+      : `Encore ${outcome.left} erreurs de nombre et cet appareil sera verrouillé (les erreurs de nombre sont comptées à part des codes secrets).`;
   }
   setNotice($('result-extra'), extra);
   show('result');
@@ -1486,6 +1520,7 @@ function unsupported() {
 }
 
 async function main() {
+  applyLanguage();
   const reason = unsupported();
   if (reason) {
     $('unsupported-reason').textContent = reason;

@@ -16,9 +16,16 @@
 //    request; the right PIN, typed on the keyboard, approves.
 // 3. "Ce n'est pas moi" asks for a confirmation (cancelled here), then
 //    "Refuser": the desktop shows the refusal, and the RP gets access_denied.
+// 3b. A wrong number: the request is cancelled, "2 wrong numbers left",
+//    counted apart from wrong PINs.
 // 4. Three wrong PINs in a row: the app explains the lock (the desktop login
 //    ends); a new activation code is asked with email and password, read in
 //    the SMS outbox, and the app is activated again.
+//    The lock screen names what locked it (three wrong secret codes); a new
+//    login on the desktop meanwhile ends at once ("bloquée après trois codes
+//    secrets erronés", how to unlock it) instead of waiting 2 minutes.
+// The phone is 360×740: the request's number, the PIN pad and "Valider" fit
+// the screen without scrolling; the device name is prefilled from the platform.
 // 5. "Mes appareils": this device is listed (the locked one as revoked),
 //    renamed, then revoked: the app is back to its activation form.
 //
@@ -30,7 +37,7 @@ import { env, expectAt, expectNoHorizontalScroll, expectText, frenchContext, lau
 import { codeFor } from '../lib/enrol.js';
 import {
   DESKTOP,
-  PHONE,
+  PHONE as PHONE_780,
   activationCode,
   activationError,
   fillActivation,
@@ -44,6 +51,8 @@ import {
 } from '../lib/app.js';
 
 const JOURNEY = 'eidas2-app';
+// The smallest common phone screen (#17): everything of a request must fit.
+const PHONE = { ...PHONE_780, viewport: { width: 360, height: 740 } };
 const PIN = '4831';
 const DEVICE_NAME = 'Téléphone de Marie';
 const DEMO_E164 = '+33612345678';
@@ -67,6 +76,18 @@ after(async () => {
   await phone?.close();
   await browser?.close();
 });
+
+/** The request's number, PIN pad and "Valider" are on screen with no scroll. */
+async function expectApprovalFits(page) {
+  const scrolled = await page.evaluate(() => window.scrollY);
+  assert.equal(scrolled, 0, 'the approval screen is scrolled');
+  const height = page.viewportSize().height;
+  for (const id of ['challenge-numbers', 'pin-key-1', 'challenge-approve']) {
+    const box = await page.getByTestId(id).boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= height,
+      `${id} is at ${JSON.stringify(box)}, outside the ${height} px screen`);
+  }
+}
 
 /** The `<dd>` following the `<dt>` named `term` on the RP's pages. */
 function described(page, term) {
@@ -111,6 +132,9 @@ test('activation on the phone, then an eidas2 purchase approved with the PIN', a
   });
   assert.equal(scope && new URL(scope).pathname, '/app/');
   await shot(app, JOURNEY, 'app-activation');
+  // The device's name is prefilled from the platform, and editable.
+  const prefilled = await app.getByTestId('activation-name').inputValue();
+  assert.match(prefilled, /Chrome|Android|iPhone|Linux/, `prefilled name: ${prefilled}`);
 
   // A wrong activation code (another last digit): attempts left.
   const wrong = code.slice(0, 5) + String((Number(code[5]) + 1) % 10);
@@ -182,7 +206,7 @@ test('activation on the phone, then an eidas2 purchase approved with the PIN', a
     // Phone: the request.
     await waitForChallenge(app);
     assert.equal(await app.title(), 'Demande de connexion — Sésame');
-    await expectText(app, 'Demande de connexion', 'Choisissez le nombre affiché sur votre écran', 'Valider', 'Refuser', 'Ce n\'est pas moi');
+    await expectText(app, 'Demande de connexion', 'Choisissez le nombre affiché à l\'écran', 'Valider', 'Refuser', 'Ce n\'est pas moi');
     assert.equal((await app.getByTestId('challenge-client').innerText()).trim(), 'Mon compte formation (démo)');
     assert.match(await app.getByTestId('challenge-time').innerText(), /aujourd'hui à \d\d:\d\d:\d\d/);
     assert.notEqual((await app.getByTestId('challenge-ip').innerText()).trim(), '');
@@ -191,6 +215,7 @@ test('activation on the phone, then an eidas2 purchase approved with the PIN', a
     assert.equal(numbers.length, 3, `numbers offered: ${numbers}`);
     assert.ok(numbers.includes(number), `the app offers ${numbers}, the browser shows ${number}`);
     await expectNoHorizontalScroll(app);
+    await expectApprovalFits(app);
     await shot(app, JOURNEY, 'app-challenge');
 
     await app.getByTestId(`number-${number}`).click();
@@ -327,6 +352,12 @@ test('notifications: offered with an explanation, subscribed, shown by the servi
   await deliver({ type: 'alert', alert: 'device_locked', at: expires });
   const alerts = await waitShown(1);
   assert.equal(alerts[0]?.title, 'Application bloquée', JSON.stringify(alerts));
+  assert.match(alerts[0].body, /Trois codes secrets erronés/);
+  // A lock by wrong numbers says so (#17).
+  await deliver({ type: 'alert', alert: 'device_locked_numbers', at: expires });
+  const both = await waitShown(2);
+  const numbers = both.find((n) => n.data?.alert === 'device_locked_numbers');
+  assert.match(numbers?.body || '', /Trois erreurs de nombre/, JSON.stringify(both));
   await cdp.detach();
 
   // "Mes appareils" says so, and turns them off.
@@ -369,6 +400,8 @@ test('a wrong PIN says how many attempts are left, then the right one approves',
     assert.equal(await app.getByTestId('pin-input').inputValue(), '');
     assert.equal(await app.getByTestId('pin-input').getAttribute('aria-invalid'), 'true');
     await expectNoHorizontalScroll(app);
+    // With the error shown, "Valider" is still on screen.
+    await expectApprovalFits(app);
     await shot(app, JOURNEY, 'wrong-pin-app-attempts-left');
 
     // The right PIN with the keyboard (the PIN field has the focus), then Enter.
@@ -425,6 +458,30 @@ test('"Ce n\'est pas moi" asks for a confirmation; "Refuser" sends the refusal t
   }
 });
 
+// #17: a wrong number cancels the request and is counted apart from wrong
+// PINs (the lock below still takes three wrong PINs).
+test('a wrong number cancels the request and says how many wrong numbers are left', async () => {
+  const { desktop, page, number } = await desktopLogin('wrong-number');
+  try {
+    await waitForChallenge(app);
+    const other = (await offeredNumbers(app)).find((n) => n !== number);
+    await app.getByTestId(`number-${other}`).click();
+    await tapPin(app, PIN);
+    await app.getByTestId('challenge-approve').click();
+    await app.getByTestId('result-screen').waitFor();
+    assert.equal((await app.getByTestId('result-title').innerText()).trim(), fr('Nombre incorrect : demande annulée'));
+    await expectText(app, 'Encore 2 erreurs de nombre et cet appareil sera verrouillé',
+      'comptées à part des codes secrets');
+    await shot(app, JOURNEY, 'wrong-number-app');
+    await page.locator('#end-reason[data-status=wrong_number]').waitFor({ timeout: 20_000 });
+    await shot(page, JOURNEY, 'wrong-number-desktop');
+    await app.getByTestId('result-done').click();
+    await app.getByTestId('waiting-screen').waitFor();
+  } finally {
+    await desktop.close();
+  }
+});
+
 test('three wrong PINs lock the device; a new activation code unlocks it', async () => {
   const { desktop, page, number } = await desktopLogin('lock');
   try {
@@ -441,6 +498,8 @@ test('three wrong PINs lock the device; a new activation code unlocks it', async
     await app.getByTestId('challenge-approve').click();
     await app.getByTestId('locked-screen').waitFor();
     await expectText(app, 'Appareil verrouillé', 'demandez un nouveau code d\'activation');
+    assert.equal(await app.getByTestId('locked-reason').getAttribute('data-reason'), 'wrong_pins');
+    await expectText(app, 'Trois codes secrets erronés ont été saisis à la suite');
     await expectNoHorizontalScroll(app);
     await shot(app, JOURNEY, 'lock-app-locked');
 
@@ -451,6 +510,25 @@ test('three wrong PINs lock the device; a new activation code unlocks it', async
     await back.click();
     await expectAt(page, env.rp, '/callback');
     await expectText(page, 'access_denied');
+
+    // A new login while the app is locked: told at once, not after 2 minutes.
+    const blocked = await frenchContext(browser, DESKTOP);
+    try {
+      const again = await blocked.newPage();
+      await again.goto(`${env.rp}/login?level=eidas2`);
+      await expectAt(again, env.issuer, '/login/telephone');
+      await again.getByLabel('Numéro de téléphone mobile').fill('06 12 34 56 78');
+      const started = Date.now();
+      await again.getByRole('button', { name: 'Continuer' }).click();
+      await again.locator('#end-reason[data-status=blocked]').waitFor({ timeout: 10_000 });
+      assert.ok(Date.now() - started < 10_000);
+      await expectText(again, 'Votre application Sésame est bloquée après trois codes secrets erronés',
+        'demandez un nouveau code d\'activation');
+      assert.equal(await again.locator('#match-number').count(), 0);
+      await shot(again, JOURNEY, 'lock-desktop-blocked-at-once');
+    } finally {
+      await blocked.close();
+    }
 
     // Phone: a new activation code with the email (kept) and the password.
     await app.getByTestId('locked-newcode').click();
@@ -519,4 +597,121 @@ test('"Mes appareils": this device is listed, renamed, then revoked', async () =
   await openApp(app);
   await app.getByTestId('activation-screen').waitFor();
   assert.deepEqual(appProblems, []);
+});
+
+// #17: a phone whose language is English gets the app in English (the same
+// table as the French, i18n.js): <html lang="en">, the activation form, its
+// errors, the prefilled device name, the request (which still fits 360×740)
+// and its outcome; "Mes appareils" with its dates.
+test('in English when the phone is in English, and the approval still fits the screen', async () => {
+  const english = await frenchContext(browser, { ...PHONE, locale: 'en-GB' });
+  const problems = [];
+  try {
+    const en = await english.newPage();
+    en.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+    await openApp(en);
+    await en.getByTestId('activation-screen').waitFor();
+    assert.equal(await en.locator('html').getAttribute('lang'), 'en');
+    assert.equal(await en.title(), 'Activate the app — Sésame');
+    await expectText(en, 'Activate the app', 'Email address', 'Activation code', 'Name of this device');
+    assert.equal(await en.getByTestId('activation-name').inputValue(), 'Chrome on Linux');
+    // An error of the app's own checks, in English.
+    await en.getByTestId('activation-submit').click();
+    assert.equal((await en.getByTestId('activation-error').innerText()).trim(), 'Enter your email address.');
+    await expectNoHorizontalScroll(en);
+    await shot(en, JOURNEY, 'en-activation');
+
+    // A new activation code (the last device was revoked), then activation.
+    await en.getByTestId('activation-newcode').click();
+    const form = en.getByTestId('newcode-screen');
+    await form.waitFor();
+    await expectText(en, 'Get a new activation code');
+    await form.getByLabel('Email address').fill(env.email);
+    await form.getByLabel('Password').fill(env.password);
+    await en.getByTestId('newcode-submit').click();
+    await en.getByTestId('activation-notice').filter({ hasText: 'A new activation code was sent to you' }).waitFor();
+    const outbox = await english.newPage();
+    const code = await codeFor(outbox, DEMO_E164, (m) => m.text.includes('activation'));
+    const screen = en.getByTestId('activation-screen');
+    await screen.getByLabel('Email address').fill(env.email);
+    await screen.getByLabel('Password').fill(env.password);
+    await screen.getByLabel('Activation code').fill(code);
+    await screen.getByLabel('New secret code').fill(PIN);
+    await screen.getByLabel('Confirm the secret code').fill(PIN);
+    await screen.getByLabel('Name of this device').fill('Phone of Mary');
+    await en.getByTestId('activation-submit').click();
+    await en.getByTestId('waiting-screen').waitFor();
+    await expectText(en, 'No pending request');
+    await en.locator('[data-testid=listen-status][data-state=live]').waitFor();
+    await expectText(en, 'Connected: waiting for requests.');
+    await shot(en, JOURNEY, 'en-waiting');
+
+    const { desktop, page, number } = await desktopLogin('en');
+    try {
+      await waitForChallenge(en);
+      await expectText(en, 'Login request', 'wants to verify your identity.', 'Choose the number shown on the screen', 'Confirm', 'Refuse', 'This is not me');
+      assert.match(await en.getByTestId('challenge-time').innerText(), /today at \d\d:\d\d:\d\d/);
+      await expectApprovalFits(en);
+      await shot(en, JOURNEY, 'en-challenge');
+      await en.getByTestId(`number-${number}`).click();
+      await tapPin(en, '9182');
+      await en.getByTestId('challenge-approve').click();
+      await en.getByTestId('challenge-error').filter({ hasText: 'Wrong secret code. You have 2 attempts left before this device is locked.' }).waitFor();
+      await expectApprovalFits(en);
+      await shot(en, JOURNEY, 'en-wrong-pin');
+      await tapPin(en, PIN);
+      await en.getByTestId('challenge-approve').click();
+      await en.getByTestId('result-screen').waitFor();
+      assert.equal((await en.getByTestId('result-title').innerText()).trim(), 'Login approved');
+      await shot(en, JOURNEY, 'en-approved');
+      await passConsentIfAsked(page);
+      await expectAt(page, env.rp, '/achat');
+    } finally {
+      await desktop.close();
+    }
+
+    // The service worker speaks English too: a lock alert pushed (as in the
+    // notifications test, through the DevTools protocol).
+    await english.grantPermissions(['notifications'], { origin: env.issuer });
+    const cdp = await english.newCDPSession(en);
+    const registrations = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    const deadline = Date.now() + 5000;
+    while (!registrations.some((r) => !r.isDeleted && r.scopeURL.endsWith('/app/')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const registration = registrations.find((r) => !r.isDeleted && r.scopeURL.endsWith('/app/'));
+    assert.ok(registration, 'the app\'s service worker is registered');
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: env.issuer,
+      registrationId: registration.registrationId,
+      data: JSON.stringify({ type: 'alert', alert: 'device_locked_numbers', at: Math.floor(Date.now() / 1000) }),
+    });
+    let shown = [];
+    for (const until = Date.now() + 5000; shown.length === 0 && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      shown = await en.evaluate(async () =>
+        (await (await navigator.serviceWorker.getRegistration('/app/')).getNotifications()).map((n) => ({ title: n.title, body: n.body, lang: n.lang })));
+    }
+    assert.equal(shown[0]?.title, 'App locked', JSON.stringify(shown));
+    assert.match(shown[0].body, /Three wrong numbers in a row/);
+    assert.equal(shown[0].lang, 'en');
+    await cdp.detach();
+
+    // "My devices": names, states, activation date and last use, in English.
+    await en.getByTestId('result-done').click();
+    await en.getByTestId('nav-devices').click();
+    await en.getByTestId('devices-screen').waitFor();
+    const item = en.locator('[data-testid=device-item][data-current=true]');
+    await item.waitFor();
+    assert.equal((await item.getByTestId('device-name').innerText()).trim(), 'Phone of Mary');
+    assert.equal((await item.getByTestId('device-state').innerText()).trim(), 'Active');
+    await expectText(en, 'My devices', 'Activated today at', 'Last used today at', 'This device', 'Rename', 'Revoke');
+    assert.equal(await en.title(), 'My devices — Sésame');
+    await shot(en, JOURNEY, 'en-devices');
+    assert.deepEqual(problems, []);
+  } finally {
+    await english.close();
+  }
 });

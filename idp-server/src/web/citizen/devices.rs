@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::device::{DeviceError, devices};
-use crate::domain::device::DeviceState;
+use crate::domain::device::{DeviceState, LockReason};
 use crate::domain::paris;
 use crate::oidc::types::Lang;
 use crate::oidc::{Provider, session};
@@ -90,7 +90,10 @@ pub async fn device_lines(
             live: row.state != DeviceState::Revoked,
             state: match row.state {
                 DeviceState::Active => c.state_active,
-                DeviceState::Locked => c.state_locked,
+                DeviceState::Locked => match row.lock_reason() {
+                    LockReason::WrongPins => c.state_locked,
+                    LockReason::WrongNumbers => c.state_locked_numbers,
+                },
                 DeviceState::Revoked => c.state_revoked,
             }
             .to_owned(),
