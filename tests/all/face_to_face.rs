@@ -275,6 +275,7 @@ async fn clerk_console(env: &TestEnv, app: &TestApp) -> Browser {
         .post("/totp", &[("csrf", &csrf), ("code", &code)])
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
+    idp_tests::console::replace_initial_password(&mut console, password).await;
     console
 }
 
