@@ -663,6 +663,42 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
     // The birthplace by name: several communes of that name are offered with
     // their département; the one picked is stored as its INSEE code.
     const PERMIT: (&str, &str) = ("document_number", "1234567890");
+    // By postal code: the communes it serves, and the one whose INSEE code
+    // it also is.
+    let page = submit(
+        &mut browser,
+        "/inscription/identite",
+        &identity_fields(&[("birth_commune", "69003"), PERMIT]),
+    )
+    .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    for code in ["69003", "69123", "69383"] {
+        assert!(
+            page.body.contains(&format!("value=\"{code}\"")),
+            "{}",
+            page.body
+        );
+    }
+    assert!(
+        page.body.contains("Lyon 3e Arrondissement (69)"),
+        "{}",
+        page.body
+    );
+    // The same search answers suggest.js as the name is typed: the form's
+    // own way of writing a commune, so a suggestion picked reads back.
+    let suggested = browser
+        .get(&app.url("/inscription/communes?q=Villeurb"))
+        .await;
+    assert_eq!(suggested.status, 200, "{}", suggested.body);
+    assert_eq!(suggested.body, r#"["Villeurbanne (69266)"]"#);
+    let suggested = browser.get(&app.url("/inscription/communes?q=69003")).await;
+    let labels: Vec<String> = serde_json::from_str(&suggested.body).unwrap();
+    assert!(
+        labels.contains(&"Lyon 3e Arrondissement (69383)".to_owned()),
+        "{labels:?}"
+    );
+    let nothing = browser.get(&app.url("/inscription/communes?q=L")).await;
+    assert_eq!(nothing.body, "[]", "too short to search");
     let page = submit(
         &mut browser,
         "/inscription/identite",
@@ -670,7 +706,10 @@ async fn password_mobile_and_identity_errors(backend: Backend) {
     )
     .await;
     assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.body.contains("Plusieurs communes portent ce nom"));
+    assert!(
+        page.body
+            .contains("Plusieurs communes correspondent à ce nom ou à ce code")
+    );
     assert!(
         page.body.contains("value=\"saint-denis\""),
         "typed name kept"

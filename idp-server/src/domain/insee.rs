@@ -26,11 +26,14 @@ pub const FRANCE: &str = "99100";
 
 const COMMUNES_TSV: &str = include_str!("../../data/insee/communes.tsv");
 const COUNTRIES_TSV: &str = include_str!("../../data/insee/countries.tsv");
+/// Postal code → the INSEE codes of the current communes it serves.
+const POSTAL_TSV: &str = include_str!("../../data/insee/postal.tsv");
 
 type Table = Vec<(&'static str, &'static str)>;
 
 static COMMUNES: LazyLock<Table> = LazyLock::new(|| parse(COMMUNES_TSV));
 static COUNTRIES: LazyLock<Table> = LazyLock::new(|| parse(COUNTRIES_TSV));
+static POSTAL: LazyLock<Table> = LazyLock::new(|| parse(POSTAL_TSV));
 
 /// Rows of a generated TSV; a malformed line (none in generated data) is
 /// skipped rather than panicking.
@@ -122,7 +125,30 @@ pub enum CommuneQuery {
 /// At most this many communes are offered for one name.
 pub const MAX_CHOICES: usize = 30;
 
-/// Reads a typed birthplace: an INSEE code (`69123`), a commune as this
+/// The current communes a postal code serves, by name (`69003` → Lyon and
+/// Lyon 3e Arrondissement), then the commune whose INSEE code it also is, if
+/// any (`69003` is Albigny-sur-Saône's): empty when it is no postal code.
+fn by_postal_code(typed: &str) -> Vec<Commune> {
+    let Some(served) = lookup(&POSTAL, typed) else {
+        return Vec::new();
+    };
+    let commune = |code: &str| {
+        let i = COMMUNES.binary_search_by(|(c, _)| (*c).cmp(code)).ok()?;
+        COMMUNES.get(i).map(|(code, name)| Commune { code, name })
+    };
+    let mut found: Vec<Commune> = served.split(' ').filter_map(commune).collect();
+    found.sort_by(|a, b| a.name.cmp(b.name).then(a.code.cmp(b.code)));
+    if let Some(same_code) = commune(typed)
+        && !found.contains(&same_code)
+    {
+        found.push(same_code);
+    }
+    found
+}
+
+/// Reads a typed birthplace: an INSEE code (`69123`), a postal code
+/// (`69003`: the communes it serves are offered, with the commune whose
+/// INSEE code it also is), a commune as this
 /// module shows it (`Lyon (69123)`), or a name, current or historical,
 /// matched without regard to case, accents, hyphens or apostrophes
 /// (`saint etienne`, `St-Étienne`). A name matching one commune exactly
@@ -138,6 +164,15 @@ pub fn find_commune(typed: &str) -> CommuneQuery {
         return CommuneQuery::Code(code.to_owned());
     }
     let upper = typed.to_ascii_uppercase();
+    let postal = by_postal_code(&upper);
+    if let [one] = postal.as_slice() {
+        return CommuneQuery::Code(one.code.to_owned());
+    }
+    if !postal.is_empty() {
+        let mut postal = postal;
+        postal.truncate(MAX_CHOICES);
+        return CommuneQuery::Choices(postal);
+    }
     if is_code_shape(&upper) || typed.bytes().all(|b| b.is_ascii_digit()) {
         return CommuneQuery::Code(upper);
     }
@@ -238,6 +273,24 @@ mod tests {
         assert_eq!(commune_name("97411"), Some("Saint-Denis"));
         assert_eq!(commune_name("42218"), Some("Saint-Étienne"));
         assert!(is_commune("69123"));
+    }
+
+    #[test]
+    fn communes_are_found_by_postal_code() {
+        let picks = |typed| match find_commune(typed) {
+            CommuneQuery::Choices(found) => found.iter().map(|c| c.code).collect::<Vec<_>>(),
+            other => panic!("{typed}: {other:?}"),
+        };
+        // Lyon 3e: the city, its arrondissement, and Albigny-sur-Saône,
+        // whose INSEE code is 69003.
+        assert_eq!(picks("69003"), ["69123", "69383", "69003"]);
+        // Paris 16e, then Cachan (its INSEE code is 94016 now, 75016 before).
+        assert_eq!(picks("75016"), ["75056", "75116", "75016"]);
+        assert_eq!(picks("29200"), ["29019", "29200"], "Brest, then Ploujean");
+        // A postal code that serves one commune and is no INSEE code.
+        assert_eq!(find_commune("01710"), CommuneQuery::Code("01419".into()));
+        // Not a postal code: an INSEE code, taken as is.
+        assert_eq!(find_commune("69123"), CommuneQuery::Code("69123".into()));
     }
 
     #[test]

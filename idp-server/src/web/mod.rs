@@ -245,6 +245,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             Some(get().to(wellknown::form_post_script)),
             None,
         ),
+        (
+            "/static/suggest.js",
+            Some(get().to(wellknown::suggest_script)),
+            None,
+        ),
     ];
     for (path, on_get, on_post) in pages
         .into_iter()

@@ -46,6 +46,10 @@ pub async fn video_script() -> HttpResponse {
     asset(JAVASCRIPT, 3600, include_str!("../../static/video.js"))
 }
 
+pub async fn suggest_script() -> HttpResponse {
+    asset(JAVASCRIPT, 3600, include_str!("../../static/suggest.js"))
+}
+
 /// No icon yet: answer "nothing here" cheaply instead of a JSON 404 on every page.
 pub async fn favicon() -> HttpResponse {
     HttpResponse::NoContent()

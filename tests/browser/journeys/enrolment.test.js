@@ -250,13 +250,27 @@ test('on a phone, in French: enrol up to the post-office reference, then cancel 
     await expectNoHorizontalScroll(page);
     await shot(page, JOURNEY, 'identity-underage');
     await birthdate.fill('1990-04-12');
+    // The birthplace by postal code: 69003 serves Lyon and its 3rd
+    // arrondissement, and is Albigny-sur-Saône's INSEE code.
+    await page.getByLabel('Commune de naissance').fill('69003');
+    await page.getByRole('button', { name: 'Vérifier mes informations' }).click();
+    await expectAt(page, env.issuer, '/inscription/identite');
+    const byPostal = page.getByRole('group', { name: 'Choisissez votre commune' });
+    assert.equal(await byPostal.getByRole('radio').count(), 3, 'two communes served, one by its INSEE code');
+    assert.ok(await byPostal.getByLabel('Lyon 3e Arrondissement (69)').isVisible());
+    assert.ok(await byPostal.getByLabel('Albigny-sur-Saône (69)').isVisible());
+    await shot(page, JOURNEY, 'identity-commune-postal-code');
+    // With JavaScript, suggestions come as the name is typed (a datalist
+    // the server's search fills).
+    await page.getByLabel('Commune de naissance').fill('Villeurb');
+    await page.locator('#birth_commune-list option[value="Villeurbanne (69266)"]').waitFor({ state: 'attached' });
     // The birthplace by name: Lyon is the city and its arrondissements.
     await page.getByLabel('Commune de naissance').fill('lyon');
     await page.getByRole('button', { name: 'Vérifier mes informations' }).click();
     await expectAt(page, env.issuer, '/inscription/identite');
     assert.equal(
       await fieldError(page, page.getByLabel('Commune de naissance')),
-      'Plusieurs communes portent ce nom : choisissez la vôtre ci-dessous.',
+      'Plusieurs communes correspondent à ce nom ou à ce code : choisissez la vôtre ci-dessous.',
     );
     const choices = page.getByRole('group', { name: 'Choisissez votre commune' });
     assert.equal(await choices.getByRole('radio').count(), 10, 'Lyon and its nine arrondissements');

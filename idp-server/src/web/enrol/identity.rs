@@ -180,7 +180,8 @@ fn identity_page(
                 "text",
                 &birthplace_value(draft),
             )
-            .hint(e.birth_commune_hint),
+            .hint(e.birth_commune_hint)
+            .suggest(COMMUNE_SUGGESTIONS),
         );
     if !choices.is_empty() {
         page = page.field(
@@ -329,4 +330,38 @@ pub async fn review_post(
         }
         Err(StepError::Failed(e)) => Err(PageError::failure(lang, e)),
     }
+}
+
+/// Where the identity form's birthplace field asks for suggestions.
+pub const COMMUNE_SUGGESTIONS: &str = "/inscription/communes";
+
+#[derive(Deserialize)]
+pub struct SuggestQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Suggestions for the birthplace as it is typed (`static/suggest.js`): up
+/// to [`insee::MAX_CHOICES`] communes, written the way the form reads them
+/// back (`Lyon (69123)`), as a JSON list. Public data, no session; a query
+/// shorter than 2 or longer than 80 characters gets an empty list.
+pub async fn communes_get(query: web::Query<SuggestQuery>) -> HttpResponse {
+    let typed = query.q.trim();
+    let found: Vec<String> = if (2..=80).contains(&typed.chars().count()) {
+        match insee::find_commune(typed) {
+            CommuneQuery::Choices(found) => {
+                found.iter().filter_map(|c| insee::shown(c.code)).collect()
+            }
+            CommuneQuery::Code(code) => insee::shown(&code).into_iter().collect(),
+            CommuneQuery::Empty | CommuneQuery::Unknown => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "public, max-age=86400",
+        ))
+        .json(found)
 }

@@ -38,6 +38,11 @@ pub fn routes() -> Vec<(&'static str, Option<Route>, Option<Route>)> {
             Some(post().to(eligibility::eligibility_post)),
         ),
         (
+            identity::COMMUNE_SUGGESTIONS,
+            Some(get().to(identity::communes_get)),
+            None,
+        ),
+        (
             "/inscription/courriel",
             Some(get().to(email::email_get)),
             Some(post().to(email::email_post)),

@@ -28,6 +28,9 @@ pub struct Field {
     pub autocomplete: &'static str,
     pub numeric: bool,
     pub accept: Option<&'static str>,
+    /// Where `static/suggest.js` asks for suggestions as the person types
+    /// (a `<datalist>`; without JavaScript the form's own search answers).
+    pub suggest: Option<&'static str>,
 }
 
 impl Field {
@@ -47,6 +50,7 @@ impl Field {
             autocomplete: "",
             numeric: false,
             accept: None,
+            suggest: None,
         }
     }
     /// A field of another kind (checkbox, radio buttons, list).
@@ -64,6 +68,10 @@ impl Field {
     }
     pub(crate) fn autocomplete(mut self, value: &'static str) -> Self {
         self.autocomplete = value;
+        self
+    }
+    pub(crate) fn suggest(mut self, url: &'static str) -> Self {
+        self.suggest = Some(url);
         self
     }
     pub(crate) fn numeric(mut self) -> Self {
@@ -105,6 +113,10 @@ impl StepPage {
     /// radio buttons).
     pub fn fields_in_error(&self) -> usize {
         self.fields.iter().filter(|f| f.error.is_some()).count()
+    }
+    /// Whether a field takes suggestions (the page then loads the script).
+    pub fn suggests(&self) -> bool {
+        self.fields.iter().any(|f| f.suggest.is_some())
     }
     pub(crate) fn new(lang: Lang, title: &str, action: &str, csrf: &str) -> Self {
         StepPage {
