@@ -341,27 +341,27 @@ pub struct SuggestQuery {
     q: String,
 }
 
-/// Suggestions for the birthplace as it is typed (`static/suggest.js`): up
-/// to [`insee::MAX_CHOICES`] communes, written the way the form reads them
-/// back (`Lyon (69123)`), as a JSON list. Public data, no session; a query
-/// shorter than 2 or longer than 80 characters gets an empty list.
+/// Suggestions for the birthplace as it is typed (`static/suggest.js`): a
+/// JSON list of [`suggestions`]. Public data, no session.
 pub async fn communes_get(query: web::Query<SuggestQuery>) -> HttpResponse {
-    let typed = query.q.trim();
-    let found: Vec<String> = if (2..=80).contains(&typed.chars().count()) {
-        match insee::find_commune(typed) {
-            CommuneQuery::Choices(found) => {
-                found.iter().filter_map(|c| insee::shown(c.code)).collect()
-            }
-            CommuneQuery::Code(code) => insee::shown(&code).into_iter().collect(),
-            CommuneQuery::Empty | CommuneQuery::Unknown => Vec::new(),
-        }
-    } else {
-        Vec::new()
-    };
     HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CACHE_CONTROL,
             "public, max-age=86400",
         ))
-        .json(found)
+        .json(suggestions(query.q.trim()))
+}
+
+/// Up to [`insee::MAX_CHOICES`] communes for what was typed, written the way
+/// the form reads them back (`Lyon (69123)`); none for fewer than 2 or more
+/// than 80 characters.
+fn suggestions(typed: &str) -> Vec<String> {
+    if !(2..=80).contains(&typed.chars().count()) {
+        return Vec::new();
+    }
+    match insee::find_commune(typed) {
+        CommuneQuery::Choices(found) => found.iter().filter_map(|c| insee::shown(c.code)).collect(),
+        CommuneQuery::Code(code) => insee::shown(&code).into_iter().collect(),
+        CommuneQuery::Empty | CommuneQuery::Unknown => Vec::new(),
+    }
 }
