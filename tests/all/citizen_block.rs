@@ -336,38 +336,9 @@ async fn console_as_admin(env: &TestEnv, app: &TestApp) -> Browser {
     )
     .await;
     let created: Value = serde_json::from_str(&created).unwrap();
-    let mut console = Browser::new(&base);
-    let (_, csrf) = idp_tests::enrolment::form(&mut console, "/connexion").await;
     let password = created["initial_password"].as_str().unwrap();
-    let page = console
-        .post(
-            "/connexion",
-            &[
-                ("csrf", &csrf),
-                ("username", "a.support"),
-                ("password", password),
-            ],
-        )
-        .await;
-    assert!(
-        page.location.as_deref().unwrap().ends_with("/totp"),
-        "{}",
-        page.body
-    );
-    let totp = console.get("/totp").await;
-    let csrf = totp.field("csrf").unwrap();
-    let start = totp.body.find("<code id=\"totp-secret\">").unwrap() + 23;
-    let secret = &totp.body[start..start + totp.body[start..].find('<').unwrap()];
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let code = idp_server::agents::totp::code_for(secret, now).unwrap();
-    let page = console
-        .post("/totp", &[("csrf", &csrf), ("code", &code)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.body);
-    idp_tests::console::replace_initial_password(&mut console, password).await;
+    let mut console = Browser::new(&base);
+    idp_tests::console::log_in_new_agent(&mut console, "a.support", password).await;
     console
 }
 

@@ -10,7 +10,7 @@ use idp_server::config::Config;
 use idp_server::domain::phone::FrenchMobile;
 use idp_server::store::{accounts, enrolment as rows};
 use idp_tests::browser::{Browser, Page};
-use idp_tests::enrolment::{Person, enrol_until_choice, form, messages_to, submit};
+use idp_tests::enrolment::{Person, enrol_until_choice, messages_to, submit};
 use idp_tests::{Backend, TestApp, TestEnv, both_backends, config_path};
 
 both_backends!(
@@ -255,27 +255,7 @@ async fn clerk_console(env: &TestEnv, app: &TestApp) -> Browser {
     let created: serde_json::Value = serde_json::from_str(&created).unwrap();
     let password = created["initial_password"].as_str().unwrap();
     let mut console = Browser::new(&base);
-    let (_, csrf) = form(&mut console, "/connexion").await;
-    let fields = [
-        ("csrf", csrf.as_str()),
-        ("username", "p.facteur"),
-        ("password", password),
-    ];
-    console.post("/connexion", &fields).await;
-    let totp = console.get("/totp").await;
-    let csrf = totp.field("csrf").unwrap();
-    let start = totp.body.find("<code id=\"totp-secret\">").unwrap() + 23;
-    let secret = &totp.body[start..start + totp.body[start..].find('<').unwrap()];
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let code = idp_server::agents::totp::code_for(secret, now).unwrap();
-    let page = console
-        .post("/totp", &[("csrf", &csrf), ("code", &code)])
-        .await;
-    assert_eq!(page.status, 303, "{}", page.body);
-    idp_tests::console::replace_initial_password(&mut console, password).await;
+    idp_tests::console::log_in_new_agent(&mut console, "p.facteur", password).await;
     console
 }
 

@@ -37,3 +37,46 @@ pub async fn replace_initial_password(console: &mut Browser, initial: &str) {
         assert!(done.body.contains("Mot de passe changé"), "{}", done.body);
     }
 }
+
+/// Logs a newly created agent in: password, enrolment of a TOTP code (read
+/// from the enrolment page), then [`replace_initial_password`]. Afterwards
+/// every page the agent's role opens is reachable.
+pub async fn log_in_new_agent(console: &mut Browser, username: &str, password: &str) {
+    let (_, csrf) = crate::enrolment::form(console, "/connexion").await;
+    let page = console
+        .post(
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await;
+    assert!(
+        page.location
+            .as_deref()
+            .is_some_and(|l| l.ends_with("/totp")),
+        "{}",
+        page.body
+    );
+    let totp = console.get("/totp").await;
+    let csrf = totp.field("csrf").expect("the TOTP enrolment form");
+    let start = totp
+        .body
+        .find("<code id=\"totp-secret\">")
+        .expect("the TOTP secret")
+        + 23;
+    let end = start + totp.body[start..].find('<').expect("the end of the secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let code =
+        idp_server::agents::totp::code_for(&totp.body[start..end], now).expect("a TOTP code");
+    let page = console
+        .post("/totp", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    replace_initial_password(console, password).await;
+}
