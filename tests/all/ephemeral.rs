@@ -22,6 +22,7 @@ async fn ready(backend: Backend) -> (Ephemeral, Option<idp_tests::RedisNamespace
 both_backends!(
     set_get_delete_and_expiry,
     set_if_absent_is_exclusive,
+    set_if_absent_then_get_reads_after_the_write,
     take_is_once_under_concurrency,
     incr_is_atomic_and_windowed,
     compare_and_set_rules,
@@ -79,6 +80,65 @@ async fn set_if_absent_is_exclusive(backend: Backend) {
         s.set_if_absent("short", b"2", Duration::from_secs(5))
             .await
             .unwrap(),
+        "free again after expiry"
+    );
+}
+
+async fn set_if_absent_then_get_reads_after_the_write(backend: Backend) {
+    let (s, _ns) = ready(backend).await;
+    let ttl = Duration::from_secs(30);
+    assert_eq!(
+        s.set_if_absent_then_get("jti", b"1", ttl, "floor")
+            .await
+            .unwrap(),
+        (true, None),
+        "stored, the other key absent"
+    );
+    s.set("floor", b"42", ttl).await.unwrap();
+    assert_eq!(
+        s.set_if_absent_then_get("jti", b"2", ttl, "floor")
+            .await
+            .unwrap(),
+        (false, Some(b"42".to_vec())),
+        "already there: not replaced, the other key read"
+    );
+    assert_eq!(s.get("jti").await.unwrap().as_deref(), Some(&b"1"[..]));
+    // The read comes after the write: on the same key it sees the new value.
+    assert_eq!(
+        s.set_if_absent_then_get("same", b"new", ttl, "same")
+            .await
+            .unwrap(),
+        (true, Some(b"new".to_vec()))
+    );
+    // Of concurrent callers exactly one stores.
+    let results = join_all((0..20).map(|i| {
+        let s = s.clone();
+        async move {
+            s.set_if_absent_then_get("race", format!("{i}").as_bytes(), ttl, "floor")
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|(won, _)| *won).count(), 1);
+    assert!(
+        results
+            .iter()
+            .all(|(_, f)| f.as_deref() == Some(&b"42"[..]))
+    );
+    // The TTL applies as for set_if_absent.
+    assert!(
+        s.set_if_absent_then_get("short", b"1", Duration::from_millis(200), "floor")
+            .await
+            .unwrap()
+            .0
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(
+        s.set_if_absent_then_get("short", b"2", ttl, "floor")
+            .await
+            .unwrap()
+            .0,
         "free again after expiry"
     );
 }

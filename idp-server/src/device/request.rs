@@ -20,8 +20,8 @@
 //!   its data (or the key expired): the floor is set again to the durable
 //!   lease, which is at least the `iat` of any request accepted before, so
 //!   none of them passes again. The `jti` is written before the floor is
-//!   read, so a loss between the two refuses the request rather than
-//!   letting a replay through.
+//!   read (one pipelined round trip, in that order), so a loss between the
+//!   two refuses the request rather than letting a replay through.
 //!
 //! The price: after a loss, requests signed up to the lease (at most
 //! [`LEASE_SECS`] ahead of the newest one accepted) are refused once as
@@ -107,6 +107,13 @@ pub async fn prime_replay_floor(provider: &Provider) {
 /// The replay floor, set again from the durable lease when the ephemeral
 /// store lost it.
 async fn replay_floor(provider: &Provider) -> Result<i64, DeviceError> {
+    let stored = provider.core.ephemeral.get(FLOOR_KEY).await?;
+    floor_from(provider, stored).await
+}
+
+/// The replay floor from what the ephemeral store held under [`FLOOR_KEY`]
+/// (`stored`, just read), set again from the durable lease when missing.
+async fn floor_from(provider: &Provider, stored: Option<Vec<u8>>) -> Result<i64, DeviceError> {
     let eph = &provider.core.ephemeral;
     let parse = |raw: Vec<u8>| {
         std::str::from_utf8(&raw)
@@ -114,7 +121,7 @@ async fn replay_floor(provider: &Provider) -> Result<i64, DeviceError> {
             .and_then(|v| v.parse::<i64>().ok())
             .ok_or_else(|| DeviceError::Internal("the replay floor is not a number".into()))
     };
-    if let Some(raw) = eph.get(FLOOR_KEY).await? {
+    if let Some(raw) = stored {
         return parse(raw);
     }
     let lease = provider.core.db.read(devices::request_lease).await?;
@@ -257,12 +264,13 @@ pub async fn authenticate(
     provider.device_requests.cover(provider, iat).await?;
     let seen_key =
         crate::ephemeral::keys::device_request_jti(&device.id, &provider.lookup_hash(jti));
-    let fresh = provider
+    // The jti is marked and the floor read in one round trip, in that order.
+    let (fresh, stored_floor) = provider
         .core
         .ephemeral
-        .set_if_absent(&seen_key, b"1", JTI_TTL)
+        .set_if_absent_then_get(&seen_key, b"1", JTI_TTL, FLOOR_KEY)
         .await?;
-    let floor = replay_floor(provider).await?;
+    let floor = floor_from(provider, stored_floor).await?;
     if !fresh {
         return Err(DeviceError::InvalidDeviceRequest(
             "this signed request was already used (replayed jti)",

@@ -290,6 +290,17 @@ impl EphemeralStore for MemoryStore {
         Ok(shard.find(at, key).map(|e| e.value().to_vec()))
     }
 
+    async fn set_if_absent_then_get(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        then_get: &str,
+    ) -> Result<(bool, Option<Vec<u8>>), EphemeralError> {
+        let stored = self.set_if_absent(key, value, ttl).await?;
+        Ok((stored, self.get(then_get).await?))
+    }
+
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
         let (mut shard, at) = self.lock(key);
         Ok(shard.remove(at, key))

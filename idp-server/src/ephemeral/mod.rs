@@ -86,6 +86,18 @@ pub trait EphemeralStore {
         ttl: Duration,
     ) -> Result<bool, EphemeralError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
+    /// [`Self::set_if_absent`] of `key`, then [`Self::get`] of `then_get`, in
+    /// that order, in one round trip to Redis (a pipeline on one connection):
+    /// the read sees the store as it is after the write. Each is atomic on its
+    /// own; the pair is not a transaction (another client may write in
+    /// between, as with two calls).
+    async fn set_if_absent_then_get(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        then_get: &str,
+    ) -> Result<(bool, Option<Vec<u8>>), EphemeralError>;
     /// Returns the value and deletes it, atomically: of concurrent callers exactly one gets it.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError>;
     /// True if something was deleted.
@@ -225,6 +237,15 @@ impl EphemeralStore for Ephemeral {
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
         dispatch!(self, s => s.get(key).await)
+    }
+    async fn set_if_absent_then_get(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        then_get: &str,
+    ) -> Result<(bool, Option<Vec<u8>>), EphemeralError> {
+        dispatch!(self, s => s.set_if_absent_then_get(key, value, ttl, then_get).await)
     }
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
         dispatch!(self, s => s.take(key).await)

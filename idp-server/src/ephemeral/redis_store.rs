@@ -682,6 +682,27 @@ impl EphemeralStore for RedisStore {
         self.query(redis::cmd("GET").arg(self.key(key))).await
     }
 
+    async fn set_if_absent_then_get(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        then_get: &str,
+    ) -> Result<(bool, Option<Vec<u8>>), EphemeralError> {
+        // A pipeline, not MULTI: one connection runs its commands in order,
+        // which is all the caller needs, without the transaction's cost.
+        let mut set = self.set_command(key, value, ttl);
+        set.arg("NX");
+        let mut pipe = redis::pipe();
+        pipe.add_command(set).cmd("GET").arg(self.key(then_get));
+        let mut conn = self.conn().await?;
+        let result = pipe
+            .query_async::<(Option<String>, Option<Vec<u8>>)>(&mut conn)
+            .await;
+        let (stored, got) = self.settle(result)?;
+        Ok((stored.is_some(), got))
+    }
+
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
         self.query(redis::cmd("GETDEL").arg(self.key(key))).await
     }
