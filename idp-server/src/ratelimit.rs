@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::app::Core;
-use crate::ephemeral::{EphemeralError, EphemeralStore, keys};
+use crate::ephemeral::{Counter, EphemeralError, EphemeralStore, keys};
 
 /// At most `max` events per `window` for one subject.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +44,34 @@ impl Limit {
             return Ok(None);
         }
         self.refuse(core, &count).await.map(Some)
+    }
+
+    /// [`Limit::hit_key`] of several limits in turn, in one round trip: each
+    /// counts the event only if none before it was passed. Returns the index
+    /// of the limit passed (its refusal recorded) and the seconds to wait.
+    pub async fn hit_in_turn(
+        core: &Core,
+        hits: &[(Limit, String)],
+    ) -> Result<Option<(usize, u64)>, EphemeralError> {
+        let counters: Vec<Counter<'_>> = hits
+            .iter()
+            .map(|(limit, key)| Counter {
+                key,
+                window: limit.window,
+                max: limit.max,
+            })
+            .collect();
+        let counts = core.ephemeral.incr_in_turn(&counters).await?;
+        for (index, ((limit, key), count)) in hits.iter().zip(counts).enumerate() {
+            let count = Count {
+                key: key.clone(),
+                count,
+            };
+            if limit.passed(&count) {
+                return Ok(Some((index, limit.refuse(core, &count).await?)));
+            }
+        }
+        Ok(None)
     }
 
     /// Counts one event without deciding: for limits judged together

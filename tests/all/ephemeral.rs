@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use idp_server::ephemeral::{Ephemeral, EphemeralStore, Expect, Replace, Write};
+use idp_server::ephemeral::{Counter, Ephemeral, EphemeralStore, Expect, Replace, Write};
 use idp_tests::{Backend, both_backends, ephemeral_store};
 
 async fn ready(backend: Backend) -> (Ephemeral, Option<idp_tests::RedisNamespace>) {
@@ -25,6 +25,7 @@ both_backends!(
     set_if_absent_then_get_reads_after_the_write,
     take_is_once_under_concurrency,
     incr_is_atomic_and_windowed,
+    incr_in_turn_stops_after_the_first_passed,
     compare_and_set_rules,
     compare_and_set_publish_tells_only_when_applied,
     swap_returns_what_it_replaced,
@@ -184,6 +185,75 @@ async fn incr_is_atomic_and_windowed(backend: Backend) {
         1,
         "new window"
     );
+}
+
+async fn incr_in_turn_stops_after_the_first_passed(backend: Backend) {
+    let (s, _ns) = ready(backend).await;
+    let counters = [
+        Counter {
+            key: "ip",
+            window: Duration::from_secs(30),
+            max: 2,
+        },
+        Counter {
+            key: "number",
+            window: Duration::from_secs(60),
+            max: 10,
+        },
+    ];
+    assert_eq!(s.incr_in_turn(&counters).await.unwrap(), [1, 1]);
+    assert_eq!(s.incr_in_turn(&counters).await.unwrap(), [2, 2]);
+    assert_eq!(
+        s.incr_in_turn(&counters).await.unwrap(),
+        [3],
+        "the first is passed: the second is left alone"
+    );
+    assert_eq!(s.get("number").await.unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(s.incr_in_turn(&counters[1..]).await.unwrap(), [3]);
+    assert!(s.incr_in_turn(&[]).await.unwrap().is_empty());
+    // Each counter's window is its own, opened by its first increment.
+    let ip = s.ttl("ip").await.unwrap().unwrap();
+    let number = s.ttl("number").await.unwrap().unwrap();
+    assert!(
+        ip > Duration::from_secs(28) && ip <= Duration::from_secs(30),
+        "{ip:?}"
+    );
+    assert!(
+        number > Duration::from_secs(58) && number <= Duration::from_secs(60),
+        "{number:?}"
+    );
+    // Atomic per counter: concurrent callers see distinct counts.
+    let wide = [
+        Counter {
+            key: "a",
+            window: Duration::from_secs(30),
+            max: 1000,
+        },
+        Counter {
+            key: "b",
+            window: Duration::from_secs(30),
+            max: 1000,
+        },
+    ];
+    let values = join_all((0..50).map(|_| {
+        let s = s.clone();
+        async move { s.incr_in_turn(&wide).await.unwrap() }
+    }))
+    .await;
+    for i in 0..2 {
+        let distinct: HashSet<i64> = values.iter().map(|v| v[i]).collect();
+        assert_eq!(distinct, (1..=50).collect::<HashSet<i64>>());
+    }
+    // The window expires as incr's does.
+    let short = [Counter {
+        key: "short",
+        window: Duration::from_millis(300),
+        max: 5,
+    }];
+    assert_eq!(s.incr_in_turn(&short).await.unwrap(), [1]);
+    assert_eq!(s.incr_in_turn(&short).await.unwrap(), [2]);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(s.incr_in_turn(&short).await.unwrap(), [1], "a new window");
 }
 
 async fn compare_and_set_rules(backend: Backend) {

@@ -291,19 +291,13 @@ pub struct StartRequest<'a> {
     pub user_agent: &'a str,
 }
 
-/// Counts one phone-page submission against `limit` for `subject`.
+/// Counts one phone-page submission against the limits of `hits`, in turn
+/// (one round trip): a refusal once one is passed.
 async fn throttle(
     provider: &Provider,
-    name: &'static str,
-    max: i64,
-    subject: &str,
+    hits: &[(Limit, String)],
 ) -> Result<Option<StartRefusal>, DeviceError> {
-    let limit = Limit {
-        name,
-        max,
-        window: WINDOW,
-    };
-    let Some(retry_after) = limit.hit(&provider.core, subject).await? else {
+    let Some((_, retry_after)) = Limit::hit_in_turn(&provider.core, hits).await? else {
         return Ok(None);
     };
     provider
@@ -313,6 +307,17 @@ async fn throttle(
     Ok(Some(StartRefusal::Throttled { retry_after }))
 }
 
+/// The phone page's limit `name`, at most `max` submissions per [`WINDOW`],
+/// counted for `subject`.
+fn phone_limit(name: &'static str, max: i64, subject: &str) -> (Limit, String) {
+    let limit = Limit {
+        name,
+        max,
+        window: WINDOW,
+    };
+    (limit, crate::ephemeral::keys::rate_limit(name, subject))
+}
+
 /// Starts an approval for the phone number typed in the browser. Whether the
 /// number has an identity is never revealed: the browser waits either way.
 pub async fn start(
@@ -320,19 +325,25 @@ pub async fn start(
     request: StartRequest<'_>,
 ) -> Result<Challenge, ServiceError<StartRefusal, DeviceError>> {
     let limits = &provider.core.config.login;
-    if let Some(refusal) = throttle(provider, "phone:ip", limits.phone_ip_limit, request.ip).await?
-    {
+    // Per address first; per number only if the address is within its
+    // limit and the number is one (an invalid one is not counted).
+    let phone = FrenchMobile::parse(request.phone).ok();
+    let phone_hash = phone.as_ref().map(|p| provider.lookup_hash(p.as_str()));
+    let mut hits = vec![phone_limit("phone:ip", limits.phone_ip_limit, request.ip)];
+    if let Some(hash) = &phone_hash {
+        hits.push(phone_limit(
+            "phone:number",
+            limits.approvals_per_phone,
+            hash,
+        ));
+    }
+    if let Some(refusal) = throttle(provider, &hits).await? {
         return refuse(refusal);
     }
-    let Ok(phone) = FrenchMobile::parse(request.phone) else {
+    let (Some(phone), Some(phone_hash)) = (phone, phone_hash) else {
         return refuse(StartRefusal::InvalidPhone);
     };
     let e164 = phone.as_str().to_owned();
-    let phone_hash = provider.lookup_hash(&e164);
-    let per_number = limits.approvals_per_phone;
-    if let Some(refusal) = throttle(provider, "phone:number", per_number, &phone_hash).await? {
-        return refuse(refusal);
-    }
     let approver = provider
         .core
         .db

@@ -19,7 +19,7 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry as Slot;
 
 use super::hub::{Hub, Subscription};
-use super::{EphemeralError, EphemeralStore, Expect, Replace, Write, ttl_millis};
+use super::{Counter, EphemeralError, EphemeralStore, Expect, Replace, Write, ttl_millis};
 
 /// Independent maps (a power of two).
 const SHARDS: usize = 16;
@@ -326,6 +326,18 @@ impl EphemeralStore for MemoryStore {
         let expires = entry.expires;
         shard.put_until(at, key, next.to_string().as_bytes(), expires);
         Ok(next)
+    }
+
+    async fn incr_in_turn(&self, counters: &[Counter<'_>]) -> Result<Vec<i64>, EphemeralError> {
+        let mut counts = Vec::with_capacity(counters.len());
+        for counter in counters {
+            let count = self.incr(counter.key, counter.window).await?;
+            counts.push(count);
+            if count > counter.max {
+                break;
+            }
+        }
+        Ok(counts)
     }
 
     async fn compare_and_set(

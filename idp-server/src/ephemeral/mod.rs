@@ -57,6 +57,16 @@ pub enum Write<'a> {
     Publish(&'a str, &'a [u8]),
 }
 
+/// One counter of [`EphemeralStore::incr_in_turn`]: its key, the window its
+/// first increment opens (as [`EphemeralStore::incr`]) and the count above
+/// which the counters after it are left alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Counter<'a> {
+    pub key: &'a str,
+    pub window: Duration,
+    pub max: i64,
+}
+
 /// A [`Write::Set`] that owns its key and value: prepared in one place,
 /// applied with other writes in another.
 #[derive(Debug, Clone)]
@@ -105,6 +115,11 @@ pub trait EphemeralStore {
     /// Adds one and returns the new count. The first increment starts a window of
     /// `ttl` after which the counter disappears (fixed-window rate limiting).
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, EphemeralError>;
+    /// [`Self::incr`] of each counter in order, stopping after the first
+    /// whose new count is above its `max`; returns the new counts of those
+    /// incremented. One round trip to Redis (one script); each increment is
+    /// atomic as [`Self::incr`] is.
+    async fn incr_in_turn(&self, counters: &[Counter<'_>]) -> Result<Vec<i64>, EphemeralError>;
     /// Applies `replace` only if the current value matches `expect`; true if applied.
     async fn compare_and_set(
         &self,
@@ -255,6 +270,9 @@ impl EphemeralStore for Ephemeral {
     }
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, EphemeralError> {
         dispatch!(self, s => s.incr(key, ttl).await)
+    }
+    async fn incr_in_turn(&self, counters: &[Counter<'_>]) -> Result<Vec<i64>, EphemeralError> {
+        dispatch!(self, s => s.incr_in_turn(counters).await)
     }
     async fn compare_and_set(
         &self,

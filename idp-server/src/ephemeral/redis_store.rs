@@ -27,13 +27,25 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::hub::{Hub, Subscription};
-use super::{EphemeralError, EphemeralStore, Expect, Replace, Write, ttl_millis};
+use super::{Counter, EphemeralError, EphemeralStore, Expect, Replace, Write, ttl_millis};
 
 /// INCR, starting the expiry window on the first increment.
 const INCR_SCRIPT: &str = r"
 local v = redis.call('INCR', KEYS[1])
 if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return v";
+
+/// INCR of each key in turn as [`INCR_SCRIPT`], stopping after the first
+/// count above its maximum. ARGV: per key, its window (ms) and its maximum.
+const INCR_IN_TURN_SCRIPT: &str = r"
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('INCR', key)
+  if v == 1 then redis.call('PEXPIRE', key, ARGV[2 * i - 1]) end
+  counts[i] = v
+  if v > tonumber(ARGV[2 * i]) then break end
+end
+return counts";
 
 /// ARGV: expect_present (0/1), expected, replace_with_value (0/1), value,
 /// ttl_ms, and optionally a channel and a message to publish once applied.
@@ -326,6 +338,7 @@ struct Inner {
     channel: String,
     hub: Arc<Hub>,
     incr: Script,
+    incr_in_turn: Script,
     cas: Script,
     subscribed: watch::Receiver<bool>,
     subscriber: tokio::task::AbortHandle,
@@ -416,6 +429,7 @@ impl RedisStore {
                 channel,
                 hub,
                 incr: Script::new(INCR_SCRIPT),
+                incr_in_turn: Script::new(INCR_IN_TURN_SCRIPT),
                 cas: Script::new(CAS_SCRIPT),
                 subscribed,
                 subscriber,
@@ -721,6 +735,22 @@ impl EphemeralStore for RedisStore {
             .arg(ttl_millis(ttl))
             .invoke_async(&mut conn)
             .await;
+        self.settle(result)
+    }
+
+    async fn incr_in_turn(&self, counters: &[Counter<'_>]) -> Result<Vec<i64>, EphemeralError> {
+        if counters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.inner.incr_in_turn.prepare_invoke();
+        for counter in counters {
+            invocation
+                .key(self.key(counter.key))
+                .arg(ttl_millis(counter.window))
+                .arg(counter.max);
+        }
+        let mut conn = self.conn().await?;
+        let result = invocation.invoke_async(&mut conn).await;
         self.settle(result)
     }
 
