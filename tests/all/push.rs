@@ -33,6 +33,7 @@ both_backends!(
     a_slow_push_service_does_not_delay_the_login_page,
     subscriptions_are_checked_and_follow_the_device,
     vapid_rotation_keeps_existing_subscriptions_working,
+    the_approver_is_read_with_its_active_devices_subscriptions,
 );
 
 const PIN: &str = "2580";
@@ -822,4 +823,43 @@ async fn push_calls_match_the_openapi_document(backend: Backend) {
     );
     let parsed: Value = serde_json::from_str(report.trim()).unwrap();
     assert_eq!(parsed["checked"].as_u64(), Some(exchanges.len() as u64));
+}
+
+async fn the_approver_is_read_with_its_active_devices_subscriptions(backend: Backend) {
+    let (stand_in, _env, app, _) = spawn(backend).await;
+    let (_, e164) = phone_number(6);
+    let (_, device) = activated(&app, 6).await;
+    let approver = |app: &TestApp| {
+        let e164 = e164.clone();
+        app.core
+            .db
+            .read_blocking(move |conn| idp_server::store::accounts::approver_by_phone(conn, &e164))
+            .unwrap()
+    };
+    let before = approver(&app).expect("an approver");
+    assert!(before.push.is_empty(), "no subscription yet");
+
+    let sub = Subscription::new(&stand_in, "six");
+    subscribe(&device, &sub.body(None)).await.unwrap();
+    let found = approver(&app).expect("an approver");
+    assert_eq!(found.account_id, before.account_id);
+    let ids: Vec<&str> = found.push.iter().map(|s| s.device_id.as_str()).collect();
+    assert_eq!(ids, [device.device_id.as_deref().unwrap()]);
+    assert_eq!(found.push[0].account_id, found.account_id);
+    assert!(found.push[0].endpoint.ends_with("/push/six"));
+
+    // A locked device is no approver, and neither is its subscription.
+    let id = device.device_id.clone().unwrap();
+    app.core
+        .db
+        .read_blocking(move |conn| {
+            use idp_server::store::schema::devices;
+            diesel::update(devices::table.filter(devices::id.eq(&id)))
+                .set(devices::state.eq(idp_server::domain::device::DeviceState::Locked))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(approver(&app), None);
+    assert_eq!(subscription_count(&app), 1, "the subscription itself stays");
 }

@@ -365,7 +365,10 @@ pub async fn start(
             .as_deref()
             .is_some_and(|d| crate::domain::document::has_expired(d, today))
     });
-    let account_id = approver.map(|a| a.account_id);
+    let (account_id, push) = match approver {
+        Some(a) => (Some(a.account_id), a.push),
+        None => (None, Vec::new()),
+    };
 
     let (number, choices) = numbers()?;
     let now = now_unix();
@@ -427,7 +430,7 @@ pub async fn start(
     }
     provider.core.metrics.login_started(Acr::Eidas2);
     // Wakes a closed app (Web Push), in the background: never awaited here.
-    crate::push::PushService::login_requested(provider, &challenge);
+    crate::push::PushService::login_requested(provider, &challenge, push);
     Ok(challenge)
 }
 

@@ -483,16 +483,17 @@ impl PushService {
             .await?)
     }
 
-    /// A login request was created: push it to the account's active devices,
-    /// then tell them when it ends. Runs in the background; never fails the
-    /// caller.
-    pub fn login_requested(provider: &Provider, challenge: &Challenge) {
+    /// A login request was created: push it to `subs`, the subscriptions of
+    /// the account's active devices (read with the account, by
+    /// [`crate::store::accounts::approver_by_phone`]), then tell them when it
+    /// ends. Runs in the background; never fails the caller.
+    pub fn login_requested(provider: &Provider, challenge: &Challenge, subs: Vec<SubscriptionRow>) {
         let service = Arc::clone(&provider.core.push);
-        if !service.enabled() || challenge.account_id.is_none() {
+        if !service.enabled() || challenge.account_id.is_none() || subs.is_empty() {
             return;
         }
         let (provider, challenge) = (provider.clone(), challenge.clone());
-        tokio::spawn(async move { service.login_task(provider, challenge).await });
+        tokio::spawn(async move { service.login_task(provider, challenge, subs).await });
     }
 
     /// Pushes a security alert to the account's devices (background).
@@ -558,25 +559,15 @@ impl PushService {
         pending
     }
 
-    async fn login_task(self: Arc<Self>, provider: Provider, challenge: Challenge) {
+    async fn login_task(
+        self: Arc<Self>,
+        provider: Provider,
+        challenge: Challenge,
+        subs: Vec<SubscriptionRow>,
+    ) {
         let Some(account_id) = challenge.account_id.clone() else {
             return;
         };
-        let account = account_id.clone();
-        let subs = match self
-            .db
-            .read(move |conn| rows::of_account(conn, &account, true))
-            .await
-        {
-            Ok(subs) => subs,
-            Err(e) => {
-                tracing::warn!(error = %e, "push: could not read subscriptions");
-                return;
-            }
-        };
-        if subs.is_empty() {
-            return;
-        }
         // Listen before sending, so no change of the challenge is missed.
         let mut wake = provider
             .core

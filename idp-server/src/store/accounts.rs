@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::audit::{self, AuditEvent};
+use super::push::SubscriptionRow;
 use super::schema::{accounts as a, identities as i};
 use super::{DbConnection, StoreError, now_unix};
 use crate::domain::account::{AccountEvent, AccountState, IllegalRestore, IllegalTransition};
@@ -188,29 +189,44 @@ pub fn with_identity(
 }
 
 /// The oldest active account of this phone number (E.164) that has an active
-/// device, in one query: the account a phone login asks to approve.
+/// device, in one query: the account a phone login asks to approve, with the
+/// push subscriptions of its active devices (as
+/// [`super::push::of_account`] with `active_only`), read in the same query.
 pub fn approver_by_phone(
     conn: &mut DbConnection,
     phone: &str,
 ) -> Result<Option<Approver>, StoreError> {
     use super::schema::devices as d;
     use super::schema::documents as doc;
-    let found: Option<(String, Option<String>)> = a::table
+    use super::schema::push_subscriptions as ps;
+    // One row per active device of each candidate account, oldest account
+    // first, its subscription if any.
+    let rows: Vec<(String, Option<String>, Option<SubscriptionRow>)> = a::table
+        .inner_join(d::table.on(d::account_id.eq(a::id)))
         .left_join(doc::table)
+        .left_join(ps::table.on(ps::device_id.eq(d::id).and(ps::account_id.eq(a::id))))
         .filter(a::phone.eq(phone))
         .filter(a::state.eq(AccountState::Active))
-        .filter(diesel::dsl::exists(
-            d::table
-                .filter(d::account_id.eq(a::id))
-                .filter(d::state.eq(crate::domain::device::DeviceState::Active)),
+        .filter(d::state.eq(crate::domain::device::DeviceState::Active))
+        .order((a::created_at.asc(), a::id.asc(), d::id.asc()))
+        .select((
+            a::id,
+            doc::expires_on.nullable(),
+            ps::all_columns.nullable(),
         ))
-        .order(a::created_at.asc())
-        .select((a::id, doc::expires_on.nullable()))
-        .first(conn)
-        .optional()?;
-    Ok(found.map(|(account_id, document_expires_on)| Approver {
+        .load(conn)?;
+    let mut rows = rows.into_iter().peekable();
+    let Some((account_id, document_expires_on, _)) = rows.peek().cloned() else {
+        return Ok(None);
+    };
+    let push = rows
+        .take_while(|(id, _, _)| *id == account_id)
+        .filter_map(|(_, _, subscription)| subscription)
+        .collect();
+    Ok(Some(Approver {
         account_id,
         document_expires_on,
+        push,
     }))
 }
 
@@ -221,6 +237,8 @@ pub fn approver_by_phone(
 pub struct Approver {
     pub account_id: String,
     pub document_expires_on: Option<String>,
+    /// The push subscriptions of its active devices, by device id.
+    pub push: Vec<SubscriptionRow>,
 }
 
 pub fn identity(

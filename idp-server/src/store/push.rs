@@ -68,7 +68,7 @@ pub fn all_keys(conn: &mut DbConnection) -> Result<Vec<VapidKeyRow>, StoreError>
     Ok(rows)
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct SubscriptionRow {
     pub device_id: String,
     pub account_id: String,

@@ -256,6 +256,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(push_subscriptions, devices);
+diesel::allow_tables_to_appear_in_same_query!(push_subscriptions, accounts);
+diesel::allow_tables_to_appear_in_same_query!(push_subscriptions, documents);
 
 diesel::table! {
     login_history (id) {
