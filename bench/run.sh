@@ -12,7 +12,11 @@
 # the table.
 #
 # Knobs (environment):
-#   BENCH_SECONDS=20            measured seconds per login run (plus 2 s warm-up)
+#   BENCH_SECONDS=10            measured seconds per login run (plus 2 s warm-up)
+#   BENCH_RUNS=3                each login run (each backend, concurrency, and the
+#                               peer) repeated N times, interleaved: round 1 of every
+#                               concurrency on a server, then round 2 …; the report
+#                               gives min–median–max over the runs
 #   BENCH_ENDPOINT_SECONDS=5    seconds per endpoint-alone run
 #   BENCH_CONCURRENCY="1 16 64" virtual users per run
 #   BENCH_ACCOUNTS=10000        seeded accounts
@@ -50,7 +54,9 @@ if [[ "${1:-}" != "--inner" ]]; then
     SESAME_PG_DURABLE=1 exec tests/scripts/with-services.sh "$0" --inner
 fi
 
-SECONDS_RUN="${BENCH_SECONDS:-20}"
+SECONDS_RUN="${BENCH_SECONDS:-10}"
+RUNS="${BENCH_RUNS:-3}"
+ROUND=1
 ENDPOINT_SECONDS="${BENCH_ENDPOINT_SECONDS:-5}"
 CONCURRENCY="${BENCH_CONCURRENCY:-1 16 64}"
 ACCOUNTS="${BENCH_ACCOUNTS:-10000}"
@@ -118,7 +124,7 @@ if [[ -n "$SERVICES_CPUS" ]]; then
     done
 fi
 
-note "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -m | awk '/^Mem:/ {print $2}') MB RAM; server.workers=$WORKERS (0 = one per core), database.pool_size=$POOL, driver threads=$DRIVER_THREADS, server CPUs=${SERVER_CPUS:-all}, driver CPUs=${DRIVER_CPUS:-all}, PostgreSQL and Redis CPUs=${SERVICES_CPUS:-all}, ${SECONDS_RUN} s per login run after 2 s warm-up"
+note "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -m | awk '/^Mem:/ {print $2}') MB RAM; server.workers=$WORKERS (0 = one per core), database.pool_size=$POOL, driver threads=$DRIVER_THREADS, server CPUs=${SERVER_CPUS:-all}, driver CPUs=${DRIVER_CPUS:-all}, PostgreSQL and Redis CPUs=${SERVICES_CPUS:-all}, ${SECONDS_RUN} s per login run after 2 s warm-up, $RUNS runs of each"
 
 start_server() { # start_server CONFIG
     local config="$1" port="$2" i
@@ -159,17 +165,46 @@ driver() { # driver SUBCOMMAND ARGS...
     fi
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     pin "$DRIVER_CPUS" "$BENCH" "$sub" --server "$URL" --state "$STATE" --label "$LABEL" \
-        --threads "$DRIVER_THREADS" --out "$LINES" "${watch[@]}" "$@" >/dev/null
+        --threads "$DRIVER_THREADS" --round "$ROUND" --out "$LINES" "${watch[@]}" "$@" >/dev/null
 }
 
-logins() { # logins ACCOUNT_COUNT CONCURRENCY...
-    local count="$1" c
+summary_line() {
+    tail -1 "$LINES" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("bench:   %.0f flows/s, p99 %s ms, %d errors (%d retried), server %.3f ms CPU/flow, driver %.3f" % (r["flows_per_s"], (r["latency"] or {}).get("p99_ms"), r["errors"], r["retries"], r["server_cpu_ms_per_flow"], r["resources"]["driver"]["cpu_ms_per_unit"]))' >&2
+}
+
+logins() { # logins ACCOUNT_COUNT CONCURRENCY...: $RUNS interleaved rounds
+    local count="$1" c perf_pid
     shift
-    for c in "$@"; do
-        echo "bench: $LABEL: complete logins, $c virtual users, ${SECONDS_RUN} s" >&2
-        driver run --concurrency "$c" --seconds "$SECONDS_RUN" --count "$count"
-        tail -1 "$LINES" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("bench:   %.0f flows/s, p99 %s ms, %d errors, server %.3f ms CPU/flow" % (r["flows_per_s"], (r["latency"] or {}).get("p99_ms"), r["errors"], r["server_cpu_ms_per_flow"]))' >&2
+    for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
+        for c in "$@"; do
+            echo "bench: $LABEL: complete logins, $c virtual users, ${SECONDS_RUN} s (run $ROUND/$RUNS)" >&2
+            # BENCH_PERF: the first configuration's last login run.
+            perf_pid=""
+            if [[ "$PERF" == 1 && $n -eq 1 && "$count" != 0 && $ROUND -eq $RUNS && "$c" == "${*: -1}" ]]; then
+                perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$SERVER_PID" -o "$RESULTS/$STAMP-perf.data" -- sleep $((SECONDS_RUN + 1)) >/dev/null 2>&1 &
+                perf_pid=$!
+            fi
+            driver run --concurrency "$c" --seconds "$SECONDS_RUN" --count "$count"
+            [[ -n "$perf_pid" ]] && { wait "$perf_pid" || true; }
+            summary_line
+        done
     done
+    ROUND=1
+}
+
+perf_report() {
+    [[ -f "$RESULTS/$STAMP-perf.data" ]] || return 0
+    {
+        echo "## self time (flat)"
+        perf report --no-inline -i "$RESULTS/$STAMP-perf.data" --no-children --sort dso,symbol -g none \
+            --percent-limit 0.4 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
+            sed -E 's/ +$//' | cut -c1-200 | head -80
+        echo "## inclusive time (callers included), Sésame's functions"
+        perf report --no-inline -i "$RESULTS/$STAMP-perf.data" --children --sort symbol -g none \
+            --percent-limit 1 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
+            sed -E 's/ +$//' | cut -c1-200 | grep 'idp_server::' | grep -v '(inlined)' | head -80
+    } >"$RESULTS/$STAMP-perf.txt" || true
+    [[ "${BENCH_PERF_KEEP:-0}" == 1 ]] || rm -f "$RESULTS/$STAMP-perf.data"
 }
 
 n=0
@@ -237,27 +272,8 @@ EOF
     done
     # shellcheck disable=SC2086
     set -- $CONCURRENCY
-    if [[ "$PERF" == 1 && $n -eq 1 ]]; then
-        last="${*: -1}"
-        logins "$ACCOUNTS" "${@:1:$#-1}"
-        perf record -e cpu-clock -F 499 --call-graph dwarf,16384 -p "$SERVER_PID" -o "$RESULTS/$STAMP-perf.data" -- sleep $((SECONDS_RUN + 1)) >/dev/null 2>&1 &
-        perf_pid=$!
-        logins "$ACCOUNTS" "$last"
-        wait "$perf_pid" || true
-        {
-            echo "## self time (flat)"
-            perf report --no-inline -i "$RESULTS/$STAMP-perf.data" --no-children --sort dso,symbol -g none \
-                --percent-limit 0.4 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
-                sed -E 's/ +$//' | cut -c1-200 | head -80
-            echo "## inclusive time (callers included), Sésame's functions"
-            perf report --no-inline -i "$RESULTS/$STAMP-perf.data" --children --sort symbol -g none \
-                --percent-limit 1 --stdio 2>/dev/null | grep -v '^$' | grep -v '^#' |
-                sed -E 's/ +$//' | cut -c1-200 | grep 'idp_server::' | grep -v '(inlined)' | head -80
-        } >"$RESULTS/$STAMP-perf.txt" || true
-        [[ "${BENCH_PERF_KEEP:-0}" == 1 ]] || rm -f "$RESULTS/$STAMP-perf.data"
-    else
-        logins "$ACCOUNTS" "$@"
-    fi
+    logins "$ACCOUNTS" "$@"
+    perf_report
     note "$LABEL: RSS after the login runs $(rss_mb "$SERVER_PID") MB"
 
     if [[ "$backend" == postgres-redis && "$WAIT_BROWSERS" -gt 0 ]]; then
@@ -311,10 +327,14 @@ if [[ "$PEER" == 1 ]]; then
     done
     note "$LABEL $(node -p 'require("./bench/peer/node_modules/oidc-provider/package.json").version') on Node.js $(node --version): idle RSS after start $(rss_mb "$SERVER_PID") MB"
     # shellcheck disable=SC2086
-    for c in $CONCURRENCY; do
-        echo "bench: $LABEL: complete logins, $c virtual users, ${SECONDS_RUN} s" >&2
-        driver run --peer --concurrency "$c" --seconds "$SECONDS_RUN"
+    for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
+        for c in $CONCURRENCY; do
+            echo "bench: $LABEL: complete logins, $c virtual users, ${SECONDS_RUN} s (run $ROUND/$RUNS)" >&2
+            driver run --peer --concurrency "$c" --seconds "$SECONDS_RUN"
+            summary_line
+        done
     done
+    ROUND=1
     stop_server
 fi
 

@@ -32,10 +32,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use idp_tests::authenticator::{Authenticator, Saved};
-use reqwest::header::{AUTHORIZATION, LOCATION, SET_COOKIE};
+use reqwest::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest;
+
+#[path = "idp-bench/client.rs"]
+mod client;
+use client::{Conn, Jar, RETRIES, Resp};
 
 const CLIENT_ID: &str = "bench-rp";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/bench/callback";
@@ -142,6 +146,9 @@ struct Common {
     offset: u64,
     #[arg(long, default_value_t = 0)]
     count: u64,
+    /// Which repetition of this configuration (bench/run.sh's BENCH_RUNS).
+    #[arg(long, default_value_t = 1)]
+    round: u32,
     /// The server is the peer (bench/peer: node-oidc-provider): the login is
     /// its login + consent interaction instead of the phone and the app.
     #[arg(long)]
@@ -198,7 +205,11 @@ fn main() {
             warmup,
             verify_every,
         } => {
-            let rt = runtime(common.threads);
+            // The virtual users run on threads of their own (run).
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let line = rt.block_on(run(
                 &common,
                 concurrency,
@@ -553,103 +564,6 @@ fn http_client(max_idle: usize) -> reqwest::Client {
         .unwrap()
 }
 
-/// One browser: a cookie jar of its own.
-#[derive(Default)]
-struct Jar(Vec<(String, String)>);
-
-impl Jar {
-    fn header(&self) -> String {
-        self.0
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn take(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all(SET_COOKIE) {
-            let Ok(value) = value.to_str() else { continue };
-            let pair = value.split(';').next().unwrap_or("");
-            let Some((name, v)) = pair.split_once('=') else {
-                continue;
-            };
-            let (name, v) = (name.trim().to_owned(), v.trim().to_owned());
-            self.0.retain(|(k, _)| *k != name);
-            if !v.is_empty() {
-                self.0.push((name, v));
-            }
-        }
-    }
-}
-
-struct Resp {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-/// Requests sent again after a stale connection (reported with the errors).
-static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// True for a connection that failed before any answer: refused, reset or
-/// closed before the response began (never a timeout, never an answer).
-fn stale_connection(e: &reqwest::Error) -> bool {
-    if e.is_timeout() || e.is_status() || e.is_body() || e.is_decode() {
-        return false;
-    }
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if text.contains("connection closed before message completed")
-            || text.contains("Connection reset")
-            || text.contains("broken pipe")
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-async fn send(jar: &mut Jar, request: reqwest::RequestBuilder) -> Result<Resp, String> {
-    let request = if jar.0.is_empty() {
-        request
-    } else {
-        request.header(reqwest::header::COOKIE, jar.header())
-    };
-    let again = request.try_clone();
-    let response = match request.send().await {
-        Ok(response) => response,
-        // A reused keep-alive connection the server closed meanwhile: the
-        // request did not reach it, so it is sent once more, on another
-        // connection (the closed one has left the pool).
-        Err(e) if stale_connection(&e) => match again {
-            Some(again) => {
-                RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                again.send().await.map_err(|e| format!("transport: {e}"))?
-            }
-            None => return Err(format!("transport: {e}")),
-        },
-        Err(e) => return Err(format!("transport: {e}")),
-    };
-    jar.take(&response);
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response
-        .text()
-        .await
-        .map_err(|e| format!("transport: {e}"))?;
-    Ok(Resp {
-        status,
-        location,
-        body,
-    })
-}
-
 fn field(body: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
     let start = body.find(&needle)? + needle.len();
@@ -672,9 +586,8 @@ fn shown_number(body: &str) -> Option<i64> {
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()?
-        .query_pairs()
+    let (_, query) = url.split_once('?')?;
+    url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
@@ -695,15 +608,22 @@ const STEPS: [&str; 11] = [
     "verify_id_token",
 ];
 
+const FORM: &str = "application/x-www-form-urlencoded";
+
 struct Ctx {
     http: reqwest::Client,
     base: String,
     state: State,
     basic: String,
+    /// `/authorize?…` up to the per-login parameters.
+    authorize_prefix: String,
+    /// `&redirect_uri=…&code_verifier=` of the token request.
+    token_middle: String,
     /// ES256 verifiers of the server's key set, by kid.
     jwks: HashMap<String, josekit::jws::alg::ecdsa::EcdsaJwsVerifier>,
     /// The server is the peer ([`peer_login`]).
     peer: bool,
+    devices: Devices,
 }
 
 impl Ctx {
@@ -739,14 +659,35 @@ impl Ctx {
                 }
             }
         }
+        let authorize_prefix = format!(
+            "/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}",
+            form_encode(&state.client_id),
+            form_encode(&state.redirect_uri),
+            form_encode(SCOPE),
+        );
+        let token_middle = format!(
+            "&redirect_uri={}&code_verifier=",
+            form_encode(&state.redirect_uri)
+        );
+        let devices = Devices::new(&http, &base, &state);
         Arc::new(Ctx {
             http,
             base,
             state,
             basic,
+            authorize_prefix,
+            token_middle,
             jwks,
             peer: common.peer,
+            devices,
         })
+    }
+
+    /// A `Location` as a path on the server (the peer's are absolute).
+    fn path<'a>(&self, location: &'a str) -> &'a str {
+        location
+            .strip_prefix(self.base.as_str())
+            .unwrap_or(location)
     }
 }
 
@@ -754,36 +695,40 @@ fn form_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The keys of one virtual user: one authenticator per pool key.
-struct Devices(Vec<Authenticator>);
+/// The device keys, one authenticator per pool key, loaded once and shared
+/// by all virtual users (loading 64 keys per user cost seconds at 64 users).
+struct Devices(Vec<std::sync::Mutex<Authenticator>>);
 
 impl Devices {
-    fn new(ctx: &Ctx) -> Devices {
+    fn new(http: &reqwest::Client, base: &str, state: &State) -> Devices {
         Devices(
-            ctx.state
+            state
                 .keys
                 .iter()
                 .map(|pem| {
-                    Authenticator::load(
-                        ctx.http.clone(),
-                        &Saved {
-                            server: ctx.base.clone(),
-                            issuer: ctx.base.clone(),
-                            device_id: None,
-                            private_key_pem: pem.clone(),
-                        },
+                    std::sync::Mutex::new(
+                        Authenticator::load(
+                            http.clone(),
+                            &Saved {
+                                server: base.to_owned(),
+                                issuer: base.to_owned(),
+                                device_id: None,
+                                private_key_pem: pem.clone(),
+                            },
+                        )
+                        .unwrap(),
                     )
-                    .unwrap()
                 })
                 .collect(),
         )
     }
 
-    fn for_account(&mut self, i: u64) -> &Authenticator {
+    /// `sign` with the key and the device id of account `i`.
+    fn sign_as<T>(&self, i: u64, sign: impl FnOnce(&Authenticator) -> T) -> T {
         let n = self.0.len() as u64;
-        let device = &mut self.0[(i % n) as usize];
+        let mut device = self.0[(i % n) as usize].lock().unwrap();
         device.device_id = Some(device_id(i));
-        device
+        sign(&device)
     }
 }
 
@@ -810,14 +755,21 @@ fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
-fn authorize_url(ctx: &Ctx, state: &str, nonce: &str, challenge: &str) -> String {
-    format!(
-        "{}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state={state}&nonce={nonce}&code_challenge={challenge}&code_challenge_method=S256&acr_values=eidas2",
-        ctx.base,
-        form_encode(&ctx.state.client_id),
-        form_encode(&ctx.state.redirect_uri),
-        form_encode(SCOPE),
-    )
+fn authorize_path(ctx: &Ctx, state: &str, nonce: &str, challenge: &str) -> String {
+    let mut path = String::with_capacity(ctx.authorize_prefix.len() + 200);
+    for s in [
+        ctx.authorize_prefix.as_str(),
+        "&state=",
+        state,
+        "&nonce=",
+        nonce,
+        "&code_challenge=",
+        challenge,
+        "&code_challenge_method=S256&acr_values=eidas2",
+    ] {
+        path.push_str(s);
+    }
+    path
 }
 
 /// A browser at the waiting page.
@@ -833,6 +785,7 @@ struct Waiting {
 /// authorize → phone page → phone → waiting page. Errors name the step.
 async fn start_login(
     ctx: &Ctx,
+    conn: &mut Conn,
     account: u64,
     timer: &mut Timer<'_>,
 ) -> Result<Waiting, (usize, String)> {
@@ -840,18 +793,18 @@ async fn start_login(
     let (verifier, challenge) = pkce();
     let state = uuid::Uuid::new_v4().simple().to_string();
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let r = send(
-        &mut jar,
-        ctx.http.get(authorize_url(ctx, &state, &nonce, &challenge)),
-    )
-    .await
-    .map_err(|e| (0, e))?;
+    let path = authorize_path(ctx, &state, &nonce, &challenge);
+    let r = conn
+        .get(Some(&mut jar), &path, None)
+        .await
+        .map_err(|e| (0, e))?;
     let location = match (r.status, r.location) {
         (303, Some(l)) if l.starts_with("/login/telephone?") => l,
         (s, l) => return Err((0, format!("authorize: {s} {l:?}"))),
     };
     timer.lap(0);
-    let r = send(&mut jar, ctx.http.get(format!("{}{location}", ctx.base)))
+    let r = conn
+        .get(Some(&mut jar), &location, None)
         .await
         .map_err(|e| (1, e))?;
     let (Some(tx), Some(csrf)) = (field(&r.body, "tx"), field(&r.body, "csrf")) else {
@@ -864,21 +817,17 @@ async fn start_login(
         form_encode(&csrf),
         form_encode(&phone(account))
     );
-    let r = send(
-        &mut jar,
-        ctx.http
-            .post(format!("{}/login/telephone", ctx.base))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body),
-    )
-    .await
-    .map_err(|e| (2, e))?;
+    let r = conn
+        .post(Some(&mut jar), "/login/telephone", None, FORM, &body)
+        .await
+        .map_err(|e| (2, e))?;
     let location = match (r.status, r.location) {
         (303, Some(l)) if l.starts_with("/login/telephone/attente") => l,
         (s, _) => return Err((2, format!("phone post: {s} {}", snippet(&r.body)))),
     };
     timer.lap(2);
-    let r = send(&mut jar, ctx.http.get(format!("{}{location}", ctx.base)))
+    let r = conn
+        .get(Some(&mut jar), &location, None)
         .await
         .map_err(|e| (3, e))?;
     let Some(number) = shown_number(&r.body) else {
@@ -899,60 +848,99 @@ fn snippet(body: &str) -> String {
     body.chars().take(120).collect()
 }
 
-/// The device: its pending challenge, approved with PIN and number.
+#[derive(Deserialize)]
+struct Challenges {
+    challenges: Vec<Challenge>,
+}
+
+#[derive(Deserialize)]
+struct Challenge {
+    id: String,
+    nonce: String,
+}
+
+/// The device: its pending challenge, approved with PIN and number; the
+/// same requests as [`Authenticator::challenges`] and
+/// [`Authenticator::approve`], signed by it, sent on the user's connection.
 async fn approve(
-    device: &Authenticator,
+    devices: &Devices,
+    account: u64,
+    conn: &mut Conn,
     number: i64,
     timer: &mut Timer<'_>,
 ) -> Result<(), (usize, String)> {
-    let challenges = device.challenges(5).await.map_err(|e| (4, e.to_string()))?;
-    let Some(challenge) = challenges.into_iter().next() else {
+    let path = CHALLENGES;
+    let proof = devices.sign_as(account, |d| d.request_proof("GET", path));
+    let r = conn
+        .get(
+            None,
+            &format!("{path}?wait=5"),
+            Some(&format!("Device {proof}")),
+        )
+        .await
+        .map_err(|e| (4, e))?;
+    if r.status != 200 {
+        return Err((4, format!("challenges: {} {}", r.status, snippet(&r.body))));
+    }
+    let list: Challenges = serde_json::from_str(&r.body).map_err(|e| (4, e.to_string()))?;
+    let Some(challenge) = list.challenges.into_iter().next() else {
         return Err((4, "no pending challenge".into()));
     };
     timer.lap(4);
-    device
-        .approve(&challenge, PIN, number)
+    let jws = devices.sign_as(account, |d| {
+        d.decision(
+            &challenge.id,
+            &challenge.nonce,
+            "approve",
+            Some(PIN),
+            Some(number),
+        )
+    });
+    let path = format!("{path}/{}/decision", challenge.id);
+    let r = conn
+        .post(None, &path, None, "application/jose", &jws)
         .await
-        .map_err(|e| (5, e.to_string()))?;
+        .map_err(|e| (5, e))?;
+    if !(200..300).contains(&r.status) {
+        return Err((5, format!("decision: {} {}", r.status, snippet(&r.body))));
+    }
     timer.lap(5);
     Ok(())
 }
 
+const CHALLENGES: &str = "/api/device/v1/challenges";
+
 /// Waiting page after approval → (consent) → code → token → userinfo.
 async fn finish_login(
     ctx: &Ctx,
+    conn: &mut Conn,
     mut w: Waiting,
     verify: bool,
     timer: &mut Timer<'_>,
 ) -> Result<(), (usize, String)> {
-    let mut r = send(
-        &mut w.jar,
-        ctx.http
-            .get(format!("{}/login/telephone/attente?tx={}", ctx.base, w.tx)),
-    )
-    .await
-    .map_err(|e| (6, e))?;
+    let path = format!("/login/telephone/attente?tx={}", w.tx);
+    let mut r = conn
+        .get(Some(&mut w.jar), &path, None)
+        .await
+        .map_err(|e| (6, e))?;
     timer.lap(6);
     for _ in 0..2 {
         match (&r.status, &r.location) {
             (303, Some(l)) if l.starts_with("/consent") => {
-                let page = send(&mut w.jar, ctx.http.get(format!("{}{l}", ctx.base)))
+                let page = conn
+                    .get(Some(&mut w.jar), l, None)
                     .await
                     .map_err(|e| (7, e))?;
                 let csrf = field(&page.body, "csrf").ok_or((7, "consent page".to_owned()))?;
-                r = send(
-                    &mut w.jar,
-                    ctx.http
-                        .post(format!("{}/consent", ctx.base))
-                        .header("Content-Type", "application/x-www-form-urlencoded")
-                        .body(format!(
-                            "tx={}&csrf={}&decision=approve",
-                            form_encode(&w.tx),
-                            form_encode(&csrf)
-                        )),
-                )
-                .await
-                .map_err(|e| (7, e))?;
+                let body = format!(
+                    "tx={}&csrf={}&decision=approve",
+                    form_encode(&w.tx),
+                    form_encode(&csrf)
+                );
+                r = conn
+                    .post(Some(&mut w.jar), "/consent", None, FORM, &body)
+                    .await
+                    .map_err(|e| (7, e))?;
                 timer.lap(7);
             }
             _ => break,
@@ -962,12 +950,25 @@ async fn finish_login(
         (303 | 302, Some(l)) if l.starts_with(&ctx.state.redirect_uri) => l,
         (s, l) => return Err((6, format!("after approval: {s} {l:?}"))),
     };
-    redeem(ctx, &w, &location, verify, timer).await
+    redeem(ctx, conn, &w, &location, verify, timer).await
+}
+
+#[derive(Deserialize)]
+struct Tokens {
+    access_token: String,
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserInfo {
+    #[allow(dead_code)]
+    sub: String,
 }
 
 /// The redirect to the client → token → userinfo (→ ID token checked).
 async fn redeem(
     ctx: &Ctx,
+    conn: &mut Conn,
     w: &Waiting,
     location: &str,
     verify: bool,
@@ -977,43 +978,35 @@ async fn redeem(
         return Err((6, "state mismatch".into()));
     }
     let code = query_param(location, "code").ok_or((6, format!("no code: {location}")))?;
-    let body = format!(
-        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
-        form_encode(&code),
-        form_encode(&ctx.state.redirect_uri),
-        w.verifier
-    );
-    let response = ctx
-        .http
-        .post(format!("{}/token", ctx.base))
-        .header(AUTHORIZATION, &ctx.basic)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| (8, e.to_string()))?;
-    let status = response.status().as_u16();
-    let tokens: Value = response.json().await.map_err(|e| (8, e.to_string()))?;
-    if status != 200 {
-        return Err((8, format!("token: {status} {tokens}")));
+    let mut body = String::with_capacity(200);
+    for s in [
+        "grant_type=authorization_code&code=",
+        &form_encode(&code),
+        &ctx.token_middle,
+        &w.verifier,
+    ] {
+        body.push_str(s);
     }
-    timer.lap(8);
-    let access = tokens["access_token"].as_str().unwrap_or("");
-    let response = ctx
-        .http
-        .get(format!("{}/userinfo", ctx.base))
-        .header(AUTHORIZATION, format!("Bearer {access}"))
-        .send()
+    let r = conn
+        .post(None, "/token", Some(&ctx.basic), FORM, &body)
         .await
-        .map_err(|e| (9, e.to_string()))?;
-    let status = response.status().as_u16();
-    let info: Value = response.json().await.map_err(|e| (9, e.to_string()))?;
-    if status != 200 || info["sub"].as_str().is_none() {
-        return Err((9, format!("userinfo: {status} {info}")));
+        .map_err(|e| (8, e))?;
+    let tokens: Tokens = match (r.status, serde_json::from_str(&r.body)) {
+        (200, Ok(tokens)) => tokens,
+        (s, _) => return Err((8, format!("token: {s} {}", snippet(&r.body)))),
+    };
+    timer.lap(8);
+    let bearer = format!("Bearer {}", tokens.access_token);
+    let r = conn
+        .get(None, "/userinfo", Some(&bearer))
+        .await
+        .map_err(|e| (9, e))?;
+    if r.status != 200 || serde_json::from_str::<UserInfo>(&r.body).is_err() {
+        return Err((9, format!("userinfo: {} {}", r.status, snippet(&r.body))));
     }
     timer.lap(9);
     if verify {
-        let id_token = tokens["id_token"].as_str().unwrap_or("");
+        let id_token = tokens.id_token.as_deref().unwrap_or("");
         verify_id_token(ctx, id_token, &w.nonce).map_err(|e| (10, e))?;
         timer.lap(10);
     }
@@ -1026,6 +1019,7 @@ async fn redeem(
 /// timed in the first slots of [`STEPS`], whose names are Sésame's.
 async fn peer_login(
     ctx: &Ctx,
+    conn: &mut Conn,
     account: u64,
     verify: bool,
     timer: &mut Timer<'_>,
@@ -1040,10 +1034,12 @@ async fn peer_login(
     };
     let (verifier, challenge) = pkce();
     w.verifier = verifier;
-    let url = authorize_url(ctx, &w.state, &w.nonce, &challenge);
-    let mut location = peer_step(&mut w.jar, ctx.http.get(url), 0, timer).await?;
+    let path = authorize_path(ctx, &w.state, &w.nonce, &challenge);
+    let r = conn.get(Some(&mut w.jar), &path, None).await;
+    let mut location = peer_step(r, 0, timer)?;
     for (step, action) in [(1, "login"), (4, "confirm")] {
-        let page = send(&mut w.jar, ctx.http.get(absolute(ctx, &location)))
+        let page = conn
+            .get(Some(&mut w.jar), ctx.path(&location), None)
             .await
             .map_err(|e| (step, e))?;
         if page.status != 200 {
@@ -1054,48 +1050,31 @@ async fn peer_login(
             "login" => format!("login=bench-{account}&password=x"),
             _ => String::new(),
         };
-        let post = ctx
-            .http
-            .post(format!("{}/{action}", absolute(ctx, &location)))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form);
-        let resume = peer_step(&mut w.jar, post, step + 1, timer).await?;
-        location = peer_step(
-            &mut w.jar,
-            ctx.http.get(absolute(ctx, &resume)),
-            step + 2,
-            timer,
-        )
-        .await?;
+        let post = format!("{}/{action}", ctx.path(&location));
+        let r = conn.post(Some(&mut w.jar), &post, None, FORM, &form).await;
+        let resume = peer_step(r, step + 1, timer)?;
+        let r = conn.get(Some(&mut w.jar), ctx.path(&resume), None).await;
+        location = peer_step(r, step + 2, timer)?;
     }
     if !location.starts_with(&ctx.state.redirect_uri) {
         return Err((6, format!("after consent: {location}")));
     }
-    redeem(ctx, &w, &location, verify, timer).await
+    redeem(ctx, conn, &w, &location, verify, timer).await
 }
 
-/// One request of the peer's login that must redirect; its `Location`.
-async fn peer_step(
-    jar: &mut Jar,
-    request: reqwest::RequestBuilder,
+/// One answer of the peer's login that must redirect; its `Location`.
+fn peer_step(
+    r: Result<Resp, String>,
     step: usize,
     timer: &mut Timer<'_>,
 ) -> Result<String, (usize, String)> {
-    let r = send(jar, request).await.map_err(|e| (step, e))?;
+    let r = r.map_err(|e| (step, e))?;
     let location = match (r.status, r.location) {
         (302 | 303, Some(l)) => l,
         (s, _) => return Err((step, format!("{s}: {}", snippet(&r.body)))),
     };
     timer.lap(step);
     Ok(location)
-}
-
-fn absolute(ctx: &Ctx, location: &str) -> String {
-    if location.starts_with("http") {
-        location.to_owned()
-    } else {
-        format!("{}{location}", ctx.base)
-    }
 }
 
 fn verify_id_token(ctx: &Ctx, token: &str, nonce: &str) -> Result<(), String> {
@@ -1126,6 +1105,8 @@ struct VuResult {
     latencies: Vec<u32>,
     steps: Vec<Vec<u32>>,
     errors: HashMap<String, (u64, String)>,
+    /// Connections opened.
+    connects: u64,
 }
 
 fn account_range(common: &Common, state: &State) -> (u64, u64) {
@@ -1153,7 +1134,7 @@ async fn virtual_user(
         steps: vec![Vec::new(); STEPS.len()],
         ..VuResult::default()
     };
-    let mut devices = Devices::new(&ctx);
+    let mut conn = Conn::new(&ctx.base);
     // Each user walks its own slice of the accounts, so two users never
     // log in to the same account at once.
     let per_user = (range.1 / users).max(1);
@@ -1171,13 +1152,14 @@ async fn virtual_user(
                 at: started,
             };
             async {
+                let conn = &mut conn;
                 if ctx.peer {
-                    return peer_login(&ctx, account, verify, &mut timer).await;
+                    return peer_login(&ctx, conn, account, verify, &mut timer).await;
                 }
-                let w = start_login(&ctx, account, &mut timer).await?;
+                let w = start_login(&ctx, conn, account, &mut timer).await?;
                 let number = w.number;
-                approve(devices.for_account(account), number, &mut timer).await?;
-                finish_login(&ctx, w, verify, &mut timer).await
+                approve(&ctx.devices, account, conn, number, &mut timer).await?;
+                finish_login(&ctx, conn, w, verify, &mut timer).await
             }
             .await
         };
@@ -1206,6 +1188,7 @@ async fn virtual_user(
             }
         }
     }
+    result.connects = conn.connects;
     result
 }
 
@@ -1326,18 +1309,45 @@ async fn run(
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(AtomicU64::new(0));
-    let users: Vec<_> = (0..concurrency as u64)
-        .map(|vu| {
-            tokio::spawn(virtual_user(
+    // One current-thread runtime per driver thread, the virtual users dealt
+    // round-robin over them: no work stealing, no cross-thread wake-ups.
+    let threads = common.threads.clamp(1, concurrency.max(1));
+    let users: Vec<_> = (0..threads)
+        .map(|t| {
+            let (ctx, measuring, stop, counter) = (
                 Arc::clone(&ctx),
-                vu,
-                concurrency as u64,
-                range,
                 Arc::clone(&measuring),
                 Arc::clone(&stop),
                 Arc::clone(&counter),
-                verify_every,
-            ))
+            );
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let mine: Vec<_> = (t..concurrency)
+                        .step_by(threads)
+                        .map(|vu| {
+                            tokio::spawn(virtual_user(
+                                Arc::clone(&ctx),
+                                vu as u64,
+                                concurrency as u64,
+                                range,
+                                Arc::clone(&measuring),
+                                Arc::clone(&stop),
+                                Arc::clone(&counter),
+                                verify_every,
+                            ))
+                        })
+                        .collect();
+                    let mut results = Vec::new();
+                    for user in mine {
+                        results.push(user.await.unwrap());
+                    }
+                    results
+                })
+            })
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(warmup)).await;
@@ -1350,8 +1360,16 @@ async fn run(
         steps: vec![Vec::new(); STEPS.len()],
         ..VuResult::default()
     };
-    for user in users {
-        let r = user.await.unwrap();
+    let users = tokio::task::spawn_blocking(move || {
+        users
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for r in users {
+        all.connects += r.connects;
         all.flows += r.flows;
         all.latencies.extend(r.latencies);
         for (i, s) in r.steps.into_iter().enumerate() {
@@ -1373,6 +1391,7 @@ async fn run(
     json!({
         "kind": "flow",
         "label": common.label,
+        "round": common.round,
         "accounts": range.1,
         "concurrency": concurrency,
         "driver_threads": common.threads,
@@ -1381,7 +1400,8 @@ async fn run(
         "flows": all.flows,
         "flows_per_s": round3(all.flows as f64 / wall),
         "errors": errors,
-        "retries": RETRIES.load(std::sync::atomic::Ordering::Relaxed),
+        "retries": RETRIES.load(Ordering::Relaxed),
+        "connections": all.connects,
         "error_samples": all.errors.iter().map(|(k, (n, m))| json!({"what": k, "count": n, "sample": m})).collect::<Vec<_>>(),
         "latency": percentiles(all.latencies),
         "minutes": minutes,
@@ -1481,6 +1501,8 @@ async fn wait(common: &Common, browsers: u64, parallel: usize) -> Value {
     let started = Instant::now();
     // Each waiting browser keeps its own connection open on the SSE stream.
     let sse_http = http_client(0);
+    // Connections for the logins and approvals, one per task at a time.
+    let conns = Arc::new(std::sync::Mutex::new(Vec::<Conn>::new()));
     let errors = Arc::new(AtomicU64::new(0));
     let approved_seen = Arc::new(AtomicU64::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
@@ -1488,11 +1510,12 @@ async fn wait(common: &Common, browsers: u64, parallel: usize) -> Value {
     let mut set = tokio::task::JoinSet::new();
     for b in 0..browsers {
         let account = range.0 + b;
-        let (ctx, sse_http, sem, errors) = (
+        let (ctx, sse_http, sem, errors, conns) = (
             Arc::clone(&ctx),
             sse_http.clone(),
             Arc::clone(&sem),
             Arc::clone(&errors),
+            Arc::clone(&conns),
         );
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.unwrap();
@@ -1501,7 +1524,10 @@ async fn wait(common: &Common, browsers: u64, parallel: usize) -> Value {
                 times: &mut times,
                 at: Instant::now(),
             };
-            let w = match start_login(&ctx, account, &mut timer).await {
+            let mut conn = take_conn(&conns, &ctx);
+            let started = start_login(&ctx, &mut conn, account, &mut timer).await;
+            conns.lock().unwrap().push(conn);
+            let w = match started {
                 Ok(w) => w,
                 Err((_, e)) => {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -1543,24 +1569,26 @@ async fn wait(common: &Common, browsers: u64, parallel: usize) -> Value {
     let approve_start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for (account, w, mut stream) in waiting {
-        let (ctx, sem, errors, seen) = (
+        let (ctx, sem, errors, seen, conns) = (
             Arc::clone(&ctx),
             Arc::clone(&sem),
             Arc::clone(&errors),
             Arc::clone(&approved_seen),
+            Arc::clone(&conns),
         );
         set.spawn(async move {
             {
                 let _permit = sem.acquire_owned().await.unwrap();
-                let mut devices = Devices::new_one(&ctx, account);
                 let mut times = [0u64; STEPS.len()];
                 let mut timer = Timer {
                     times: &mut times,
                     at: Instant::now(),
                 };
-                if let Err((_, e)) =
-                    approve(devices.for_account(account), w.number, &mut timer).await
-                {
+                let mut conn = take_conn(&conns, &ctx);
+                let approved =
+                    approve(&ctx.devices, account, &mut conn, w.number, &mut timer).await;
+                conns.lock().unwrap().push(conn);
+                if let Err((_, e)) = approved {
                     errors.fetch_add(1, Ordering::Relaxed);
                     eprintln!("wait/approve: {e}");
                     return;
@@ -1600,25 +1628,12 @@ async fn wait(common: &Common, browsers: u64, parallel: usize) -> Value {
     })
 }
 
-impl Devices {
-    /// Only the key `account` needs (the waiting test has one per task).
-    fn new_one(ctx: &Ctx, account: u64) -> Devices {
-        let n = ctx.state.keys.len() as u64;
-        let pem = ctx.state.keys[(account % n) as usize].clone();
-        // A pool of one: for_account's index arithmetic still holds.
-        Devices(vec![
-            Authenticator::load(
-                ctx.http.clone(),
-                &Saved {
-                    server: ctx.base.clone(),
-                    issuer: ctx.base.clone(),
-                    device_id: None,
-                    private_key_pem: pem,
-                },
-            )
-            .unwrap(),
-        ])
-    }
+fn take_conn(conns: &std::sync::Mutex<Vec<Conn>>, ctx: &Ctx) -> Conn {
+    conns
+        .lock()
+        .unwrap()
+        .pop()
+        .unwrap_or_else(|| Conn::new(&ctx.base))
 }
 
 // ------------------------------------------------------------------ report
@@ -1653,7 +1668,8 @@ fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::pat
     for note in lines.iter().filter(|l| l["kind"] == "note") {
         md.push_str(&format!("- {}\n", get(note, &["text"])));
     }
-    md.push_str("\n### Complete eidas2 logins\n\n");
+    md.push_str(&summary(&lines));
+    md.push_str("\n### Complete eidas2 logins, every run\n\n");
     md.push_str("| configuration | accounts | VUs | flows/s | p50 ms | p90 ms | p99 ms | errors | server CPU ms/flow | server cores | server peak RSS MB | PG CPU ms/flow | Redis CPU ms/flow | driver CPU ms/flow |\n");
     md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for l in lines.iter().filter(|l| l["kind"] == "flow") {
@@ -1717,34 +1733,7 @@ fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::pat
             get(l, &["server_cpu_ms_per_request"]),
         ));
     }
-    let flows: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "flow").collect();
-    let peers: Vec<&&Value> = flows.iter().filter(|l| l["peer"] == true).collect();
-    if !peers.is_empty() {
-        md.push_str("\n### Side by side with the peer (logins/s, Sésame ÷ node-oidc-provider)\n\n| VUs | node-oidc-provider | configuration | logins/s | ratio | server CPU ms/flow (peer) |\n|---:|---:|---|---:|---:|---:|\n");
-        for peer in peers {
-            let c = &peer["concurrency"];
-            let theirs = peer["flows_per_s"].as_f64().unwrap_or(0.0);
-            for ours in flows.iter().filter(|l| {
-                l["peer"] != true && l["concurrency"] == *c && l["accounts"] == peer["accounts"]
-            }) {
-                let mine = ours["flows_per_s"].as_f64().unwrap_or(0.0);
-                let ratio = if theirs > 0.0 {
-                    format!("{:.2}×", mine / theirs)
-                } else {
-                    "–".into()
-                };
-                md.push_str(&format!(
-                    "| {} | {} | {} | {} | {ratio} | {} ({}) |\n",
-                    get(peer, &["concurrency"]),
-                    get(peer, &["flows_per_s"]),
-                    get(ours, &["label"]),
-                    get(ours, &["flows_per_s"]),
-                    get(ours, &["server_cpu_ms_per_flow"]),
-                    get(peer, &["server_cpu_ms_per_flow"]),
-                ));
-            }
-        }
-    }
+    md.push_str(&side_by_side(&lines));
     let long: Vec<&Value> = lines
         .iter()
         .filter(|l| l["kind"] == "flow" && l["minutes"].as_array().is_some_and(|m| m.len() >= 2))
@@ -1796,4 +1785,169 @@ fn report(input: &std::path::Path, json_out: &std::path::Path, md_out: &std::pat
     )
     .unwrap();
     print!("{md}");
+}
+
+/// The runs of one configuration (label, accounts, virtual users, peer).
+struct Group<'a> {
+    first: &'a Value,
+    runs: Vec<&'a Value>,
+}
+
+fn groups(lines: &[Value]) -> Vec<Group<'_>> {
+    let mut out: Vec<Group<'_>> = Vec::new();
+    for l in lines.iter().filter(|l| l["kind"] == "flow") {
+        let same = |g: &&mut Group<'_>| {
+            ["label", "accounts", "concurrency", "peer"]
+                .iter()
+                .all(|k| g.first[*k] == l[*k])
+        };
+        match out.iter_mut().find(|g| same(g)) {
+            Some(g) => g.runs.push(l),
+            None => out.push(Group {
+                first: l,
+                runs: vec![l],
+            }),
+        }
+    }
+    out
+}
+
+/// (min, median, max) of a figure over the runs that have it.
+fn spread(runs: &[&Value], figure: impl Fn(&Value) -> Option<f64>) -> Option<(f64, f64, f64)> {
+    let mut v: Vec<f64> = runs.iter().filter_map(|r| figure(r)).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some((v[0], median, v[n - 1]))
+}
+
+fn number(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn min_median_max(s: Option<(f64, f64, f64)>) -> String {
+    match s {
+        None => "–".into(),
+        Some((a, m, b)) => format!("{}–**{}**–{}", number(a), number(m), number(b)),
+    }
+}
+
+fn at(v: &Value, path: &[&str]) -> Option<f64> {
+    let mut x = v;
+    for p in path {
+        x = &x[*p];
+    }
+    x.as_f64()
+}
+
+/// Server CPU per login with the PostgreSQL and Redis processes' (None
+/// when neither was watched).
+fn cpu_with_services(r: &Value) -> Option<f64> {
+    let pg = at(r, &["resources", "postgres", "cpu_ms_per_unit"]);
+    let redis = at(r, &["resources", "redis", "cpu_ms_per_unit"]);
+    if pg.is_none() && redis.is_none() {
+        return None;
+    }
+    Some(at(r, &["server_cpu_ms_per_flow"])? + pg.unwrap_or(0.0) + redis.unwrap_or(0.0))
+}
+
+fn summary(lines: &[Value]) -> String {
+    let mut md = String::from(
+        "\n### Complete eidas2 logins: min–**median**–max over the runs\n\n| configuration | accounts | VUs | runs | logins/s | server CPU ms/login | incl. PG + Redis | p50 ms | driver CPU ms/login | errors | retries |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for g in groups(lines) {
+        let sum = |k: &str| g.runs.iter().filter_map(|r| r[k].as_u64()).sum::<u64>();
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            g.first["label"].as_str().unwrap_or(""),
+            g.first["accounts"],
+            g.first["concurrency"],
+            g.runs.len(),
+            min_median_max(spread(&g.runs, |r| at(r, &["flows_per_s"]))),
+            min_median_max(spread(&g.runs, |r| at(r, &["server_cpu_ms_per_flow"]))),
+            min_median_max(spread(&g.runs, cpu_with_services)),
+            min_median_max(spread(&g.runs, |r| at(r, &["latency", "p50_ms"]))),
+            min_median_max(spread(&g.runs, |r| at(
+                r,
+                &["resources", "driver", "cpu_ms_per_unit"]
+            ))),
+            sum("errors"),
+            sum("retries"),
+        ));
+    }
+    md
+}
+
+/// Sésame's logins/s over the peer's, on the medians of their runs.
+fn side_by_side(lines: &[Value]) -> String {
+    let all = groups(lines);
+    let median = |g: &Group<'_>, path: &[&str]| spread(&g.runs, |r| at(r, path)).map(|s| s.1);
+    let mut md = String::new();
+    for peer in all.iter().filter(|g| g.first["peer"] == true) {
+        if md.is_empty() {
+            md.push_str("\n### Side by side with the peer (median logins/s, Sésame ÷ node-oidc-provider)\n\n| VUs | node-oidc-provider | configuration | logins/s | ratio | server CPU ms/login (peer) |\n|---:|---:|---|---:|---:|---:|\n");
+        }
+        let theirs = median(peer, &["flows_per_s"]).unwrap_or(0.0);
+        let peer_cpu = median(peer, &["server_cpu_ms_per_flow"]).unwrap_or(0.0);
+        for ours in all.iter().filter(|g| {
+            g.first["peer"] != true
+                && g.first["concurrency"] == peer.first["concurrency"]
+                && g.first["accounts"] == peer.first["accounts"]
+        }) {
+            let mine = median(ours, &["flows_per_s"]).unwrap_or(0.0);
+            let ratio = if theirs > 0.0 {
+                format!("{:.2}×", mine / theirs)
+            } else {
+                "–".into()
+            };
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {ratio} | {} ({}) |\n",
+                peer.first["concurrency"],
+                number(theirs),
+                ours.first["label"].as_str().unwrap_or(""),
+                number(mine),
+                number(median(ours, &["server_cpu_ms_per_flow"]).unwrap_or(0.0)),
+                number(peer_cpu),
+            ));
+        }
+    }
+    md
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_min_median_max() {
+        let runs = [json!({"x": 3.0}), json!({"x": 1.0}), json!({"x": 2.0})];
+        let refs: Vec<&Value> = runs.iter().collect();
+        assert_eq!(spread(&refs, |r| at(r, &["x"])), Some((1.0, 2.0, 3.0)));
+        assert_eq!(spread(&refs[..2], |r| at(r, &["x"])), Some((1.0, 2.0, 3.0)));
+        assert_eq!(spread(&refs, |r| at(r, &["y"])), None);
+    }
+
+    #[test]
+    fn runs_group_by_configuration_and_ratio_uses_medians() {
+        let flow = |label: &str, peer: bool, rate: f64| json!({"kind": "flow", "label": label, "accounts": 10, "concurrency": 64, "peer": peer, "flows_per_s": rate, "server_cpu_ms_per_flow": 1.0});
+        let lines = vec![
+            flow("embedded", false, 900.0),
+            flow("embedded", false, 1000.0),
+            flow("embedded", false, 5000.0),
+            flow("peer", true, 500.0),
+        ];
+        assert_eq!(groups(&lines).len(), 2);
+        assert!(side_by_side(&lines).contains("| 64 | 500 | embedded | 1000 | 2.00× |"));
+    }
 }
