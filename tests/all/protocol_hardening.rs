@@ -5,9 +5,14 @@
 use std::time::Duration;
 
 use clap::Parser;
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{
+    Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl, SqliteConnection,
+};
 use idp_admin::Cli;
+use idp_server::domain::account::AccountState;
 use idp_server::store::devices::{self, NewDevice};
+use idp_server::store::schema::{accounts, refresh_tokens};
+use idp_server::store::{now_millis, now_unix, token_revocations};
 use idp_tests::browser::Browser;
 use idp_tests::oidc::{
     self as kit, Citizen, REDIRECT_URI, code, exchange, manual_authorize, post_form,
@@ -22,6 +27,8 @@ both_backends!(
     suspending_an_account_stops_its_access_tokens_at_once,
     revoking_a_device_stops_the_accounts_access_tokens,
     revoking_a_refresh_family_stops_its_access_tokens,
+    a_grant_stands_by_the_accounts_state_and_last_revocation,
+    a_refresh_token_that_outlived_a_revocation_is_refused,
 );
 
 /// Status and `WWW-Authenticate` of `/userinfo` with `token`.
@@ -614,4 +621,98 @@ async fn https_public_urls_send_hsts_and_secure_cookies() {
         );
         assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"));
     }
+}
+
+/// `token_revocations::grant_standing` (the code and refresh grants' one
+/// read): the account with its identity while it exists, is not suspended,
+/// and was not revoked after the authentication.
+async fn a_grant_stands_by_the_accounts_state_and_last_revocation(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, _secret, citizen, _browser) = setup(&env).await;
+    let standing = |account: &str, auth_time: i64| {
+        let id = account.to_owned();
+        app.core
+            .db
+            .read_blocking(move |conn| token_revocations::grant_standing(conn, &id, auth_time))
+            .unwrap()
+    };
+    let id = citizen.account_id.clone();
+    let now = now_unix();
+    // Never revoked: no row in token_revocations, and the grant stands.
+    let (account, identity, _) = standing(&id, now).expect("stands without a revocation row");
+    assert_eq!(account.id, id);
+    assert_eq!(identity.expect("identity").family_name, "DURAND");
+    assert!(standing("no-such-account", now).is_none());
+
+    // Revoked in the middle of second now + 10: earlier authentications
+    // fall, one in that very second is given the benefit of the doubt.
+    let revoked = id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            token_revocations::revoke_all(conn, &revoked, (now + 10) * 1000 + 500)
+        })
+        .unwrap();
+    assert!(standing(&id, now + 9).is_none());
+    assert!(standing(&id, now + 10).is_some());
+    assert!(standing(&id, now + 11).is_some());
+
+    // Suspended: nothing stands, whenever it was authenticated.
+    let suspended = id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            diesel::update(accounts::table.filter(accounts::id.eq(&suspended)))
+                .set(accounts::state.eq(AccountState::Suspended))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(standing(&id, now + 11).is_none());
+}
+
+/// A refresh token stored by a grant that raced an account-wide revocation
+/// (so not marked revoked) is refused by the grant's standing check.
+async fn a_refresh_token_that_outlived_a_revocation_is_refused(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let issued = tokens(
+        &app,
+        &mut browser,
+        &citizen,
+        &secret,
+        "openid offline_access",
+    )
+    .await;
+    let refresh = issued["refresh_token"].as_str().unwrap().to_owned();
+    // After the authentication's second, the revocation; then the token
+    // unmarked, as if stored after it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let id = citizen.account_id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            token_revocations::revoke_all(conn, &id, now_millis())?;
+            diesel::update(refresh_tokens::table.filter(refresh_tokens::account_id.eq(&id)))
+                .set(refresh_tokens::revoked_at.eq(None::<i64>))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    let (status, _, body) = post_form(
+        &app,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        Some(("rp", &secret)),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no longer active"),
+        "{body}"
+    );
 }

@@ -23,8 +23,9 @@ use crate::crypto::{constant_time_eq, random_token};
 use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
+use crate::oidc::claims::Person;
 use crate::oidc::clients::Client;
-use crate::oidc::error::{OAuthError, OidcError};
+use crate::oidc::error::OAuthError;
 use crate::oidc::types::{CodeData, RedeemedCode};
 use crate::outcome::refuse;
 
@@ -131,6 +132,11 @@ pub async fn redeem(
         access_token_hash: provider.lookup_hash(&access_token),
         family: family.clone(),
     })?;
+    // The account was deleted since the login (`citizen::rgpd`): the code
+    // stands for nothing.
+    let Some(person) = Person::load(provider, &data.grant.account_id).await? else {
+        return refuse(OAuthError::invalid_grant("the account no longer exists").into());
+    };
     let minted = mint(
         provider,
         client,
@@ -138,13 +144,9 @@ pub async fn redeem(
         data.nonce.as_deref(),
         family.clone(),
         Some(access_token),
+        &person,
     )
-    .await;
-    // The account was deleted since the login: the code stands for nothing.
-    let minted = match minted {
-        Err(OidcError::OAuth(refusal)) => return refuse(refusal.into()),
-        other => other?,
-    };
+    .await?;
     let memory = match family {
         Some(_) => REPLAY_MEMORY,
         None => minted.access_ttl,
