@@ -27,7 +27,7 @@ both_backends!(
     suspending_an_account_stops_its_access_tokens_at_once,
     revoking_a_device_stops_the_accounts_access_tokens,
     revoking_a_refresh_family_stops_its_access_tokens,
-    a_grant_stands_by_the_accounts_state_and_last_revocation,
+    grants_and_access_tokens_stand_by_the_accounts_state_and_last_revocation,
     a_refresh_token_that_outlived_a_revocation_is_refused,
 );
 
@@ -623,10 +623,13 @@ async fn https_public_urls_send_hsts_and_secure_cookies() {
     }
 }
 
-/// `token_revocations::grant_standing` (the code and refresh grants' one
-/// read): the account with its identity while it exists, is not suspended,
-/// and was not revoked after the authentication.
-async fn a_grant_stands_by_the_accounts_state_and_last_revocation(backend: Backend) {
+/// `token_revocations::grant_standing` (the refresh grant's one read) and
+/// `access_token_standing` (userinfo's): the account with its identity
+/// while it exists, is not suspended, and was not revoked after the
+/// authentication or the token's issue (nor its refresh family).
+async fn grants_and_access_tokens_stand_by_the_accounts_state_and_last_revocation(
+    backend: Backend,
+) {
     let env = TestEnv::new(backend);
     let (app, _secret, citizen, _browser) = setup(&env).await;
     let standing = |account: &str, auth_time: i64| {
@@ -636,6 +639,16 @@ async fn a_grant_stands_by_the_accounts_state_and_last_revocation(backend: Backe
             .read_blocking(move |conn| token_revocations::grant_standing(conn, &id, auth_time))
             .unwrap()
     };
+    let token_standing = |account: &str, issued_ms: i64, family: Option<&str>| {
+        let (id, family) = (account.to_owned(), family.map(str::to_owned));
+        app.core
+            .db
+            .read_blocking(move |conn| {
+                token_revocations::access_token_standing(conn, &id, issued_ms, family.as_deref())
+            })
+            .unwrap()
+            .map(|(account, identity, _)| (account.id, identity.map(|i| i.family_name)))
+    };
     let id = citizen.account_id.clone();
     let now = now_unix();
     // Never revoked: no row in token_revocations, and the grant stands.
@@ -643,6 +656,34 @@ async fn a_grant_stands_by_the_accounts_state_and_last_revocation(backend: Backe
     assert_eq!(account.id, id);
     assert_eq!(identity.expect("identity").family_name, "DURAND");
     assert!(standing("no-such-account", now).is_none());
+    let with_identity = Some((id.clone(), Some("DURAND".to_owned())));
+    assert_eq!(token_standing(&id, now * 1000, None), with_identity);
+    assert_eq!(
+        token_standing(&id, now * 1000, Some("no-such-family")),
+        with_identity
+    );
+    assert_eq!(token_standing("no-such-account", now * 1000, None), None);
+    // A revoked family stops its tokens.
+    let revoked_family = id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq("h"),
+                    refresh_tokens::family_id.eq("gone"),
+                    refresh_tokens::account_id.eq(&revoked_family),
+                    refresh_tokens::client_id.eq("rp"),
+                    refresh_tokens::grant_data.eq("{}"),
+                    refresh_tokens::created_at.eq(now),
+                    refresh_tokens::expires_at.eq(now + 60),
+                    refresh_tokens::revoked_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(token_standing(&id, now * 1000, Some("gone")), None);
 
     // Revoked in the middle of second now + 10: earlier authentications
     // fall, one in that very second is given the benefit of the doubt.
@@ -656,6 +697,10 @@ async fn a_grant_stands_by_the_accounts_state_and_last_revocation(backend: Backe
     assert!(standing(&id, now + 9).is_none());
     assert!(standing(&id, now + 10).is_some());
     assert!(standing(&id, now + 11).is_some());
+    // Access tokens carry their issue in ms: issued at or before, refused.
+    let at_ms = (now + 10) * 1000 + 500;
+    assert_eq!(token_standing(&id, at_ms, None), None);
+    assert_eq!(token_standing(&id, at_ms + 1, None), with_identity);
 
     // Suspended: nothing stands, whenever it was authenticated.
     let suspended = id.clone();
@@ -669,6 +714,7 @@ async fn a_grant_stands_by_the_accounts_state_and_last_revocation(backend: Backe
         })
         .unwrap();
     assert!(standing(&id, now + 11).is_none());
+    assert_eq!(token_standing(&id, at_ms + 1, None), None);
 }
 
 /// A refresh token stored by a grant that raced an account-wide revocation

@@ -130,16 +130,36 @@ pub fn access_token_stands(
     if !stands(state_and_revocation(conn, account_id)?, issued_at_ms) {
         return Ok(false);
     }
-    if let Some(family) = family {
-        let revoked: i64 = r::table
-            .filter(r::family_id.eq(family).and(r::revoked_at.is_not_null()))
-            .count()
-            .get_result(conn)?;
-        if revoked > 0 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    Ok(!family_revoked(conn, family)?)
+}
+
+/// The account with its identity, for an access token that still stands
+/// (the rule of [`access_token_stands`]): the check and the read userinfo's
+/// claims need in one read by primary key (plus the family's, if any).
+/// `None` when the token no longer stands.
+pub fn access_token_standing(
+    conn: &mut DbConnection,
+    account_id: &str,
+    issued_at_ms: i64,
+    family: Option<&str>,
+) -> Result<Option<WithIdentity>, StoreError> {
+    let Some(person) = standing_with_identity(conn, account_id, issued_at_ms)? else {
+        return Ok(None);
+    };
+    Ok((!family_revoked(conn, family)?).then_some(person))
+}
+
+/// Whether the refresh-token family (if any) was revoked: one read on the
+/// family index.
+fn family_revoked(conn: &mut DbConnection, family: Option<&str>) -> Result<bool, StoreError> {
+    let Some(family) = family else {
+        return Ok(false);
+    };
+    let revoked: i64 = r::table
+        .filter(r::family_id.eq(family).and(r::revoked_at.is_not_null()))
+        .count()
+        .get_result(conn)?;
+    Ok(revoked > 0)
 }
 
 /// The account with its identity, for a grant (a code or a refresh token)
