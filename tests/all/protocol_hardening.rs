@@ -29,6 +29,7 @@ both_backends!(
     revoking_a_refresh_family_stops_its_access_tokens,
     grants_and_access_tokens_stand_by_the_accounts_state_and_last_revocation,
     a_refresh_token_that_outlived_a_revocation_is_refused,
+    a_code_redeemed_after_a_suspension_or_a_revocation_is_refused,
 );
 
 /// Status and `WWW-Authenticate` of `/userinfo` with `token`.
@@ -623,7 +624,7 @@ async fn https_public_urls_send_hsts_and_secure_cookies() {
     }
 }
 
-/// `token_revocations::grant_standing` (the refresh grant's one read) and
+/// `token_revocations::grant_standing` (the code and refresh grants' one read) and
 /// `access_token_standing` (userinfo's): the account with its identity
 /// while it exists, is not suspended, and was not revoked after the
 /// authentication or the token's issue (nor its refresh family).
@@ -761,4 +762,61 @@ async fn a_refresh_token_that_outlived_a_revocation_is_refused(backend: Backend)
             .contains("no longer active"),
         "{body}"
     );
+}
+
+/// A code whose account was suspended, or had its tokens revoked, between
+/// the login and the redemption issues nothing.
+async fn a_code_redeemed_after_a_suspension_or_a_revocation_is_refused(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let refused = |body: &Value| {
+        body["error"] == "invalid_grant"
+            && body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("no longer active")
+    };
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut browser, &request, &citizen).await;
+    admin(
+        &env,
+        &["accounts", "suspend", &citizen.email, "--reason", "fraud"],
+    )
+    .await;
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert!(
+        status == 400 && refused(&body),
+        "suspended: {status} {body}"
+    );
+    admin(
+        &env,
+        &[
+            "accounts",
+            "unsuspend",
+            &citizen.email,
+            "--reason",
+            "cleared",
+        ],
+    )
+    .await;
+
+    // After the suspension, a new login's code works…
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut fresh = Browser::new(&app.base);
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut fresh, &request, &citizen).await;
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // …and one whose tokens are revoked after the login's second does not.
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut fresh, &request, &citizen).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let id = citizen.account_id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| token_revocations::revoke_all(conn, &id, now_millis()))
+        .unwrap();
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert!(status == 400 && refused(&body), "revoked: {status} {body}");
 }
