@@ -5,9 +5,14 @@
 use std::time::Duration;
 
 use clap::Parser;
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel::{
+    Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl, SqliteConnection,
+};
 use idp_admin::Cli;
+use idp_server::domain::account::AccountState;
 use idp_server::store::devices::{self, NewDevice};
+use idp_server::store::schema::{accounts, refresh_tokens};
+use idp_server::store::{now_millis, now_unix, token_revocations};
 use idp_tests::browser::Browser;
 use idp_tests::oidc::{
     self as kit, Citizen, REDIRECT_URI, code, exchange, manual_authorize, post_form,
@@ -22,6 +27,9 @@ both_backends!(
     suspending_an_account_stops_its_access_tokens_at_once,
     revoking_a_device_stops_the_accounts_access_tokens,
     revoking_a_refresh_family_stops_its_access_tokens,
+    grants_and_access_tokens_stand_by_the_accounts_state_and_last_revocation,
+    a_refresh_token_that_outlived_a_revocation_is_refused,
+    a_code_redeemed_after_a_suspension_or_a_revocation_is_refused,
 );
 
 /// Status and `WWW-Authenticate` of `/userinfo` with `token`.
@@ -614,4 +622,201 @@ async fn https_public_urls_send_hsts_and_secure_cookies() {
         );
         assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"));
     }
+}
+
+/// `token_revocations::grant_standing` (the code and refresh grants' one read) and
+/// `access_token_standing` (userinfo's): the account with its identity
+/// while it exists, is not suspended, and was not revoked after the
+/// authentication or the token's issue (nor its refresh family).
+async fn grants_and_access_tokens_stand_by_the_accounts_state_and_last_revocation(
+    backend: Backend,
+) {
+    let env = TestEnv::new(backend);
+    let (app, _secret, citizen, _browser) = setup(&env).await;
+    let standing = |account: &str, auth_time: i64| {
+        let id = account.to_owned();
+        app.core
+            .db
+            .read_blocking(move |conn| token_revocations::grant_standing(conn, &id, auth_time))
+            .unwrap()
+    };
+    let token_standing = |account: &str, issued_ms: i64, family: Option<&str>| {
+        let (id, family) = (account.to_owned(), family.map(str::to_owned));
+        app.core
+            .db
+            .read_blocking(move |conn| {
+                token_revocations::access_token_standing(conn, &id, issued_ms, family.as_deref())
+            })
+            .unwrap()
+            .map(|(account, identity, _)| (account.id, identity.map(|i| i.family_name)))
+    };
+    let id = citizen.account_id.clone();
+    let now = now_unix();
+    // Never revoked: no row in token_revocations, and the grant stands.
+    let (account, identity, _) = standing(&id, now).expect("stands without a revocation row");
+    assert_eq!(account.id, id);
+    assert_eq!(identity.expect("identity").family_name, "DURAND");
+    assert!(standing("no-such-account", now).is_none());
+    let with_identity = Some((id.clone(), Some("DURAND".to_owned())));
+    assert_eq!(token_standing(&id, now * 1000, None), with_identity);
+    assert_eq!(
+        token_standing(&id, now * 1000, Some("no-such-family")),
+        with_identity
+    );
+    assert_eq!(token_standing("no-such-account", now * 1000, None), None);
+    // A revoked family stops its tokens.
+    let revoked_family = id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq("h"),
+                    refresh_tokens::family_id.eq("gone"),
+                    refresh_tokens::account_id.eq(&revoked_family),
+                    refresh_tokens::client_id.eq("rp"),
+                    refresh_tokens::grant_data.eq("{}"),
+                    refresh_tokens::created_at.eq(now),
+                    refresh_tokens::expires_at.eq(now + 60),
+                    refresh_tokens::revoked_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(token_standing(&id, now * 1000, Some("gone")), None);
+
+    // Revoked in the middle of second now + 10: earlier authentications
+    // fall, one in that very second is given the benefit of the doubt.
+    let revoked = id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            token_revocations::revoke_all(conn, &revoked, (now + 10) * 1000 + 500)
+        })
+        .unwrap();
+    assert!(standing(&id, now + 9).is_none());
+    assert!(standing(&id, now + 10).is_some());
+    assert!(standing(&id, now + 11).is_some());
+    // Access tokens carry their issue in ms: issued at or before, refused.
+    let at_ms = (now + 10) * 1000 + 500;
+    assert_eq!(token_standing(&id, at_ms, None), None);
+    assert_eq!(token_standing(&id, at_ms + 1, None), with_identity);
+
+    // Suspended: nothing stands, whenever it was authenticated.
+    let suspended = id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            diesel::update(accounts::table.filter(accounts::id.eq(&suspended)))
+                .set(accounts::state.eq(AccountState::Suspended))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(standing(&id, now + 11).is_none());
+    assert_eq!(token_standing(&id, at_ms + 1, None), None);
+}
+
+/// A refresh token stored by a grant that raced an account-wide revocation
+/// (so not marked revoked) is refused by the grant's standing check.
+async fn a_refresh_token_that_outlived_a_revocation_is_refused(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let issued = tokens(
+        &app,
+        &mut browser,
+        &citizen,
+        &secret,
+        "openid offline_access",
+    )
+    .await;
+    let refresh = issued["refresh_token"].as_str().unwrap().to_owned();
+    // After the authentication's second, the revocation; then the token
+    // unmarked, as if stored after it.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let id = citizen.account_id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| {
+            token_revocations::revoke_all(conn, &id, now_millis())?;
+            diesel::update(refresh_tokens::table.filter(refresh_tokens::account_id.eq(&id)))
+                .set(refresh_tokens::revoked_at.eq(None::<i64>))
+                .execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+    let (status, _, body) = post_form(
+        &app,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        Some(("rp", &secret)),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("no longer active"),
+        "{body}"
+    );
+}
+
+/// A code whose account was suspended, or had its tokens revoked, between
+/// the login and the redemption issues nothing.
+async fn a_code_redeemed_after_a_suspension_or_a_revocation_is_refused(backend: Backend) {
+    let env = TestEnv::new(backend);
+    let (app, secret, citizen, mut browser) = setup(&env).await;
+    let refused = |body: &Value| {
+        body["error"] == "invalid_grant"
+            && body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("no longer active")
+    };
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut browser, &request, &citizen).await;
+    admin(
+        &env,
+        &["accounts", "suspend", &citizen.email, "--reason", "fraud"],
+    )
+    .await;
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert!(
+        status == 400 && refused(&body),
+        "suspended: {status} {body}"
+    );
+    admin(
+        &env,
+        &[
+            "accounts",
+            "unsuspend",
+            &citizen.email,
+            "--reason",
+            "cleared",
+        ],
+    )
+    .await;
+
+    // After the suspension, a new login's code works…
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut fresh = Browser::new(&app.base);
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut fresh, &request, &citizen).await;
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // …and one whose tokens are revoked after the login's second does not.
+    let request = manual_authorize(&app.base, "rp", "openid", &[]);
+    let c = code(&mut fresh, &request, &citizen).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let id = citizen.account_id.clone();
+    app.core
+        .db
+        .write_blocking(move |conn| token_revocations::revoke_all(conn, &id, now_millis()))
+        .unwrap();
+    let (status, body) = exchange(&app, &c, &request.verifier, ("rp", &secret)).await;
+    assert!(status == 400 && refused(&body), "revoked: {status} {body}");
 }

@@ -19,6 +19,19 @@ pub enum Userinfo {
     Jwt(String),
 }
 
+/// The access token's data if it is present and not expired in the
+/// ephemeral store (not yet checked against the database).
+async fn live(provider: &Provider, token: &str) -> Result<Option<AccessTokenData>, OidcError> {
+    let raw = provider
+        .core
+        .ephemeral
+        .get(&keys::access_token(&provider.lookup_hash(token)))
+        .await?;
+    Ok(raw
+        .and_then(|r| serde_json::from_slice::<AccessTokenData>(&r).ok())
+        .filter(|d| d.expires_at >= now_unix()))
+}
+
 /// Looks up a live access token: present, not expired, and still standing
 /// in the database (account not suspended, its tokens not revoked since
 /// issue, refresh-token family not revoked). The database check costs one
@@ -28,15 +41,7 @@ pub async fn access_token(
     provider: &Provider,
     token: &str,
 ) -> Result<Option<AccessTokenData>, OidcError> {
-    let raw = provider
-        .core
-        .ephemeral
-        .get(&keys::access_token(&provider.lookup_hash(token)))
-        .await?;
-    let Some(data) = raw
-        .and_then(|r| serde_json::from_slice::<AccessTokenData>(&r).ok())
-        .filter(|d| d.expires_at >= now_unix())
-    else {
+    let Some(data) = live(provider, token).await? else {
         return Ok(None);
     };
     let (account, issued, family) = (
@@ -54,11 +59,44 @@ pub async fn access_token(
     Ok(stands.then_some(data))
 }
 
+/// As [`access_token`], with the account and identity the claims come
+/// from, read in the same statement as the standing check
+/// (`token_revocations::access_token_standing`).
+async fn access_token_with_person(
+    provider: &Provider,
+    token: &str,
+) -> Result<Option<(AccessTokenData, Person)>, OidcError> {
+    let Some(data) = live(provider, token).await? else {
+        return Ok(None);
+    };
+    let (account, issued, family) = (
+        data.grant.account_id.clone(),
+        data.issued_at_ms,
+        data.family.clone(),
+    );
+    let person = provider
+        .core
+        .db
+        .read(move |conn| {
+            let found = token_revocations::access_token_standing(
+                conn,
+                &account,
+                issued,
+                family.as_deref(),
+            )?;
+            Ok(found.map(Person::from))
+        })
+        .await?;
+    Ok(person.map(|person| (data, person)))
+}
+
 pub async fn userinfo(
     provider: &Provider,
     token: &str,
 ) -> Result<Userinfo, ServiceError<OAuthError, OidcError>> {
-    let Some(data) = access_token(provider, token).await? else {
+    // An account erased or suspended since, or tokens revoked since, make
+    // the token invalid like an expired one.
+    let Some((data, person)) = access_token_with_person(provider, token).await? else {
         return refuse(OAuthError::invalid_token(
             "the access token is invalid or has expired",
         ));
@@ -72,9 +110,6 @@ pub async fn userinfo(
         return refuse(OAuthError::invalid_token(
             "the client of this token no longer exists",
         ));
-    };
-    let Some(person) = Person::load(provider, &data.grant.account_id).await? else {
-        return refuse(OAuthError::invalid_token("the account no longer exists"));
     };
     let names = claims::requested_claims(&data.grant.scopes, &data.grant.claims.userinfo);
     let mut body = Map::new();

@@ -230,6 +230,8 @@ diesel::table! {
 
 diesel::joinable!(token_revocations -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, token_revocations);
+diesel::allow_tables_to_appear_in_same_query!(identities, token_revocations);
+diesel::allow_tables_to_appear_in_same_query!(documents, token_revocations);
 
 diesel::table! {
     vapid_keys (kid) {

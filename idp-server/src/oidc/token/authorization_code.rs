@@ -18,13 +18,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::{Exchanged, mint, revoke_family};
+use super::{Exchanged, mint, person_standing, revoke_family};
 use crate::crypto::{constant_time_eq, random_token};
 use crate::ephemeral::keys;
 use crate::ephemeral::{EphemeralStore, Expect, Replace};
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
-use crate::oidc::error::{OAuthError, OidcError};
+use crate::oidc::error::OAuthError;
 use crate::oidc::types::{CodeData, RedeemedCode};
 use crate::outcome::refuse;
 
@@ -131,6 +131,14 @@ pub async fn redeem(
         access_token_hash: provider.lookup_hash(&access_token),
         family: family.clone(),
     })?;
+    // The account was deleted (`citizen::rgpd`) or suspended since the
+    // login, or its tokens revoked after it: the code stands for nothing.
+    // Checked in the read the ID token's claims need.
+    let Some(person) = person_standing(provider, &data.grant).await? else {
+        return refuse(
+            OAuthError::invalid_grant("the account no longer exists or is no longer active").into(),
+        );
+    };
     let minted = mint(
         provider,
         client,
@@ -138,13 +146,9 @@ pub async fn redeem(
         data.nonce.as_deref(),
         family.clone(),
         Some(access_token),
+        &person,
     )
-    .await;
-    // The account was deleted since the login: the code stands for nothing.
-    let minted = match minted {
-        Err(OidcError::OAuth(refusal)) => return refuse(refusal.into()),
-        other => other?,
-    };
+    .await?;
     let memory = match family {
         Some(_) => REPLAY_MEMORY,
         None => minted.access_ttl,

@@ -22,7 +22,7 @@ use crate::ephemeral::Write;
 use crate::ephemeral::keys;
 use crate::outcome::{ServiceError, refuse};
 use crate::store::refresh_tokens::{self, NewRefreshToken};
-use crate::store::{now_millis, now_unix};
+use crate::store::{now_millis, now_unix, token_revocations};
 
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -100,12 +100,8 @@ async fn mint(
     nonce: Option<&str>,
     family: Option<String>,
     planned_access_token: Option<String>,
+    person: &Person,
 ) -> Result<Minted, OidcError> {
-    // The account was deleted after the code or the refresh token was
-    // issued (`citizen::rgpd`): the grant no longer stands.
-    let person = Person::load(provider, &grant.account_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
     let access_token = match planned_access_token {
         Some(token) => token,
         None => random_token()?,
@@ -144,7 +140,7 @@ async fn mint(
     id_claims.insert("amr".into(), json!(grant.authentication.amr()));
     id_claims.insert("at_hash".into(), json!(tokens::at_hash(&access_token)));
     id_claims.insert("sid".into(), json!(grant.sid));
-    for (name, value) in claims::values(&person, &grant.claims.id_token) {
+    for (name, value) in claims::values(person, &grant.claims.id_token) {
         id_claims.entry(name).or_insert(value);
     }
     let id_token = tokens::sign_for_client(
@@ -168,6 +164,21 @@ async fn mint(
         access_value,
         access_ttl: Duration::from_secs(ttl),
     })
+}
+
+/// The account behind `grant` with its identity, if the grant still stands:
+/// the account exists, is not suspended, and its tokens were not revoked
+/// after the authentication (`token_revocations::grant_standing`). The
+/// check and the claims' read are one statement.
+async fn person_standing(provider: &Provider, grant: &Grant) -> Result<Option<Person>, OidcError> {
+    let (account_id, auth_time) = (grant.account_id.clone(), grant.auth_time);
+    Ok(provider
+        .core
+        .db
+        .read(move |conn| {
+            Ok(token_revocations::grant_standing(conn, &account_id, auth_time)?.map(Person::from))
+        })
+        .await?)
 }
 
 async fn store_refresh_token(

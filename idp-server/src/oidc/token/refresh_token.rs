@@ -7,14 +7,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Exchanged, mint, revoke_family};
+use super::{Exchanged, mint, person_standing, revoke_family};
 use crate::ephemeral::EphemeralStore;
 use crate::oidc::Provider;
 use crate::oidc::clients::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::types::Grant;
 use crate::outcome::refuse;
-use crate::store::{now_unix, refresh_tokens, token_revocations};
+use crate::store::{now_unix, refresh_tokens};
 
 pub async fn refresh(
     provider: &Provider,
@@ -63,17 +63,11 @@ pub async fn refresh(
     let mut grant: Grant = serde_json::from_str(&row.grant_data)?;
     // The account must still be there, not suspended, and its tokens not
     // revoked (suspension, device revocation, password reset) since the
-    // authentication behind this grant.
-    let (account_id, auth_time) = (grant.account_id.clone(), grant.auth_time);
-    let stands = provider
-        .core
-        .db
-        .read(move |conn| token_revocations::refresh_stands(conn, &account_id, auth_time))
-        .await?;
-    if !stands {
+    // authentication behind this grant; read with what the ID token needs.
+    let Some(person) = person_standing(provider, &grant).await? else {
         revoke_family(provider, &row.family_id).await?;
         return refuse(OAuthError::invalid_grant("the account is no longer active").into());
-    }
+    };
     if let Some(requested) = form.get("scope").filter(|s| !s.is_empty()) {
         let narrowed = crate::domain::scope::parse(requested);
         if narrowed.iter().any(|s| !grant.scopes.contains(s)) {
@@ -81,7 +75,16 @@ pub async fn refresh(
         }
         grant.scopes = narrowed;
     }
-    let minted = mint(provider, client, &grant, None, Some(row.family_id), None).await?;
+    let minted = mint(
+        provider,
+        client,
+        &grant,
+        None,
+        Some(row.family_id),
+        None,
+        &person,
+    )
+    .await?;
     provider
         .core
         .ephemeral
