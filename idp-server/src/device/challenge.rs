@@ -347,7 +347,7 @@ pub async fn start(
     let approver = provider
         .core
         .db
-        .read(move |conn| {
+        .read_short(move |conn| {
             let approver = accounts::approver_by_phone(conn, &e164)?;
             // Only without an approver (off the common path): is the
             // number's app locked? Then the browser is told at once.

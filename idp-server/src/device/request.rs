@@ -211,7 +211,7 @@ pub async fn authenticate(
     let device = provider
         .core
         .db
-        .read(move |conn| devices::by_id(conn, &kid))
+        .read_short(move |conn| devices::by_id(conn, &kid))
         .await?
         .ok_or(DeviceError::InvalidDeviceRequest("unknown device"))?;
 

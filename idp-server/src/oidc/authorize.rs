@@ -654,7 +654,7 @@ async fn proceed(
     let granted = provider
         .core
         .db
-        .read(move |conn| consents::granted(conn, &account, &client_id))
+        .read_short(move |conn| consents::granted(conn, &account, &client_id))
         .await?;
     let missing =
         granted.is_none() || !to_consent(granted.as_deref().unwrap_or(&[]), &request).is_empty();

@@ -90,7 +90,7 @@ pub async fn load(provider: &Provider, cookie: &str) -> Result<Option<Authentica
     let stands = provider
         .core
         .db
-        .read(move |conn| token_revocations::session_stands(conn, &account, created_at_ms))
+        .read_short(move |conn| token_revocations::session_stands(conn, &account, created_at_ms))
         .await?;
     Ok(stands.then(|| stored.into_auth()))
 }

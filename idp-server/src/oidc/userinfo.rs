@@ -77,7 +77,7 @@ async fn access_token_with_person(
     let person = provider
         .core
         .db
-        .read(move |conn| {
+        .read_short(move |conn| {
             let found = token_revocations::access_token_standing(
                 conn,
                 &account,

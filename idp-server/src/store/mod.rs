@@ -481,6 +481,29 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 
+    /// Runs a short read: a few rows by primary key or unique index, the
+    /// kind a login step makes. On SQLite, when a pooled connection is open
+    /// and idle, `f` runs on the calling worker: such a read is a few microseconds in
+    /// the page cache (WAL readers do not wait for the writer), less than
+    /// the two thread switches through the blocking pool. Otherwise
+    /// (PostgreSQL, whose reads wait on the network, or no idle
+    /// connection) it is [`Db::read`]. Scans and exports use [`Db::read`].
+    pub async fn read_short<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.backend == Backend::Sqlite
+            && let Some(mut conn) = self.pool.try_get()
+        {
+            let _key = audit::KeyScope::enter(self.audit_key.get().copied());
+            let result = f(&mut conn.conn);
+            self.note_loss(&conn, &result);
+            return result;
+        }
+        self.read(f).await
+    }
+
     /// Runs `f` in one transaction on the blocking pool.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
@@ -600,6 +623,71 @@ mod tests {
         assert_eq!(read, Role::Clerk);
         let unknown = diesel::select(sql::<Text>("'superuser'")).get_result::<Role>(&mut conn);
         assert!(unknown.is_err(), "{unknown:?}");
+    }
+
+    /// A pool of one SQLite connection, as `Db::new` builds it.
+    fn one_connection_db() -> Db {
+        let generation = Arc::new(AtomicU64::new(0));
+        let pool = Pool::builder()
+            .max_size(1)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(true)
+            .build_unchecked(Manager {
+                target: DatabaseTarget::Sqlite(":memory:".into()),
+                generation: Arc::clone(&generation),
+            });
+        Db {
+            pool,
+            backend: Backend::Sqlite,
+            generation,
+            waiting: Default::default(),
+            audit_key: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_short_read_runs_in_place_when_a_connection_is_idle_and_waits_for_one_otherwise() {
+        let db = one_connection_db();
+        let caller = std::thread::current().id();
+        // The pool opens connections lazily; a short read does not wait for
+        // one to be opened either.
+        let ran_on = db
+            .read_short(|_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(
+            ran_on, caller,
+            "no connection open yet: on the blocking pool"
+        );
+        let ran_on = db
+            .read_short(|_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_eq!(ran_on, caller, "an idle connection: on the calling thread");
+
+        // The only connection is busy: the read goes to the blocking pool
+        // and gets the connection once it is released.
+        let (taken, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let holder = db.clone();
+        let held = std::thread::spawn(move || {
+            holder.read_blocking(|_| {
+                taken.0.send(()).unwrap();
+                release.1.recv().unwrap();
+                Ok(())
+            })
+        });
+        taken.1.recv().unwrap();
+        let waiting = tokio::spawn({
+            let db = db.clone();
+            async move { db.read_short(|_| Ok(std::thread::current().id())).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "it waits for the busy connection");
+        release.0.send(()).unwrap();
+        held.join().unwrap().unwrap();
+        let ran_on = waiting.await.unwrap().unwrap();
+        assert_ne!(ran_on, caller, "no idle connection: on the blocking pool");
     }
 
     #[test]

@@ -175,7 +175,7 @@ async fn person_standing(provider: &Provider, grant: &Grant) -> Result<Option<Pe
     Ok(provider
         .core
         .db
-        .read(move |conn| {
+        .read_short(move |conn| {
             Ok(token_revocations::grant_standing(conn, &account_id, auth_time)?.map(Person::from))
         })
         .await?)
