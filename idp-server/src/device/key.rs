@@ -4,11 +4,14 @@
 //! point's coordinates. Building a verifier through a JWK library costs more
 //! than the signature check itself (OpenSSL 3 imports the key through its
 //! provider decoders): measured at ≈ 110 µs per key against ≈ 3 µs here,
-//! ≈ 10–14 % of the server's CPU per login (docs/performance.md). Nothing is
-//! cached: each request reads the device row (its state may change) and
-//! rebuilds its key, which is now cheap.
+//! ≈ 10–14 % of the server's CPU per login (docs/performance.md). Each
+//! request still reads the device row (its state may change); the key built
+//! from its JWK text is kept in a small cache keyed by that text
+//! ([`DeviceKey::from_jwk_str_cached`]): content-addressed, so nothing to
+//! invalidate.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,7 +41,13 @@ pub enum KeyError {
     BadSignature,
 }
 
-/// A device's P-256 public key, ready to verify.
+/// Keys kept by [`DeviceKey::from_jwk_str_cached`]; when full, the cache is
+/// emptied and refilled (each key costs a few µs to rebuild).
+const CACHE_ENTRIES: usize = 4096;
+
+/// A device's P-256 public key, ready to verify. Cloning shares the OpenSSL
+/// key (reference-counted); verifying does not change it.
+#[derive(Clone)]
 pub struct DeviceKey {
     key: EcKey<Public>,
 }
@@ -78,6 +87,16 @@ impl DeviceKey {
         DeviceKey::from_jwk(&object)
     }
 
+    /// [`DeviceKey::from_jwk_str`] through a bounded cache keyed by the JWK
+    /// text itself: the same text always gives the same key, so an entry never
+    /// goes stale. Refused keys are not cached.
+    pub fn from_jwk_str_cached(jwk: &str) -> Result<DeviceKey, KeyError> {
+        static CACHE: OnceLock<KeyCache> = OnceLock::new();
+        CACHE
+            .get_or_init(|| KeyCache::new(CACHE_ENTRIES))
+            .get_or_parse(jwk)
+    }
+
     /// Verifies the ES256 signature of a compact JWS (RFC 7515 §7.1, RFC 7518
     /// §3.4: the signature is R ‖ S, 32 bytes each) and returns its decoded
     /// payload. The header is the caller's to check (`alg`, `typ`, `kid`).
@@ -108,6 +127,48 @@ impl DeviceKey {
         URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| KeyError::BadSignature)
+    }
+}
+
+/// JWK text → parsed key, at most `capacity` entries.
+struct KeyCache {
+    capacity: usize,
+    keys: Mutex<HashMap<String, DeviceKey>>,
+}
+
+impl KeyCache {
+    fn new(capacity: usize) -> KeyCache {
+        KeyCache {
+            capacity,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get_or_parse(&self, jwk: &str) -> Result<DeviceKey, KeyError> {
+        // A poisoned lock only means another thread panicked between two
+        // map operations; the map itself is still consistent.
+        if let Some(key) = self.lock().get(jwk) {
+            return Ok(key.clone());
+        }
+        // Parsed outside the lock; two threads may both parse the same key.
+        let key = DeviceKey::from_jwk_str(jwk)?;
+        let mut keys = self.lock();
+        if keys.len() >= self.capacity {
+            keys.clear();
+        }
+        keys.insert(jwk.to_owned(), key.clone());
+        Ok(key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, DeviceKey>> {
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 }
 
@@ -192,6 +253,53 @@ mod tests {
         assert_eq!(
             DeviceKey::from_jwk_str("not json").err(),
             Some(KeyError::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn the_cache_gives_each_text_its_own_key_and_stays_bounded() {
+        let cache = KeyCache::new(2);
+        let (a, sign_a) = pair();
+        let (b, sign_b) = pair();
+        let (c, _) = pair();
+        let jws_a = sign(&sign_a, b"a");
+        let jws_b = sign(&sign_b, b"b");
+        for _ in 0..2 {
+            let key_a = cache.get_or_parse(&a).unwrap();
+            let key_b = cache.get_or_parse(&b).unwrap();
+            assert_eq!(key_a.verify_compact(&jws_a).unwrap(), b"a");
+            assert_eq!(key_b.verify_compact(&jws_b).unwrap(), b"b");
+            assert_eq!(key_a.verify_compact(&jws_b), Err(KeyError::BadSignature));
+        }
+        assert_eq!(cache.len(), 2);
+        // Full: the next new key empties the cache first.
+        cache.get_or_parse(&c).unwrap();
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache
+                .get_or_parse(&a)
+                .unwrap()
+                .verify_compact(&jws_a)
+                .unwrap(),
+            b"a"
+        );
+        // Refused keys are refused every time and take no entry.
+        let mut off_curve: Map<String, Value> = serde_json::from_str(&a).unwrap();
+        off_curve.insert("y".into(), off_curve["x"].clone());
+        let off_curve = Value::Object(off_curve).to_string();
+        for _ in 0..2 {
+            assert_eq!(
+                cache.get_or_parse(&off_curve).err(),
+                Some(KeyError::InvalidKey)
+            );
+        }
+        assert_eq!(cache.len(), 2);
+        assert_eq!(
+            DeviceKey::from_jwk_str_cached(&b)
+                .unwrap()
+                .verify_compact(&jws_b)
+                .unwrap(),
+            b"b"
         );
     }
 }

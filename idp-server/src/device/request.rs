@@ -216,7 +216,7 @@ pub async fn authenticate(
         .ok_or(DeviceError::InvalidDeviceRequest("unknown device"))?;
 
     let payload = {
-        let key = DeviceKey::from_jwk_str(&device.public_jwk)
+        let key = DeviceKey::from_jwk_str_cached(&device.public_jwk)
             .map_err(|_| DeviceError::Internal("stored device key is not a P-256 key".into()))?;
         key.verify_compact(jws)
             .map_err(|_| DeviceError::InvalidDeviceRequest("the signature does not verify"))?
