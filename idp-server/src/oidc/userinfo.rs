@@ -44,11 +44,7 @@ pub async fn access_token(
     let Some(data) = live(provider, token).await? else {
         return Ok(None);
     };
-    let (account, issued, family) = (
-        data.grant.account_id.clone(),
-        data.issued_at_ms,
-        data.family.clone(),
-    );
+    let (account, issued, family) = standing_key(&data);
     let stands = provider
         .core
         .db
@@ -57,6 +53,16 @@ pub async fn access_token(
         })
         .await?;
     Ok(stands.then_some(data))
+}
+
+/// What the standing check of a live token reads by: its account, when it
+/// was issued (ms) and its refresh-token family.
+fn standing_key(data: &AccessTokenData) -> (String, i64, Option<String>) {
+    (
+        data.grant.account_id.clone(),
+        data.issued_at_ms,
+        data.family.clone(),
+    )
 }
 
 /// As [`access_token`], with the account and identity the claims come
@@ -69,11 +75,7 @@ async fn access_token_with_person(
     let Some(data) = live(provider, token).await? else {
         return Ok(None);
     };
-    let (account, issued, family) = (
-        data.grant.account_id.clone(),
-        data.issued_at_ms,
-        data.family.clone(),
-    );
+    let (account, issued, family) = standing_key(&data);
     let person = provider
         .core
         .db
