@@ -167,9 +167,9 @@ fn family_revoked(conn: &mut DbConnection, family: Option<&str>) -> Result<bool,
 /// seconds), if it may go on: the account exists, is not suspended, and was
 /// not revoked after that authentication. The check and the read the
 /// tokens' claims need are one read by primary key; `None` when the grant
-/// no longer stands (a code redeemed after the revocation, too). The refresh token itself was marked revoked by
-/// [`revoke_all`]; this also catches a token stored by a grant that raced
-/// the revocation. `auth_time` has second precision, so an authentication
+/// no longer stands (a code redeemed after the revocation, too). The
+/// refresh token itself was marked revoked by [`revoke_all`]; this also
+/// catches a token stored by a grant that raced the revocation. `auth_time` has second precision, so an authentication
 /// in the very second of the revocation is given the benefit of the doubt
 /// (a later one is needed to get a grant at all after the revocation).
 pub fn grant_standing(
