@@ -31,6 +31,9 @@
 #                               process of it) and Redis; a Redis given by URL is
 #                               pinned too and stays so
 #   BENCH_DRIVER_THREADS=2      driver worker threads
+#   BENCH_ACCESS_TOKEN_TTL=     seconds: the bench client's access-token life (default
+#                               the client's 600), so a long run shows what is left
+#                               once tokens expire
 #   BENCH_PEER=1                0: skip the peer (bench/peer: node-oidc-provider, in-memory
 #                               adapter, one process), run last with the same driver
 #   BENCH_PERF=0                1: `perf record --call-graph dwarf` the server during the
@@ -261,6 +264,11 @@ EOF
     t0=$(date +%s.%N)
     "$BENCH" seed --config "$dir/config.toml" --accounts "$ACCOUNTS" --state "$STATE"
     note "$LABEL: seeded $ACCOUNTS accounts in $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s"
+    if [[ -n "${BENCH_ACCESS_TOKEN_TTL:-}" ]]; then
+        "$REL/idp-admin" --config "$dir/config.toml" clients update bench-rp \
+            --access-token-ttl "$BENCH_ACCESS_TOKEN_TTL" >/dev/null
+        note "$LABEL: access tokens of bench-rp live $BENCH_ACCESS_TOKEN_TTL s"
+    fi
 
     start_server "$dir/config.toml" "$PORT"
     sleep 1
